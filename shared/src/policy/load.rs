@@ -1,0 +1,181 @@
+//! Reading a policy file, with errors that point at the line and column at fault.
+
+use std::path::Path;
+
+use super::model::Policy;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceFormat {
+    Yaml,
+    Json,
+}
+
+impl SourceFormat {
+    /// By extension; otherwise JSON when the text starts with `{`.
+    pub fn detect(path: &Path, text: &str) -> Self {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => SourceFormat::Json,
+            Some("yaml" | "yml") => SourceFormat::Yaml,
+            _ if text.trim_start().starts_with('{') => SourceFormat::Json,
+            _ => SourceFormat::Yaml,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("cannot read policy file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {message}\n  hint: {hint}", locate(.origin, .position))]
+    Invalid {
+        origin: String,
+        /// 1-based line and column, when the parser knows them.
+        position: Option<(usize, usize)>,
+        message: String,
+        hint: String,
+    },
+}
+
+fn locate(origin: &str, position: &Option<(usize, usize)>) -> String {
+    match position {
+        Some((line, column)) => format!("{origin}:{line}:{column}"),
+        None => origin.to_string(),
+    }
+}
+
+impl Policy {
+    pub fn from_file(path: &Path) -> Result<Self, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_text(
+            &text,
+            &path.display().to_string(),
+            SourceFormat::detect(path, &text),
+        )
+    }
+
+    pub fn from_text(text: &str, origin: &str, format: SourceFormat) -> Result<Self, PolicyError> {
+        let invalid = |position, raw: String| {
+            let (message, hint) = split_hint(&raw);
+            PolicyError::Invalid {
+                origin: origin.into(),
+                position,
+                message,
+                hint,
+            }
+        };
+        if text.trim().is_empty() {
+            return Err(invalid(
+                None,
+                "the policy file is empty; hint: start from `ecr-steward policy show-default`"
+                    .into(),
+            ));
+        }
+        let mut policy: Policy = match format {
+            SourceFormat::Json => serde_json::from_str(text).map_err(|error| {
+                let message = strip_position(&error.to_string());
+                invalid(Some((error.line(), error.column())), message)
+            })?,
+            SourceFormat::Yaml => serde_yaml::from_str(text).map_err(|error| {
+                let position = error.location().map(|at| (at.line(), at.column()));
+                invalid(position, strip_position(&error.to_string()))
+            })?,
+        };
+        name_unnamed_rules(&mut policy);
+        Ok(policy)
+    }
+}
+
+fn name_unnamed_rules(policy: &mut Policy) {
+    for (index, rule) in policy.rules.iter_mut().enumerate() {
+        if rule.name.is_empty() {
+            rule.name = format!("rules[{index}]");
+        }
+    }
+}
+
+/// The parsers append " at line L column C"; the error carries the position on its own.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(index) => message[..index].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// Splits the `; hint: …` the model's own checks append, or derives a hint from serde's wording.
+fn split_hint(message: &str) -> (String, String) {
+    if let Some((message, hint)) = message.split_once("; hint: ") {
+        return (message.into(), hint.into());
+    }
+    (message.into(), derive_hint(message))
+}
+
+fn derive_hint(message: &str) -> String {
+    const REFERENCE: &str =
+        "see the policy reference in README.md, or `ecr-steward policy show-default`";
+    if let Some(rest) = message.split_once("unknown field `").map(|(_, rest)| rest) {
+        return suggest(rest, "keys").unwrap_or_else(|| REFERENCE.into());
+    }
+    if let Some(rest) = message
+        .split_once("unknown variant `")
+        .map(|(_, rest)| rest)
+    {
+        return suggest(rest, "values").unwrap_or_else(|| REFERENCE.into());
+    }
+    if let Some((_, rest)) = message.split_once("missing field `") {
+        let field = rest.split('`').next().unwrap_or_default();
+        return format!("add `{field}`; {REFERENCE}");
+    }
+    if message.contains("expected a boolean") {
+        return "write true or false (unquoted)".into();
+    }
+    if message.contains("expected usize") || message.contains("expected u64") {
+        return "write a whole number (unquoted)".into();
+    }
+    if message.contains("expected a sequence") {
+        return "write a list, e.g. [\"a\", \"b\"] or one `- item` per line".into();
+    }
+    REFERENCE.into()
+}
+
+/// From "`name`, expected one of `a`, `b`": the nearest allowed word, or the list.
+fn suggest(rest: &str, what: &str) -> Option<String> {
+    let (given, rest) = rest.split_once('`')?;
+    let allowed: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    if allowed.is_empty() {
+        return None;
+    }
+    let nearest = allowed
+        .iter()
+        .map(|candidate| (edit_distance(given, candidate), *candidate))
+        .min()
+        .filter(|(distance, _)| *distance <= 2.max(given.len() / 3));
+    Some(match nearest {
+        Some((_, candidate)) => format!(
+            "did you mean `{candidate}`? allowed {what} here: {}",
+            allowed.join(", ")
+        ),
+        None => format!("allowed {what} here: {}", allowed.join(", ")),
+    })
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}

@@ -1,0 +1,59 @@
+//! The one policy format that the functions and the CLI read.
+
+mod evaluate;
+mod load;
+mod model;
+
+pub use evaluate::{Finding, TagKind, TagVerdict};
+pub use load::{PolicyError, SourceFormat};
+pub use model::{
+    Consistency, GitShaRule, LabelRules, LiteralRules, Mode, Pattern, Policy, PrefixV, Rule,
+    SemverRule, TagRules,
+};
+
+use crate::labels::Labels;
+
+/// The built-in policy, as documented text.
+pub const DEFAULT_POLICY_YAML: &str = include_str!("default-policy.yaml");
+
+impl Policy {
+    /// The policy that applies when none is given.
+    pub fn builtin() -> Self {
+        Policy::from_text(DEFAULT_POLICY_YAML, "built-in policy", SourceFormat::Yaml)
+            .expect("the built-in policy is valid (a unit test proves it)")
+    }
+
+    /// The rule a repository picks: the first, in file order, with a glob matching its name.
+    /// Without a name, the first rule that matches every repository (`**`).
+    pub fn rule_for(&self, repository: Option<&str>) -> Option<&Rule> {
+        self.rules.iter().find(|rule| {
+            rule.repositories.iter().any(|glob| match repository {
+                Some(name) => glob.matches(name),
+                None => glob.matches_everything(),
+            })
+        })
+    }
+
+    /// The mode that applies to a rule: its own, or the policy's.
+    pub fn mode_for(&self, rule: &Rule) -> Mode {
+        rule.mode.unwrap_or(self.mode)
+    }
+
+    /// Judges one tag of a repository (and the image's labels, when known).
+    pub fn evaluate(
+        &self,
+        repository: Option<&str>,
+        tag: &str,
+        labels: Option<&Labels>,
+    ) -> TagVerdict {
+        let mut verdict = match self.rule_for(repository) {
+            Some(rule) => rule.evaluate(tag, labels),
+            None => TagVerdict::ungoverned(tag, repository.unwrap_or_default()),
+        };
+        verdict.repository = repository.map(Into::into);
+        verdict
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,316 @@
+//! The policy document, version 1. Every value is validated while it is deserialized, so
+//! an error carries the position of the offending value in the file.
+
+use std::collections::BTreeMap;
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
+
+use crate::glob::Glob;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    pub version: FormatVersion,
+    #[serde(default)]
+    pub mode: Mode,
+    #[serde(deserialize_with = "non_empty_rules")]
+    pub rules: Vec<Rule>,
+}
+
+/// The `version` key; only 1 exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FormatVersion;
+
+impl<'de> Deserialize<'de> for FormatVersion {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct One;
+        impl serde::de::Visitor<'_> for One {
+            type Value = FormatVersion;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("the number 1")
+            }
+            fn visit_u64<E: serde::de::Error>(self, version: u64) -> Result<FormatVersion, E> {
+                match version {
+                    1 => Ok(FormatVersion),
+                    other => Err(E::custom(format!(
+                        "policy format version {other} is not supported; hint: this ecr-steward reads `version: 1`"
+                    ))),
+                }
+            }
+        }
+        deserializer.deserialize_u64(One)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Report violations only.
+    #[default]
+    Audit,
+    /// Report violations and remove the offending tags.
+    Enforce,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Filled in by the loader when the file gives none.
+    #[serde(default)]
+    pub name: String,
+    #[serde(default = "every_repository", deserialize_with = "non_empty_globs")]
+    pub repositories: Vec<Glob>,
+    /// Overrides the policy's mode for the repositories of this rule.
+    #[serde(default)]
+    pub mode: Option<Mode>,
+    pub tags: TagRules,
+    #[serde(default)]
+    pub labels: LabelRules,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagRules {
+    #[serde(default)]
+    pub semver: Option<SemverRule>,
+    #[serde(default)]
+    pub git_sha: Option<GitShaRule>,
+    #[serde(default)]
+    pub literals: LiteralRules,
+    #[serde(default)]
+    pub patterns: Vec<Pattern>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SemverRule {
+    #[serde(default)]
+    pub prefix_v: PrefixV,
+    #[serde(default = "yes")]
+    pub prerelease: bool,
+    #[serde(default)]
+    pub floating_aliases: bool,
+    #[serde(default = "yes")]
+    pub warn_major_zero: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrefixV {
+    #[default]
+    Optional,
+    Required,
+    Forbidden,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, try_from = "RawGitShaRule")]
+pub struct GitShaRule {
+    pub min_length: usize,
+    pub max_length: usize,
+    /// Longest first, so that the longest prefix a tag starts with is the one stripped.
+    pub prefixes: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGitShaRule {
+    #[serde(default = "default_min_sha")]
+    min_length: usize,
+    #[serde(default = "default_max_sha")]
+    max_length: usize,
+    #[serde(default = "bare_only")]
+    prefixes: Vec<String>,
+}
+
+/// Longest git object name: a SHA-256 repository's.
+pub const MAX_SHA_LENGTH: usize = 64;
+
+impl TryFrom<RawGitShaRule> for GitShaRule {
+    type Error = String;
+
+    fn try_from(raw: RawGitShaRule) -> Result<Self, String> {
+        if raw.min_length == 0 || raw.min_length > raw.max_length || raw.max_length > MAX_SHA_LENGTH
+        {
+            return Err(format!(
+                "git_sha length bounds {}..{} are not usable; hint: need 1 <= min_length <= max_length <= {MAX_SHA_LENGTH} (git prints 7 to 40)",
+                raw.min_length, raw.max_length
+            ));
+        }
+        if raw.prefixes.is_empty() {
+            return Err("git_sha.prefixes is empty; hint: use [\"\"] for bare SHAs, [\"sha-\"] for prefixed ones, or both".into());
+        }
+        if let Some(bad) = raw
+            .prefixes
+            .iter()
+            .find(|p| !crate::tag::is_valid_fragment(p))
+        {
+            return Err(format!(
+                "git_sha prefix {bad:?} cannot start a tag; hint: tags use letters, digits, '_', '.' and '-', and cannot start with '.' or '-'"
+            ));
+        }
+        let mut prefixes = raw.prefixes;
+        prefixes.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        prefixes.dedup();
+        Ok(Self {
+            min_length: raw.min_length,
+            max_length: raw.max_length,
+            prefixes,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiteralRules {
+    #[serde(default)]
+    pub allow: Vec<String>,
+    #[serde(default)]
+    pub deny: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelRules {
+    #[serde(default)]
+    pub required: Vec<String>,
+    #[serde(default)]
+    pub consistency: Consistency,
+    #[serde(default)]
+    pub values: BTreeMap<String, Pattern>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Consistency {
+    #[serde(default = "yes")]
+    pub version: bool,
+    #[serde(default = "yes")]
+    pub revision: bool,
+    #[serde(default = "yes")]
+    pub created: bool,
+    #[serde(default = "yes")]
+    pub source: bool,
+}
+
+impl Default for Consistency {
+    fn default() -> Self {
+        Self {
+            version: true,
+            revision: true,
+            created: true,
+            source: true,
+        }
+    }
+}
+
+/// A regular expression anchored at both ends.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    source: String,
+    regex: regex::Regex,
+}
+
+impl Pattern {
+    pub fn new(source: &str) -> Result<Self, String> {
+        regex::Regex::new(&format!("^(?:{source})$"))
+            .map(|regex| Self {
+                source: source.into(),
+                regex,
+            })
+            .map_err(|error| {
+                let detail = match error {
+                    regex::Error::Syntax(text) => text
+                        .lines()
+                        .filter(|line| line.starts_with("error:"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    other => other.to_string(),
+                };
+                format!(
+                    "invalid regular expression {source:?}: {detail}; hint: patterns use Rust regex syntax (no look-around or back-references) and are anchored at both ends"
+                )
+            })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    pub fn is_match(&self, text: &str) -> bool {
+        self.regex.is_match(text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Pattern {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let source = String::deserialize(deserializer)?;
+        Pattern::new(&source).map_err(D::Error::custom)
+    }
+}
+
+fn non_empty_rules<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Rule>, D::Error> {
+    deserializer.deserialize_seq(NonEmpty::new(
+        "the policy has no rules; hint: add at least one rule, e.g. one with `repositories: [\"**\"]`",
+    ))
+}
+
+fn non_empty_globs<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Glob>, D::Error> {
+    deserializer.deserialize_seq(NonEmpty::new(
+        "`repositories` is empty, so the rule matches nothing; hint: list globs such as \"team/*\", or \"**\" for every repository",
+    ))
+}
+
+struct NonEmpty<T> {
+    when_empty: &'static str,
+    item: std::marker::PhantomData<T>,
+}
+
+impl<T> NonEmpty<T> {
+    fn new(when_empty: &'static str) -> Self {
+        Self {
+            when_empty,
+            item: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for NonEmpty<T> {
+    type Value = Vec<T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        if items.is_empty() {
+            return Err(A::Error::custom(self.when_empty));
+        }
+        Ok(items)
+    }
+}
+
+fn every_repository() -> Vec<Glob> {
+    vec![Glob::new("**").expect("`**` is a valid glob")]
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_min_sha() -> usize {
+    7
+}
+
+fn default_max_sha() -> usize {
+    40
+}
+
+fn bare_only() -> Vec<String> {
+    vec![String::new()]
+}
