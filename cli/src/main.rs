@@ -1,1 +1,99 @@
-fn main() {}
+//! `ecr-steward`: the CI gate and operator tool.
+
+mod check;
+mod report;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Exit codes: 0 compliant, 1 a violation, 2 a usage, input or policy error.
+const EXIT_ERROR: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "ecr-steward",
+    version,
+    about = "Checks, gates and reports on Amazon ECR images"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check tags (and labels) against the policy before a push.
+    Check(CheckArgs),
+    /// Validate or print policy files.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// A tag to check (repeatable).
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    /// docker/metadata-action's `tags` output: one bare tag or full reference a line (`-` for stdin).
+    #[arg(long, value_name = "FILE")]
+    tags_file: Option<PathBuf>,
+    /// The repository the tags are for; picks the policy rule. Taken from references when absent.
+    #[arg(long, value_name = "NAME")]
+    repository: Option<String>,
+    #[command(flatten)]
+    policy: PolicyArg,
+    /// Labels to check: an OCI image config, `docker inspect` output, metadata-action's
+    /// `json` output, or key=value lines (`-` for stdin). Without it, labels are not checked.
+    #[arg(long, value_name = "SOURCE")]
+    labels: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Args)]
+pub struct PolicyArg {
+    /// Policy file (YAML or JSON); the built-in policy when absent.
+    #[arg(long = "policy", value_name = "FILE", env = "ECR_STEWARD_POLICY")]
+    path: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Check a policy file; prints what is wrong, with line and column.
+    Validate {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Print the built-in policy, a documented starting point.
+    ShowDefault,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Github,
+    Junit,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Check(args) => check::run(&args),
+        Command::Policy(PolicyCommand::Validate { file }) => check::validate(&file),
+        Command::Policy(PolicyCommand::ShowDefault) => {
+            print!("{}", steward::policy::DEFAULT_POLICY_YAML);
+            Ok(true)
+        }
+    };
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}

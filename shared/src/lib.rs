@@ -4,5 +4,6 @@
 pub mod glob;
 pub mod labels;
 pub mod policy;
+pub mod reference;
 pub mod semver;
 pub mod tag;

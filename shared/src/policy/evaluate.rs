@@ -181,8 +181,7 @@ impl Rule {
             "tag.kinds",
             format!(
                 "tag `{tag}` is none of the kinds rule `{}` allows: {}",
-                self.name,
-                self.describe_allowed()
+                self.name, self.allowed
             ),
         );
         Shape::Other
@@ -214,13 +213,13 @@ impl Rule {
             "tag.kinds",
             format!(
                 "{kind} tags are not allowed by rule `{}`; it allows: {}",
-                self.name,
-                self.describe_allowed()
+                self.name, self.allowed
             ),
         );
     }
 
-    fn describe_allowed(&self) -> String {
+    /// What the rule allows, in words; computed once when the policy is loaded.
+    pub(super) fn describe_allowed(&self) -> String {
         let tags = &self.tags;
         let mut kinds = Vec::new();
         if let Some(semver) = &tags.semver {

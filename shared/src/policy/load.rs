@@ -87,16 +87,18 @@ impl Policy {
                 invalid(position, strip_position(&error.to_string()))
             })?,
         };
-        name_unnamed_rules(&mut policy);
+        complete_rules(&mut policy);
         Ok(policy)
     }
 }
 
-fn name_unnamed_rules(policy: &mut Policy) {
+/// Fills in what the file leaves to the loader: names and descriptions of the rules.
+fn complete_rules(policy: &mut Policy) {
     for (index, rule) in policy.rules.iter_mut().enumerate() {
         if rule.name.is_empty() {
             rule.name = format!("rules[{index}]");
         }
+        rule.allowed = rule.describe_allowed();
     }
 }
 

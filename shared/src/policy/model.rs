@@ -67,6 +67,9 @@ pub struct Rule {
     pub tags: TagRules,
     #[serde(default)]
     pub labels: LabelRules,
+    /// What the rule allows, in words, for violation messages.
+    #[serde(skip)]
+    pub allowed: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

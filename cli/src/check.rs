@@ -1,0 +1,110 @@
+//! `ecr-steward check` and `ecr-steward policy validate`.
+
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use steward::labels::{self, Labels};
+use steward::policy::Policy;
+use steward::reference;
+
+use crate::report::Report;
+use crate::{CheckArgs, PolicyArg};
+
+pub fn run(args: &CheckArgs) -> anyhow::Result<bool> {
+    let (policy, policy_origin) = load_policy(&args.policy)?;
+    let targets = collect_targets(args)?;
+    let labels = args.labels.as_deref().map(read_labels).transpose()?;
+    if targets.iter().any(|(repository, _)| repository.is_none()) && policy.rule_for(None).is_none()
+    {
+        bail!(
+            "no rule of {policy_origin} applies to every repository (`**`), so a rule cannot be picked without a repository; pass --repository NAME"
+        );
+    }
+    let results = targets
+        .iter()
+        .map(|(repository, tag)| policy.evaluate(repository.as_deref(), tag, labels.as_ref()))
+        .collect();
+    let report = Report::new(policy_origin, labels.is_some(), results);
+    print!(
+        "{}",
+        report.render(args.format, crate::report::use_colour())
+    );
+    Ok(report.compliant)
+}
+
+pub fn validate(file: &Path) -> anyhow::Result<bool> {
+    let policy = Policy::from_file(file)?;
+    let rules = policy.rules.len();
+    println!(
+        "{}: valid, {rules} rule{}, mode {}",
+        file.display(),
+        if rules == 1 { "" } else { "s" },
+        serde_json::to_value(policy.mode)?
+            .as_str()
+            .unwrap_or_default()
+    );
+    Ok(true)
+}
+
+pub fn load_policy(arg: &PolicyArg) -> anyhow::Result<(Policy, String)> {
+    Ok(match &arg.path {
+        Some(path) => (Policy::from_file(path)?, path.display().to_string()),
+        None => (Policy::builtin(), "the built-in policy".into()),
+    })
+}
+
+/// Every tag to check, with the repository it belongs to when known.
+fn collect_targets(args: &CheckArgs) -> anyhow::Result<Vec<(Option<String>, String)>> {
+    if args.tags_file.as_deref() == Some(Path::new("-"))
+        && args.labels.as_deref() == Some(Path::new("-"))
+    {
+        bail!("--tags-file and --labels cannot both read standard input");
+    }
+    let mut targets: Vec<(Option<String>, String)> = args
+        .tags
+        .iter()
+        .map(|tag| (args.repository.clone(), tag.clone()))
+        .collect();
+    if let Some(path) = &args.tags_file {
+        let text = read_input(path).context("cannot read --tags-file")?;
+        for (index, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let parsed = reference::parse(line).with_context(|| {
+                format!(
+                    "{}:{}: not a tag or image reference",
+                    path.display(),
+                    index + 1
+                )
+            })?;
+            let repository = args
+                .repository
+                .clone()
+                .or(parsed.repository.map(Into::into));
+            targets.push((repository, parsed.tag.into()));
+        }
+    }
+    if targets.is_empty() {
+        bail!("no tags to check: pass --tag TAG (repeatable) or --tags-file FILE");
+    }
+    Ok(targets)
+}
+
+fn read_labels(path: &Path) -> anyhow::Result<Labels> {
+    let text = read_input(path).context("cannot read --labels")?;
+    let (labels, _format) = labels::parse(&text)
+        .with_context(|| format!("{}: labels not understood", path.display()))?;
+    Ok(labels)
+}
+
+fn read_input(path: &Path) -> anyhow::Result<String> {
+    if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))
+}

@@ -1,0 +1,250 @@
+//! The outputs of `check`: text for people, JSON, GitHub workflow commands, JUnit XML.
+
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+
+use serde::Serialize;
+use steward::policy::{Finding, TagVerdict};
+
+use crate::Format;
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub compliant: bool,
+    pub policy: String,
+    pub labels_checked: bool,
+    pub results: Vec<TagVerdict>,
+}
+
+const LABELS_NOT_CHECKED: &str = "labels were not checked (pass --labels to check them)";
+
+/// Colour only on a terminal, and never when NO_COLOR is set.
+pub fn use_colour() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+impl Report {
+    pub fn new(policy: String, labels_checked: bool, results: Vec<TagVerdict>) -> Self {
+        Self {
+            compliant: results.iter().all(|r| r.compliant),
+            policy,
+            labels_checked,
+            results,
+        }
+    }
+
+    pub fn render(&self, format: Format, colour: bool) -> String {
+        match format {
+            Format::Text => self.text(colour),
+            Format::Json => {
+                let mut json = serde_json::to_string_pretty(self).unwrap_or_default();
+                json.push('\n');
+                json
+            }
+            Format::Github => self.github(),
+            Format::Junit => self.junit(),
+        }
+    }
+
+    fn failures(&self) -> usize {
+        self.results.iter().filter(|r| !r.compliant).count()
+    }
+
+    fn text(&self, colour: bool) -> String {
+        let paint = |code: &str, text: &str| {
+            if colour {
+                format!("\x1b[{code}m{text}\x1b[0m")
+            } else {
+                text.to_string()
+            }
+        };
+        let width = self.results.iter().map(|r| r.tag.len()).max().unwrap_or(0);
+        let mut out = String::new();
+        for result in &self.results {
+            let mark = if result.compliant {
+                paint("32", "ok  ")
+            } else {
+                paint("31;1", "FAIL")
+            };
+            let place = match (&result.repository, &result.rule) {
+                (Some(repository), Some(rule)) => format!("{repository}, rule {rule}"),
+                (None, Some(rule)) => format!("rule {rule}"),
+                (_, None) => "no rule".into(),
+            };
+            let _ = writeln!(
+                out,
+                "{mark} {:width$}  {:<9} ({place})",
+                result.tag,
+                result.kind.as_str()
+            );
+            for finding in &result.violations {
+                let _ = writeln!(
+                    out,
+                    "       {}: {}",
+                    paint("31", finding.check),
+                    finding.message
+                );
+            }
+            for finding in &result.warnings {
+                let _ = writeln!(
+                    out,
+                    "       {}: {}",
+                    paint("33", &format!("warning: {}", finding.check)),
+                    finding.message
+                );
+            }
+        }
+        if !self.labels_checked {
+            let _ = writeln!(out, "{}", paint("33", LABELS_NOT_CHECKED));
+        }
+        let total = self.results.len();
+        let failures = self.failures();
+        let summary = format!(
+            "{total} tag{} checked against {}: {} compliant, {failures} not",
+            if total == 1 { "" } else { "s" },
+            self.policy,
+            total - failures
+        );
+        let _ = writeln!(
+            out,
+            "{}",
+            if failures == 0 {
+                paint("32", &summary)
+            } else {
+                paint("31;1", &summary)
+            }
+        );
+        out
+    }
+
+    fn github(&self) -> String {
+        let mut out = String::new();
+        for result in &self.results {
+            let title = escape_property(&format!("ecr-steward: tag {}", result.tag));
+            for (level, finding) in result
+                .violations
+                .iter()
+                .map(|f| ("error", f))
+                .chain(result.warnings.iter().map(|f| ("warning", f)))
+            {
+                let _ = writeln!(
+                    out,
+                    "::{level} title={title}::{}",
+                    escape_data(&describe(finding))
+                );
+            }
+        }
+        if !self.labels_checked {
+            let _ = writeln!(
+                out,
+                "::notice title=ecr-steward::{}",
+                escape_data(LABELS_NOT_CHECKED)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "ecr-steward: {} of {} tags compliant",
+            self.results.len() - self.failures(),
+            self.results.len()
+        );
+        out
+    }
+
+    fn junit(&self) -> String {
+        let tests = self.results.len();
+        let failures = self.failures();
+        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        let _ = writeln!(
+            out,
+            "<testsuites name=\"ecr-steward check\" tests=\"{tests}\" failures=\"{failures}\">"
+        );
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"ecr-steward check\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">"
+        );
+        let _ = writeln!(out, "    <properties>");
+        let _ = writeln!(
+            out,
+            "      <property name=\"policy\" value=\"{}\"/>",
+            xml(&self.policy)
+        );
+        let _ = writeln!(
+            out,
+            "      <property name=\"labels_checked\" value=\"{}\"/>",
+            self.labels_checked
+        );
+        let _ = writeln!(out, "    </properties>");
+        for result in &self.results {
+            let class = result.repository.as_deref().unwrap_or("tags");
+            let _ = write!(
+                out,
+                "    <testcase classname=\"{}\" name=\"{}\"",
+                xml(class),
+                xml(&result.tag)
+            );
+            if result.violations.is_empty() && result.warnings.is_empty() {
+                out.push_str("/>\n");
+                continue;
+            }
+            out.push_str(">\n");
+            if let Some(first) = result.violations.first() {
+                let body: Vec<String> = result.violations.iter().map(describe).collect();
+                let _ = writeln!(
+                    out,
+                    "      <failure type=\"{}\" message=\"{}\">{}</failure>",
+                    xml(first.check),
+                    xml(&first.message),
+                    xml(&body.join("\n"))
+                );
+            }
+            if !result.warnings.is_empty() {
+                let body: Vec<String> = result
+                    .warnings
+                    .iter()
+                    .map(|w| format!("warning: {}", describe(w)))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "      <system-out>{}</system-out>",
+                    xml(&body.join("\n"))
+                );
+            }
+            out.push_str("    </testcase>\n");
+        }
+        out.push_str("  </testsuite>\n</testsuites>\n");
+        out
+    }
+}
+
+fn describe(finding: &Finding) -> String {
+    format!("{}: {}", finding.check, finding.message)
+}
+
+/// Workflow-command data: `%`, CR and LF are escaped.
+fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Workflow-command properties also escape `:` and `,`.
+fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\n' => out.push_str("&#10;"),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}

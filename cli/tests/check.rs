@@ -1,0 +1,491 @@
+//! The CLI contract of `ecr-steward check` and `ecr-steward policy`, run as a user runs it.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn steward() -> Command {
+    let mut command = Command::cargo_bin("ecr-steward").expect("the binary is built");
+    command
+        .env_remove("ECR_STEWARD_POLICY")
+        .env_remove("NO_COLOR");
+    command
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn example(name: &str) -> PathBuf {
+    repo_root().join("examples").join(name)
+}
+
+fn json_of(output: &[u8]) -> Value {
+    serde_json::from_slice(output).expect("stdout is one JSON document")
+}
+
+fn run_json(args: &[&str]) -> (i32, Value) {
+    let output = steward()
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .expect("runs");
+    (output.status.code().unwrap_or(-1), json_of(&output.stdout))
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).expect("write fixture");
+    path
+}
+
+#[test]
+fn compliant_tags_exit_zero() {
+    steward()
+        .args(["check", "--tag", "1.2.3", "--tag", "sha-0a1b2c3"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "2 tags checked against the built-in policy: 2 compliant, 0 not",
+        ))
+        .stdout(predicate::str::contains("labels were not checked"));
+}
+
+#[test]
+fn a_violating_tag_exits_one() {
+    steward()
+        .args(["check", "--tag", "1.2.3", "--tag", "latest"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("FAIL latest"))
+        .stdout(predicate::str::contains(
+            "tag.literals.deny: tag `latest` is denied",
+        ));
+}
+
+#[test]
+fn text_has_no_colour_when_not_a_terminal() {
+    steward()
+        .args(["check", "--tag", "latest"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("\x1b[").not());
+}
+
+#[test]
+fn json_output_follows_the_contract() {
+    let (code, report) = run_json(&[
+        "check", "--tag", "v1.2.3", "--tag", "main", "--tag", "0.9.0", "--tag", "a/b",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(report["compliant"], false);
+    assert_eq!(report["labels_checked"], false);
+    let results = report["results"].as_array().expect("results");
+    let summary: Vec<(&str, &str, bool)> = results
+        .iter()
+        .map(|r| {
+            (
+                r["tag"].as_str().unwrap_or_default(),
+                r["kind"].as_str().unwrap_or_default(),
+                r["compliant"].as_bool().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("v1.2.3", "semver", true),
+            ("main", "unmatched", false),
+            ("0.9.0", "semver", true),
+            ("a/b", "invalid", false)
+        ]
+    );
+    assert_eq!(results[1]["violations"][0]["rule"], "tag.kinds");
+    assert!(results[1]["violations"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("main"));
+    assert_eq!(results[2]["warnings"][0]["rule"], "tag.semver.major_zero");
+    assert_eq!(results[3]["violations"][0]["rule"], "tag.grammar");
+}
+
+#[test]
+fn git_sha_kind_is_reported_as_git_sha() {
+    let (code, report) = run_json(&["check", "--tag", "0123456789abcdef0123456789abcdef01234567"]);
+    assert_eq!(
+        (code, report["results"][0]["kind"].as_str()),
+        (0, Some("git-sha"))
+    );
+}
+
+#[test]
+fn tags_file_reads_metadata_action_references_and_their_repository() {
+    let policy = example("policy.yaml");
+    let (code, report) = run_json(&[
+        "check",
+        "--policy",
+        policy.to_str().unwrap_or_default(),
+        "--tags-file",
+        example("tags-bad.txt").to_str().unwrap_or_default(),
+    ]);
+    assert_eq!(code, 1);
+    let results = report["results"].as_array().expect("results");
+    assert_eq!(results.len(), 4);
+    assert!(results
+        .iter()
+        .all(|r| r["repository"] == "team/web" && r["rule"] == "services"));
+    let failing: Vec<&str> = results
+        .iter()
+        .filter(|r| r["compliant"] == false)
+        .filter_map(|r| r["tag"].as_str())
+        .collect();
+    assert_eq!(failing, ["latest", "main"]);
+}
+
+#[test]
+fn tags_file_from_stdin_and_repository_override() {
+    let policy = example("policy.yaml");
+    let output = steward()
+        .args([
+            "check",
+            "--format",
+            "json",
+            "--tags-file",
+            "-",
+            "--repository",
+            "legacy/old",
+        ])
+        .args(["--policy", policy.to_str().unwrap_or_default()])
+        .write_stdin("ghcr.io/team/web:latest\n\n# a comment\nv2.0.0\n")
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0));
+    let report = json_of(&output.stdout);
+    assert_eq!(report["results"][0]["rule"], "legacy");
+    assert_eq!(report["results"][0]["repository"], "legacy/old");
+    assert_eq!(report["results"].as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn repository_picks_the_rule() {
+    let policy = example("policy.yaml");
+    let policy = policy.to_str().unwrap_or_default();
+    steward()
+        .args([
+            "check",
+            "--policy",
+            policy,
+            "--repository",
+            "legacy/a",
+            "--tag",
+            "latest",
+        ])
+        .assert()
+        .code(0);
+    steward()
+        .args([
+            "check",
+            "--policy",
+            policy,
+            "--repository",
+            "team/a",
+            "--tag",
+            "latest",
+        ])
+        .assert()
+        .code(1);
+}
+
+#[test]
+fn policy_from_the_environment() {
+    steward()
+        .env("ECR_STEWARD_POLICY", example("policy.yaml"))
+        .args(["check", "--repository", "legacy/a", "--tag", "latest"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("rule legacy"));
+}
+
+#[test]
+fn labels_in_every_format_are_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key_values = write(
+        &dir,
+        "labels.env",
+        "org.opencontainers.image.source=https://github.com/example/web\norg.opencontainers.image.revision=4f9c2e1d8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d\norg.opencontainers.image.created=2026-11-20T09:41:07Z\n",
+    );
+    let sources = [
+        example("metadata.json"),
+        example("oci-config.json"),
+        key_values,
+    ];
+    for source in &sources {
+        let (code, report) = run_json(&[
+            "check",
+            "--tag",
+            "sha-4f9c2e1",
+            "--labels",
+            source.to_str().unwrap_or_default(),
+        ]);
+        assert_eq!(code, 0, "{}: {report:#}", source.display());
+        assert_eq!(report["labels_checked"], true);
+    }
+    // docker inspect output carries no `created` label here: the required check must say so.
+    let (code, report) = run_json(&[
+        "check",
+        "--tag",
+        "sha-4f9c2e1",
+        "--labels",
+        example("docker-inspect.json").to_str().unwrap_or_default(),
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        report["results"][0]["violations"][0]["rule"],
+        "labels.required"
+    );
+    assert!(report["results"][0]["violations"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("org.opencontainers.image.created"));
+}
+
+#[test]
+fn labels_from_stdin_are_checked_for_consistency() {
+    let output = steward()
+        .args(["check", "--tag", "sha-7777777", "--labels", "-", "--format", "json"])
+        .write_stdin(
+            "org.opencontainers.image.source=https://x.example/a\norg.opencontainers.image.revision=4f9c2e1d8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d\norg.opencontainers.image.created=2026-11-20T09:41:07Z\n",
+        )
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let report = json_of(&output.stdout);
+    assert_eq!(
+        report["results"][0]["violations"][0]["rule"],
+        "labels.consistency.revision"
+    );
+}
+
+#[test]
+fn github_format_prints_workflow_commands() {
+    steward()
+        .args([
+            "check", "--tag", "latest", "--tag", "0.1.0", "--format", "github",
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "::error title=ecr-steward%3A tag latest::tag.literals.deny: tag `latest` is denied",
+        ))
+        .stdout(predicate::str::contains(
+            "::warning title=ecr-steward%3A tag 0.1.0::tag.semver.major_zero",
+        ))
+        .stdout(predicate::str::contains(
+            "::notice title=ecr-steward::labels were not checked",
+        ));
+}
+
+#[test]
+fn junit_format_is_xml_with_one_case_per_tag() {
+    let output = steward()
+        .args([
+            "check", "--tag", "1.2.3", "--tag", "<bad>", "--format", "junit",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let xml = String::from_utf8(output.stdout).expect("utf-8");
+    assert!(xml.starts_with("<?xml"));
+    assert!(xml.contains("<testsuite name=\"ecr-steward check\" tests=\"2\" failures=\"1\""));
+    assert!(xml.contains("<testcase classname=\"tags\" name=\"1.2.3\"/>"));
+    assert!(xml.contains("<testcase classname=\"tags\" name=\"&lt;bad&gt;\">"));
+    assert!(xml.contains("<failure type=\"tag.grammar\""));
+    assert_eq!(xml.matches("<testcase").count(), 2);
+    assert_eq!(xml.matches("</testsuites>").count(), 1);
+}
+
+#[test]
+fn usage_errors_exit_two_with_a_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let digest_refs = write(&dir, "tags.txt", "1.2.3\nghcr.io/org/app@sha256:0123\n");
+    let bad_labels = write(&dir, "labels.txt", "a=1\njust words\n");
+    let odd_json = write(&dir, "labels.json", "{\"nested\": {\"a\": 1}}");
+    let only_team = write(
+        &dir,
+        "policy.yaml",
+        "version: 1\nrules:\n  - repositories: [team/*]\n    tags: { semver: {} }\n",
+    );
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["check"], "no tags to check"),
+        (
+            vec!["check", "--tag", "1.2.3", "--policy", "/nonexistent.yaml"],
+            "cannot read policy file /nonexistent.yaml",
+        ),
+        (
+            vec!["check", "--tags-file", "/nonexistent.txt"],
+            "cannot read --tags-file",
+        ),
+        (
+            vec![
+                "check",
+                "--tags-file",
+                digest_refs.to_str().unwrap_or_default(),
+            ],
+            "tags.txt:2: not a tag or image reference",
+        ),
+        (
+            vec![
+                "check",
+                "--tag",
+                "1.2.3",
+                "--labels",
+                bad_labels.to_str().unwrap_or_default(),
+            ],
+            "line 2: \"just words\" is not a key=value line",
+        ),
+        (
+            vec![
+                "check",
+                "--tag",
+                "1.2.3",
+                "--labels",
+                odd_json.to_str().unwrap_or_default(),
+            ],
+            "JSON labels must be",
+        ),
+        (
+            vec!["check", "--tag", "1.2.3", "--labels", "/nonexistent.json"],
+            "cannot read --labels",
+        ),
+        (
+            vec![
+                "check",
+                "--tag",
+                "1.2.3",
+                "--policy",
+                only_team.to_str().unwrap_or_default(),
+            ],
+            "pass --repository NAME",
+        ),
+        (
+            vec!["check", "--tags-file", "-", "--labels", "-"],
+            "cannot both read standard input",
+        ),
+        (
+            vec!["check", "--tag", "1.2.3", "--format", "yaml"],
+            "invalid value 'yaml' for '--format",
+        ),
+        (
+            vec!["check", "--no-such-flag"],
+            "unexpected argument '--no-such-flag'",
+        ),
+        (vec!["policy", "validate"], "required"),
+    ];
+    for (args, message) in cases {
+        steward()
+            .args(&args)
+            .write_stdin("")
+            .assert()
+            .code(2)
+            .stdout(predicate::str::is_empty())
+            .stderr(predicate::str::contains(message));
+    }
+}
+
+#[test]
+fn every_bad_policy_fixture_gets_its_message() {
+    let fixtures = repo_root().join("cli/tests/fixtures/bad-policies");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&fixtures).expect("fixtures") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "expect") {
+            continue;
+        }
+        let expect_file = PathBuf::from(format!("{}.expect", path.display()));
+        let source = std::fs::read_to_string(if expect_file.exists() {
+            &expect_file
+        } else {
+            &path
+        })
+        .expect("read");
+        let expected: Vec<&str> = source
+            .lines()
+            .filter_map(|l| l.strip_prefix("# expect: "))
+            .collect();
+        assert!(
+            !expected.is_empty(),
+            "{} names no expected message",
+            path.display()
+        );
+        for command in [
+            vec!["policy", "validate", path.to_str().unwrap_or_default()],
+            vec![
+                "check",
+                "--tag",
+                "1.2.3",
+                "--policy",
+                path.to_str().unwrap_or_default(),
+            ],
+        ] {
+            let output = steward().args(&command).output().expect("runs");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(
+                output.status.code(),
+                Some(2),
+                "{}: {stderr}",
+                path.display()
+            );
+            for line in &expected {
+                assert!(
+                    stderr.contains(line),
+                    "{}:\n{stderr}\nshould contain: {line}",
+                    path.display()
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} fixtures");
+}
+
+#[test]
+fn policy_validate_accepts_good_files_and_show_default_round_trips() {
+    steward()
+        .args(["policy", "validate"])
+        .arg(example("policy.yaml"))
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("valid, 3 rules, mode audit"));
+
+    let shown = steward()
+        .args(["policy", "show-default"])
+        .output()
+        .expect("runs");
+    assert_eq!(shown.status.code(), Some(0));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(
+        &dir,
+        "default.yaml",
+        &String::from_utf8_lossy(&shown.stdout),
+    );
+    steward()
+        .args(["policy", "validate"])
+        .arg(&path)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("valid, 1 rule, mode audit"));
+    // The shown default is the policy in force without --policy: same verdicts.
+    for tag in ["1.2.3", "latest", "sha-0a1b2c3", "1.2"] {
+        let (builtin_code, _) = run_json(&["check", "--tag", tag]);
+        let (file_code, _) = run_json(&[
+            "check",
+            "--tag",
+            tag,
+            "--policy",
+            path.to_str().unwrap_or_default(),
+        ]);
+        assert_eq!(builtin_code, file_code, "{tag}");
+    }
+}
