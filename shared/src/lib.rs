@@ -1,9 +1,14 @@
 //! ecr-steward's shared crate: the policy engine, the event model and the adapters that the
 //! Lambda functions and the CLI are built on.
 
+pub mod error;
+pub mod events;
 pub mod glob;
+pub mod guard;
 pub mod labels;
+pub mod notify;
 pub mod policy;
+pub mod ports;
 pub mod reference;
 pub mod semver;
 pub mod tag;

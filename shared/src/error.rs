@@ -1,0 +1,90 @@
+//! Errors of the functions' adapters, classified so that Lambda retries what can succeed later
+//! (throttling, 5xx, network) and an on-failure destination receives what cannot.
+
+/// Which outside service failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Ecr,
+    Sns,
+    Registry,
+}
+
+impl std::fmt::Display for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Service::Ecr => "ECR",
+            Service::Sns => "SNS",
+            Service::Registry => "the registry",
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StewardError {
+    #[error("malformed event: {0}")]
+    MalformedEvent(String),
+    #[error("{what} not found in {service}")]
+    NotFound { service: Service, what: String },
+    #[error("{service} throttled the request: {message}")]
+    Throttled { service: Service, message: String },
+    #[error("{service} is unavailable: {message}")]
+    Unavailable { service: Service, message: String },
+    #[error("{service} refused the request: {message}")]
+    Rejected { service: Service, message: String },
+    #[error("{service} sent something ecr-steward cannot use: {message}")]
+    InvalidResponse { service: Service, message: String },
+}
+
+impl StewardError {
+    /// True when the same call may succeed later.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Throttled { .. } | Self::Unavailable { .. })
+    }
+
+    /// A stable name for the class, shown as the Lambda error type: `Retryable.Throttled`,
+    /// `NonRetryable.NotFound`, …
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::MalformedEvent(_) => "NonRetryable.MalformedEvent",
+            Self::NotFound { .. } => "NonRetryable.NotFound",
+            Self::Throttled { .. } => "Retryable.Throttled",
+            Self::Unavailable { .. } => "Retryable.Unavailable",
+            Self::Rejected { .. } => "NonRetryable.Rejected",
+            Self::InvalidResponse { .. } => "NonRetryable.InvalidResponse",
+        }
+    }
+
+    /// Classifies an HTTP status from a service.
+    pub fn from_status(service: Service, status: u16, what: &str, message: String) -> Self {
+        match status {
+            404 => Self::NotFound {
+                service,
+                what: what.into(),
+            },
+            429 => Self::Throttled { service, message },
+            500..=599 => Self::Unavailable { service, message },
+            _ => Self::Rejected {
+                service,
+                message: format!("HTTP {status}: {message}"),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_classified() {
+        let classify =
+            |status| StewardError::from_status(Service::Registry, status, "blob", "x".into());
+        assert!(matches!(classify(404), StewardError::NotFound { .. }));
+        assert!(classify(429).is_retryable());
+        assert!(classify(503).is_retryable());
+        assert!(!classify(401).is_retryable());
+        assert!(!classify(404).is_retryable());
+        assert_eq!(classify(403).error_type(), "NonRetryable.Rejected");
+        assert_eq!(classify(500).error_type(), "Retryable.Unavailable");
+    }
+}

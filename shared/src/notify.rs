@@ -1,0 +1,246 @@
+//! Notifications: one model, rendered as the custom-notification JSON that AWS's chat
+//! integrations (Slack, Microsoft Teams, Chime) display, plus SNS message attributes for
+//! subscription filter policies.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+/// How loud a notification is; also a message attribute, so subscribers can filter on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "INFO",
+            Severity::Warning => "WARNING",
+            Severity::Critical => "CRITICAL",
+        }
+    }
+
+    fn emoji(self) -> &'static str {
+        match self {
+            Severity::Info => ":white_check_mark:",
+            Severity::Warning => ":warning:",
+            Severity::Critical => ":rotating_light:",
+        }
+    }
+}
+
+/// The image a notification is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    pub account: Option<String>,
+    pub region: String,
+    pub repository: String,
+    pub digest: String,
+}
+
+impl ImageRef {
+    /// The image's page in the ECR console; `scan-results` or `details`.
+    pub fn console_link(&self, page: &str) -> String {
+        format!(
+            "https://{region}.console.aws.amazon.com/ecr/repositories/private/{account}/{repository}/_/image/{digest}/{page}?region={region}",
+            region = self.region,
+            account = self.account.as_deref().unwrap_or("-"),
+            repository = self.repository,
+            digest = self.digest,
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// e.g. `push-guard.violation`: what happened, for filter policies.
+    pub event_type: String,
+    pub severity: Severity,
+    /// e.g. `audited`, `tag-removed`, `passed`, `failed`.
+    pub outcome: String,
+    pub image: ImageRef,
+    /// Plain text; rendered with the severity's emoji in front.
+    pub title: String,
+    /// client-markdown; untrusted values must go through [`untrusted`].
+    pub description: String,
+    pub next_steps: Vec<String>,
+    pub keywords: Vec<String>,
+    pub link: String,
+    pub context: BTreeMap<String, String>,
+}
+
+/// Longest untrusted value (a tag, a label value) shown in a notification.
+pub const MAX_UNTRUSTED_CHARS: usize = 200;
+
+/// Escapes text from an image or event for client-markdown, and caps its length.
+pub fn untrusted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_UNTRUSTED_CHARS) + 8);
+    for (count, c) in text.chars().enumerate() {
+        if count == MAX_UNTRUSTED_CHARS {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\\' | '`' | '*' | '_' | '~' | '[' | ']' | '(' | ')' | '<' | '>' | '#' | '|' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' | '\t' => out.push(' '),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl Notification {
+    /// The SNS message body: the chat integrations' custom-notification format.
+    pub fn chat_message(&self) -> Value {
+        let mut context = self.context.clone();
+        context.insert("repository".into(), self.image.repository.clone());
+        context.insert("digest".into(), self.image.digest.clone());
+        context.insert("region".into(), self.image.region.clone());
+        context.insert("outcome".into(), self.outcome.clone());
+        let mut next_steps = self.next_steps.clone();
+        next_steps.push(format!("<{}|Open the image in the ECR console>", self.link));
+        json!({
+            "version": "1.0",
+            "source": "custom",
+            "id": format!("{}:{}", self.event_type, self.image.digest),
+            "content": {
+                "textType": "client-markdown",
+                "title": format!("{} {}", self.severity.emoji(), self.title),
+                "description": self.description,
+                "nextSteps": next_steps,
+                "keywords": self.keywords,
+            },
+            "metadata": {
+                "threadId": self.image.digest,
+                "summary": self.title,
+                "eventType": self.event_type,
+                "relatedResources": [self.repository_arn()],
+                "additionalContext": context,
+            }
+        })
+    }
+
+    /// SNS subjects are at most 100 characters of printable ASCII-safe text.
+    pub fn subject(&self) -> String {
+        let mut subject: String = self
+            .title
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(100)
+            .collect();
+        if self.title.chars().count() > 100 {
+            subject.pop();
+            subject.push('…');
+        }
+        subject
+    }
+
+    /// Message attributes for subscription filter policies (String type; at most 10, so that
+    /// raw delivery to SQS keeps them all).
+    pub fn attributes(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("event_type", self.event_type.clone()),
+            ("severity", self.severity.as_str().into()),
+            ("repository", self.image.repository.clone()),
+            ("outcome", self.outcome.clone()),
+            ("region", self.image.region.clone()),
+        ]
+    }
+
+    fn repository_arn(&self) -> String {
+        format!(
+            "arn:aws:ecr:{}:{}:repository/{}",
+            self.image.region,
+            self.image.account.as_deref().unwrap_or(""),
+            self.image.repository
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notification() -> Notification {
+        let image = ImageRef {
+            account: Some("123456789012".into()),
+            region: "us-east-1".into(),
+            repository: "team/web".into(),
+            digest: "sha256:abc".into(),
+        };
+        Notification {
+            event_type: "push-guard.violation".into(),
+            severity: Severity::Warning,
+            outcome: "audited".into(),
+            link: image.console_link("details"),
+            image,
+            title: "Tag latest violates the policy".into(),
+            description: "*latest* is denied".into(),
+            next_steps: vec!["Push a SemVer tag".into()],
+            keywords: vec!["ecr-steward".into()],
+            context: BTreeMap::from([("tag".into(), "latest".into())]),
+        }
+    }
+
+    #[test]
+    fn renders_the_custom_notification_format() {
+        let message = notification().chat_message();
+        assert_eq!(message["version"], "1.0");
+        assert_eq!(message["source"], "custom");
+        assert_eq!(message["content"]["textType"], "client-markdown");
+        assert_eq!(
+            message["content"]["title"],
+            ":warning: Tag latest violates the policy"
+        );
+        assert_eq!(message["metadata"]["threadId"], "sha256:abc");
+        assert_eq!(message["metadata"]["eventType"], "push-guard.violation");
+        assert_eq!(
+            message["metadata"]["relatedResources"][0],
+            "arn:aws:ecr:us-east-1:123456789012:repository/team/web"
+        );
+        assert_eq!(message["metadata"]["additionalContext"]["tag"], "latest");
+        let steps = message["content"]["nextSteps"].as_array().expect("steps");
+        assert_eq!(
+            steps.last().and_then(Value::as_str),
+            Some("<https://us-east-1.console.aws.amazon.com/ecr/repositories/private/123456789012/team/web/_/image/sha256:abc/details?region=us-east-1|Open the image in the ECR console>")
+        );
+    }
+
+    #[test]
+    fn attributes_for_filter_policies() {
+        let attributes = notification().attributes();
+        let names: Vec<&str> = attributes.iter().map(|(name, _)| *name).collect();
+        assert_eq!(
+            names,
+            ["event_type", "severity", "repository", "outcome", "region"]
+        );
+        assert_eq!(attributes[1].1, "WARNING");
+    }
+
+    #[test]
+    fn untrusted_text_is_escaped_and_capped() {
+        assert_eq!(
+            untrusted("a*b_[x](http://evil)\n<@here>"),
+            "a\\*b\\_\\[x\\]\\(http://evil\\) \\<@here\\>"
+        );
+        let long = "x".repeat(1000);
+        let capped = untrusted(&long);
+        assert_eq!(capped.chars().count(), MAX_UNTRUSTED_CHARS + 1);
+        assert!(capped.ends_with('…'));
+    }
+
+    #[test]
+    fn subjects_fit_sns() {
+        let mut long = notification();
+        long.title = "t".repeat(300);
+        assert_eq!(long.subject().chars().count(), 100);
+        assert_eq!(notification().subject(), "Tag latest violates the policy");
+    }
+}

@@ -1,0 +1,56 @@
+//! The narrow interfaces the functions need from the outside world. Adapters implement them
+//! for AWS and OCI registries; unit tests implement them in memory.
+
+use std::future::Future;
+
+use crate::error::StewardError;
+use crate::labels::Labels;
+use crate::notify::Notification;
+
+/// The labels and annotations of one platform image (the image itself when it is not an index).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformLabels {
+    /// `linux/arm64/v8`; `None` for a single-platform image.
+    pub platform: Option<String>,
+    pub digest: String,
+    /// Config labels merged with the manifest's and the index's annotations.
+    pub labels: Labels,
+}
+
+/// Reads images through the OCI Distribution API.
+pub trait ImageReader: Send + Sync {
+    /// The labels of every platform image of `digest` (one entry for a single-platform image).
+    fn platform_labels(
+        &self,
+        region: &str,
+        repository: &str,
+        digest: &str,
+    ) -> impl Future<Output = Result<Vec<PlatformLabels>, StewardError>> + Send;
+}
+
+/// What became of a tag that was to be removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagRemoval {
+    Removed,
+    /// The tag was not there any more (an event delivered twice, or removed by hand).
+    AlreadyGone,
+    /// The tag now names another image, which is not this event's business.
+    MovedOn,
+}
+
+/// Removes tags from ECR: the tag only, never the image.
+pub trait TagRemover: Send + Sync {
+    fn remove_tag(
+        &self,
+        repository: &str,
+        tag: &str,
+        digest: &str,
+    ) -> impl Future<Output = Result<TagRemoval, StewardError>> + Send;
+}
+
+pub trait Notifier: Send + Sync {
+    fn publish(
+        &self,
+        notification: &Notification,
+    ) -> impl Future<Output = Result<(), StewardError>> + Send;
+}
