@@ -128,14 +128,15 @@ impl GuardReport {
         }
     }
 
-    /// The notification for a non-compliant push; `None` when there is nothing to say
-    /// (compliant, or a repeated delivery whose tag is already gone).
+    /// The notification for a non-compliant push; `None` for a compliant one. A repeated
+    /// delivery whose tag is already gone notifies again: the first delivery may have removed
+    /// the tag and then failed to publish, and a notification must not be lost.
     pub fn notification(&self, image: &ImageRef) -> Option<Notification> {
-        if self.compliant || self.action == "already-removed" {
+        if self.compliant {
             return None;
         }
         let tag = untrusted(&self.tag);
-        let removed = self.action == "tag-removed";
+        let removed = matches!(self.action, "tag-removed" | "already-removed");
         let (severity, outcome, title) = if removed {
             (
                 Severity::Critical,
@@ -166,6 +167,9 @@ impl GuardReport {
         match self.action {
             "tag-removed" => description.push_str(
                 "\nThe tag was removed (enforce mode); the image and its other tags remain.",
+            ),
+            "already-removed" => description.push_str(
+                "\nThe tag had already been removed (enforce mode); the image and its other tags remain.",
             ),
             "tag-moved-on" => {
                 description.push_str("\nThe tag already names another image, so it was left alone.")
@@ -344,7 +348,11 @@ mod tests {
             verdict,
             Some(TagRemoval::AlreadyGone),
         );
-        assert_eq!(repeated.notification(&pushed.image), None);
+        let message = repeated
+            .notification(&pushed.image)
+            .expect("still notifies");
+        assert_eq!(message.outcome, "tag-removed");
+        assert!(message.description.contains("had already been removed"));
 
         let fine = judge(&Policy::builtin(), "team/app", "1.2.3", &[]);
         assert_eq!(

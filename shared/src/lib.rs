@@ -1,6 +1,8 @@
 //! ecr-steward's shared crate: the policy engine, the event model and the adapters that the
 //! Lambda functions and the CLI are built on.
 
+pub mod aws;
+pub mod config;
 pub mod error;
 pub mod events;
 pub mod glob;
@@ -10,5 +12,6 @@ pub mod notify;
 pub mod policy;
 pub mod ports;
 pub mod reference;
+pub mod registry;
 pub mod semver;
 pub mod tag;

@@ -1,0 +1,24 @@
+use lambda_runtime::{service_fn, LambdaEvent};
+use push_guard::{diagnostic, PushGuard};
+use serde_json::Value;
+use steward::aws::{sdk_config, Ecr, Registries, Sns};
+use steward::config::FunctionConfig;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = FunctionConfig::from_env()?;
+    let sdk = sdk_config().await;
+    let guard = PushGuard {
+        images: Registries::new(&sdk, config.registry_overrides)?,
+        tags: Ecr::new(&sdk),
+        notifier: Sns::new(&sdk, &config.topic_arn),
+        policy: config.policy,
+        mode_override: config.mode_override,
+    };
+    let guard = &guard;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        guard.handle(event.payload).await.map_err(diagnostic)
+    }))
+    .await
+}

@@ -1,0 +1,287 @@
+//! Adapters to AWS: the SDK configuration (one HTTP client, rustls on ring), ECR and SNS.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ecr::types::ImageIdentifier;
+use aws_sdk_sns::types::MessageAttributeValue;
+use tokio::sync::Mutex;
+
+use crate::error::{Service, StewardError};
+use crate::notify::Notification;
+use crate::ports::{ImageReader, Notifier, PlatformLabels, TagRemoval, TagRemover};
+use crate::registry::{self, RegistryClient};
+
+/// Installs ring as the process's rustls provider; the registry client needs it. Idempotent.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The SDK configuration from the environment (credentials, region, `AWS_ENDPOINT_URL`), on
+/// one shared HTTPS client.
+pub async fn sdk_config() -> SdkConfig {
+    install_crypto();
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
+        .load()
+        .await
+}
+
+/// Maps an SDK error to the classes Lambda's retries act on.
+pub fn classify<E, R>(service: Service, error: SdkError<E, R>) -> StewardError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    match &error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            StewardError::Unavailable {
+                service,
+                message: format!("{}", aws_sdk_ecr::error::DisplayErrorContext(&error)),
+            }
+        }
+        SdkError::ServiceError(context) => {
+            let code = context.err().code().unwrap_or_default();
+            let message = context.err().message().unwrap_or(code).to_string();
+            match code {
+                "ThrottlingException"
+                | "Throttling"
+                | "TooManyRequestsException"
+                | "RequestLimitExceeded"
+                | "ThrottledException" => StewardError::Throttled { service, message },
+                "ServiceUnavailable"
+                | "ServerException"
+                | "InternalError"
+                | "InternalFailure"
+                | "KMSThrottlingException" => StewardError::Unavailable { service, message },
+                code if code.ends_with("NotFoundException") || code == "NotFound" => {
+                    StewardError::NotFound {
+                        service,
+                        what: message,
+                    }
+                }
+                _ => StewardError::Rejected {
+                    service,
+                    message: format!("{code}: {message}"),
+                },
+            }
+        }
+        _ => StewardError::Rejected {
+            service,
+            message: format!("{}", aws_sdk_ecr::error::DisplayErrorContext(&error)),
+        },
+    }
+}
+
+/// ECR, for one region.
+#[derive(Clone, Debug)]
+pub struct Ecr {
+    client: aws_sdk_ecr::Client,
+}
+
+impl Ecr {
+    pub fn new(config: &SdkConfig) -> Self {
+        Self {
+            client: aws_sdk_ecr::Client::new(config),
+        }
+    }
+
+    pub fn in_region(config: &SdkConfig, region: &str) -> Self {
+        let config = config
+            .to_builder()
+            .region(Region::new(region.to_string()))
+            .build();
+        Self::new(&config)
+    }
+
+    pub fn client(&self) -> &aws_sdk_ecr::Client {
+        &self.client
+    }
+
+    /// `Basic …` credentials for the registry, and its endpoint (`https://<account>.dkr.ecr…`).
+    pub async fn registry_credentials(&self) -> Result<(String, String), StewardError> {
+        let output = self
+            .client
+            .get_authorization_token()
+            .send()
+            .await
+            .map_err(|e| classify(Service::Ecr, e))?;
+        let data =
+            output
+                .authorization_data()
+                .first()
+                .ok_or_else(|| StewardError::InvalidResponse {
+                    service: Service::Ecr,
+                    message: "GetAuthorizationToken returned no authorization data".into(),
+                })?;
+        let token = data.authorization_token().unwrap_or_default();
+        let endpoint = data.proxy_endpoint().unwrap_or_default();
+        Ok((format!("Basic {token}"), endpoint.to_string()))
+    }
+}
+
+impl TagRemover for Ecr {
+    async fn remove_tag(
+        &self,
+        repository: &str,
+        tag: &str,
+        digest: &str,
+    ) -> Result<TagRemoval, StewardError> {
+        let by_tag = ImageIdentifier::builder().image_tag(tag).build();
+        let described = self
+            .client
+            .describe_images()
+            .repository_name(repository)
+            .image_ids(by_tag.clone())
+            .send()
+            .await;
+        let current = match described {
+            Ok(output) => output
+                .image_details()
+                .first()
+                .and_then(|d| d.image_digest())
+                .map(str::to_string),
+            Err(error) => match classify(Service::Ecr, error) {
+                StewardError::NotFound { .. } => return Ok(TagRemoval::AlreadyGone),
+                other => return Err(other),
+            },
+        };
+        match current {
+            None => return Ok(TagRemoval::AlreadyGone),
+            Some(current) if current != digest => return Ok(TagRemoval::MovedOn),
+            Some(_) => {}
+        }
+        let output = self
+            .client
+            .batch_delete_image()
+            .repository_name(repository)
+            .image_ids(by_tag)
+            .send()
+            .await
+            .map_err(|e| classify(Service::Ecr, e))?;
+        if let Some(failure) = output.failures().first() {
+            let code = failure
+                .failure_code()
+                .map(|c| c.as_str().to_string())
+                .unwrap_or_default();
+            if code == "ImageNotFound" || code == "ImageTagDoesNotMatchDigest" {
+                return Ok(TagRemoval::AlreadyGone);
+            }
+            return Err(StewardError::Rejected {
+                service: Service::Ecr,
+                message: format!(
+                    "BatchDeleteImage {code}: {}",
+                    failure.failure_reason().unwrap_or_default()
+                ),
+            });
+        }
+        Ok(TagRemoval::Removed)
+    }
+}
+
+/// Publishes notifications to one SNS topic.
+#[derive(Clone, Debug)]
+pub struct Sns {
+    client: aws_sdk_sns::Client,
+    topic_arn: String,
+}
+
+impl Sns {
+    pub fn new(config: &SdkConfig, topic_arn: &str) -> Self {
+        Self {
+            client: aws_sdk_sns::Client::new(config),
+            topic_arn: topic_arn.into(),
+        }
+    }
+}
+
+impl Notifier for Sns {
+    async fn publish(&self, notification: &Notification) -> Result<(), StewardError> {
+        let mut request = self
+            .client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(notification.subject())
+            .message(notification.chat_message().to_string());
+        for (name, value) in notification.attributes() {
+            let attribute = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| StewardError::Rejected {
+                    service: Service::Sns,
+                    message: e.to_string(),
+                })?;
+            request = request.message_attributes(name, attribute);
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| classify(Service::Sns, e))?;
+        Ok(())
+    }
+}
+
+/// How long a registry token is reused; ECR's are valid for 12 hours.
+const TOKEN_REUSE: Duration = Duration::from_secs(6 * 3600);
+
+/// Registry clients per region, authenticated with ECR tokens, created on first use and
+/// reused while their token is fresh. An endpoint override (for local registries) replaces
+/// the token's proxy endpoint.
+#[derive(Clone)]
+pub struct Registries {
+    sdk: SdkConfig,
+    http: reqwest::Client,
+    overrides: BTreeMap<String, String>,
+    cache: Arc<Mutex<BTreeMap<String, (RegistryClient, Instant)>>>,
+}
+
+impl Registries {
+    pub fn new(sdk: &SdkConfig, overrides: BTreeMap<String, String>) -> Result<Self, StewardError> {
+        install_crypto();
+        Ok(Self {
+            sdk: sdk.clone(),
+            http: registry::http_client()?,
+            overrides,
+            cache: Arc::default(),
+        })
+    }
+
+    pub async fn client(&self, region: &str) -> Result<RegistryClient, StewardError> {
+        let mut cache = self.cache.lock().await;
+        if let Some((client, since)) = cache.get(region) {
+            if since.elapsed() < TOKEN_REUSE {
+                return Ok(client.clone());
+            }
+        }
+        let (authorization, endpoint) = Ecr::in_region(&self.sdk, region)
+            .registry_credentials()
+            .await?;
+        let endpoint = self.overrides.get(region).cloned().unwrap_or(endpoint);
+        let client = RegistryClient::new(self.http.clone(), &endpoint, Some(authorization));
+        cache.insert(region.to_string(), (client.clone(), Instant::now()));
+        Ok(client)
+    }
+}
+
+impl ImageReader for Registries {
+    async fn platform_labels(
+        &self,
+        region: &str,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Vec<PlatformLabels>, StewardError> {
+        self.client(region)
+            .await?
+            .platform_labels(repository, digest)
+            .await
+    }
+}

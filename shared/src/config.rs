@@ -1,0 +1,171 @@
+//! The functions' configuration, read from the environment once at init and validated there:
+//! a bad setting fails the init with a message that names the variable.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::policy::{Mode, Policy, PolicyError, SourceFormat};
+
+/// Inline policy document (YAML or JSON); the SAM parameter `PolicyDocument` sets it.
+pub const POLICY: &str = "STEWARD_POLICY";
+/// Path of a policy file, e.g. one packaged with the function; used when STEWARD_POLICY is unset.
+pub const POLICY_FILE: &str = "STEWARD_POLICY_FILE";
+/// `audit` or `enforce`; overrides the policy's modes when set.
+pub const MODE: &str = "STEWARD_MODE";
+/// The SNS topic notifications go to.
+pub const TOPIC_ARN: &str = "STEWARD_TOPIC_ARN";
+/// `STEWARD_REGISTRY_US_EAST_1=http://127.0.0.1:5001`: a registry endpoint for a region,
+/// instead of the one ECR's token names (for local runs).
+pub const REGISTRY_PREFIX: &str = "STEWARD_REGISTRY_";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    #[error("{variable} is invalid: {message}")]
+    Invalid { variable: String, message: String },
+    #[error("the policy is invalid: {0}")]
+    Policy(#[from] PolicyError),
+}
+
+#[derive(Debug, Clone)]
+pub struct FunctionConfig {
+    pub policy: Policy,
+    pub mode_override: Option<Mode>,
+    pub topic_arn: String,
+    /// Region → registry base URL.
+    pub registry_overrides: BTreeMap<String, String>,
+}
+
+impl FunctionConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars())
+    }
+
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let vars: BTreeMap<String, String> = vars.into_iter().collect();
+        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let policy = match (get(POLICY), get(POLICY_FILE)) {
+            (Some(text), _) => {
+                Policy::from_text(text, POLICY, SourceFormat::detect(Path::new(""), text))?
+            }
+            (None, Some(path)) => Policy::from_file(Path::new(path))?,
+            (None, None) => Policy::builtin(),
+        };
+        let mode_override = match get(MODE) {
+            None => None,
+            Some("audit") => Some(Mode::Audit),
+            Some("enforce") => Some(Mode::Enforce),
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    variable: MODE.into(),
+                    message: format!("{other:?}; use audit or enforce"),
+                })
+            }
+        };
+        let topic_arn = get(TOPIC_ARN).ok_or(ConfigError::Missing(TOPIC_ARN))?;
+        if !topic_arn.starts_with("arn:") || topic_arn.split(':').count() != 6 {
+            return Err(ConfigError::Invalid {
+                variable: TOPIC_ARN.into(),
+                message: format!(
+                    "{topic_arn:?} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"
+                ),
+            });
+        }
+        let registry_overrides = registry_overrides(&vars)?;
+        Ok(Self {
+            policy,
+            mode_override,
+            topic_arn: topic_arn.into(),
+            registry_overrides,
+        })
+    }
+}
+
+/// `STEWARD_REGISTRY_EU_WEST_1` → `eu-west-1`.
+pub fn registry_overrides(
+    vars: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut overrides = BTreeMap::new();
+    for (name, value) in vars {
+        let Some(region) = name.strip_prefix(REGISTRY_PREFIX) else {
+            continue;
+        };
+        if !(value.starts_with("http://") || value.starts_with("https://")) {
+            return Err(ConfigError::Invalid {
+                variable: name.clone(),
+                message: format!("{value:?} is not an http:// or https:// URL"),
+            });
+        }
+        overrides.insert(
+            region.to_lowercase().replace('_', "-"),
+            value.trim_end_matches('/').to_string(),
+        );
+    }
+    Ok(overrides)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    const TOPIC: (&str, &str) = (TOPIC_ARN, "arn:aws:sns:us-east-1:123456789012:steward");
+
+    #[test]
+    fn defaults_to_the_builtin_policy() {
+        let config = FunctionConfig::from_vars(vars(&[TOPIC])).expect("valid");
+        assert_eq!(config.policy.rules[0].name, "default");
+        assert_eq!(config.mode_override, None);
+    }
+
+    #[test]
+    fn reads_inline_policy_mode_and_registry_overrides() {
+        let config = FunctionConfig::from_vars(vars(&[
+            TOPIC,
+            (
+                POLICY,
+                "version: 1\nmode: enforce\nrules:\n  - tags: { semver: {} }\n",
+            ),
+            (MODE, "audit"),
+            ("STEWARD_REGISTRY_EU_WEST_1", "http://127.0.0.1:5002/"),
+        ]))
+        .expect("valid");
+        assert_eq!(config.policy.mode, Mode::Enforce);
+        assert_eq!(config.mode_override, Some(Mode::Audit));
+        assert_eq!(
+            config
+                .registry_overrides
+                .get("eu-west-1")
+                .map(String::as_str),
+            Some("http://127.0.0.1:5002")
+        );
+    }
+
+    #[test]
+    fn bad_settings_name_the_variable() {
+        let error = |pairs: &[(&str, &str)]| {
+            FunctionConfig::from_vars(vars(pairs))
+                .expect_err("invalid")
+                .to_string()
+        };
+        assert_eq!(error(&[]), "STEWARD_TOPIC_ARN is not set");
+        assert!(error(&[TOPIC, (MODE, "block")]).contains("STEWARD_MODE is invalid"));
+        assert!(error(&[(TOPIC_ARN, "my-topic")]).contains("not an SNS topic ARN"));
+        assert!(
+            error(&[TOPIC, ("STEWARD_REGISTRY_US_EAST_1", "localhost:5000")])
+                .contains("STEWARD_REGISTRY_US_EAST_1")
+        );
+        let policy = error(&[TOPIC, (POLICY, "version: 1\nrules: []\n")]);
+        assert!(policy.contains("STEWARD_POLICY:2:8"), "{policy}");
+        assert!(error(&[TOPIC, (POLICY_FILE, "/nonexistent.yaml")]).contains("/nonexistent.yaml"));
+    }
+}

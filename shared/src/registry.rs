@@ -1,0 +1,393 @@
+//! The OCI Distribution API client: manifests and blobs by digest, verified.
+//!
+//! Real ECR answers blob GETs with a redirect to a pre-signed S3 URL; the redirect is followed
+//! here, without the Authorization header.
+
+use std::collections::BTreeMap;
+
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION};
+use reqwest::Response;
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+
+use crate::error::{Service, StewardError};
+use crate::labels::Labels;
+use crate::ports::PlatformLabels;
+
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
+
+/// Config blobs are small; anything larger is not a config.
+const MAX_CONFIG_BYTES: usize = 4 << 20;
+const MAX_MANIFEST_BYTES: usize = 4 << 20;
+
+/// A manifest as the registry stores it: the exact bytes, and what they are.
+#[derive(Debug, Clone)]
+pub struct RawManifest {
+    pub bytes: Vec<u8>,
+    pub media_type: String,
+    pub digest: String,
+}
+
+/// The parts of an image manifest or index that ecr-steward reads.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestDoc {
+    #[serde(default)]
+    pub media_type: Option<String>,
+    #[serde(default)]
+    pub config: Option<Descriptor>,
+    #[serde(default)]
+    pub layers: Vec<Descriptor>,
+    #[serde(default)]
+    pub manifests: Vec<Descriptor>,
+    #[serde(default)]
+    pub subject: Option<Descriptor>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Descriptor {
+    #[serde(default)]
+    pub media_type: Option<String>,
+    pub digest: String,
+    #[serde(default)]
+    pub size: u64,
+    #[serde(default)]
+    pub platform: Option<Platform>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Platform {
+    pub os: String,
+    pub architecture: String,
+    #[serde(default)]
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    pub fn name(&self) -> String {
+        match &self.variant {
+            Some(variant) => format!("{}/{}/{variant}", self.os, self.architecture),
+            None => format!("{}/{}", self.os, self.architecture),
+        }
+    }
+}
+
+impl RawManifest {
+    pub fn is_index(&self) -> bool {
+        self.media_type == OCI_INDEX || self.media_type == DOCKER_LIST
+    }
+
+    pub fn parse(&self) -> Result<ManifestDoc, StewardError> {
+        serde_json::from_slice(&self.bytes).map_err(|error| StewardError::InvalidResponse {
+            service: Service::Registry,
+            message: format!("manifest {} is not valid JSON: {error}", self.digest),
+        })
+    }
+}
+
+/// One registry endpoint, with the credentials for it.
+#[derive(Clone)]
+pub struct RegistryClient {
+    http: reqwest::Client,
+    base: String,
+    authorization: Option<String>,
+}
+
+impl std::fmt::Debug for RegistryClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryClient")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The HTTP client every registry client shares: no automatic redirects (they would carry the
+/// Authorization header to S3), bounded timeouts.
+pub fn http_client() -> Result<reqwest::Client, StewardError> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .read_timeout(std::time::Duration::from_secs(30))
+        .user_agent(concat!("ecr-steward/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|error| StewardError::Unavailable {
+            service: Service::Registry,
+            message: format!("cannot build the HTTP client: {error}"),
+        })
+}
+
+/// `sha256:<hex>` of some bytes.
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    let hash = Sha256::digest(bytes);
+    let mut digest = String::with_capacity(71);
+    digest.push_str("sha256:");
+    for byte in hash {
+        digest.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
+        digest.push(char::from(b"0123456789abcdef"[usize::from(byte & 0xf)]));
+    }
+    digest
+}
+
+fn network(error: reqwest::Error) -> StewardError {
+    StewardError::Unavailable {
+        service: Service::Registry,
+        message: error.to_string(),
+    }
+}
+
+impl RegistryClient {
+    /// `base` is `https://<account>.dkr.ecr.<region>.amazonaws.com` or a local registry URL;
+    /// `authorization` a whole header value, e.g. `Basic <token>`.
+    pub fn new(http: reqwest::Client, base: &str, authorization: Option<String>) -> Self {
+        Self {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            authorization,
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self
+            .http
+            .request(method, format!("{}/v2/{path}", self.base));
+        match &self.authorization {
+            Some(value) => request.header(AUTHORIZATION, value),
+            None => request,
+        }
+    }
+
+    /// A manifest or index by digest, verified against it.
+    pub async fn manifest(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> Result<RawManifest, StewardError> {
+        let what = format!("manifest {repository}@{digest}");
+        let response = self
+            .request(
+                reqwest::Method::GET,
+                &format!("{repository}/manifests/{digest}"),
+            )
+            .header(ACCEPT, ACCEPT_MANIFESTS)
+            .send()
+            .await
+            .map_err(network)?;
+        let response = check(response, &what).await?;
+        let media_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or(v).trim().to_string())
+            .unwrap_or_default();
+        let bytes = read_capped(response, MAX_MANIFEST_BYTES, &what).await?;
+        verify(&bytes, digest, &what)?;
+        let media_type = if media_type.is_empty() || media_type == "application/json" {
+            // Fall back to the mediaType field the manifest declares.
+            serde_json::from_slice::<ManifestDoc>(&bytes)
+                .ok()
+                .and_then(|doc| doc.media_type)
+                .unwrap_or_default()
+        } else {
+            media_type
+        };
+        Ok(RawManifest {
+            bytes,
+            media_type,
+            digest: digest.into(),
+        })
+    }
+
+    /// A small blob (an image config), verified against its digest.
+    pub async fn small_blob(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Vec<u8>, StewardError> {
+        let what = format!("blob {repository}@{digest}");
+        let response = self
+            .request(
+                reqwest::Method::GET,
+                &format!("{repository}/blobs/{digest}"),
+            )
+            .send()
+            .await
+            .map_err(network)?;
+        let response = if response.status().is_redirection() {
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| StewardError::InvalidResponse {
+                    service: Service::Registry,
+                    message: format!("{what}: a redirect without Location"),
+                })?;
+            let location = if location.starts_with('/') {
+                format!("{}{location}", self.base)
+            } else {
+                location.to_string()
+            };
+            // A pre-signed URL: no Authorization header.
+            self.http.get(location).send().await.map_err(network)?
+        } else {
+            response
+        };
+        let response = check(response, &what).await?;
+        let bytes = read_capped(response, MAX_CONFIG_BYTES, &what).await?;
+        verify(&bytes, digest, &what)?;
+        Ok(bytes)
+    }
+
+    /// The labels of every platform image of `digest`: config labels merged with the
+    /// manifest's and the index's annotations (labels first). Attestation manifests, whose
+    /// platform is `unknown/unknown`, are not images and are left out.
+    pub async fn platform_labels(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Vec<PlatformLabels>, StewardError> {
+        let top = self.manifest(repository, digest).await?;
+        let doc = top.parse()?;
+        if !top.is_index() {
+            let labels = self
+                .image_labels(repository, &doc, &BTreeMap::new())
+                .await?;
+            return Ok(vec![PlatformLabels {
+                platform: None,
+                digest: digest.into(),
+                labels,
+            }]);
+        }
+        let mut platforms = Vec::new();
+        for child in &doc.manifests {
+            let platform = child.platform.as_ref().map(Platform::name);
+            if platform.as_deref() == Some("unknown/unknown") {
+                continue;
+            }
+            let manifest = self.manifest(repository, &child.digest).await?;
+            let child_doc = manifest.parse()?;
+            let labels = self
+                .image_labels(repository, &child_doc, &doc.annotations)
+                .await?;
+            platforms.push(PlatformLabels {
+                platform,
+                digest: child.digest.clone(),
+                labels,
+            });
+        }
+        Ok(platforms)
+    }
+
+    async fn image_labels(
+        &self,
+        repository: &str,
+        manifest: &ManifestDoc,
+        index_annotations: &BTreeMap<String, String>,
+    ) -> Result<Labels, StewardError> {
+        let mut labels = Labels::new();
+        if let Some(config) = &manifest.config {
+            let bytes = self.small_blob(repository, &config.digest).await?;
+            let value: serde_json::Value =
+                serde_json::from_slice(&bytes).map_err(|error| StewardError::InvalidResponse {
+                    service: Service::Registry,
+                    message: format!("config {} is not JSON: {error}", config.digest),
+                })?;
+            if let Some(found) = value.pointer("/config/Labels").and_then(|l| l.as_object()) {
+                for (key, value) in found {
+                    if let Some(value) = value.as_str() {
+                        labels.insert(key.clone(), value.to_string());
+                    }
+                }
+            }
+        }
+        for (key, value) in manifest.annotations.iter().chain(index_annotations) {
+            labels.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+        Ok(labels)
+    }
+}
+
+async fn check(response: Response, what: &str) -> Result<Response, StewardError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let body = response.text().await.unwrap_or_default();
+    let message: String = body.chars().take(300).collect();
+    Err(StewardError::from_status(
+        Service::Registry,
+        status.as_u16(),
+        what,
+        message,
+    ))
+}
+
+async fn read_capped(
+    mut response: Response,
+    limit: usize,
+    what: &str,
+) -> Result<Vec<u8>, StewardError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(network)? {
+        if bytes.len() + chunk.len() > limit {
+            return Err(StewardError::InvalidResponse {
+                service: Service::Registry,
+                message: format!("{what} is larger than {limit} bytes"),
+            });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+fn verify(bytes: &[u8], digest: &str, what: &str) -> Result<(), StewardError> {
+    if !digest.starts_with("sha256:") {
+        return Err(StewardError::InvalidResponse {
+            service: Service::Registry,
+            message: format!("{what}: only sha256 digests are supported"),
+        });
+    }
+    let actual = sha256_digest(bytes);
+    if actual != digest {
+        return Err(StewardError::InvalidResponse {
+            service: Service::Registry,
+            message: format!("{what}: content has digest {actual}"),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_digests() {
+        assert_eq!(
+            sha256_digest(b""),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn platform_names() {
+        let platform = Platform {
+            os: "linux".into(),
+            architecture: "arm64".into(),
+            variant: Some("v8".into()),
+        };
+        assert_eq!(platform.name(), "linux/arm64/v8");
+    }
+}
