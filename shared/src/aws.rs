@@ -12,8 +12,11 @@ use tokio::sync::Mutex;
 
 use crate::error::{Service, StewardError};
 use crate::notify::Notification;
-use crate::ports::{ImageReader, Notifier, PlatformLabels, TagRemoval, TagRemover};
+use crate::ports::{
+    ImageReader, Notifier, PlatformLabels, ScanFindings, ScanReader, TagRemoval, TagRemover,
+};
 use crate::registry::{self, RegistryClient};
+use crate::scan::{ScanState, VulnFinding, VulnSeverity};
 
 /// Installs ring as the process's rustls provider; the registry client needs it. Idempotent.
 pub fn install_crypto() {
@@ -184,6 +187,111 @@ impl TagRemover for Ecr {
             });
         }
         Ok(TagRemoval::Removed)
+    }
+}
+
+/// Most pages of findings read for one image (1,000 findings a page).
+const MAX_FINDING_PAGES: usize = 10;
+
+impl ScanReader for Ecr {
+    async fn scan_findings(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> Result<ScanFindings, StewardError> {
+        let image = ImageIdentifier::builder().image_digest(digest).build();
+        let mut result = ScanFindings {
+            state: ScanState::InProgress,
+            counts: BTreeMap::new(),
+            findings: Vec::new(),
+        };
+        let mut next_token = None;
+        for _ in 0..MAX_FINDING_PAGES {
+            let page = self
+                .client
+                .describe_image_scan_findings()
+                .repository_name(repository)
+                .image_id(image.clone())
+                .max_results(1000)
+                .set_next_token(next_token.take())
+                .send()
+                .await
+                .map_err(|e| classify(Service::Ecr, e))?;
+            if let Some(status) = page.image_scan_status() {
+                let name = status.status().map(|s| s.as_str()).unwrap_or("IN_PROGRESS");
+                result.state = ScanState::from_status(name, status.description());
+            }
+            if let Some(findings) = page.image_scan_findings() {
+                if let Some(counts) = findings.finding_severity_counts() {
+                    result.counts = counts
+                        .iter()
+                        .filter_map(|(severity, count)| {
+                            Some((
+                                VulnSeverity::from_name(severity.as_str())?,
+                                u64::try_from(*count).unwrap_or(0),
+                            ))
+                        })
+                        .collect();
+                }
+                result
+                    .findings
+                    .extend(findings.findings().iter().map(basic_finding));
+                result
+                    .findings
+                    .extend(findings.enhanced_findings().iter().map(enhanced_finding));
+            }
+            next_token = page.next_token().map(str::to_string);
+            if next_token.is_none() {
+                break;
+            }
+        }
+        Ok(result)
+    }
+}
+
+fn basic_finding(finding: &aws_sdk_ecr::types::ImageScanFinding) -> VulnFinding {
+    let attribute = |key: &str| {
+        finding
+            .attributes()
+            .iter()
+            .find(|a| a.key() == key)
+            .and_then(|a| a.value())
+            .map(str::to_string)
+    };
+    VulnFinding {
+        id: finding.name().unwrap_or_default().to_string(),
+        severity: finding
+            .severity()
+            .and_then(|s| VulnSeverity::from_name(s.as_str()))
+            .unwrap_or(VulnSeverity::Undefined),
+        package: attribute("package_name"),
+        installed_version: attribute("package_version"),
+        fixed_in: None,
+        fixable: None,
+        uri: finding.uri().map(str::to_string),
+    }
+}
+
+fn enhanced_finding(finding: &aws_sdk_ecr::types::EnhancedImageScanFinding) -> VulnFinding {
+    let details = finding.package_vulnerability_details();
+    let package = details.and_then(|d| d.vulnerable_packages().first());
+    VulnFinding {
+        id: details
+            .and_then(|d| d.vulnerability_id())
+            .or(finding.title())
+            .unwrap_or_default()
+            .to_string(),
+        severity: finding
+            .severity()
+            .and_then(VulnSeverity::from_name)
+            .unwrap_or(VulnSeverity::Undefined),
+        package: package.and_then(|p| p.name()).map(str::to_string),
+        installed_version: package.and_then(|p| p.version()).map(str::to_string),
+        fixed_in: package
+            .and_then(|p| p.fixed_in_version())
+            .map(str::to_string),
+        fixable: finding.fix_available().map(|fix| fix != "NO"),
+        uri: details.and_then(|d| d.source_url()).map(str::to_string),
     }
 }
 

@@ -14,6 +14,8 @@ pub const POLICY_FILE: &str = "STEWARD_POLICY_FILE";
 pub const MODE: &str = "STEWARD_MODE";
 /// The SNS topic notifications go to.
 pub const TOPIC_ARN: &str = "STEWARD_TOPIC_ARN";
+/// `true` to notify about scans that pass the bar too (scan-alert).
+pub const NOTIFY_CLEAN: &str = "STEWARD_NOTIFY_CLEAN";
 /// `STEWARD_REGISTRY_US_EAST_1=http://127.0.0.1:5001`: a registry endpoint for a region,
 /// instead of the one ECR's token names (for local runs).
 pub const REGISTRY_PREFIX: &str = "STEWARD_REGISTRY_";
@@ -35,6 +37,7 @@ pub struct FunctionConfig {
     pub topic_arn: String,
     /// Region → registry base URL.
     pub registry_overrides: BTreeMap<String, String>,
+    pub notify_clean: bool,
 }
 
 impl FunctionConfig {
@@ -75,11 +78,22 @@ impl FunctionConfig {
             });
         }
         let registry_overrides = registry_overrides(&vars)?;
+        let notify_clean = match get(NOTIFY_CLEAN) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    variable: NOTIFY_CLEAN.into(),
+                    message: format!("{other:?}; use true or false"),
+                })
+            }
+        };
         Ok(Self {
             policy,
             mode_override,
             topic_arn: topic_arn.into(),
             registry_overrides,
+            notify_clean,
         })
     }
 }
@@ -159,6 +173,7 @@ mod tests {
         };
         assert_eq!(error(&[]), "STEWARD_TOPIC_ARN is not set");
         assert!(error(&[TOPIC, (MODE, "block")]).contains("STEWARD_MODE is invalid"));
+        assert!(error(&[TOPIC, (NOTIFY_CLEAN, "yes")]).contains("STEWARD_NOTIFY_CLEAN is invalid"));
         assert!(error(&[(TOPIC_ARN, "my-topic")]).contains("not an SNS topic ARN"));
         assert!(
             error(&[TOPIC, ("STEWARD_REGISTRY_US_EAST_1", "localhost:5000")])

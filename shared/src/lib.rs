@@ -3,15 +3,21 @@
 
 pub mod aws;
 pub mod config;
+pub mod date;
 pub mod error;
 pub mod events;
 pub mod glob;
 pub mod guard;
 pub mod labels;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod notify;
 pub mod policy;
 pub mod ports;
 pub mod reference;
 pub mod registry;
+pub mod scan;
 pub mod semver;
 pub mod tag;
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -6,6 +6,7 @@ use std::future::Future;
 use crate::error::StewardError;
 use crate::labels::Labels;
 use crate::notify::Notification;
+use crate::scan::{ScanState, VulnFinding, VulnSeverity};
 
 /// The labels and annotations of one platform image (the image itself when it is not an index).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,4 +54,21 @@ pub trait Notifier: Send + Sync {
         &self,
         notification: &Notification,
     ) -> impl Future<Output = Result<(), StewardError>> + Send;
+}
+
+/// A scan's status and findings, as DescribeImageScanFindings reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanFindings {
+    pub state: ScanState,
+    pub counts: std::collections::BTreeMap<VulnSeverity, u64>,
+    pub findings: Vec<VulnFinding>,
+}
+
+/// Reads scan results from ECR (basic findings, and enhanced ones where ECR returns them).
+pub trait ScanReader: Send + Sync {
+    fn scan_findings(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> impl Future<Output = Result<ScanFindings, StewardError>> + Send;
 }

@@ -76,15 +76,6 @@ fn skipped(reason: &str) -> Value {
     serde_json::json!({ "skipped": reason })
 }
 
-/// The Lambda error for a failed invocation: the type says whether a retry can help.
-pub fn diagnostic(error: StewardError) -> lambda_runtime::Diagnostic {
-    tracing::error!(error_type = error.error_type(), %error, "invocation failed");
-    lambda_runtime::Diagnostic {
-        error_type: error.error_type().into(),
-        error_message: error.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -92,8 +83,8 @@ mod tests {
 
     use steward::error::Service;
     use steward::labels::Labels;
-    use steward::notify::Notification;
     use steward::ports::{PlatformLabels, TagRemoval};
+    use steward::testing::Inbox;
 
     use super::*;
 
@@ -140,16 +131,6 @@ mod tests {
                     TagRemoval::Removed
                 }
             })
-        }
-    }
-
-    #[derive(Default)]
-    struct Inbox(Mutex<Vec<Notification>>);
-
-    impl Notifier for Inbox {
-        async fn publish(&self, notification: &Notification) -> Result<(), StewardError> {
-            self.0.lock().expect("lock").push(notification.clone());
-            Ok(())
         }
     }
 
@@ -208,7 +189,7 @@ mod tests {
             (report["compliant"].as_bool(), report["action"].as_str()),
             (Some(true), Some("none"))
         );
-        assert!(guard.notifier.0.lock().expect("lock").is_empty());
+        assert!(guard.notifier.received().is_empty());
         assert!(guard.tags.removed.lock().expect("lock").is_empty());
     }
 
@@ -218,7 +199,7 @@ mod tests {
         let report = guard.handle(push("latest")).await.expect("handled");
         assert_eq!(report["action"], "notified");
         assert_eq!(report["mode"], "audit");
-        let inbox = guard.notifier.0.lock().expect("lock");
+        let inbox = guard.notifier.received();
         assert_eq!(inbox.len(), 1);
         assert_eq!(inbox[0].outcome, "audited");
         assert!(guard.tags.removed.lock().expect("lock").is_empty());
@@ -242,9 +223,7 @@ mod tests {
             .contains_key("1.4.2"));
         let outcomes: Vec<String> = guard
             .notifier
-            .0
-            .lock()
-            .expect("lock")
+            .received()
             .iter()
             .map(|n| n.outcome.clone())
             .collect();
@@ -268,7 +247,7 @@ mod tests {
             let response = guard.handle(event).await.expect("handled");
             assert!(response["skipped"].is_string(), "{response}");
         }
-        assert!(guard.notifier.0.lock().expect("lock").is_empty());
+        assert!(guard.notifier.received().is_empty());
     }
 
     #[tokio::test(flavor = "current_thread")]

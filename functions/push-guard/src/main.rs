@@ -1,8 +1,9 @@
 use lambda_runtime::{service_fn, LambdaEvent};
-use push_guard::{diagnostic, PushGuard};
+use push_guard::PushGuard;
 use serde_json::Value;
 use steward::aws::{sdk_config, Ecr, Registries, Sns};
 use steward::config::FunctionConfig;
+use steward::lambda::diagnostic;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -67,6 +67,9 @@ pub struct Rule {
     pub tags: TagRules,
     #[serde(default)]
     pub labels: LabelRules,
+    /// The vulnerability bar for scans of these repositories.
+    #[serde(default)]
+    pub scan: crate::scan::ScanRules,
     /// What the rule allows, in words, for violation messages.
     #[serde(skip)]
     pub allowed: String,

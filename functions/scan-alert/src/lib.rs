@@ -1,0 +1,256 @@
+//! scan-alert: on `ECR Image Scan` (basic) and `Inspector2 Scan` (enhanced) events, compares
+//! the findings with the rule's vulnerability bar and notifies.
+
+use serde_json::{json, Value};
+use steward::date::Date;
+use steward::error::StewardError;
+use steward::events::StewardEvent;
+use steward::policy::Policy;
+use steward::ports::{Notifier, ScanReader};
+use steward::scan::{self, failed_scan_notification, scan_notification, ScanEvent, ScanState};
+use tracing::info;
+
+pub struct ScanAlert<S, N> {
+    pub policy: Policy,
+    /// Notify about scans that pass the bar too.
+    pub notify_clean: bool,
+    pub scans: S,
+    pub notifier: N,
+}
+
+impl<S: ScanReader, N: Notifier> ScanAlert<S, N> {
+    pub async fn handle(&self, event: Value, today: Date) -> Result<Value, StewardError> {
+        let scan = match StewardEvent::from_value(event)
+            .map_err(|e| StewardError::MalformedEvent(e.to_string()))?
+        {
+            StewardEvent::ImageScan(event) => ScanEvent::from_basic(&event),
+            StewardEvent::Inspector2Scan(event) => ScanEvent::from_enhanced(&event),
+            other => return Ok(skipped(&format!("a {} event", other.detail_type()))),
+        };
+        let image = &scan.image;
+        if !image.digest.starts_with("sha256:") {
+            return Err(StewardError::MalformedEvent(
+                "a scan event without a valid image-digest".into(),
+            ));
+        }
+        match &scan.state {
+            ScanState::InProgress => return Ok(skipped("the scan is still in progress")),
+            ScanState::Failed { status, .. } => {
+                self.notifier
+                    .publish(&failed_scan_notification(&scan))
+                    .await?;
+                info!(repository = %image.repository, digest = %image.digest, status, "scan failed");
+                return Ok(
+                    json!({ "repository": image.repository, "digest": image.digest, "outcome": "scan-failed", "status": status }),
+                );
+            }
+            ScanState::Complete => {}
+        }
+        let Some(rule) = self.policy.rule_for(Some(&image.repository)) else {
+            return Ok(skipped("no rule of the policy governs the repository"));
+        };
+        let findings = match self
+            .scans
+            .scan_findings(&image.repository, &image.digest)
+            .await
+        {
+            Ok(found) => Some(found.findings),
+            // The counts in the event still allow a verdict; ignores cannot apply then.
+            Err(StewardError::NotFound { .. }) => None,
+            Err(other) => return Err(other),
+        };
+        let verdict = scan::evaluate(&rule.scan, &scan.counts, findings.as_deref(), today);
+        let tidy_up = !verdict.stale_ignores.is_empty() || !verdict.expired_ignores.is_empty();
+        let notify = !verdict.passed || self.notify_clean || tidy_up;
+        if notify {
+            self.notifier
+                .publish(&scan_notification(&scan, &verdict, Some(&rule.name)))
+                .await?;
+        }
+        info!(
+            repository = %image.repository,
+            digest = %image.digest,
+            passed = verdict.passed,
+            notified = notify,
+            breaches = verdict.breaches.len(),
+            "scan judged"
+        );
+        Ok(json!({
+            "repository": image.repository,
+            "digest": image.digest,
+            "tags": scan.tags,
+            "kind": scan.kind,
+            "rule": rule.name,
+            "outcome": if verdict.passed { "passed" } else { "failed" },
+            "notified": notify,
+            "verdict": verdict,
+        }))
+    }
+}
+
+fn skipped(reason: &str) -> Value {
+    info!(reason, "skipped");
+    json!({ "skipped": reason })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use steward::error::Service;
+    use steward::policy::SourceFormat;
+    use steward::ports::ScanFindings;
+    use steward::scan::{VulnFinding, VulnSeverity};
+    use steward::testing::Inbox;
+
+    use super::*;
+
+    /// Findings by digest; an absent digest has no findings on record.
+    struct Scans(BTreeMap<String, Vec<VulnFinding>>);
+
+    impl ScanReader for Scans {
+        async fn scan_findings(
+            &self,
+            repository: &str,
+            digest: &str,
+        ) -> Result<ScanFindings, StewardError> {
+            let findings = self.0.get(digest).cloned().ok_or(StewardError::NotFound {
+                service: Service::Ecr,
+                what: format!("scan of {repository}@{digest}"),
+            })?;
+            Ok(ScanFindings {
+                state: ScanState::Complete,
+                counts: BTreeMap::new(),
+                findings,
+            })
+        }
+    }
+
+    const DIGEST: &str = "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234abcd";
+
+    fn cve(id: &str, severity: VulnSeverity) -> VulnFinding {
+        VulnFinding {
+            id: id.into(),
+            severity,
+            package: Some("openssl".into()),
+            installed_version: Some("3.0.1".into()),
+            fixed_in: Some("3.0.2".into()),
+            fixable: Some(true),
+            uri: None,
+        }
+    }
+
+    fn alert(
+        policy: &str,
+        findings: Option<Vec<VulnFinding>>,
+        notify_clean: bool,
+    ) -> ScanAlert<Scans, Inbox> {
+        ScanAlert {
+            policy: Policy::from_text(policy, "test", SourceFormat::Yaml).expect("policy"),
+            notify_clean,
+            scans: Scans(
+                findings
+                    .map(|f| BTreeMap::from([(DIGEST.to_string(), f)]))
+                    .unwrap_or_default(),
+            ),
+            notifier: Inbox::default(),
+        }
+    }
+
+    fn sample(name: &str) -> Value {
+        let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("json")
+    }
+
+    fn today() -> Date {
+        Date::parse("2026-11-23").expect("date")
+    }
+
+    const BAR: &str =
+        "version: 1\nrules:\n  - tags: {}\n    scan: { thresholds: { CRITICAL: 0, HIGH: 20 } }\n";
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn basic_scan_over_the_bar_notifies() {
+        let alert = alert(
+            BAR,
+            Some(vec![
+                cve("CVE-1", VulnSeverity::Critical),
+                cve("CVE-2", VulnSeverity::Critical),
+            ]),
+            false,
+        );
+        let report = alert
+            .handle(sample("image-scan-basic.json"), today())
+            .await
+            .expect("handled");
+        assert_eq!(report["outcome"], "failed");
+        assert_eq!(report["kind"], "basic");
+        let inbox = alert.notifier.received();
+        assert_eq!(inbox.len(), 1);
+        assert_eq!(inbox[0].outcome, "failed");
+        assert!(
+            inbox[0].description.contains("CRITICAL 2 > 0 allowed"),
+            "{}",
+            inbox[0].description
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn enhanced_scan_names_the_repository_from_its_arn() {
+        let alert = alert(BAR, None, false);
+        let report = alert
+            .handle(sample("inspector2-scan.json"), today())
+            .await
+            .expect("handled");
+        assert_eq!(report["repository"], "team-a/api");
+        assert_eq!(report["kind"], "enhanced");
+        // Counts only (findings unavailable): CRITICAL 1 breaks the bar, TOTAL is not a severity.
+        assert_eq!(report["verdict"]["findings_known"], false);
+        assert_eq!(report["verdict"]["counted"]["CRITICAL"], 1);
+        assert!(report["verdict"]["counted"].get("TOTAL").is_none());
+        assert_eq!(alert.notifier.received()[0].outcome, "failed");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn clean_scans_notify_only_when_configured() {
+        let quiet = alert(BAR, Some(vec![]), false);
+        let report = quiet
+            .handle(sample("image-scan-basic-clean.json"), today())
+            .await
+            .expect("handled");
+        assert_eq!(
+            (report["outcome"].as_str(), report["notified"].as_bool()),
+            (Some("passed"), Some(false))
+        );
+        assert!(quiet.notifier.received().is_empty());
+        let chatty = alert(BAR, Some(vec![]), true);
+        chatty
+            .handle(sample("image-scan-basic-clean.json"), today())
+            .await
+            .expect("handled");
+        assert_eq!(chatty.notifier.received()[0].outcome, "passed");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn failed_scans_notify_as_such_and_others_are_skipped() {
+        let alert = alert(BAR, None, false);
+        let mut failed = sample("image-scan-basic.json");
+        failed["detail"]["scan-status"] = "UNSUPPORTED_IMAGE".into();
+        let report = alert.handle(failed, today()).await.expect("handled");
+        assert_eq!(report["outcome"], "scan-failed");
+        assert_eq!(alert.notifier.received()[0].outcome, "scan-failed");
+        let push = alert
+            .handle(sample("image-push-semver.json"), today())
+            .await
+            .expect("handled");
+        assert!(push["skipped"].is_string());
+        let error = alert
+            .handle(
+                json!({"detail-type": "ECR Image Scan", "source": "aws.ecr", "detail": {}}),
+                today(),
+            )
+            .await
+            .expect_err("malformed");
+        assert_eq!(error.error_type(), "NonRetryable.MalformedEvent");
+    }
+}
