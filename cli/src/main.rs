@@ -1,6 +1,7 @@
 //! `ecr-steward`: the CI gate and operator tool.
 
 mod check;
+mod gate;
 mod report;
 
 use std::path::PathBuf;
@@ -8,7 +9,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Exit codes: 0 compliant, 1 a violation, 2 a usage, input or policy error.
+/// Exit codes: 0 compliant, 1 a violation, 2 a usage, input or policy error
+/// (`gate` adds 3: timed out waiting for the scan).
 const EXIT_ERROR: u8 = 2;
 
 #[derive(Parser)]
@@ -26,6 +28,8 @@ struct Cli {
 enum Command {
     /// Check tags (and labels) against the policy before a push.
     Check(CheckArgs),
+    /// Gate a pushed image: its tags and labels against the policy, its scan against the bar.
+    Gate(GateArgs),
     /// Validate or print policy files.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -48,6 +52,30 @@ pub struct CheckArgs {
     /// `json` output, or key=value lines (`-` for stdin). Without it, labels are not checked.
     #[arg(long, value_name = "SOURCE")]
     labels: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("image").required(true).args(["tag", "digest"])))]
+pub struct GateArgs {
+    /// The ECR repository.
+    #[arg(long, value_name = "NAME")]
+    repository: String,
+    /// The image's tag.
+    #[arg(long, value_name = "TAG")]
+    tag: Option<String>,
+    /// The image's digest (sha256:…); every tag of the image is checked.
+    #[arg(long, value_name = "DIGEST")]
+    digest: Option<String>,
+    #[command(flatten)]
+    policy: PolicyArg,
+    /// Wait this long for the scan to complete (e.g. 90s, 10m), polling with backoff.
+    #[arg(long, value_name = "DURATION", value_parser = gate::parse_duration)]
+    wait: Option<std::time::Duration>,
+    /// AWS region; from the environment or profile when absent.
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
 }
@@ -81,19 +109,27 @@ pub enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Check(args) => check::run(&args),
-        Command::Policy(PolicyCommand::Validate { file }) => check::validate(&file),
+        Command::Check(args) => check::run(&args).map(exit_code),
+        Command::Gate(args) => gate::run(&args),
+        Command::Policy(PolicyCommand::Validate { file }) => check::validate(&file).map(exit_code),
         Command::Policy(PolicyCommand::ShowDefault) => {
             print!("{}", steward::policy::DEFAULT_POLICY_YAML);
-            Ok(true)
+            Ok(0)
         }
     };
     match outcome {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
+        Ok(code) => ExitCode::from(code),
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::from(EXIT_ERROR)
         }
+    }
+}
+
+fn exit_code(compliant: bool) -> u8 {
+    if compliant {
+        0
+    } else {
+        1
     }
 }

@@ -1,10 +1,11 @@
-//! The outputs of `check`: text for people, JSON, GitHub workflow commands, JUnit XML.
+//! The outputs of `check` and `gate`: text for people, JSON, GitHub workflow commands, JUnit XML.
 
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 
 use serde::Serialize;
 use steward::policy::{Finding, TagVerdict};
+use steward::scan::{ScanState, ScanVerdict};
 
 use crate::Format;
 
@@ -14,6 +15,69 @@ pub struct Report {
     pub policy: String,
     pub labels_checked: bool,
     pub results: Vec<TagVerdict>,
+    /// `gate` only: the image and its scan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan: Option<ScanSection>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ImageSummary {
+    pub repository: String,
+    pub digest: String,
+    pub tags: Vec<String>,
+}
+
+/// The scan half of a gate: a verdict on a complete scan, or why there is none.
+#[derive(Debug, Serialize)]
+pub struct ScanSection {
+    pub passed: bool,
+    #[serde(flatten)]
+    pub state: ScanState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<ScanVerdict>,
+}
+
+impl ScanSection {
+    /// Lines for people: what broke the bar, what is ignored, what to tidy.
+    fn problems(&self) -> (Vec<String>, Vec<String>) {
+        let mut errors = Vec::new();
+        let mut warnings = Vec::new();
+        if let ScanState::Failed { status, reason } = &self.state {
+            errors.push(format!(
+                "scan.state: the scan ended with {status}{}",
+                if reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {reason}")
+                }
+            ));
+        }
+        if let Some(verdict) = &self.verdict {
+            for breach in &verdict.breaches {
+                errors.push(format!(
+                    "scan.thresholds: {} {} findings, {} allowed",
+                    breach.severity.as_str(),
+                    breach.count,
+                    breach.limit
+                ));
+            }
+            for entry in &verdict.expired_ignores {
+                warnings.push(format!(
+                    "scan.ignore: the ignore of {} expired and no longer applies",
+                    entry.id
+                ));
+            }
+            for entry in &verdict.stale_ignores {
+                warnings.push(format!(
+                    "scan.ignore: the ignore of {} matches no finding",
+                    entry.id
+                ));
+            }
+        }
+        (errors, warnings)
+    }
 }
 
 const LABELS_NOT_CHECKED: &str = "labels were not checked (pass --labels to check them)";
@@ -30,7 +94,16 @@ impl Report {
             policy,
             labels_checked,
             results,
+            image: None,
+            scan: None,
         }
+    }
+
+    pub fn with_scan(mut self, image: ImageSummary, scan: ScanSection) -> Self {
+        self.compliant &= scan.passed;
+        self.image = Some(image);
+        self.scan = Some(scan);
+        self
     }
 
     pub fn render(&self, format: Format, colour: bool) -> String {
@@ -97,18 +170,66 @@ impl Report {
         if !self.labels_checked {
             let _ = writeln!(out, "{}", paint("33", LABELS_NOT_CHECKED));
         }
+        if let Some(scan) = &self.scan {
+            let mark = if scan.passed {
+                paint("32", "ok  ")
+            } else {
+                paint("31;1", "FAIL")
+            };
+            let _ = writeln!(out, "{mark} scan");
+            let (errors, warnings) = scan.problems();
+            for line in errors {
+                let _ = writeln!(out, "       {}", paint("31", &line));
+            }
+            for line in warnings {
+                let _ = writeln!(out, "       {}", paint("33", &format!("warning: {line}")));
+            }
+            for reported in scan
+                .verdict
+                .iter()
+                .flat_map(|v| &v.findings)
+                .take(steward::scan::TOP_FINDINGS)
+            {
+                let finding = &reported.finding;
+                let _ = writeln!(
+                    out,
+                    "       {:<9} {} {} {}{}{}",
+                    finding.severity.as_str(),
+                    finding.id,
+                    finding.package.as_deref().unwrap_or("?"),
+                    finding.installed_version.as_deref().unwrap_or(""),
+                    finding
+                        .fixed_in
+                        .as_deref()
+                        .map(|f| format!(" (fixed in {f})"))
+                        .unwrap_or_default(),
+                    reported
+                        .ignored
+                        .as_deref()
+                        .map(|r| format!(" [ignored: {r}]"))
+                        .unwrap_or_default(),
+                );
+            }
+        }
         let total = self.results.len();
         let failures = self.failures();
-        let summary = format!(
+        let mut summary = format!(
             "{total} tag{} checked against {}: {} compliant, {failures} not",
             if total == 1 { "" } else { "s" },
             self.policy,
             total - failures
         );
+        if let Some(scan) = &self.scan {
+            summary.push_str(if scan.passed {
+                "; scan passed"
+            } else {
+                "; scan failed"
+            });
+        }
         let _ = writeln!(
             out,
             "{}",
-            if failures == 0 {
+            if self.compliant {
                 paint("32", &summary)
             } else {
                 paint("31;1", &summary)
@@ -141,18 +262,38 @@ impl Report {
                 escape_data(LABELS_NOT_CHECKED)
             );
         }
+        if let Some(scan) = &self.scan {
+            let (errors, warnings) = scan.problems();
+            for (level, line) in errors
+                .iter()
+                .map(|l| ("error", l))
+                .chain(warnings.iter().map(|l| ("warning", l)))
+            {
+                let _ = writeln!(
+                    out,
+                    "::{level} title=ecr-steward%3A scan::{}",
+                    escape_data(line)
+                );
+            }
+        }
         let _ = writeln!(
             out,
-            "ecr-steward: {} of {} tags compliant",
+            "ecr-steward: {} of {} tags compliant{}",
             self.results.len() - self.failures(),
-            self.results.len()
+            self.results.len(),
+            match &self.scan {
+                Some(scan) if scan.passed => "; scan passed",
+                Some(_) => "; scan failed",
+                None => "",
+            }
         );
         out
     }
 
     fn junit(&self) -> String {
-        let tests = self.results.len();
-        let failures = self.failures();
+        let scan_cases = usize::from(self.scan.is_some());
+        let tests = self.results.len() + scan_cases;
+        let failures = self.failures() + usize::from(self.scan.as_ref().is_some_and(|s| !s.passed));
         let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
         let _ = writeln!(
             out,
@@ -207,6 +348,38 @@ impl Report {
                     out,
                     "      <system-out>{}</system-out>",
                     xml(&body.join("\n"))
+                );
+            }
+            out.push_str("    </testcase>\n");
+        }
+        if let Some(scan) = &self.scan {
+            let class = self
+                .image
+                .as_ref()
+                .map_or("image", |image| image.repository.as_str());
+            let (errors, warnings) = scan.problems();
+            let _ = writeln!(
+                out,
+                "    <testcase classname=\"{}\" name=\"scan\">",
+                xml(class)
+            );
+            if !scan.passed {
+                let first = errors
+                    .first()
+                    .map(String::as_str)
+                    .unwrap_or("the scan did not pass");
+                let _ = writeln!(
+                    out,
+                    "      <failure type=\"scan\" message=\"{}\">{}</failure>",
+                    xml(first),
+                    xml(&errors.join("\n"))
+                );
+            }
+            if !warnings.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "      <system-out>{}</system-out>",
+                    xml(&warnings.join("\n"))
                 );
             }
             out.push_str("    </testcase>\n");
