@@ -45,6 +45,15 @@ impl FunctionConfig {
         Self::from_vars(std::env::vars())
     }
 
+    /// For a Lambda init: the configuration, or the error logged readably and returned as
+    /// text (the runtime reports an init error with it).
+    pub fn for_lambda_init() -> Result<Self, String> {
+        Self::from_env().map_err(|error| {
+            tracing::error!(%error, "invalid configuration");
+            format!("invalid configuration: {error}")
+        })
+    }
+
     pub fn from_vars(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {

@@ -127,15 +127,15 @@ impl Notification {
         })
     }
 
-    /// SNS subjects are at most 100 characters of printable ASCII-safe text.
+    /// SNS subjects must be shorter than 100 characters.
     pub fn subject(&self) -> String {
         let mut subject: String = self
             .title
             .chars()
             .filter(|c| !c.is_control())
-            .take(100)
+            .take(99)
             .collect();
-        if self.title.chars().count() > 100 {
+        if self.title.chars().count() > 99 {
             subject.pop();
             subject.push('…');
         }
@@ -240,7 +240,7 @@ mod tests {
     fn subjects_fit_sns() {
         let mut long = notification();
         long.title = "t".repeat(300);
-        assert_eq!(long.subject().chars().count(), 100);
+        assert_eq!(long.subject().chars().count(), 99);
         assert_eq!(notification().subject(), "Tag latest violates the policy");
     }
 }

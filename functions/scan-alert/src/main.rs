@@ -9,7 +9,7 @@ use steward::lambda::diagnostic;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = FunctionConfig::from_env()?;
+    let config = FunctionConfig::for_lambda_init()?;
     let sdk = sdk_config().await;
     let alert = ScanAlert {
         scans: Ecr::new(&sdk),

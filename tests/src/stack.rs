@@ -1,0 +1,431 @@
+//! One local AWS test bed (`scripts/stack`) per test: moto, and an OCI registry per region.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_ecr::config::{Credentials, SharedCredentialsProvider};
+use aws_sdk_ecr::error::ProvideErrorMetadata;
+use aws_sdk_ecr::types::ImageIdentifier;
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::workspace_root;
+
+/// A running test bed. Dropping it stops the servers and removes their files.
+pub struct Stack {
+    /// Holds the stack's directory (`<tempdir>/stack`) until drop.
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    env: Vec<(String, String)>,
+    /// Queue URL → region: moto's queue URLs do not name the region, and its SQS is regional.
+    queues: Mutex<BTreeMap<String, String>>,
+    names: AtomicUsize,
+}
+
+impl std::fmt::Debug for Stack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stack")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+fn stack_script() -> PathBuf {
+    workspace_root().join("scripts/stack")
+}
+
+fn output_text(output: &Output) -> String {
+    format!(
+        "{}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+impl Stack {
+    /// Starts a test bed in a new temporary directory (`scripts/stack up`, about 1.2 s).
+    ///
+    /// # Panics
+    /// When the stack does not start; the message has the script's output.
+    pub fn start() -> Self {
+        let tmp = tempfile::Builder::new()
+            .prefix("steward-stack-")
+            .tempdir()
+            .expect("create a temporary directory");
+        let dir = tmp.path().join("stack");
+        let output = Command::new(stack_script())
+            .arg("up")
+            .arg(&dir)
+            .output()
+            .expect("run scripts/stack up");
+        let mut stack = Self {
+            env: Vec::new(),
+            dir,
+            _tmp: tmp,
+            queues: Mutex::default(),
+            names: AtomicUsize::new(0),
+        };
+        // From here on, drop runs `down`, also when the start failed half-way.
+        assert!(
+            output.status.success(),
+            "scripts/stack up failed: {}",
+            output_text(&output)
+        );
+        stack.env = crate::read_env_file(&stack.dir.join("env"))
+            .unwrap_or_else(|e| panic!("cannot read the stack's env file: {e}"));
+        stack
+    }
+
+    /// The `KEY=VALUE` pairs of `DIR/env`, to pass to child processes.
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+
+    /// One value of `DIR/env`.
+    ///
+    /// # Panics
+    /// When the key is missing.
+    pub fn var(&self, key: &str) -> &str {
+        self.env
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("{key} is not in the stack's env file"))
+    }
+
+    /// moto's URL, `http://127.0.0.1:<port>`.
+    pub fn endpoint(&self) -> &str {
+        self.var("AWS_ENDPOINT_URL")
+    }
+
+    /// The OCI registry that stands for `region`'s ECR registry.
+    pub fn registry(&self, region: &str) -> &str {
+        self.var(&format!(
+            "STEWARD_REGISTRY_{}",
+            region.to_uppercase().replace('-', "_")
+        ))
+    }
+
+    /// The venv's python, which has boto3.
+    pub fn python(&self) -> &str {
+        self.var("STEWARD_PYTHON")
+    }
+
+    /// An SDK configuration for moto in `region`: static test credentials, the same HTTP
+    /// client as `steward::aws::sdk_config` (rustls on ring), and nothing from the process's
+    /// environment or profile files.
+    pub fn sdk_config(&self, region: &str) -> SdkConfig {
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
+        let credentials = Credentials::new("testing", "testing", None, None, "testbed");
+        SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .http_client(http)
+            .endpoint_url(self.endpoint())
+            .region(Region::new(region.to_string()))
+            .credentials_provider(SharedCredentialsProvider::new(credentials))
+            .build()
+    }
+
+    pub fn ecr(&self, region: &str) -> aws_sdk_ecr::Client {
+        aws_sdk_ecr::Client::new(&self.sdk_config(region))
+    }
+
+    /// Pushes an image to the region's registry and to moto's ECR (`push_image.py`).
+    ///
+    /// # Panics
+    /// When the script fails; the message has its output.
+    pub fn push_image(&self, spec: &PushSpec) -> PushedImage {
+        let script = workspace_root().join("scripts/testbed/push_image.py");
+        let output = Command::new(self.python())
+            .arg(&script)
+            .args(spec.args())
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .envs(std::env::var_os("PATH").map(|path| ("PATH", path)))
+            .output()
+            .expect("run push_image.py");
+        assert!(
+            output.status.success(),
+            "push_image.py {:?} failed: {}",
+            spec.args(),
+            output_text(&output)
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let line = stdout.lines().last().unwrap_or_default();
+        serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("push_image.py printed {stdout:?}, not its JSON line: {e}"))
+    }
+
+    /// The tags of an image in moto's ECR, sorted; `None` when the image does not exist.
+    ///
+    /// # Panics
+    /// On any other ECR error.
+    pub async fn image_tags(
+        &self,
+        region: &str,
+        repository: &str,
+        digest: &str,
+    ) -> Option<Vec<String>> {
+        let found = self
+            .ecr(region)
+            .describe_images()
+            .repository_name(repository)
+            .image_ids(ImageIdentifier::builder().image_digest(digest).build())
+            .send()
+            .await;
+        match found {
+            Ok(output) => {
+                let detail = output.image_details().first()?;
+                let mut tags = detail.image_tags().to_vec();
+                tags.sort();
+                Some(tags)
+            }
+            Err(error) if error.code() == Some("ImageNotFoundException") => None,
+            Err(error) => panic!(
+                "DescribeImages {repository}@{digest}: {}",
+                aws_sdk_ecr::error::DisplayErrorContext(&error)
+            ),
+        }
+    }
+
+    fn unique(&self, prefix: &str) -> String {
+        format!("{prefix}-{}", self.names.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// A new SNS topic with a new SQS queue subscribed to it (not raw: the queue receives the
+    /// SNS envelope, with `MessageAttributes`). Returns `(topic_arn, queue_url)`.
+    ///
+    /// # Panics
+    /// On any AWS error.
+    pub async fn topic_with_queue(&self, region: &str) -> (String, String) {
+        let sdk = self.sdk_config(region);
+        let sns = aws_sdk_sns::Client::new(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let topic_arn = sns
+            .create_topic()
+            .name(self.unique("steward-notifications"))
+            .send()
+            .await
+            .expect("CreateTopic")
+            .topic_arn
+            .expect("a topic ARN");
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(self.unique("steward-inbox"))
+            .send()
+            .await
+            .expect("CreateQueue")
+            .queue_url
+            .expect("a queue URL");
+        let queue_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("GetQueueAttributes")
+            .attributes
+            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+            .expect("a queue ARN");
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .attributes("RawMessageDelivery", "false")
+            .send()
+            .await
+            .expect("Subscribe");
+        self.queues
+            .lock()
+            .expect("queues")
+            .insert(queue_url.clone(), region.to_string());
+        (topic_arn, queue_url)
+    }
+
+    /// Polls the queue until `expected` messages have arrived (at least one when `expected` is
+    /// 0, so that an unexpected message shows) or `timeout` passes (give or take the last 1 s
+    /// long poll), deleting what it receives.
+    /// Returns the SNS envelopes, parsed; the caller asserts on their number.
+    ///
+    /// # Panics
+    /// On any AWS error, or a message that is not JSON.
+    pub async fn receive_notifications(
+        &self,
+        queue_url: &str,
+        expected: usize,
+        timeout: Duration,
+    ) -> Vec<Value> {
+        let region = self
+            .queues
+            .lock()
+            .expect("queues")
+            .get(queue_url)
+            .cloned()
+            .unwrap_or_else(|| "us-east-1".into());
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk_config(&region));
+        let deadline = Instant::now() + timeout;
+        let mut received = Vec::new();
+        while received.len() < expected.max(1) && Instant::now() < deadline {
+            // Long polls of 1 s: the timeout is kept to within a second.
+            let output = sqs
+                .receive_message()
+                .queue_url(queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .expect("ReceiveMessage");
+            let messages = output.messages.unwrap_or_default();
+            for message in messages {
+                let body = message.body().unwrap_or_default();
+                let envelope: Value = serde_json::from_str(body)
+                    .unwrap_or_else(|e| panic!("SQS message {body:?} is not JSON: {e}"));
+                if let Some(handle) = message.receipt_handle() {
+                    sqs.delete_message()
+                        .queue_url(queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .expect("DeleteMessage");
+                }
+                received.push(envelope);
+            }
+        }
+        received
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        match Command::new(stack_script())
+            .arg("down")
+            .arg(&self.dir)
+            .output()
+        {
+            Ok(output) if output.status.success() => {}
+            Ok(output) => eprintln!("scripts/stack down failed: {}", output_text(&output)),
+            Err(error) => eprintln!("cannot run scripts/stack down: {error}"),
+        }
+    }
+}
+
+/// What to push with `push_image.py`; a builder.
+#[derive(Debug, Clone, Default)]
+pub struct PushSpec {
+    pub region: String,
+    pub repository: String,
+    pub tag: Option<String>,
+    pub labels: Vec<(String, String)>,
+    pub annotations: Vec<(String, String)>,
+    pub platforms: Vec<String>,
+    pub child_label_omit: Vec<String>,
+    pub seed: Option<String>,
+}
+
+impl PushSpec {
+    /// An untagged, single-platform image with no labels and random content.
+    pub fn new(region: &str, repository: &str) -> Self {
+        Self {
+            region: region.into(),
+            repository: repository.into(),
+            ..Self::default()
+        }
+    }
+
+    pub fn tag(mut self, tag: &str) -> Self {
+        self.tag = Some(tag.into());
+        self
+    }
+
+    /// A `config.Labels` entry.
+    pub fn label(mut self, key: &str, value: &str) -> Self {
+        self.labels.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn labels<'a>(mut self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        self.labels
+            .extend(pairs.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
+    /// A manifest annotation (on the index too, for a multi-platform image).
+    pub fn annotation(mut self, key: &str, value: &str) -> Self {
+        self.annotations.push((key.into(), value.into()));
+        self
+    }
+
+    /// `os/arch[/variant]`; two or more push an index.
+    pub fn platform(mut self, platform: &str) -> Self {
+        self.platforms.push(platform.into());
+        self
+    }
+
+    /// That platform's image gets no labels and no annotations.
+    pub fn child_label_omit(mut self, platform: &str) -> Self {
+        self.child_label_omit.push(platform.into());
+        self
+    }
+
+    /// Same seed, same bytes, same digests.
+    pub fn seed(mut self, seed: &str) -> Self {
+        self.seed = Some(seed.into());
+        self
+    }
+
+    fn args(&self) -> Vec<String> {
+        let mut args = vec![
+            "--region".to_string(),
+            self.region.clone(),
+            "--repository".into(),
+            self.repository.clone(),
+        ];
+        let mut add = |flag: &str, value: String| {
+            args.push(flag.into());
+            args.push(value);
+        };
+        if let Some(tag) = &self.tag {
+            add("--tag", tag.clone());
+        }
+        for (key, value) in &self.labels {
+            add("--label", format!("{key}={value}"));
+        }
+        for (key, value) in &self.annotations {
+            add("--annotation", format!("{key}={value}"));
+        }
+        for platform in &self.platforms {
+            add("--platform", platform.clone());
+        }
+        for platform in &self.child_label_omit {
+            add("--child-label-omit", platform.clone());
+        }
+        if let Some(seed) = &self.seed {
+            add("--seed", seed.clone());
+        }
+        args
+    }
+}
+
+/// `push_image.py`'s output line.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PushedImage {
+    pub repository: String,
+    pub region: String,
+    pub tag: Option<String>,
+    pub digest: String,
+    #[serde(rename = "mediaType")]
+    pub media_type: String,
+    /// The platform images' digests, for an index.
+    pub children: Vec<String>,
+}

@@ -1,0 +1,387 @@
+//! push-guard against the local test bed: real images in an OCI registry and in moto's ECR,
+//! notifications through moto's SNS into an SQS queue. Each test starts its own stack.
+//!
+//! The handler tests build `PushGuard` from the adapters; the last ones run the built
+//! `push-guard` binary under the Runtime API emulator (`cargo build --workspace` first).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use push_guard::PushGuard;
+use serde_json::{json, Value};
+use steward::aws::{Ecr, Registries, Sns};
+use steward::error::StewardError;
+use steward::policy::{Mode, Policy, SourceFormat};
+use testbed::{
+    event_from_sample, function_binary, push_event, Invocation, PushSpec, PushedImage, RuntimeApi,
+    Stack,
+};
+
+const REGION: &str = "us-east-1";
+const REPOSITORY: &str = "team/app";
+const MISSING_DIGEST: &str =
+    "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+/// How long to wait to be sure that no notification comes.
+const QUIET: Duration = Duration::from_secs(1);
+/// How long a notification may take to arrive.
+const ARRIVAL: Duration = Duration::from_secs(10);
+
+/// The labels the built-in policy requires, consistent with each other and with `version`.
+fn labelled(spec: PushSpec, version: Option<&str>) -> PushSpec {
+    let spec = spec.labels([
+        (
+            "org.opencontainers.image.source",
+            "https://github.com/example/app",
+        ),
+        (
+            "org.opencontainers.image.revision",
+            "4f9c2e1a7b3d5c8e9f0a1b2c3d4e5f6a7b8c9d0e",
+        ),
+        ("org.opencontainers.image.created", "2026-11-20T09:41:07Z"),
+    ]);
+    match version {
+        Some(version) => spec.label("org.opencontainers.image.version", version),
+        None => spec,
+    }
+}
+
+/// A stack, with a topic for the notifications and a queue that receives them.
+struct Bed {
+    stack: Stack,
+    topic: String,
+    queue: String,
+}
+
+impl Bed {
+    async fn start() -> Self {
+        let stack = Stack::start();
+        let (topic, queue) = stack.topic_with_queue(REGION).await;
+        Self {
+            stack,
+            topic,
+            queue,
+        }
+    }
+
+    fn guard(
+        &self,
+        policy: Policy,
+        mode_override: Option<Mode>,
+    ) -> PushGuard<Registries, Ecr, Sns> {
+        let sdk = self.stack.sdk_config(REGION);
+        let overrides =
+            BTreeMap::from([(REGION.to_string(), self.stack.registry(REGION).to_string())]);
+        PushGuard {
+            policy,
+            mode_override,
+            images: Registries::new(&sdk, overrides).expect("registry clients"),
+            tags: Ecr::new(&sdk),
+            notifier: Sns::new(&sdk, &self.topic),
+        }
+    }
+
+    /// The SNS envelopes that arrived on the queue: waits for `expected` of them, or for
+    /// [`QUIET`] when none is expected.
+    async fn notifications(&self, expected: usize) -> Vec<Value> {
+        let timeout = if expected == 0 { QUIET } else { ARRIVAL };
+        self.stack
+            .receive_notifications(&self.queue, expected, timeout)
+            .await
+    }
+
+    /// The image's tags in moto's ECR; `None` when the image is gone.
+    async fn tags(&self, image: &PushedImage) -> Option<Vec<String>> {
+        self.stack
+            .image_tags(&image.region, &image.repository, &image.digest)
+            .await
+    }
+
+    /// The same image under a compliant tag `1.2.3` and under `latest` (pushed twice with the
+    /// same seed: same bytes, same digest). Returns the `latest` push.
+    async fn compliant_image_also_tagged_latest(&self, seed: &str) -> PushedImage {
+        let spec = labelled(PushSpec::new(REGION, REPOSITORY).seed(seed), Some("1.2.3"));
+        let first = self.stack.push_image(&spec.clone().tag("1.2.3"));
+        let latest = self.stack.push_image(&spec.tag("latest"));
+        assert_eq!(latest.digest, first.digest, "same seed, same image");
+        assert_eq!(
+            self.tags(&latest).await,
+            Some(vec!["1.2.3".to_string(), "latest".to_string()])
+        );
+        latest
+    }
+}
+
+/// A message attribute of an SNS envelope.
+fn attribute<'a>(envelope: &'a Value, name: &str) -> &'a str {
+    let attribute = &envelope["MessageAttributes"][name];
+    assert_eq!(attribute["Type"], "String", "{name} in {envelope:#}");
+    attribute["Value"].as_str().unwrap_or_default()
+}
+
+/// The chat message inside an SNS envelope.
+fn chat_message(envelope: &Value) -> Value {
+    let message = envelope["Message"].as_str().expect("Message is a string");
+    serde_json::from_str(message).expect("Message is the chat notification JSON")
+}
+
+fn violation_rules(report: &Value) -> Vec<&str> {
+    report["verdict"]["violations"]
+        .as_array()
+        .expect("violations")
+        .iter()
+        .filter_map(|v| v["rule"].as_str())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_compliant_push_is_left_alone_and_not_notified() {
+    let bed = Bed::start().await;
+    let image = bed.stack.push_image(&labelled(
+        PushSpec::new(REGION, REPOSITORY).tag("1.2.3"),
+        Some("1.2.3"),
+    ));
+
+    let report = bed
+        .guard(Policy::builtin(), None)
+        .handle(push_event(&image))
+        .await
+        .expect("handled");
+
+    assert_eq!(report["compliant"], true, "{report:#}");
+    assert_eq!(report["action"], "none", "{report:#}");
+    assert_eq!(report["mode"], "audit");
+    assert_eq!(report["digest"], image.digest.as_str());
+    assert_eq!(report["platforms"], 1);
+    assert_eq!(report["verdict"]["kind"], "semver");
+    assert!(bed.notifications(0).await.is_empty());
+    assert_eq!(bed.tags(&image).await, Some(vec!["1.2.3".to_string()]));
+}
+
+#[tokio::test]
+async fn b_a_violation_in_audit_mode_is_notified_through_sns_and_left_in_place() {
+    let bed = Bed::start().await;
+    let image = bed.stack.push_image(&labelled(
+        PushSpec::new(REGION, REPOSITORY).tag("latest"),
+        None,
+    ));
+
+    let report = bed
+        .guard(Policy::builtin(), None)
+        .handle(push_event(&image))
+        .await
+        .expect("handled");
+
+    assert_eq!(report["compliant"], false, "{report:#}");
+    assert_eq!(report["action"], "notified", "{report:#}");
+    assert_eq!(report["mode"], "audit");
+    assert_eq!(violation_rules(&report), ["tag.literals.deny"]);
+
+    let envelopes = bed.notifications(1).await;
+    assert_eq!(envelopes.len(), 1, "{envelopes:#?}");
+    let envelope = &envelopes[0];
+    assert_eq!(envelope["Type"], "Notification");
+    assert_eq!(envelope["TopicArn"], bed.topic.as_str());
+    let message = chat_message(envelope);
+    assert_eq!(message["version"], "1.0");
+    assert_eq!(message["source"], "custom");
+    assert_eq!(message["content"]["textType"], "client-markdown");
+    let title = message["content"]["title"].as_str().expect("title");
+    assert!(
+        title.contains("latest") && title.contains(REPOSITORY),
+        "{title}"
+    );
+    let description = message["content"]["description"].as_str().expect("text");
+    assert!(description.contains("tag.literals.deny"), "{description}");
+    assert!(description.contains("Audit mode"), "{description}");
+    assert_eq!(message["metadata"]["threadId"], image.digest.as_str());
+    assert_eq!(message["metadata"]["eventType"], "push-guard.violation");
+    assert_eq!(attribute(envelope, "event_type"), "push-guard.violation");
+    assert_eq!(attribute(envelope, "severity"), "WARNING");
+    assert_eq!(attribute(envelope, "repository"), REPOSITORY);
+    assert_eq!(attribute(envelope, "outcome"), "audited");
+    assert_eq!(attribute(envelope, "region"), REGION);
+
+    assert_eq!(bed.tags(&image).await, Some(vec!["latest".to_string()]));
+}
+
+#[tokio::test]
+async fn c_enforce_mode_removes_the_offending_tag_and_keeps_the_image() {
+    let bed = Bed::start().await;
+    let latest = bed.compliant_image_also_tagged_latest("enforce").await;
+
+    let report = bed
+        .guard(Policy::builtin(), Some(Mode::Enforce))
+        .handle(push_event(&latest))
+        .await
+        .expect("handled");
+
+    assert_eq!(report["compliant"], false, "{report:#}");
+    assert_eq!(report["mode"], "enforce");
+    assert_eq!(report["action"], "tag-removed", "{report:#}");
+    assert_eq!(bed.tags(&latest).await, Some(vec!["1.2.3".to_string()]));
+
+    let envelopes = bed.notifications(1).await;
+    assert_eq!(envelopes.len(), 1, "{envelopes:#?}");
+    assert_eq!(attribute(&envelopes[0], "outcome"), "tag-removed");
+    assert_eq!(attribute(&envelopes[0], "severity"), "CRITICAL");
+    let message = chat_message(&envelopes[0]);
+    let description = message["content"]["description"].as_str().expect("text");
+    assert!(description.contains("The tag was removed"), "{description}");
+}
+
+#[tokio::test]
+async fn d_a_multi_arch_image_is_judged_on_every_platform() {
+    let bed = Bed::start().await;
+    let image = bed.stack.push_image(&labelled(
+        PushSpec::new(REGION, REPOSITORY)
+            .tag("1.2.3")
+            .platform("linux/amd64")
+            .platform("linux/arm64")
+            .child_label_omit("linux/arm64"),
+        Some("1.2.3"),
+    ));
+    assert_eq!(image.children.len(), 2);
+
+    let report = bed
+        .guard(Policy::builtin(), None)
+        .handle(push_event(&image))
+        .await
+        .expect("handled");
+
+    assert_eq!(report["platforms"], 2, "{report:#}");
+    assert_eq!(report["compliant"], false, "{report:#}");
+    let violations = report["verdict"]["violations"].as_array().expect("list");
+    assert!(!violations.is_empty());
+    for violation in violations {
+        let message = violation["message"].as_str().expect("message");
+        assert!(message.starts_with("linux/arm64: "), "{message}");
+        assert!(!message.contains("linux/amd64"), "{message}");
+    }
+    assert!(violation_rules(&report).contains(&"labels.required"));
+
+    let envelopes = bed.notifications(1).await;
+    assert_eq!(envelopes.len(), 1, "{envelopes:#?}");
+    let description = chat_message(&envelopes[0])["content"]["description"].to_string();
+    assert!(description.contains("linux/arm64"), "{description}");
+    assert!(!description.contains("linux/amd64"), "{description}");
+}
+
+#[tokio::test]
+async fn e_an_event_delivered_twice_in_enforce_mode_removes_the_tag_once() {
+    let bed = Bed::start().await;
+    let latest = bed.compliant_image_also_tagged_latest("twice").await;
+    // Enforce through the policy this time: the rule's own mode.
+    let policy = Policy::from_text(
+        "version: 1\nmode: audit\nrules:\n  - name: services\n    repositories: ['team/**']\n    mode: enforce\n    tags:\n      semver: {}\n      literals: { deny: [latest] }\n",
+        "policy.yaml",
+        SourceFormat::Yaml,
+    )
+    .expect("valid policy");
+    let guard = bed.guard(policy, None);
+
+    let first = guard.handle(push_event(&latest)).await.expect("first");
+    assert_eq!(first["mode"], "enforce", "{first:#}");
+    assert_eq!(first["action"], "tag-removed", "{first:#}");
+    let second = guard.handle(push_event(&latest)).await.expect("second");
+    assert_eq!(second["action"], "already-removed", "{second:#}");
+    assert_eq!(bed.tags(&latest).await, Some(vec!["1.2.3".to_string()]));
+
+    // Both deliveries notify (the first one's publish may have failed after the removal).
+    let envelopes = bed.notifications(2).await;
+    assert_eq!(envelopes.len(), 2, "{envelopes:#?}");
+    for envelope in &envelopes {
+        assert_eq!(attribute(envelope, "outcome"), "tag-removed");
+    }
+    let last = chat_message(&envelopes[1])["content"]["description"].to_string();
+    assert!(last.contains("had already been removed"), "{last}");
+}
+
+#[tokio::test]
+async fn f_an_event_for_a_missing_image_is_a_non_retryable_not_found() {
+    let bed = Bed::start().await;
+    let existing = bed.stack.push_image(&labelled(
+        PushSpec::new(REGION, REPOSITORY).tag("1.2.3"),
+        Some("1.2.3"),
+    ));
+    let missing = PushedImage {
+        digest: MISSING_DIGEST.into(),
+        ..existing
+    };
+
+    let error = bed
+        .guard(Policy::builtin(), Some(Mode::Enforce))
+        .handle(push_event(&missing))
+        .await
+        .expect_err("the image does not exist");
+
+    assert!(matches!(error, StewardError::NotFound { .. }), "{error:?}");
+    assert!(!error.is_retryable());
+    assert_eq!(error.error_type(), "NonRetryable.NotFound");
+    assert!(error.to_string().contains(MISSING_DIGEST), "{error}");
+    assert!(bed.notifications(0).await.is_empty());
+}
+
+#[tokio::test]
+async fn g_the_binary_answers_the_runtime_api() {
+    let bed = Bed::start().await;
+    let image = bed.stack.push_image(&labelled(
+        PushSpec::new(REGION, REPOSITORY).tag("1.2.3"),
+        Some("1.2.3"),
+    ));
+    let mut env = bed.stack.env().to_vec();
+    env.push(("STEWARD_TOPIC_ARN".into(), bed.topic.clone()));
+    let semver = |digest: &str| {
+        event_from_sample("image-push-semver.json", |event| {
+            event["detail"]["repository-name"] = REPOSITORY.into();
+            event["detail"]["image-digest"] = digest.into();
+            event["detail"]["image-tag"] = "1.2.3".into();
+            event["region"] = REGION.into();
+        })
+    };
+    let events = vec![
+        semver(&image.digest),
+        event_from_sample("image-push-untagged.json", |_| {}),
+        event_from_sample("image-delete.json", |_| {}),
+        semver(MISSING_DIGEST),
+    ];
+
+    let invocations = RuntimeApi::invoke_binary(&function_binary("push-guard"), &env, events)
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    assert_eq!(invocations.len(), 4, "{invocations:#?}");
+    let report = invocations[0].response().expect("a response");
+    assert_eq!(report["compliant"], true, "{report:#}");
+    assert_eq!(report["action"], "none", "{report:#}");
+    assert_eq!(report["digest"], image.digest.as_str());
+    assert_eq!(
+        invocations[1],
+        Invocation::Response(json!({ "skipped": "an untagged push" }))
+    );
+    assert_eq!(
+        invocations[2],
+        Invocation::Response(json!({ "skipped": "not a push" }))
+    );
+    let Invocation::Error {
+        error_type,
+        error_message,
+    } = &invocations[3]
+    else {
+        panic!("expected an error, got {:?}", invocations[3]);
+    };
+    assert_eq!(error_type, "NonRetryable.NotFound");
+    assert!(error_message.contains(MISSING_DIGEST), "{error_message}");
+    assert!(bed.notifications(0).await.is_empty());
+}
+
+#[test]
+fn g_the_binary_fails_its_init_without_a_topic() {
+    let env = [("AWS_REGION".to_string(), REGION.to_string())];
+    let error = RuntimeApi::invoke_binary(
+        &function_binary("push-guard"),
+        &env,
+        vec![event_from_sample("image-push-semver.json", |_| {})],
+    )
+    .expect_err("init fails");
+    assert!(error.status.is_some_and(|s| !s.success()), "{error}");
+    assert!(error.output.contains("STEWARD_TOPIC_ARN"), "{error}");
+}
