@@ -3,6 +3,7 @@
 
 pub mod aws;
 pub mod config;
+pub mod copy;
 pub mod date;
 pub mod error;
 pub mod events;

@@ -137,7 +137,7 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
     digest
 }
 
-fn network(error: reqwest::Error) -> StewardError {
+pub(crate) fn network(error: reqwest::Error) -> StewardError {
     StewardError::Unavailable {
         service: Service::Registry,
         message: error.to_string(),
@@ -160,13 +160,10 @@ impl RegistryClient {
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let request = self
-            .http
-            .request(method, format!("{}/v2/{path}", self.base));
-        match &self.authorization {
-            Some(value) => request.header(AUTHORIZATION, value),
-            None => request,
-        }
+        self.authorized(
+            self.http
+                .request(method, format!("{}/v2/{path}", self.base)),
+        )
     }
 
     /// A manifest or index by digest, verified against it.
@@ -217,34 +214,7 @@ impl RegistryClient {
         digest: &str,
     ) -> Result<Vec<u8>, StewardError> {
         let what = format!("blob {repository}@{digest}");
-        let response = self
-            .request(
-                reqwest::Method::GET,
-                &format!("{repository}/blobs/{digest}"),
-            )
-            .send()
-            .await
-            .map_err(network)?;
-        let response = if response.status().is_redirection() {
-            let location = response
-                .headers()
-                .get(LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .ok_or_else(|| StewardError::InvalidResponse {
-                    service: Service::Registry,
-                    message: format!("{what}: a redirect without Location"),
-                })?;
-            let location = if location.starts_with('/') {
-                format!("{}{location}", self.base)
-            } else {
-                location.to_string()
-            };
-            // A pre-signed URL: no Authorization header.
-            self.http.get(location).send().await.map_err(network)?
-        } else {
-            response
-        };
-        let response = check(response, &what).await?;
+        let response = self.get_blob(repository, digest).await?;
         let bytes = read_capped(response, MAX_CONFIG_BYTES, &what).await?;
         verify(&bytes, digest, &what)?;
         Ok(bytes)
@@ -319,6 +289,202 @@ impl RegistryClient {
     }
 }
 
+impl RegistryClient {
+    /// The digest a manifest reference resolves to, or `None` when there is no such manifest.
+    pub async fn head_manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+    ) -> Result<Option<String>, StewardError> {
+        let response = self
+            .request(
+                reqwest::Method::HEAD,
+                &format!("{repository}/manifests/{reference}"),
+            )
+            .header(ACCEPT, ACCEPT_MANIFESTS)
+            .send()
+            .await
+            .map_err(network)?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let response = check(response, &format!("manifest {repository}:{reference}")).await?;
+        Ok(response
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string))
+    }
+
+    pub async fn has_blob(&self, repository: &str, digest: &str) -> Result<bool, StewardError> {
+        let response = self
+            .request(
+                reqwest::Method::HEAD,
+                &format!("{repository}/blobs/{digest}"),
+            )
+            .send()
+            .await
+            .map_err(network)?;
+        match response.status() {
+            status if status.is_success() || status.is_redirection() => Ok(true),
+            reqwest::StatusCode::NOT_FOUND => Ok(false),
+            _ => check(response, &format!("blob {repository}@{digest}"))
+                .await
+                .map(|_| true),
+        }
+    }
+
+    /// Streams a blob: the response to read from, redirects to storage followed.
+    pub async fn get_blob(&self, repository: &str, digest: &str) -> Result<Response, StewardError> {
+        let what = format!("blob {repository}@{digest}");
+        let response = self
+            .request(
+                reqwest::Method::GET,
+                &format!("{repository}/blobs/{digest}"),
+            )
+            .send()
+            .await
+            .map_err(network)?;
+        let response = if response.status().is_redirection() {
+            let location = self.location(&response, &what)?;
+            // A pre-signed URL: no Authorization header.
+            self.http.get(location).send().await.map_err(network)?
+        } else {
+            response
+        };
+        check(response, &what).await
+    }
+
+    /// Starts a blob upload; the URL to send its data to.
+    pub async fn start_upload(&self, repository: &str) -> Result<String, StewardError> {
+        let what = format!("upload to {repository}");
+        let response = self
+            .request(
+                reqwest::Method::POST,
+                &format!("{repository}/blobs/uploads/"),
+            )
+            .header(reqwest::header::CONTENT_LENGTH, "0")
+            .send()
+            .await
+            .map_err(network)?;
+        let response = check(response, &what).await?;
+        self.location(&response, &what)
+    }
+
+    /// Sends an upload's data as one streamed request; the URL to finish it at.
+    pub async fn send_upload_data(
+        &self,
+        location: &str,
+        body: reqwest::Body,
+    ) -> Result<String, StewardError> {
+        let response = self
+            .authorized(self.http.patch(location))
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .body(body)
+            .send()
+            .await
+            .map_err(network)?;
+        let response = check(response, "blob upload").await?;
+        self.location(&response, "blob upload")
+    }
+
+    /// Commits an upload under its digest; the registry checks the digest too.
+    pub async fn finish_upload(&self, location: &str, digest: &str) -> Result<(), StewardError> {
+        let separator = if location.contains('?') { '&' } else { '?' };
+        let response = self
+            .authorized(
+                self.http
+                    .put(format!("{location}{separator}digest={digest}")),
+            )
+            .header(reqwest::header::CONTENT_LENGTH, "0")
+            .send()
+            .await
+            .map_err(network)?;
+        check(response, &format!("commit of blob {digest}"))
+            .await
+            .map(drop)
+    }
+
+    /// Abandons an upload; best effort.
+    pub async fn cancel_upload(&self, location: &str) {
+        let _ = self.authorized(self.http.delete(location)).send().await;
+    }
+
+    pub async fn put_manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+        manifest: &RawManifest,
+    ) -> Result<(), StewardError> {
+        let response = self
+            .request(
+                reqwest::Method::PUT,
+                &format!("{repository}/manifests/{reference}"),
+            )
+            .header(CONTENT_TYPE, &manifest.media_type)
+            .body(manifest.bytes.clone())
+            .send()
+            .await
+            .map_err(network)?;
+        check(response, &format!("manifest {repository}:{reference}"))
+            .await
+            .map(drop)
+    }
+
+    /// Manifests that name `digest` as their subject (signatures, SBOMs, attestations), by the
+    /// referrers API; `None` when the registry does not offer it.
+    pub async fn referrers(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Option<Vec<Descriptor>>, StewardError> {
+        let response = self
+            .request(
+                reqwest::Method::GET,
+                &format!("{repository}/referrers/{digest}"),
+            )
+            .header(ACCEPT, OCI_INDEX)
+            .send()
+            .await
+            .map_err(network)?;
+        if matches!(response.status().as_u16(), 404 | 405 | 400) {
+            return Ok(None);
+        }
+        let what = format!("referrers of {repository}@{digest}");
+        let response = check(response, &what).await?;
+        let bytes = read_capped(response, MAX_MANIFEST_BYTES, &what).await?;
+        let index: ManifestDoc =
+            serde_json::from_slice(&bytes).map_err(|error| StewardError::InvalidResponse {
+                service: Service::Registry,
+                message: format!("{what}: {error}"),
+            })?;
+        Ok(Some(index.manifests))
+    }
+
+    fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.authorization {
+            Some(value) => request.header(AUTHORIZATION, value),
+            None => request,
+        }
+    }
+
+    fn location(&self, response: &Response, what: &str) -> Result<String, StewardError> {
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| StewardError::InvalidResponse {
+                service: Service::Registry,
+                message: format!("{what}: no Location in the answer"),
+            })?;
+        Ok(if location.starts_with('/') {
+            format!("{}{location}", self.base)
+        } else {
+            location.to_string()
+        })
+    }
+}
+
 async fn check(response: Response, what: &str) -> Result<Response, StewardError> {
     let status = response.status();
     if status.is_success() {
@@ -334,7 +500,7 @@ async fn check(response: Response, what: &str) -> Result<Response, StewardError>
     ))
 }
 
-async fn read_capped(
+pub(crate) async fn read_capped(
     mut response: Response,
     limit: usize,
     what: &str,
@@ -352,7 +518,7 @@ async fn read_capped(
     Ok(bytes)
 }
 
-fn verify(bytes: &[u8], digest: &str, what: &str) -> Result<(), StewardError> {
+pub(crate) fn verify(bytes: &[u8], digest: &str, what: &str) -> Result<(), StewardError> {
     if !digest.starts_with("sha256:") {
         return Err(StewardError::InvalidResponse {
             service: Service::Registry,

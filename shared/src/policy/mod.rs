@@ -3,6 +3,7 @@
 mod evaluate;
 mod load;
 mod model;
+mod replication;
 
 pub use evaluate::{Finding, TagKind, TagVerdict};
 pub use load::{PolicyError, SourceFormat};
@@ -10,6 +11,7 @@ pub use model::{
     Consistency, GitShaRule, LabelRules, LiteralRules, Mode, Pattern, Policy, PrefixV, Rule,
     SemverRule, TagRules,
 };
+pub use replication::{Destination, ReplicationRule, Target};
 
 use crate::labels::Labels;
 

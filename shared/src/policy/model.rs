@@ -16,6 +16,26 @@ pub struct Policy {
     pub mode: Mode,
     #[serde(deserialize_with = "non_empty_rules")]
     pub rules: Vec<Rule>,
+    /// Copies to other regions, done by the replicator function and `ecr-steward replicate`.
+    #[serde(default)]
+    pub replication: Vec<super::ReplicationRule>,
+}
+
+impl Rule {
+    /// A rule of tag kinds only, for matching tags elsewhere in the policy.
+    pub(super) fn for_tags(name: &str, tags: TagRules) -> Self {
+        let mut rule = Rule {
+            name: name.into(),
+            repositories: every_repository(),
+            mode: None,
+            tags,
+            labels: LabelRules::default(),
+            scan: crate::scan::ScanRules::default(),
+            allowed: String::new(),
+        };
+        rule.allowed = rule.describe_allowed();
+        rule
+    }
 }
 
 /// The `version` key; only 1 exists.

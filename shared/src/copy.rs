@@ -1,0 +1,458 @@
+//! The copy engine: images copied between registries over the OCI Distribution API,
+//! digest-preserving and verified.
+//!
+//! - Manifests travel as the exact bytes fetched by digest; an index's children go first.
+//! - Blobs stream from source to destination, never held whole in memory; their sha256 is
+//!   computed on the way, and an upload whose bytes do not match is abandoned, never committed.
+//! - A manifest is pushed only after every blob it references is present at the destination.
+//! - Whatever is already at the destination (checked with HEAD) is skipped, so a repeated copy
+//!   costs a few HEAD requests.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{stream, StreamExt, TryStreamExt};
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+
+use crate::error::{Service, StewardError};
+use crate::registry::RegistryClient;
+
+/// One end of a copy: a registry and a repository in it.
+#[derive(Clone, Copy)]
+pub struct Endpoint<'a> {
+    pub registry: &'a RegistryClient,
+    pub repository: &'a str,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct CopyOptions {
+    /// Blobs copied at once.
+    pub parallelism: usize,
+    pub retry: RetryPolicy,
+}
+
+impl Default for CopyOptions {
+    fn default() -> Self {
+        Self {
+            parallelism: 4,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Exponential backoff with full jitter, on throttling, 5xx and connection errors.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub base: Duration,
+    pub cap: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 5,
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Runs `operation` until it succeeds, fails for good, or runs out of attempts.
+    pub async fn run<T, F, Fut>(&self, mut operation: F) -> Result<T, StewardError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, StewardError>>,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match operation().await {
+                Err(error) if error.is_retryable() && attempt < self.attempts => {
+                    let ceiling = self.base.saturating_mul(1 << attempt.min(16)).min(self.cap);
+                    tracing::debug!(%error, attempt, "retrying");
+                    tokio::time::sleep(ceiling.mul_f64(jitter())).await;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+}
+
+/// A number in [0, 1), different on every call; good enough to spread retries.
+fn jitter() -> f64 {
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut x = STATE.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed) ^ seed;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// What a copy did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CopyStats {
+    pub bytes_copied: u64,
+    pub blobs_copied: u64,
+    pub blobs_skipped: u64,
+    pub manifests_copied: u64,
+    pub manifests_skipped: u64,
+}
+
+impl CopyStats {
+    fn add(&mut self, other: CopyStats) {
+        self.bytes_copied += other.bytes_copied;
+        self.blobs_copied += other.blobs_copied;
+        self.blobs_skipped += other.blobs_skipped;
+        self.manifests_copied += other.manifests_copied;
+        self.manifests_skipped += other.manifests_skipped;
+    }
+}
+
+/// Copies the image `digest` (a manifest or an index) and points `tags` at it, then copies the
+/// signatures, SBOMs and attestations that refer to it.
+pub async fn copy_image(
+    source: Endpoint<'_>,
+    destination: Endpoint<'_>,
+    digest: &str,
+    tags: &[String],
+    options: &CopyOptions,
+) -> Result<CopyStats, StewardError> {
+    let mut stats = copy_manifest(source, destination, digest, options).await?;
+    let manifest = options
+        .retry
+        .run(|| source.registry.manifest(source.repository, digest))
+        .await?;
+    for tag in tags {
+        let current = options
+            .retry
+            .run(|| {
+                destination
+                    .registry
+                    .head_manifest(destination.repository, tag)
+            })
+            .await?;
+        if current.as_deref() != Some(digest) {
+            options
+                .retry
+                .run(|| {
+                    destination
+                        .registry
+                        .put_manifest(destination.repository, tag, &manifest)
+                })
+                .await?;
+        }
+    }
+    for referrer in referrers(source, digest, options).await? {
+        stats.add(Box::pin(copy_referrer(source, destination, &referrer, options)).await?);
+    }
+    Ok(stats)
+}
+
+/// A referrer is copied by digest, and so is its own tag when it has one (`sha256-<hex>.sig`).
+async fn copy_referrer(
+    source: Endpoint<'_>,
+    destination: Endpoint<'_>,
+    referrer: &(String, Option<String>),
+    options: &CopyOptions,
+) -> Result<CopyStats, StewardError> {
+    let (digest, tag) = referrer;
+    let stats = copy_manifest(source, destination, digest, options).await?;
+    if let Some(tag) = tag {
+        let manifest = options
+            .retry
+            .run(|| source.registry.manifest(source.repository, digest))
+            .await?;
+        options
+            .retry
+            .run(|| {
+                destination
+                    .registry
+                    .put_manifest(destination.repository, tag, &manifest)
+            })
+            .await?;
+    }
+    Ok(stats)
+}
+
+/// The manifests that refer to `digest`: from the referrers API, or where a registry lacks it,
+/// from the tags cosign and the OCI fallback scheme use (`sha256-<hex>[.sig|.att|.sbom]`).
+async fn referrers(
+    source: Endpoint<'_>,
+    digest: &str,
+    options: &CopyOptions,
+) -> Result<Vec<(String, Option<String>)>, StewardError> {
+    if let Some(descriptors) = options
+        .retry
+        .run(|| source.registry.referrers(source.repository, digest))
+        .await?
+    {
+        return Ok(descriptors.into_iter().map(|d| (d.digest, None)).collect());
+    }
+    let base = digest.replacen(':', "-", 1);
+    let mut found = Vec::new();
+    for suffix in [".sig", ".att", ".sbom", ""] {
+        let tag = format!("{base}{suffix}");
+        if let Some(referrer) = options
+            .retry
+            .run(|| source.registry.head_manifest(source.repository, &tag))
+            .await?
+        {
+            found.push((referrer, Some(tag)));
+        }
+    }
+    Ok(found)
+}
+
+/// Copies one manifest by digest, after everything it references.
+async fn copy_manifest(
+    source: Endpoint<'_>,
+    destination: Endpoint<'_>,
+    digest: &str,
+    options: &CopyOptions,
+) -> Result<CopyStats, StewardError> {
+    let mut stats = CopyStats::default();
+    let present = options
+        .retry
+        .run(|| {
+            destination
+                .registry
+                .head_manifest(destination.repository, digest)
+        })
+        .await?;
+    if present.is_some() {
+        // A manifest is only ever pushed after its blobs and children, so all of them are there.
+        stats.manifests_skipped += 1;
+        return Ok(stats);
+    }
+    let manifest = options
+        .retry
+        .run(|| source.registry.manifest(source.repository, digest))
+        .await?;
+    let document = manifest.parse()?;
+    if manifest.is_index() {
+        for child in &document.manifests {
+            stats.add(Box::pin(copy_manifest(source, destination, &child.digest, options)).await?);
+        }
+    } else {
+        let blobs: Vec<(String, u64)> = document
+            .config
+            .iter()
+            .chain(&document.layers)
+            .map(|d| (d.digest.clone(), d.size))
+            .collect();
+        let copied: Vec<Option<u64>> = stream::iter(blobs)
+            .map(|(blob, size)| async move {
+                copy_blob(source, destination, &blob, size, options).await
+            })
+            .buffer_unordered(options.parallelism.max(1))
+            .try_collect()
+            .await?;
+        for bytes in copied {
+            match bytes {
+                Some(bytes) => {
+                    stats.blobs_copied += 1;
+                    stats.bytes_copied += bytes;
+                }
+                None => stats.blobs_skipped += 1,
+            }
+        }
+    }
+    options
+        .retry
+        .run(|| {
+            destination
+                .registry
+                .put_manifest(destination.repository, digest, &manifest)
+        })
+        .await?;
+    stats.manifests_copied += 1;
+    Ok(stats)
+}
+
+/// Copies one blob unless the destination has it; the bytes copied, or `None` when skipped.
+async fn copy_blob(
+    source: Endpoint<'_>,
+    destination: Endpoint<'_>,
+    digest: &str,
+    size: u64,
+    options: &CopyOptions,
+) -> Result<Option<u64>, StewardError> {
+    let present = options
+        .retry
+        .run(|| {
+            destination
+                .registry
+                .has_blob(destination.repository, digest)
+        })
+        .await?;
+    if present {
+        return Ok(None);
+    }
+    options
+        .retry
+        .run(|| stream_blob(source, destination, digest, size))
+        .await
+        .map(Some)
+}
+
+/// One attempt at streaming a blob: GET from the source into an upload at the destination,
+/// hashing on the way; committed only when the digest and size match.
+async fn stream_blob(
+    source: Endpoint<'_>,
+    destination: Endpoint<'_>,
+    digest: &str,
+    size: u64,
+) -> Result<u64, StewardError> {
+    let expected = digest
+        .strip_prefix("sha256:")
+        .ok_or_else(|| StewardError::InvalidResponse {
+            service: Service::Registry,
+            message: format!("blob {digest}: only sha256 digests are supported"),
+        })?
+        .to_string();
+    let response = source.registry.get_blob(source.repository, digest).await?;
+    let location = destination
+        .registry
+        .start_upload(destination.repository)
+        .await?;
+
+    let hasher = Arc::new(Mutex::new(Sha256::new()));
+    let counted = Arc::new(AtomicU64::new(0));
+    let (hash_in, count_in) = (hasher.clone(), counted.clone());
+    let body = response.bytes_stream().map(move |chunk| {
+        let chunk = chunk.map_err(std::io::Error::other)?;
+        if let Ok(mut hasher) = hash_in.lock() {
+            hasher.update(&chunk);
+        }
+        count_in.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        Ok::<_, std::io::Error>(chunk)
+    });
+    // A last, empty chunk that fails the upload when the bytes were not the blob's.
+    let (hash_end, count_end, wanted) = (hasher.clone(), counted.clone(), expected.clone());
+    let check = stream::once(async move {
+        let actual = hash_end
+            .lock()
+            .map(|h| hex(&h.clone().finalize()))
+            .unwrap_or_default();
+        let bytes = count_end.load(Ordering::Relaxed);
+        if actual != wanted || (size > 0 && bytes != size) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("source sent {bytes} bytes with sha256 {actual}"),
+            ));
+        }
+        Ok(bytes::Bytes::new())
+    });
+    let sent = destination
+        .registry
+        .send_upload_data(&location, reqwest::Body::wrap_stream(body.chain(check)))
+        .await;
+    let actual = hasher
+        .lock()
+        .map(|h| hex(&h.clone().finalize()))
+        .unwrap_or_default();
+    let bytes = counted.load(Ordering::Relaxed);
+    if actual != expected || (size > 0 && bytes != size) {
+        destination.registry.cancel_upload(&location).await;
+        return Err(StewardError::InvalidResponse {
+            service: Service::Registry,
+            message: format!(
+                "blob {digest} from {}: {bytes} bytes with sha256:{actual}, expected {size} bytes; nothing was pushed",
+                source.repository
+            ),
+        });
+    }
+    let commit_at = match sent {
+        Ok(location) => location,
+        Err(error) => {
+            destination.registry.cancel_upload(&location).await;
+            return Err(error);
+        }
+    };
+    destination
+        .registry
+        .finish_upload(&commit_at, digest)
+        .await?;
+    Ok(bytes)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn retries_what_may_succeed_and_stops_on_what_cannot() {
+        let policy = RetryPolicy {
+            attempts: 4,
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(2),
+        };
+        let mut calls = 0;
+        let outcome = policy
+            .run(|| {
+                calls += 1;
+                let attempt = calls;
+                async move {
+                    if attempt < 3 {
+                        Err(StewardError::Unavailable {
+                            service: Service::Registry,
+                            message: "503".into(),
+                        })
+                    } else {
+                        Ok(attempt)
+                    }
+                }
+            })
+            .await;
+        assert_eq!(outcome.ok(), Some(3));
+
+        let mut calls = 0;
+        let outcome: Result<(), _> = policy
+            .run(|| {
+                calls += 1;
+                async {
+                    Err(StewardError::Rejected {
+                        service: Service::Registry,
+                        message: "401".into(),
+                    })
+                }
+            })
+            .await;
+        assert!(outcome.is_err());
+        assert_eq!(calls, 1);
+
+        let mut calls = 0;
+        let outcome: Result<(), _> = policy
+            .run(|| {
+                calls += 1;
+                async {
+                    Err(StewardError::Throttled {
+                        service: Service::Registry,
+                        message: "429".into(),
+                    })
+                }
+            })
+            .await;
+        assert!(outcome.is_err());
+        assert_eq!(calls, 4);
+    }
+
+    #[test]
+    fn jitter_stays_in_range() {
+        for _ in 0..1000 {
+            let value = jitter();
+            assert!((0.0..1.0).contains(&value));
+        }
+    }
+}

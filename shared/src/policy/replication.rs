@@ -1,0 +1,239 @@
+//! The policy's `replication` section: which images are copied to which regions.
+
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::model::{Rule, TagRules};
+use crate::glob::Glob;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "RawReplicationRule")]
+pub struct ReplicationRule {
+    pub name: String,
+    pub repositories: Vec<Glob>,
+    pub destinations: Vec<Destination>,
+    pub create_repository: bool,
+    /// The `tags` section as a rule, so a tag replicates exactly when it would comply with it.
+    tags: Rule,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReplicationRule {
+    #[serde(default)]
+    name: String,
+    repositories: Vec<Glob>,
+    #[serde(default)]
+    tags: Option<TagRules>,
+    destinations: Vec<Destination>,
+    #[serde(default)]
+    create_repository: bool,
+}
+
+impl TryFrom<RawReplicationRule> for ReplicationRule {
+    type Error = String;
+
+    fn try_from(raw: RawReplicationRule) -> Result<Self, String> {
+        if raw.repositories.is_empty() {
+            return Err(
+                "a replication rule needs `repositories`; hint: list globs such as \"team/*\""
+                    .into(),
+            );
+        }
+        if raw.destinations.is_empty() {
+            return Err("a replication rule needs `destinations`; hint: e.g. destinations: [{ region: eu-west-1 }]".into());
+        }
+        let name = if raw.name.is_empty() {
+            format!(
+                "replicate {}",
+                raw.repositories
+                    .iter()
+                    .map(Glob::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        } else {
+            raw.name
+        };
+        // Without a `tags` section every tag replicates.
+        let tags = match raw.tags {
+            Some(tags) => tags,
+            None => TagRules {
+                patterns: vec![super::Pattern::new(".*")?],
+                ..TagRules::default()
+            },
+        };
+        Ok(Self {
+            tags: Rule::for_tags(&name, tags),
+            name,
+            repositories: raw.repositories,
+            destinations: raw.destinations,
+            create_repository: raw.create_repository,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Destination {
+    #[serde(deserialize_with = "region")]
+    pub region: String,
+    /// Another account's registry; the function's own when absent.
+    #[serde(default, deserialize_with = "account")]
+    pub account: Option<String>,
+    /// The destination repository's name; `{repository}` stands for the source's. Same name when absent.
+    #[serde(default)]
+    pub repository: Option<String>,
+}
+
+fn region<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let region = String::deserialize(deserializer)?;
+    let parts: Vec<&str> = region.split('-').collect();
+    let valid = parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
+    if !valid {
+        return Err(D::Error::custom(format!(
+            "{region:?} is not an AWS region; hint: e.g. eu-west-1"
+        )));
+    }
+    Ok(region)
+}
+
+fn account<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let account = String::deserialize(deserializer)?;
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(D::Error::custom(format!(
+            "{account:?} is not an AWS account id; hint: 12 digits, quoted"
+        )));
+    }
+    Ok(Some(account))
+}
+
+/// One copy to make: where an image goes, and under which rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Target {
+    pub rule: String,
+    pub region: String,
+    pub account: Option<String>,
+    pub repository: String,
+    pub create_repository: bool,
+}
+
+impl ReplicationRule {
+    pub fn matches(&self, repository: &str, tag: &str) -> bool {
+        self.repositories
+            .iter()
+            .any(|glob| glob.matches(repository))
+            && self.tags.evaluate(tag, None).compliant
+    }
+
+    pub fn targets(&self, repository: &str) -> impl Iterator<Item = Target> + '_ {
+        let repository = repository.to_string();
+        self.destinations.iter().map(move |destination| Target {
+            rule: self.name.clone(),
+            region: destination.region.clone(),
+            account: destination.account.clone(),
+            repository: destination.repository.as_deref().map_or_else(
+                || repository.clone(),
+                |template| template.replace("{repository}", &repository),
+            ),
+            create_repository: self.create_repository,
+        })
+    }
+}
+
+impl super::Policy {
+    /// Where a pushed tag is to be copied: the destinations of every matching replication rule,
+    /// each place once.
+    pub fn replication_targets(&self, repository: &str, tag: &str) -> Vec<Target> {
+        let mut targets: Vec<Target> = Vec::new();
+        for rule in self
+            .replication
+            .iter()
+            .filter(|rule| rule.matches(repository, tag))
+        {
+            for target in rule.targets(repository) {
+                let seen = targets.iter().any(|t| {
+                    t.region == target.region
+                        && t.account == target.account
+                        && t.repository == target.repository
+                });
+                if !seen {
+                    targets.push(target);
+                }
+            }
+        }
+        targets
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::policy::{Policy, SourceFormat};
+
+    fn policy(text: &str) -> Result<Policy, String> {
+        Policy::from_text(text, "test.yaml", SourceFormat::Yaml).map_err(|e| e.to_string())
+    }
+
+    const RULES: &str = "version: 1\nrules:\n  - tags: { semver: {} }\n";
+
+    #[test]
+    fn targets_follow_repository_and_tag_filters() {
+        let policy = policy(&format!(
+            "{RULES}replication:
+  - name: releases
+    repositories: [\"team/*\"]
+    tags: {{ semver: {{ prerelease: false }} }}
+    destinations:
+      - region: eu-west-1
+      - {{ region: ap-southeast-2, account: \"210987654321\", repository: \"mirror/{{repository}}\" }}
+    create_repository: true
+  - repositories: [\"team/web\"]
+    destinations: [{{ region: eu-west-1 }}]
+"
+        ))
+        .expect("valid");
+        let targets = policy.replication_targets("team/api", "1.2.3");
+        assert_eq!(targets.len(), 2);
+        assert_eq!(targets[1].repository, "mirror/team/api");
+        assert_eq!(targets[1].account.as_deref(), Some("210987654321"));
+        assert!(targets[0].create_repository);
+        assert!(
+            policy
+                .replication_targets("team/api", "1.2.3-rc.1")
+                .is_empty(),
+            "no pre-releases"
+        );
+        assert!(policy.replication_targets("other/api", "1.2.3").is_empty());
+        // The second rule has no tag filter: every tag, and eu-west-1 only once.
+        let web = policy.replication_targets("team/web", "1.2.3-rc.1");
+        assert_eq!(
+            web.iter().map(|t| t.region.as_str()).collect::<Vec<_>>(),
+            ["eu-west-1"]
+        );
+        assert_eq!(policy.replication_targets("team/web", "1.2.3").len(), 2);
+    }
+
+    #[test]
+    fn bad_replication_rules_are_positioned_errors() {
+        let error = policy(&format!("{RULES}replication:\n  - repositories: [a]\n    destinations: [{{ region: europe }}]\n")).expect_err("bad region");
+        assert!(
+            error.contains("test.yaml:6:") && error.contains("not an AWS region"),
+            "{error}"
+        );
+        let error = policy(&format!("{RULES}replication:\n  - repositories: [a]\n    destinations: [{{ region: eu-west-1, account: 123 }}]\n")).expect_err("bad account");
+        assert!(error.contains("not an AWS account id"), "{error}");
+        let error = policy(&format!(
+            "{RULES}replication:\n  - repositories: [a]\n    destinations: []\n"
+        ))
+        .expect_err("none");
+        assert!(error.contains("needs `destinations`"), "{error}");
+    }
+}
