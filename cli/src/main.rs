@@ -2,6 +2,7 @@
 
 mod check;
 mod gate;
+mod replicate;
 mod report;
 
 use std::path::PathBuf;
@@ -30,6 +31,8 @@ enum Command {
     Check(CheckArgs),
     /// Gate a pushed image: its tags and labels against the policy, its scan against the bar.
     Gate(GateArgs),
+    /// Copy images to other regions: a backfill, or a one-off copy.
+    Replicate(ReplicateArgs),
     /// Validate or print policy files.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -81,6 +84,34 @@ pub struct GateArgs {
 }
 
 #[derive(Args)]
+pub struct ReplicateArgs {
+    /// Repositories to copy from: a name or a glob (`team/*`, `**`).
+    #[arg(long, value_name = "GLOB")]
+    repository: String,
+    /// A destination region (repeatable); without it, the policy's replication rules decide
+    /// destinations and tags.
+    #[arg(long, value_name = "REGION")]
+    to: Vec<String>,
+    /// Only tags matching this regular expression (anchored).
+    #[arg(long, value_name = "REGEX")]
+    tag_pattern: Option<String>,
+    /// With --to: create missing destination repositories.
+    #[arg(long)]
+    create_repository: bool,
+    #[command(flatten)]
+    policy: PolicyArg,
+    /// The source region; from the environment or profile when absent.
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+    /// List what would be copied, and copy nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// text or json.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Args)]
 pub struct PolicyArg {
     /// Policy file (YAML or JSON); the built-in policy when absent.
     #[arg(long = "policy", value_name = "FILE", env = "ECR_STEWARD_POLICY")]
@@ -111,6 +142,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Check(args) => check::run(&args).map(exit_code),
         Command::Gate(args) => gate::run(&args),
+        Command::Replicate(args) => replicate::run(&args),
         Command::Policy(PolicyCommand::Validate { file }) => check::validate(&file).map(exit_code),
         Command::Policy(PolicyCommand::ShowDefault) => {
             print!("{}", steward::policy::DEFAULT_POLICY_YAML);

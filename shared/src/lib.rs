@@ -17,6 +17,7 @@ pub mod policy;
 pub mod ports;
 pub mod reference;
 pub mod registry;
+pub mod replicate;
 pub mod scan;
 pub mod semver;
 pub mod tag;

@@ -72,3 +72,13 @@ pub trait ScanReader: Send + Sync {
         digest: &str,
     ) -> impl Future<Output = Result<ScanFindings, StewardError>> + Send;
 }
+
+/// Copies an image to one replication target.
+pub trait Replicator: Send + Sync {
+    fn replicate(
+        &self,
+        source: &crate::notify::ImageRef,
+        tags: &[String],
+        target: &crate::policy::Target,
+    ) -> impl Future<Output = Result<crate::copy::CopyStats, StewardError>> + Send;
+}
