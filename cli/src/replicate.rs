@@ -19,6 +19,9 @@ use steward::ports::Replicator;
 use crate::check::load_policy;
 use crate::{Format, ReplicateArgs};
 
+/// Region, account and repository of a destination.
+type PlaceKey = (String, Option<String>, String);
+
 /// One image to copy to one place.
 #[derive(Debug, Serialize)]
 struct Copy {
@@ -75,10 +78,7 @@ pub fn run(args: &ReplicateArgs) -> anyhow::Result<u8> {
                     .into_iter()
                     .filter(|tag| tag_filter.as_ref().is_none_or(|p| p.is_match(tag)))
                     .collect();
-                let mut by_target: BTreeMap<
-                    (String, Option<String>, String),
-                    (Target, Vec<String>),
-                > = BTreeMap::new();
+                let mut by_target: BTreeMap<PlaceKey, (Target, Vec<String>)> = BTreeMap::new();
                 for tag in &tags {
                     let targets = if args.to.is_empty() {
                         policy.replication_targets(&repository, tag)
