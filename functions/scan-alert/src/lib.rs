@@ -49,17 +49,19 @@ impl<S: ScanReader, N: Notifier> ScanAlert<S, N> {
         let Some(rule) = self.policy.rule_for(Some(&image.repository)) else {
             return Ok(skipped("no rule of the policy governs the repository"));
         };
-        let findings = match self
+        // ECR's own record is authoritative; the event's counts serve when it cannot be read,
+        // and then ignores and `fixable_only` cannot apply.
+        let found = self
             .scans
             .scan_findings(&image.repository, &image.digest)
-            .await
-        {
-            Ok(found) => Some(found.findings),
-            // The counts in the event still allow a verdict; ignores cannot apply then.
-            Err(StewardError::NotFound { .. }) => None,
+            .await;
+        let (reported, findings) = match found {
+            Ok(found) if found.counts.is_empty() => (scan.counts.clone(), Some(found.findings)),
+            Ok(found) => (found.counts, Some(found.findings)),
+            Err(StewardError::NotFound { .. }) => (scan.counts.clone(), None),
             Err(other) => return Err(other),
         };
-        let verdict = scan::evaluate(&rule.scan, &scan.counts, findings.as_deref(), today);
+        let verdict = scan::evaluate(&rule.scan, &reported, findings.as_deref(), today);
         let tidy_up = !verdict.stale_ignores.is_empty() || !verdict.expired_ignores.is_empty();
         let notify = !verdict.passed || self.notify_clean || tidy_up;
         if notify {
