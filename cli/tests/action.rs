@@ -1,0 +1,96 @@
+//! The GitHub Action (action.yml) runs its step script as a runner would: the inputs as
+//! INPUT_* variables, RUNNER_TEMP and GITHUB_OUTPUT set, ecr-steward on PATH.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn run_step(inputs: &[(&str, &str)]) -> (i32, String, String) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let action: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(root.join("action.yml")).expect("action.yml"),
+    )
+    .expect("YAML");
+    let steps = action["runs"]["steps"].as_sequence().expect("steps");
+    let step = steps
+        .iter()
+        .find(|s| s["id"].as_str() == Some("run"))
+        .expect("the run step");
+    let script = step["run"].as_str().expect("script");
+    let temp = tempfile::tempdir().expect("tempdir");
+    let output_file = temp.path().join("github_output");
+    let binary = PathBuf::from(env!("CARGO_BIN_EXE_ecr-steward"));
+    let path = format!(
+        "{}:{}",
+        binary.parent().expect("bin dir").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut command = Command::new("bash");
+    command
+        .args(["-e", "-c", script])
+        .env("PATH", path)
+        .env("RUNNER_TEMP", temp.path())
+        .env("GITHUB_OUTPUT", &output_file)
+        .env_remove("ECR_STEWARD_POLICY");
+    let defaults = [
+        ("COMMAND", "check"),
+        ("FORMAT", "github"),
+        ("TAGS", ""),
+        ("LABELS", ""),
+        ("REPOSITORY", ""),
+        ("TAG", ""),
+        ("POLICY", ""),
+        ("WAIT", ""),
+    ];
+    for (name, value) in defaults {
+        command.env(format!("INPUT_{name}"), value);
+    }
+    for (name, value) in inputs {
+        command.env(format!("INPUT_{name}"), value);
+    }
+    let output = command.output().expect("bash runs");
+    let outputs = std::fs::read_to_string(&output_file).unwrap_or_default();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        outputs,
+    )
+}
+
+#[test]
+fn check_passes_metadata_action_outputs() {
+    let (code, stdout, outputs) = run_step(&[
+        ("TAGS", "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/web:1.4.2\n123456789012.dkr.ecr.us-east-1.amazonaws.com/team/web:sha-4f9c2e1"),
+        ("LABELS", "org.opencontainers.image.source=https://github.com/example/web\norg.opencontainers.image.revision=4f9c2e1d8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d\norg.opencontainers.image.created=2026-11-20T09:41:07Z"),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("ecr-steward: 2 of 2 tags compliant"),
+        "{stdout}"
+    );
+    assert_eq!(outputs.trim(), "exit-code=0");
+}
+
+#[test]
+fn check_fails_with_annotations_and_reports_the_exit_code() {
+    let (code, stdout, outputs) = run_step(&[("TAGS", "team/web:latest")]);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains("::error title=ecr-steward%3A tag latest::"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("::notice title=ecr-steward::labels were not checked"),
+        "{stdout}"
+    );
+    assert_eq!(outputs.trim(), "exit-code=1");
+}
+
+#[test]
+fn an_unknown_command_is_a_usage_error() {
+    let (code, stdout, _) = run_step(&[("COMMAND", "deploy")]);
+    assert_eq!(code, 2);
+    assert!(
+        stdout.contains("::error::command must be check or gate"),
+        "{stdout}"
+    );
+}
