@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 use aws_sdk_ecr::types::ImageIdentifier;
-use steward::aws::{classify, sdk_config, Ecr, Registries};
+use steward::aws::{classify, Ecr, Registries};
 use steward::config::registry_overrides;
 use steward::date::Date;
 use steward::error::{Service, StewardError};
@@ -26,22 +26,8 @@ const MAX_POLL_INTERVAL: Duration = Duration::from_secs(15);
 
 pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
     let (policy, policy_origin) = load_policy(&args.policy)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let mut sdk = sdk_config().await;
-        if let Some(region) = &args.region {
-            sdk = sdk
-                .to_builder()
-                .region(aws_config::Region::new(region.clone()))
-                .build();
-        }
-        let region = sdk
-            .region()
-            .map(ToString::to_string)
-            .ok_or_else(|| anyhow!("no AWS region: set AWS_REGION or pass --region"))?;
+    crate::aws::runtime()?.block_on(async {
+        let (sdk, region) = crate::aws::sdk(args.region.as_deref()).await?;
         let ecr = Ecr::new(&sdk);
         let (digest, image_tags) = resolve(
             &ecr,

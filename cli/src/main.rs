@@ -1,5 +1,6 @@
 //! `ecr-steward`: the CI gate and operator tool.
 
+mod aws;
 mod check;
 mod gate;
 mod replicate;

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::time::Instant;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, bail};
 use serde::Serialize;
-use steward::aws::{classify, sdk_config, Ecr, Registries, RegistryReplicator};
+use steward::aws::{classify, Ecr, Registries, RegistryReplicator};
 use steward::config::registry_overrides;
 use steward::copy::{CopyOptions, CopyStats};
 use steward::error::Service;
@@ -53,22 +53,8 @@ pub fn run(args: &ReplicateArgs) -> anyhow::Result<u8> {
     if args.to.is_empty() && policy.replication.is_empty() {
         bail!("nothing says where to copy: pass --to REGION, or a --policy with replication rules");
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let mut sdk = sdk_config().await;
-        if let Some(region) = &args.region {
-            sdk = sdk
-                .to_builder()
-                .region(aws_config::Region::new(region.clone()))
-                .build();
-        }
-        let region = sdk
-            .region()
-            .map(ToString::to_string)
-            .ok_or_else(|| anyhow!("no AWS region: set AWS_REGION or pass --region"))?;
+    crate::aws::runtime()?.block_on(async {
+        let (sdk, region) = crate::aws::sdk(args.region.as_deref()).await?;
         let ecr = Ecr::new(&sdk);
 
         let mut plan = Vec::new();

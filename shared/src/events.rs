@@ -51,10 +51,12 @@ pub enum ActionResult {
 /// findings is absent.
 pub type SeverityCounts = BTreeMap<String, u64>;
 
-/// `ECR Image Scan`: a basic scan finished.
+/// The detail of `ECR Image Scan` (a basic scan finished) and of `Inspector2 Scan` (an enhanced
+/// scan finished), which share their fields. In Inspector's, `repository-name` is a repository
+/// ARN and the counts carry a `TOTAL`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub struct ImageScan {
+pub struct ScanDetail {
     pub scan_status: String,
     pub repository_name: String,
     pub image_digest: String,
@@ -64,21 +66,11 @@ pub struct ImageScan {
     pub finding_severity_counts: SeverityCounts,
 }
 
-/// `Inspector2 Scan`: an enhanced scan finished. `repository-name` is a repository ARN here.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct Inspector2Scan {
-    pub scan_status: String,
-    pub repository_name: String,
-    pub image_digest: String,
-    #[serde(default)]
-    pub image_tags: Vec<String>,
-    #[serde(default)]
-    pub finding_severity_counts: SeverityCounts,
-}
+pub type ImageScan = ScanDetail;
+pub type Inspector2Scan = ScanDetail;
 
-impl Inspector2Scan {
-    /// The repository name, from the ARN `arn:aws:ecr:REGION:ACCOUNT:repository/NAME`.
+impl ScanDetail {
+    /// The repository name, also from an ARN `arn:aws:ecr:REGION:ACCOUNT:repository/NAME`.
     pub fn repository(&self) -> &str {
         repository_from_arn(&self.repository_name)
     }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use crate::date::Date;
-use crate::events::{EventBridgeEvent, ImageScan, Inspector2Scan, SeverityCounts};
+use crate::events::{EventBridgeEvent, ScanDetail, SeverityCounts};
 use crate::notify::{untrusted, ImageRef, Notification, Severity};
 
 /// Finding severities, most severe first.
@@ -126,50 +126,20 @@ pub struct ScanEvent {
 }
 
 impl ScanEvent {
-    pub fn from_basic(event: &EventBridgeEvent<ImageScan>) -> Self {
+    pub fn from_event(kind: ScanKind, event: &EventBridgeEvent<ScanDetail>) -> Self {
         let detail = &event.detail;
         Self {
-            kind: ScanKind::Basic,
+            kind,
             state: ScanState::from_status(&detail.scan_status, None),
-            image: image_ref(
-                event.account.as_deref(),
-                event.region.as_deref(),
-                &detail.repository_name,
-                &detail.image_digest,
-            ),
+            image: ImageRef {
+                account: event.account.clone(),
+                region: event.region.clone().unwrap_or_default(),
+                repository: detail.repository().into(),
+                digest: detail.image_digest.clone(),
+            },
             tags: detail.image_tags.clone(),
             counts: normalize_counts(&detail.finding_severity_counts),
         }
-    }
-
-    pub fn from_enhanced(event: &EventBridgeEvent<Inspector2Scan>) -> Self {
-        let detail = &event.detail;
-        Self {
-            kind: ScanKind::Enhanced,
-            state: ScanState::from_status(&detail.scan_status, None),
-            image: image_ref(
-                event.account.as_deref(),
-                event.region.as_deref(),
-                detail.repository(),
-                &detail.image_digest,
-            ),
-            tags: detail.image_tags.clone(),
-            counts: normalize_counts(&detail.finding_severity_counts),
-        }
-    }
-}
-
-fn image_ref(
-    account: Option<&str>,
-    region: Option<&str>,
-    repository: &str,
-    digest: &str,
-) -> ImageRef {
-    ImageRef {
-        account: account.map(Into::into),
-        region: region.unwrap_or_default().into(),
-        repository: repository.into(),
-        digest: digest.into(),
     }
 }
 

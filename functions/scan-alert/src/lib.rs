@@ -7,7 +7,9 @@ use steward::error::StewardError;
 use steward::events::StewardEvent;
 use steward::policy::Policy;
 use steward::ports::{Notifier, ScanReader};
-use steward::scan::{self, failed_scan_notification, scan_notification, ScanEvent, ScanState};
+use steward::scan::{
+    self, failed_scan_notification, scan_notification, ScanEvent, ScanKind, ScanState,
+};
 use tracing::info;
 
 pub struct ScanAlert<S, N> {
@@ -23,8 +25,10 @@ impl<S: ScanReader, N: Notifier> ScanAlert<S, N> {
         let scan = match StewardEvent::from_value(event)
             .map_err(|e| StewardError::MalformedEvent(e.to_string()))?
         {
-            StewardEvent::ImageScan(event) => ScanEvent::from_basic(&event),
-            StewardEvent::Inspector2Scan(event) => ScanEvent::from_enhanced(&event),
+            StewardEvent::ImageScan(event) => ScanEvent::from_event(ScanKind::Basic, &event),
+            StewardEvent::Inspector2Scan(event) => {
+                ScanEvent::from_event(ScanKind::Enhanced, &event)
+            }
             other => return Ok(skipped(&format!("a {} event", other.detail_type()))),
         };
         let image = &scan.image;
