@@ -167,7 +167,7 @@ async fn wait_for_scan(
             Ok(_) => {}
             Err(StewardError::NotFound { .. }) => {
                 if scanning_on.is_none() {
-                    scanning_on = Some(scans_on_push(ecr, repository).await);
+                    scanning_on = Some(scans_on_push(ecr, repository).await?);
                 }
                 if scanning_on == Some(false) {
                     bail!(
@@ -186,33 +186,54 @@ async fn wait_for_scan(
     }
 }
 
-/// True when the repository scans on push, or the registry uses enhanced scanning.
-async fn scans_on_push(ecr: &Ecr, repository: &str) -> bool {
+/// True when the repository scans on push: by its own flag, or by a registry-level rule
+/// (basic scan-on-push, or enhanced scanning on push or continuously). When the effective
+/// setting cannot be read, a registry that uses enhanced scanning counts as scanning.
+async fn scans_on_push(ecr: &Ecr, repository: &str) -> anyhow::Result<bool> {
+    use aws_sdk_ecr::types::{ScanFrequency, ScanType};
     let client = ecr.client();
-    let repository_scans = client
+    let own_flag = client
         .describe_repositories()
+        .repository_names(repository)
+        .send()
+        .await
+        .map_err(|e| classify(Service::Ecr, e))
+        .with_context(|| format!("cannot read the scanning settings of {repository}"))?
+        .repositories()
+        .first()
+        .and_then(|r| r.image_scanning_configuration())
+        .is_some_and(|c| c.scan_on_push());
+    let effective = client
+        .batch_get_repository_scanning_configuration()
         .repository_names(repository)
         .send()
         .await
         .ok()
         .and_then(|out| {
-            out.repositories()
-                .first()
-                .and_then(|r| r.image_scanning_configuration())
-                .map(|c| c.scan_on_push())
-        })
-        .unwrap_or(false);
-    let enhanced = client
-        .get_registry_scanning_configuration()
-        .send()
-        .await
-        .ok()
-        .and_then(|out| {
-            out.scanning_configuration()
-                .and_then(|c| c.scan_type().cloned())
-        })
-        .is_some_and(|scan_type| scan_type == aws_sdk_ecr::types::ScanType::Enhanced);
-    repository_scans || enhanced
+            out.scanning_configurations().first().map(|c| {
+                c.scan_on_push()
+                    || matches!(
+                        c.scan_frequency(),
+                        Some(ScanFrequency::ScanOnPush | ScanFrequency::ContinuousScan)
+                    )
+            })
+        });
+    Ok(match effective {
+        Some(on) => on || own_flag,
+        None => {
+            own_flag
+                || client
+                    .get_registry_scanning_configuration()
+                    .send()
+                    .await
+                    .ok()
+                    .and_then(|out| {
+                        out.scanning_configuration()
+                            .and_then(|c| c.scan_type().cloned())
+                    })
+                    .is_some_and(|scan_type| scan_type == ScanType::Enhanced)
+        }
+    })
 }
 
 /// `90s`, `10m`, `1h30m`, `500ms`, or a number of seconds.

@@ -203,11 +203,11 @@ impl Report {
                         .as_deref()
                         .map(|f| format!(" (fixed in {f})"))
                         .unwrap_or_default(),
-                    reported
-                        .ignored
-                        .as_deref()
-                        .map(|r| format!(" [ignored: {r}]"))
-                        .unwrap_or_default(),
+                    match (&reported.ignored, reported.unfixable) {
+                        (Some(reason), _) => format!(" [ignored: {reason}]"),
+                        (None, true) => " [not counted: no fix]".into(),
+                        (None, false) => String::new(),
+                    },
                 );
             }
         }
@@ -297,7 +297,7 @@ impl Report {
         let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
         let _ = writeln!(
             out,
-            "<testsuites name=\"ecr-steward check\" tests=\"{tests}\" failures=\"{failures}\">"
+            "<testsuites name=\"ecr-steward\" tests=\"{tests}\" failures=\"{failures}\">"
         );
         let _ = writeln!(
             out,

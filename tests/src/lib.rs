@@ -4,17 +4,23 @@
 //!   one OCI registry per region), one per test, with SDK configurations, image pushes and
 //!   SNS → SQS notification capture;
 //! - [`RuntimeApi`]: a Lambda Runtime API emulator that runs a function binary on events;
+//! - [`FaultProxy`]: an HTTP/1.1 proxy to put in front of a registry, which records every
+//!   request and injects faults (cut uploads, 503s, corrupted blobs) on demand;
 //! - helpers to find the built function binaries and to load the sample events.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+mod fault_proxy;
+mod push;
 mod runtime_api;
 mod stack;
 
+pub use fault_proxy::{Fault, FaultProxy, Request as ProxiedRequest};
+pub use push::push_image_with;
 pub use runtime_api::{InitError, Invocation, RuntimeApi};
-pub use stack::{PushSpec, PushedImage, Stack};
+pub use stack::{PushSpec, PushedImage, ScanResult, Stack};
 
 /// The workspace root (the directory of the root `Cargo.toml`).
 pub fn workspace_root() -> &'static Path {
@@ -157,6 +163,45 @@ mod tests {
         assert_eq!(pairs, expected);
         std::fs::write(&path, "oops\n").expect("write");
         assert!(read_env_file(&path).is_err());
+    }
+
+    #[test]
+    fn scan_results_count_their_findings() {
+        let image = PushedImage {
+            repository: "team/app".into(),
+            region: "us-east-1".into(),
+            tag: Some("1.2.3".into()),
+            digest: format!("sha256:{}", "b".repeat(64)),
+            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            children: vec![],
+        };
+        let result = ScanResult::complete(&image)
+            .finding("CVE-1", "CRITICAL", "xz-utils", "5.6.0")
+            .finding("CVE-2", "HIGH", "curl", "7.88.1")
+            .enhanced_finding("CVE-3", "HIGH", "openssl", Some("3.0.2"))
+            .to_json();
+        assert_eq!(result["repositoryName"], "team/app");
+        assert_eq!(
+            result["imageId"],
+            serde_json::json!({ "imageDigest": image.digest })
+        );
+        assert_eq!(result["imageScanStatus"]["status"], "COMPLETE");
+        let findings = &result["imageScanFindings"];
+        assert_eq!(
+            findings["findingSeverityCounts"],
+            serde_json::json!({ "CRITICAL": 1, "HIGH": 2 })
+        );
+        assert_eq!(findings["findings"].as_array().map(Vec::len), Some(2));
+        let enhanced = &findings["enhancedFindings"][0];
+        assert_eq!(enhanced["fixAvailable"], "YES");
+        assert_eq!(
+            enhanced["packageVulnerabilityDetails"]["vulnerablePackages"][0]["fixedInVersion"],
+            "3.0.2"
+        );
+        let pending = ScanResult::complete(&image)
+            .status("IN_PROGRESS", "")
+            .to_json();
+        assert!(pending.get("imageScanFindings").is_none());
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! One local AWS test bed (`scripts/stack`) per test: moto, and an OCI registry per region.
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,10 +13,10 @@ use std::time::{Duration, Instant};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ecr::config::{Credentials, SharedCredentialsProvider};
 use aws_sdk_ecr::error::ProvideErrorMetadata;
-use aws_sdk_ecr::types::ImageIdentifier;
+use aws_sdk_ecr::types::{ImageIdentifier, ImageScanningConfiguration};
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::workspace_root;
 
@@ -197,6 +200,126 @@ impl Stack {
                 aws_sdk_ecr::error::DisplayErrorContext(&error)
             ),
         }
+    }
+
+    /// A command for `program` with the stack's env (and `PATH`, `RUST_BACKTRACE` when set) and
+    /// nothing else from this process: no other `AWS_*` variable, no `HOME` and so no profile
+    /// files, no `ECR_STEWARD_POLICY`.
+    pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        let mut command = Command::new(program);
+        command
+            .env_clear()
+            .envs(
+                ["PATH", "RUST_BACKTRACE"]
+                    .into_iter()
+                    .filter_map(|key| std::env::var_os(key).map(|value| (key, value))),
+            )
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        command
+    }
+
+    /// Creates a repository in moto's ECR with scan-on-push on or off. Call it before
+    /// [`Stack::push_image`], which creates a missing repository with scan-on-push off.
+    ///
+    /// # Panics
+    /// On any AWS error.
+    pub async fn create_repository(&self, region: &str, repository: &str, scan_on_push: bool) {
+        self.ecr(region)
+            .create_repository()
+            .repository_name(repository)
+            .image_scanning_configuration(
+                ImageScanningConfiguration::builder()
+                    .scan_on_push(scan_on_push)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "CreateRepository {repository}: {}",
+                    aws_sdk_ecr::error::DisplayErrorContext(&e)
+                )
+            });
+    }
+
+    /// Queues `result` in moto (`POST /moto-api/static/ecr/scan-finding-results`). moto hands
+    /// it out only once the image has a scan ([`Stack::start_image_scan`]): the first
+    /// DescribeImageScanFindings for the image binds the next queued result to the `imageId`
+    /// the caller sent, and every later call with that `imageId` returns the same result.
+    ///
+    /// # Panics
+    /// When moto does not accept it.
+    pub fn script_scan(&self, result: &ScanResult) {
+        let body = json!({ "results": [result.to_json()], "region": result.region });
+        let (status, answer) =
+            self.moto_api_post("/moto-api/static/ecr/scan-finding-results", &body);
+        assert_eq!(status, 201, "moto refused the scan result: {answer}");
+    }
+
+    /// `StartImageScan`: from now on the image has a scan, and DescribeImageScanFindings returns
+    /// the result scripted for it (or moto's built-in result, one HIGH `CVE-9999-9999`, when
+    /// none was). moto allows one scan per image and day.
+    ///
+    /// # Panics
+    /// On any AWS error.
+    pub async fn start_image_scan(&self, region: &str, repository: &str, digest: &str) {
+        self.ecr(region)
+            .start_image_scan()
+            .repository_name(repository)
+            .image_id(ImageIdentifier::builder().image_digest(digest).build())
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "StartImageScan {repository}@{digest}: {}",
+                    aws_sdk_ecr::error::DisplayErrorContext(&e)
+                )
+            });
+    }
+
+    /// The image's scan ends with `result`: [`Stack::script_scan`], then
+    /// [`Stack::start_image_scan`] (in that order, so that no caller sees moto's built-in
+    /// result in between).
+    pub async fn scan(&self, result: &ScanResult) {
+        self.script_scan(result);
+        self.start_image_scan(&result.region, &result.repository, &result.digest)
+            .await;
+    }
+
+    /// A JSON POST to moto's own API; returns the status and the body.
+    fn moto_api_post(&self, path: &str, body: &Value) -> (u16, String) {
+        let endpoint = self.endpoint();
+        let authority = endpoint
+            .strip_prefix("http://")
+            .unwrap_or_else(|| panic!("moto's endpoint {endpoint} is not http://"))
+            .trim_end_matches('/');
+        let body = body.to_string();
+        let mut stream =
+            TcpStream::connect(authority).unwrap_or_else(|e| panic!("connect to {endpoint}: {e}"));
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("set a read timeout");
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream
+            .write_all(request.as_bytes())
+            .unwrap_or_else(|e| panic!("POST {endpoint}{path}: {e}"));
+        let mut response = String::new();
+        stream
+            .read_to_string(&mut response)
+            .unwrap_or_else(|e| panic!("POST {endpoint}{path}: {e}"));
+        let status = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("POST {endpoint}{path}: not HTTP: {response:?}"));
+        let answer = response
+            .split_once("\r\n\r\n")
+            .map_or("", |(_, body)| body)
+            .to_string();
+        (status, answer)
     }
 
     fn unique(&self, prefix: &str) -> String {
@@ -428,4 +551,123 @@ pub struct PushedImage {
     pub media_type: String,
     /// The platform images' digests, for an index.
     pub children: Vec<String>,
+}
+
+/// A DescribeImageScanFindings response for moto to return ([`Stack::scan`]); a builder.
+/// `findingSeverityCounts` is counted from the findings.
+#[derive(Debug, Clone)]
+pub struct ScanResult {
+    pub region: String,
+    pub repository: String,
+    pub digest: String,
+    /// `COMPLETE`, `IN_PROGRESS`, `FAILED`, `UNSUPPORTED_IMAGE`, …
+    pub status: String,
+    pub description: String,
+    /// Basic scan findings, as ECR returns them.
+    pub findings: Vec<Value>,
+    /// Enhanced (Inspector) findings, as ECR returns them.
+    pub enhanced_findings: Vec<Value>,
+}
+
+/// The account moto uses.
+const ACCOUNT: &str = "123456789012";
+
+impl ScanResult {
+    /// A complete scan of `image` with no findings.
+    pub fn complete(image: &PushedImage) -> Self {
+        Self {
+            region: image.region.clone(),
+            repository: image.repository.clone(),
+            digest: image.digest.clone(),
+            status: "COMPLETE".into(),
+            description: "The scan was completed successfully.".into(),
+            findings: Vec::new(),
+            enhanced_findings: Vec::new(),
+        }
+    }
+
+    /// Another status; a scan that is not `COMPLETE` has no `imageScanFindings`.
+    pub fn status(mut self, status: &str, description: &str) -> Self {
+        self.status = status.into();
+        self.description = description.into();
+        self
+    }
+
+    /// A basic finding: `CVE-…`, `CRITICAL`, the package and its version.
+    pub fn finding(mut self, id: &str, severity: &str, package: &str, version: &str) -> Self {
+        self.findings.push(json!({
+            "name": id,
+            "uri": format!("https://security-tracker.debian.org/tracker/{id}"),
+            "severity": severity,
+            "attributes": [
+                { "key": "package_name", "value": package },
+                { "key": "package_version", "value": version },
+                { "key": "CVSS2_SCORE", "value": "7.5" },
+            ],
+        }));
+        self
+    }
+
+    /// An enhanced finding in `package` 1.0.0: `fixAvailable` is `YES` with `fixed_in`, else
+    /// `NO`.
+    pub fn enhanced_finding(
+        mut self,
+        id: &str,
+        severity: &str,
+        package: &str,
+        fixed_in: Option<&str>,
+    ) -> Self {
+        // Timestamps as epoch seconds: the JSON protocol's form, which moto passes through.
+        let observed = 1_763_600_000;
+        let mut vulnerable = json!({ "name": package, "version": "1.0.0", "packageManager": "OS" });
+        if let Some(fixed) = fixed_in {
+            vulnerable["fixedInVersion"] = fixed.into();
+        }
+        self.enhanced_findings.push(json!({
+            "awsAccountId": ACCOUNT,
+            "description": format!("{id} in {package}"),
+            "findingArn": format!("arn:aws:inspector2:{}:{ACCOUNT}:finding/{}", self.region, id.to_lowercase()),
+            "firstObservedAt": observed,
+            "lastObservedAt": observed,
+            "packageVulnerabilityDetails": {
+                "vulnerabilityId": id,
+                "vulnerablePackages": [vulnerable],
+                "source": "NVD",
+                "sourceUrl": format!("https://nvd.nist.gov/vuln/detail/{id}"),
+            },
+            "severity": severity,
+            "fixAvailable": if fixed_in.is_some() { "YES" } else { "NO" },
+            "status": "ACTIVE",
+            "title": format!("{id} - {package}"),
+            "type": "PACKAGE_VULNERABILITY",
+            "updatedAt": observed,
+        }));
+        self
+    }
+
+    /// The response moto is to return.
+    pub fn to_json(&self) -> Value {
+        let mut result = json!({
+            "registryId": ACCOUNT,
+            "repositoryName": self.repository,
+            "imageId": { "imageDigest": self.digest },
+            "imageScanStatus": { "status": self.status, "description": self.description },
+        });
+        if self.status == "COMPLETE" {
+            let mut counts = BTreeMap::<String, u64>::new();
+            for finding in self.findings.iter().chain(&self.enhanced_findings) {
+                let severity = finding["severity"].as_str().unwrap_or("UNDEFINED");
+                *counts.entry(severity.to_string()).or_default() += 1;
+            }
+            let mut findings = json!({ "findingSeverityCounts": counts });
+            if !self.findings.is_empty() || self.enhanced_findings.is_empty() {
+                findings["findings"] = self.findings.clone().into();
+            }
+            if !self.enhanced_findings.is_empty() {
+                findings["enhancedFindings"] = self.enhanced_findings.clone().into();
+            }
+            result["imageScanFindings"] = findings;
+        }
+        result
+    }
 }

@@ -1,0 +1,844 @@
+//! `ecr-steward gate` as a user runs it: the built binary (`cargo build --workspace` first),
+//! with the stack's env and nothing else, against moto's ECR (scan results scripted through
+//! moto's API) and the stack's OCI registry (labels). Each test starts its own stack.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use testbed::{function_binary, PushSpec, PushedImage, ScanResult, Stack};
+
+const REGION: &str = "us-east-1";
+const REPOSITORY: &str = "team/app";
+/// How long any gate run may take before the test gives up on it.
+const RUN_LIMIT: Duration = Duration::from_secs(60);
+
+/// The labels the built-in policy requires, consistent with each other and with `version`.
+fn labelled(spec: PushSpec, version: &str) -> PushSpec {
+    spec.labels([
+        (
+            "org.opencontainers.image.source",
+            "https://github.com/example/app",
+        ),
+        (
+            "org.opencontainers.image.revision",
+            "4f9c2e1a7b3d5c8e9f0a1b2c3d4e5f6a7b8c9d0e",
+        ),
+        ("org.opencontainers.image.created", "2026-11-20T09:41:07Z"),
+        ("org.opencontainers.image.version", version),
+    ])
+}
+
+/// A scan with the xz backdoor (CRITICAL) and two HIGH findings.
+fn critical_scan(image: &PushedImage) -> ScanResult {
+    ScanResult::complete(image)
+        .finding("CVE-2024-3094", "CRITICAL", "xz-utils", "5.6.0")
+        .finding("CVE-2023-4911", "HIGH", "glibc", "2.36-9")
+        .finding("CVE-2023-38545", "HIGH", "curl", "7.88.1")
+}
+
+/// One run of the gate.
+#[derive(Debug)]
+struct Run {
+    /// `None` when killed by a signal.
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+impl Run {
+    /// stdout as JSON (`--format json`).
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:#?}"))
+    }
+
+    /// Asserts the exit code, showing the whole run when it differs.
+    #[track_caller]
+    fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, Some(code), "{self:#?}");
+        self
+    }
+}
+
+/// A gate running in the background; its output goes to two anonymous files.
+struct Running {
+    child: Child,
+    stdout: File,
+    stderr: File,
+    started: Instant,
+}
+
+impl Running {
+    fn spawn(mut command: Command) -> Self {
+        let stdout = tempfile::tempfile().expect("a file for stdout");
+        let stderr = tempfile::tempfile().expect("a file for stderr");
+        let started = Instant::now();
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(stdout.try_clone().expect("clone"))
+            .stderr(stderr.try_clone().expect("clone"))
+            .spawn()
+            .expect("run ecr-steward");
+        Self {
+            child,
+            stdout,
+            stderr,
+            started,
+        }
+    }
+
+    /// Waits for the exit (killing the gate after [`RUN_LIMIT`]).
+    fn finish(mut self) -> Run {
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait for ecr-steward") {
+                break status;
+            }
+            if self.started.elapsed() > RUN_LIMIT {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "ecr-steward ran longer than {RUN_LIMIT:?}; stderr:\n{}",
+                    read_all(&mut self.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Run {
+            code: status.code(),
+            elapsed: self.started.elapsed(),
+            stdout: read_all(&mut self.stdout),
+            stderr: read_all(&mut self.stderr),
+        }
+    }
+}
+
+fn read_all(file: &mut File) -> String {
+    let mut text = String::new();
+    file.seek(SeekFrom::Start(0)).expect("rewind");
+    file.read_to_string(&mut text).expect("UTF-8 output");
+    text
+}
+
+/// A stack, and a directory for policy files.
+struct Bed {
+    stack: Stack,
+    dir: tempfile::TempDir,
+}
+
+impl Bed {
+    fn start() -> Self {
+        Self {
+            stack: Stack::start(),
+            dir: tempfile::tempdir().expect("a directory for policies"),
+        }
+    }
+
+    /// Pushes a labelled image (compliant with the built-in policy under a SemVer `tag`) to
+    /// `repository`, which is created first with scan-on-push on or off when it is new.
+    async fn push(&self, repository: &str, tag: &str, scan_on_push: Option<bool>) -> PushedImage {
+        if let Some(scan_on_push) = scan_on_push {
+            self.stack
+                .create_repository(REGION, repository, scan_on_push)
+                .await;
+        }
+        let version = tag.strip_prefix('v').unwrap_or(tag);
+        self.stack.push_image(&labelled(
+            PushSpec::new(REGION, repository).tag(tag),
+            version,
+        ))
+    }
+
+    /// Writes a policy file; returns its path.
+    fn policy(&self, name: &str, yaml: &str) -> String {
+        let path: PathBuf = self.dir.path().join(name);
+        std::fs::write(&path, yaml).expect("write the policy");
+        path.to_string_lossy().into_owned()
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = self.stack.command(function_binary("ecr-steward"));
+        command.arg("gate").args(args);
+        command
+    }
+
+    fn gate(&self, args: &[&str]) -> Run {
+        Running::spawn(self.command(args)).finish()
+    }
+}
+
+fn breached_severities(report: &Value) -> Vec<&str> {
+    report["scan"]["verdict"]["breaches"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no breaches in {report:#}"))
+        .iter()
+        .filter_map(|b| b["severity"].as_str())
+        .collect()
+}
+
+fn ignore_ids<'a>(report: &'a Value, list: &str) -> Vec<&'a str> {
+    report["scan"]["verdict"][list]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {list} in {report:#}"))
+        .iter()
+        .filter_map(|e| e["id"].as_str())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_a_scan_under_the_bar_passes_the_gate() {
+    let bed = Bed::start();
+    let image = bed.push(REPOSITORY, "1.2.3", None).await;
+    bed.stack
+        .scan(
+            &ScanResult::complete(&image)
+                .finding("CVE-2023-4911", "HIGH", "glibc", "2.36-9")
+                .finding("CVE-2023-38545", "HIGH", "curl", "7.88.1")
+                .finding("CVE-2023-0001", "LOW", "zlib", "1.2.13"),
+        )
+        .await;
+
+    let run = bed.gate(&[
+        "--repository",
+        REPOSITORY,
+        "--tag",
+        "1.2.3",
+        "--format",
+        "json",
+    ]);
+
+    run.expect_code(0);
+    let report = run.json();
+    assert_eq!(report["compliant"], true, "{report:#}");
+    assert_eq!(report["labels_checked"], true, "{report:#}");
+    assert_eq!(report["results"][0]["tag"], "1.2.3");
+    assert_eq!(report["results"][0]["compliant"], true, "{report:#}");
+    assert_eq!(report["image"]["digest"], image.digest.as_str());
+    assert_eq!(report["image"]["tags"], serde_json::json!(["1.2.3"]));
+    let scan = &report["scan"];
+    assert_eq!(scan["passed"], true, "{report:#}");
+    assert_eq!(scan["state"], "complete");
+    assert_eq!(scan["verdict"]["findings_known"], true);
+    assert_eq!(scan["verdict"]["reported"]["HIGH"], 2, "{report:#}");
+    assert_eq!(scan["verdict"]["counted"]["HIGH"], 2, "{report:#}");
+    assert!(scan["verdict"]["reported"].get("CRITICAL").is_none());
+    assert_eq!(breached_severities(&report), Vec::<&str>::new());
+    let findings = scan["verdict"]["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 3, "{report:#}");
+    let glibc = findings
+        .iter()
+        .find(|f| f["id"] == "CVE-2023-4911")
+        .expect("the glibc finding");
+    assert_eq!(glibc["package"], "glibc");
+    assert_eq!(glibc["installed_version"], "2.36-9");
+    assert_eq!(glibc["severity"], "HIGH");
+
+    // The same image, as text: one line for the tag, one for the scan, and the summary.
+    let text = bed.gate(&["--repository", REPOSITORY, "--tag", "1.2.3"]);
+    text.expect_code(0);
+    assert!(text.stdout.contains("ok   scan"), "{text:#?}");
+    assert!(
+        text.stdout.contains("HIGH      CVE-2023-4911 glibc 2.36-9"),
+        "{text:#?}"
+    );
+    assert!(
+        text.stdout
+            .contains("1 tag checked against the built-in policy: 1 compliant, 0 not; scan passed"),
+        "{text:#?}"
+    );
+}
+
+#[tokio::test]
+async fn b_a_critical_finding_fails_the_gate() {
+    let bed = Bed::start();
+    let image = bed.push(REPOSITORY, "1.2.3", None).await;
+    bed.stack.scan(&critical_scan(&image)).await;
+
+    let run = bed.gate(&[
+        "--repository",
+        REPOSITORY,
+        "--digest",
+        &image.digest,
+        "--format",
+        "json",
+    ]);
+
+    run.expect_code(1);
+    let report = run.json();
+    assert_eq!(report["compliant"], false, "{report:#}");
+    assert_eq!(report["results"][0]["compliant"], true, "the tag is fine");
+    assert_eq!(report["scan"]["passed"], false, "{report:#}");
+    assert_eq!(breached_severities(&report), ["CRITICAL"], "{report:#}");
+    let breach = &report["scan"]["verdict"]["breaches"][0];
+    assert_eq!(
+        (breach["count"].as_u64(), breach["limit"].as_u64()),
+        (Some(1), Some(0))
+    );
+    let first = &report["scan"]["verdict"]["findings"][0];
+    assert_eq!(
+        first["id"], "CVE-2024-3094",
+        "most severe first: {report:#}"
+    );
+    assert_eq!(first["package"], "xz-utils");
+    assert_eq!(first["installed_version"], "5.6.0");
+    assert_eq!(first["fixable"], Value::Null, "basic scans do not say");
+
+    let text = bed.gate(&["--repository", REPOSITORY, "--tag", "1.2.3"]);
+    text.expect_code(1);
+    assert!(text.stdout.contains("FAIL scan"), "{text:#?}");
+    assert!(
+        text.stdout
+            .contains("scan.thresholds: CRITICAL 1 findings, 0 allowed"),
+        "{text:#?}"
+    );
+    assert!(
+        text.stdout
+            .contains("CRITICAL  CVE-2024-3094 xz-utils 5.6.0"),
+        "{text:#?}"
+    );
+    assert!(text.stdout.contains("; scan failed"), "{text:#?}");
+}
+
+#[tokio::test]
+async fn c_fixable_only_counts_enhanced_findings_that_have_a_fix() {
+    let bed = Bed::start();
+    let policy = bed.policy(
+        "fixable.yaml",
+        "version: 1\nrules:\n  - name: patched\n    repositories: ['team/**']\n    tags:\n      semver: {}\n    scan:\n      thresholds: { HIGH: 0 }\n      fixable_only: true\n",
+    );
+    let unfixable = bed.push(REPOSITORY, "1.0.0", None).await;
+    let fixable = bed.push(REPOSITORY, "1.0.1", None).await;
+    assert_ne!(unfixable.digest, fixable.digest);
+    bed.stack
+        .scan(&ScanResult::complete(&unfixable).enhanced_finding(
+            "CVE-2025-0001",
+            "HIGH",
+            "openssl",
+            None,
+        ))
+        .await;
+    bed.stack
+        .scan(&ScanResult::complete(&fixable).enhanced_finding(
+            "CVE-2025-0002",
+            "HIGH",
+            "openssl",
+            Some("3.0.2"),
+        ))
+        .await;
+
+    let gate = |tag: &str| {
+        bed.gate(&[
+            "--repository",
+            REPOSITORY,
+            "--tag",
+            tag,
+            "--policy",
+            &policy,
+            "--format",
+            "json",
+        ])
+    };
+
+    let run = gate("1.0.0");
+    run.expect_code(0);
+    let report = run.json();
+    assert_eq!(report["scan"]["passed"], true, "{report:#}");
+    assert_eq!(report["results"][0]["rule"], "patched", "{report:#}");
+    let verdict = &report["scan"]["verdict"];
+    assert_eq!(verdict["reported"]["HIGH"], 1, "{report:#}");
+    assert!(verdict["counted"].get("HIGH").is_none(), "{report:#}");
+    let finding = &verdict["findings"][0];
+    assert_eq!(finding["id"], "CVE-2025-0001", "{report:#}");
+    assert_eq!(finding["fixable"], false, "fixAvailable NO: {report:#}");
+    assert_eq!(finding["unfixable"], true, "{report:#}");
+    assert_eq!(finding["package"], "openssl");
+    assert_eq!(finding["installed_version"], "1.0.0");
+    assert_eq!(finding["fixed_in"], Value::Null);
+
+    let run = gate("1.0.1");
+    run.expect_code(1);
+    let report = run.json();
+    assert_eq!(breached_severities(&report), ["HIGH"], "{report:#}");
+    let finding = &report["scan"]["verdict"]["findings"][0];
+    assert_eq!(finding["id"], "CVE-2025-0002", "{report:#}");
+    assert_eq!(finding["fixable"], true, "fixAvailable YES: {report:#}");
+    assert_eq!(finding["unfixable"], false);
+    assert_eq!(finding["fixed_in"], "3.0.2");
+    assert_eq!(
+        finding["uri"],
+        "https://nvd.nist.gov/vuln/detail/CVE-2025-0002"
+    );
+}
+
+#[tokio::test]
+async fn d_ignores_apply_until_they_expire_and_stale_ones_are_reported() {
+    let bed = Bed::start();
+    let image = bed.push(REPOSITORY, "1.2.3", None).await;
+    bed.stack.scan(&critical_scan(&image)).await;
+    let policy = |name: &str, ignore: &str| {
+        bed.policy(
+            name,
+            &format!("version: 1\nrules:\n  - name: ignoring\n    tags:\n      semver: {{}}\n    scan:\n      thresholds: {{ CRITICAL: 0, HIGH: 5 }}\n      ignore:\n{ignore}"),
+        )
+    };
+    const XZ: &str =
+        "        - { id: CVE-2024-3094, reason: 'the backdoor needs sshd', until: 2099-12-31 }\n";
+    let active = policy("active.yaml", XZ);
+    let expired = policy(
+        "expired.yaml",
+        "        - { id: CVE-2024-3094, reason: 'the backdoor needs sshd', until: 2020-01-01 }\n",
+    );
+    let stale = policy(
+        "stale.yaml",
+        &format!("{XZ}        - {{ id: CVE-2014-0160, reason: 'heartbleed, long fixed' }}\n"),
+    );
+    let gate = |policy: &str, format: &str| {
+        bed.gate(&[
+            "--repository",
+            REPOSITORY,
+            "--tag",
+            "1.2.3",
+            "--policy",
+            policy,
+            "--format",
+            format,
+        ])
+    };
+
+    // Active: the CRITICAL finding is listed, marked, and not counted.
+    let run = gate(&active, "json");
+    run.expect_code(0);
+    let report = run.json();
+    let verdict = &report["scan"]["verdict"];
+    assert_eq!(report["scan"]["passed"], true, "{report:#}");
+    assert_eq!(verdict["reported"]["CRITICAL"], 1, "{report:#}");
+    assert!(verdict["counted"].get("CRITICAL").is_none(), "{report:#}");
+    let xz = verdict["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["id"] == "CVE-2024-3094")
+        .expect("the ignored finding stays visible");
+    assert_eq!(xz["ignored"], "the backdoor needs sshd");
+    assert_eq!(ignore_ids(&report, "stale_ignores"), Vec::<&str>::new());
+    assert_eq!(ignore_ids(&report, "expired_ignores"), Vec::<&str>::new());
+    let text = gate(&active, "text");
+    text.expect_code(0);
+    assert!(
+        text.stdout
+            .contains("CVE-2024-3094 xz-utils 5.6.0 [ignored: the backdoor needs sshd]"),
+        "{text:#?}"
+    );
+
+    // Expired: it counts again, and the output says why.
+    let run = gate(&expired, "json");
+    run.expect_code(1);
+    let report = run.json();
+    assert_eq!(breached_severities(&report), ["CRITICAL"], "{report:#}");
+    assert_eq!(ignore_ids(&report, "expired_ignores"), ["CVE-2024-3094"]);
+    assert_eq!(
+        report["scan"]["verdict"]["expired_ignores"][0]["until"],
+        "2020-01-01"
+    );
+    let text = gate(&expired, "text");
+    text.expect_code(1);
+    assert!(
+        text.stdout.contains(
+            "warning: scan.ignore: the ignore of CVE-2024-3094 expired and no longer applies"
+        ),
+        "{text:#?}"
+    );
+
+    // Stale: an ignore that matches no finding passes, with a warning to tidy up.
+    let run = gate(&stale, "json");
+    run.expect_code(0);
+    let report = run.json();
+    assert_eq!(
+        ignore_ids(&report, "stale_ignores"),
+        ["CVE-2014-0160"],
+        "{report:#}"
+    );
+    let text = gate(&stale, "text");
+    text.expect_code(0);
+    assert!(
+        text.stdout
+            .contains("warning: scan.ignore: the ignore of CVE-2014-0160 matches no finding"),
+        "{text:#?}"
+    );
+    let github = gate(&stale, "github");
+    github.expect_code(0);
+    assert!(
+        github.stdout.contains(
+            "::warning title=ecr-steward%3A scan::scan.ignore: the ignore of CVE-2014-0160 matches no finding"
+        ),
+        "{github:#?}"
+    );
+}
+
+#[tokio::test]
+async fn e_a_tag_the_policy_denies_fails_the_gate_despite_a_clean_scan() {
+    let bed = Bed::start();
+    // One image under 1.2.3 and latest (same seed, same digest).
+    let spec = labelled(
+        PushSpec::new(REGION, REPOSITORY).seed("gate-latest"),
+        "1.2.3",
+    );
+    let release = bed.stack.push_image(&spec.clone().tag("1.2.3"));
+    let latest = bed.stack.push_image(&spec.tag("latest"));
+    assert_eq!(release.digest, latest.digest);
+    bed.stack.scan(&ScanResult::complete(&latest)).await;
+
+    let run = bed.gate(&[
+        "--repository",
+        REPOSITORY,
+        "--tag",
+        "latest",
+        "--format",
+        "json",
+    ]);
+    run.expect_code(1);
+    let report = run.json();
+    assert_eq!(report["compliant"], false, "{report:#}");
+    assert_eq!(report["scan"]["passed"], true, "{report:#}");
+    assert_eq!(report["results"].as_array().map(Vec::len), Some(1));
+    let result = &report["results"][0];
+    assert_eq!(result["tag"], "latest");
+    assert_eq!(result["compliant"], false);
+    assert_eq!(
+        result["violations"][0]["rule"], "tag.literals.deny",
+        "{report:#}"
+    );
+
+    // The compliant tag of the same image passes; by digest, every tag is judged.
+    bed.gate(&["--repository", REPOSITORY, "--tag", "1.2.3"])
+        .expect_code(0);
+    let run = bed.gate(&[
+        "--repository",
+        REPOSITORY,
+        "--digest",
+        &latest.digest,
+        "--format",
+        "json",
+    ]);
+    run.expect_code(1);
+    let report = run.json();
+    let mut judged: Vec<(&str, bool)> = report["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| (r["tag"].as_str().unwrap_or(""), r["compliant"] == true))
+        .collect();
+    judged.sort_unstable();
+    assert_eq!(judged, [("1.2.3", true), ("latest", false)], "{report:#}");
+}
+
+#[tokio::test]
+async fn f_gate_waits_for_a_scan_that_completes() {
+    let bed = Bed::start();
+    let image = bed.push(REPOSITORY, "1.2.3", Some(true)).await;
+
+    let running = Running::spawn(bed.command(&[
+        "--repository",
+        REPOSITORY,
+        "--tag",
+        "1.2.3",
+        "--wait",
+        "40s",
+        "--format",
+        "json",
+    ]));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    bed.stack.scan(&critical_scan(&image)).await;
+    let run = running.finish();
+
+    run.expect_code(1);
+    assert!(
+        run.elapsed < Duration::from_secs(20),
+        "the gate should see the result at its next poll: {run:#?}"
+    );
+    assert!(
+        run.elapsed >= Duration::from_secs(2),
+        "the gate cannot finish before the scan: {run:#?}"
+    );
+    let report = run.json();
+    assert_eq!(report["scan"]["state"], "complete", "{report:#}");
+    assert_eq!(breached_severities(&report), ["CRITICAL"], "{report:#}");
+}
+
+#[tokio::test]
+async fn g_gate_times_out_on_a_scan_that_never_completes() {
+    let bed = Bed::start();
+    let image = bed.push(REPOSITORY, "1.2.3", Some(true)).await;
+
+    // Scan on push, but no scan yet: the gate keeps waiting, then gives up.
+    let run = bed.gate(&["--repository", REPOSITORY, "--tag", "1.2.3", "--wait", "3s"]);
+    run.expect_code(3);
+    assert!(run.stdout.is_empty(), "{run:#?}");
+    assert!(
+        run.stderr.contains(&format!(
+            "error: the scan of {REPOSITORY}@{} did not complete within 3s",
+            image.digest
+        )),
+        "{run:#?}"
+    );
+    assert!(
+        run.elapsed >= Duration::from_secs(3) && run.elapsed < Duration::from_secs(20),
+        "{run:#?}"
+    );
+
+    // A scan that stays in progress: the same, and at once without --wait.
+    bed.stack
+        .scan(&ScanResult::complete(&image).status("IN_PROGRESS", "The scan is in progress."))
+        .await;
+    let run = bed.gate(&["--repository", REPOSITORY, "--tag", "1.2.3", "--wait", "2s"]);
+    run.expect_code(3);
+    assert!(
+        run.stderr.contains("did not complete within 2s"),
+        "{run:#?}"
+    );
+    assert!(run.elapsed >= Duration::from_secs(2), "{run:#?}");
+    let run = bed.gate(&["--repository", REPOSITORY, "--tag", "1.2.3"]);
+    run.expect_code(3);
+    assert!(
+        run.stderr
+            .contains("did not complete yet; pass --wait 10m to wait for it"),
+        "{run:#?}"
+    );
+}
+
+#[tokio::test]
+async fn h_gate_stops_at_once_when_scanning_is_off() {
+    let bed = Bed::start();
+    let image = bed.push(REPOSITORY, "1.2.3", Some(false)).await;
+
+    let run = bed.gate(&[
+        "--repository",
+        REPOSITORY,
+        "--tag",
+        "1.2.3",
+        "--wait",
+        "30s",
+    ]);
+
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains(&format!(
+            "scanning is off for repository {REPOSITORY}: scan-on-push is disabled and {} was never scanned",
+            image.digest
+        )),
+        "{run:#?}"
+    );
+    assert!(run.stderr.contains("start-image-scan"), "{run:#?}");
+    assert!(run.elapsed < Duration::from_secs(10), "no wait: {run:#?}");
+}
+
+#[tokio::test]
+async fn i_gate_failed_scans_fail_the_gate() {
+    let bed = Bed::start();
+    let image = bed.push(REPOSITORY, "1.2.3", None).await;
+    bed.stack
+        .scan(&ScanResult::complete(&image).status(
+            "UNSUPPORTED_IMAGE",
+            "The operating system and/or package manager are not supported.",
+        ))
+        .await;
+
+    let run = bed.gate(&[
+        "--repository",
+        REPOSITORY,
+        "--tag",
+        "1.2.3",
+        "--format",
+        "json",
+    ]);
+
+    run.expect_code(1);
+    let report = run.json();
+    assert_eq!(report["scan"]["passed"], false, "{report:#}");
+    assert_eq!(report["scan"]["state"], "failed", "{report:#}");
+    assert_eq!(report["scan"]["status"], "UNSUPPORTED_IMAGE", "{report:#}");
+    assert!(report["scan"].get("verdict").is_none(), "{report:#}");
+    let text = bed.gate(&["--repository", REPOSITORY, "--tag", "1.2.3"]);
+    text.expect_code(1);
+    assert!(
+        text.stdout.contains(
+            "scan.state: the scan ended with UNSUPPORTED_IMAGE: The operating system and/or package manager are not supported."
+        ),
+        "{text:#?}"
+    );
+}
+
+#[test]
+fn j_gate_needs_a_tag_or_a_digest() {
+    // No stack: the arguments are refused before any AWS call.
+    let run = Running::spawn({
+        let mut command = Command::new(function_binary("ecr-steward"));
+        command
+            .env_clear()
+            .args(["gate", "--repository", REPOSITORY]);
+        command
+    })
+    .finish();
+    run.expect_code(2);
+    assert!(run.stdout.is_empty(), "{run:#?}");
+    assert!(run.stderr.contains("--tag"), "{run:#?}");
+    assert!(run.stderr.contains("--digest"), "{run:#?}");
+
+    let run = Running::spawn({
+        let mut command = Command::new(function_binary("ecr-steward"));
+        command.env_clear().args([
+            "gate",
+            "--repository",
+            REPOSITORY,
+            "--tag",
+            "1.2.3",
+            "--wait",
+            "soon",
+        ]);
+        command
+    })
+    .finish();
+    run.expect_code(2);
+    assert!(run.stderr.contains("is not a duration"), "{run:#?}");
+}
+
+#[tokio::test]
+async fn k_a_missing_image_is_a_usage_error() {
+    let bed = Bed::start();
+    bed.push(REPOSITORY, "1.2.3", None).await;
+
+    let run = bed.gate(&["--repository", REPOSITORY, "--tag", "9.9.9"]);
+    run.expect_code(2);
+    assert!(run.stdout.is_empty(), "{run:#?}");
+    assert!(
+        run.stderr
+            .contains(&format!("error: {REPOSITORY}:9.9.9 not found in ECR")),
+        "{run:#?}"
+    );
+
+    let run = bed.gate(&["--repository", "team/nothing", "--tag", "1.2.3"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains("error: team/nothing:1.2.3 not found in ECR"),
+        "{run:#?}"
+    );
+}
+
+#[tokio::test]
+async fn l_github_and_junit_formats_report_the_scan() {
+    let bed = Bed::start();
+    let image = bed.push(REPOSITORY, "1.2.3", None).await;
+    bed.stack.scan(&critical_scan(&image)).await;
+
+    let github = bed.gate(&[
+        "--repository",
+        REPOSITORY,
+        "--tag",
+        "1.2.3",
+        "--format",
+        "github",
+    ]);
+    github.expect_code(1);
+    let errors: Vec<&str> = github
+        .stdout
+        .lines()
+        .filter(|line| line.starts_with("::error "))
+        .collect();
+    assert_eq!(
+        errors,
+        ["::error title=ecr-steward%3A scan::scan.thresholds: CRITICAL 1 findings, 0 allowed"],
+        "{github:#?}"
+    );
+    assert!(
+        github
+            .stdout
+            .contains("ecr-steward: 1 of 1 tags compliant; scan failed"),
+        "{github:#?}"
+    );
+
+    let junit = bed.gate(&[
+        "--repository",
+        REPOSITORY,
+        "--tag",
+        "1.2.3",
+        "--format",
+        "junit",
+    ]);
+    junit.expect_code(1);
+    let xml = &junit.stdout;
+    assert!(xml.starts_with("<?xml"), "{junit:#?}");
+    assert!(xml.contains("tests=\"2\" failures=\"1\""), "{junit:#?}");
+    assert!(
+        xml.contains("<testcase classname=\"team/app\" name=\"1.2.3\"/>"),
+        "{junit:#?}"
+    );
+    let scan_case = xml
+        .split("<testcase ")
+        .find(|case| case.contains("name=\"scan\""))
+        .unwrap_or_else(|| panic!("no testcase named scan: {junit:#?}"));
+    assert!(
+        scan_case.starts_with("classname=\"team/app\""),
+        "{scan_case}"
+    );
+    assert!(
+        scan_case.contains(
+            "<failure type=\"scan\" message=\"scan.thresholds: CRITICAL 1 findings, 0 allowed\">"
+        ),
+        "{scan_case}"
+    );
+    assert!(xml.trim_end().ends_with("</testsuites>"), "{junit:#?}");
+}
+
+/// Registry-level basic scanning (`PutRegistryScanningConfiguration` with a `SCAN_ON_PUSH`
+/// filter) scans the repository on push even though its own, legacy `scanOnPush` is off.
+#[tokio::test]
+async fn m_registry_level_scan_on_push_is_waited_for() {
+    use aws_sdk_ecr::types::{
+        RegistryScanningRule, ScanFrequency, ScanType, ScanningRepositoryFilter,
+        ScanningRepositoryFilterType,
+    };
+    let bed = Bed::start();
+    let filter = ScanningRepositoryFilter::builder()
+        .filter("team/*")
+        .filter_type(ScanningRepositoryFilterType::Wildcard)
+        .build()
+        .expect("a filter");
+    let rule = RegistryScanningRule::builder()
+        .scan_frequency(ScanFrequency::ScanOnPush)
+        .repository_filters(filter)
+        .build()
+        .expect("a rule");
+    bed.stack
+        .ecr(REGION)
+        .put_registry_scanning_configuration()
+        .scan_type(ScanType::Basic)
+        .rules(rule)
+        .send()
+        .await
+        .expect("PutRegistryScanningConfiguration");
+    let image = bed.push(REPOSITORY, "1.2.3", Some(false)).await;
+
+    let running = Running::spawn(bed.command(&[
+        "--repository",
+        REPOSITORY,
+        "--tag",
+        "1.2.3",
+        "--wait",
+        "40s",
+    ]));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    bed.stack.scan(&critical_scan(&image)).await;
+    let run = running.finish();
+
+    run.expect_code(1);
+    assert!(
+        run.stdout
+            .contains("scan.thresholds: CRITICAL 1 findings, 0 allowed"),
+        "{run:#?}"
+    );
+}

@@ -1,0 +1,931 @@
+//! The replicator against the local test bed: two real registries stand for us-east-1 (the
+//! source) and eu-west-1 (the destination), moto is ECR, SNS and SQS. Each test starts its own
+//! stack.
+//!
+//! - `copy_image` between the registries: byte-identical manifests and blobs, re-runs that only
+//!   read, and faults injected by a [`FaultProxy`] (a destination cut off mid-upload, a burst of
+//!   503s, a source that serves corrupted blobs);
+//! - skopeo reading the copy back;
+//! - the replicator function (`ReplicatorFunction` on the real adapters): tag filters,
+//!   notifications through SNS into SQS, a destination that is down;
+//! - the `ecr-steward replicate` binary (`cargo build --workspace` first).
+//!
+//! A copy writes to the destination's registry only: moto's eu-west-1 ECR learns of no image.
+//! So the assertions read the destination registry, directly (not through the proxy).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use replicator::ReplicatorFunction;
+use serde_json::Value;
+use steward::aws::{install_crypto, Registries, RegistryReplicator, Sns};
+use steward::copy::{copy_image, CopyOptions, CopyStats, Endpoint, RetryPolicy};
+use steward::error::StewardError;
+use steward::policy::{Policy, SourceFormat};
+use steward::registry::{http_client, sha256_digest, RegistryClient};
+use testbed::{
+    function_binary, push_event, push_image_with, workspace_root, Fault, FaultProxy, PushSpec,
+    PushedImage, Stack,
+};
+
+const SOURCE: &str = "us-east-1";
+const DESTINATION: &str = "eu-west-1";
+const REPOSITORY: &str = "team/app";
+/// How long a notification may take to arrive.
+const ARRIVAL: Duration = Duration::from_secs(10);
+
+/// Every tag of `team/*` goes to eu-west-1, which is created when missing.
+const REPLICATE_TEAM: &str = "version: 1
+rules:
+  - tags: { semver: {} }
+replication:
+  - name: team
+    repositories: [\"team/*\"]
+    destinations: [{ region: eu-west-1 }]
+    create_repository: true
+";
+
+/// Releases only: no pre-releases.
+const RELEASES_ONLY: &str = "version: 1
+rules:
+  - tags: { semver: {} }
+replication:
+  - name: releases
+    repositories: [\"team/*\"]
+    tags: { semver: { prerelease: false } }
+    destinations: [{ region: eu-west-1 }]
+    create_repository: true
+";
+
+/// The default attempts, with short waits: the tests that exhaust them stay fast.
+fn quick_retries() -> CopyOptions {
+    CopyOptions {
+        retry: RetryPolicy {
+            base: Duration::from_millis(5),
+            cap: Duration::from_millis(40),
+            ..RetryPolicy::default()
+        },
+        ..CopyOptions::default()
+    }
+}
+
+fn registry(url: &str) -> RegistryClient {
+    install_crypto();
+    RegistryClient::new(http_client().expect("an HTTP client"), url, None)
+}
+
+fn policy(text: &str) -> Policy {
+    Policy::from_text(text, "policy.yaml", SourceFormat::Yaml).expect("a valid policy")
+}
+
+/// A stack with a fault proxy in front of the destination registry.
+struct Bed {
+    stack: Stack,
+    /// In front of the destination (eu-west-1) registry.
+    proxy: FaultProxy,
+    source: RegistryClient,
+    /// The destination registry itself: what the assertions read.
+    destination: RegistryClient,
+    /// The destination registry through the proxy: what the copies write to.
+    proxied: RegistryClient,
+}
+
+impl Bed {
+    fn start() -> Self {
+        let stack = Stack::start();
+        let proxy = FaultProxy::start(stack.registry(DESTINATION)).expect("start the proxy");
+        Self {
+            source: registry(stack.registry(SOURCE)),
+            destination: registry(stack.registry(DESTINATION)),
+            proxied: registry(&proxy.url()),
+            proxy,
+            stack,
+        }
+    }
+
+    /// Pushes to the source registry only (not to moto's ECR): `push_image.py ARGS`.
+    fn push(&self, args: &[&str]) -> PushedImage {
+        let mut all = vec!["--region", SOURCE, "--repository", REPOSITORY, "--no-ecr"];
+        all.extend_from_slice(args);
+        push_image_with(&self.stack, &all)
+    }
+
+    /// The replicator function on the real adapters; the destination registry is reached
+    /// through the proxy.
+    fn function(
+        &self,
+        policy_text: &str,
+        topic: &str,
+    ) -> ReplicatorFunction<RegistryReplicator, Sns> {
+        let sdk = self.stack.sdk_config(SOURCE);
+        let overrides = BTreeMap::from([
+            (SOURCE.to_string(), self.stack.registry(SOURCE).to_string()),
+            (DESTINATION.to_string(), self.proxy.url()),
+        ]);
+        ReplicatorFunction {
+            policy: policy(policy_text),
+            replicator: RegistryReplicator {
+                registries: Registries::new(&sdk, overrides).expect("registry clients"),
+                sdk: sdk.clone(),
+                options: quick_retries(),
+            },
+            notifier: Sns::new(&sdk, topic),
+        }
+    }
+
+    /// The digest `reference` resolves to at the destination (HEAD, `Docker-Content-Digest`).
+    async fn at_destination(&self, reference: &str) -> Option<String> {
+        self.destination
+            .head_manifest(REPOSITORY, reference)
+            .await
+            .unwrap_or_else(|e| panic!("HEAD {reference} at the destination: {e}"))
+    }
+
+    /// The repositories of moto's ECR in `region`.
+    async fn ecr_repositories(&self, region: &str) -> Vec<String> {
+        let output = self
+            .stack
+            .ecr(region)
+            .describe_repositories()
+            .send()
+            .await
+            .expect("DescribeRepositories");
+        output
+            .repositories()
+            .iter()
+            .filter_map(|r| r.repository_name())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// `copy_image` of a pushed image (digest and tag), same repository name at both ends.
+async fn copy(
+    from: &RegistryClient,
+    to: &RegistryClient,
+    image: &PushedImage,
+    options: &CopyOptions,
+) -> Result<CopyStats, StewardError> {
+    let tags: Vec<String> = image.tag.iter().cloned().collect();
+    copy_image(
+        Endpoint {
+            registry: from,
+            repository: &image.repository,
+        },
+        Endpoint {
+            registry: to,
+            repository: &image.repository,
+        },
+        &image.digest,
+        &tags,
+        options,
+    )
+    .await
+}
+
+/// The blobs (config and layers, `(digest, size)`) of an image and of its children, read from
+/// `registry`.
+async fn blobs_of(registry: &RegistryClient, repository: &str, digest: &str) -> Vec<(String, u64)> {
+    let mut manifests = vec![digest.to_string()];
+    let mut blobs = Vec::new();
+    while let Some(digest) = manifests.pop() {
+        let manifest = registry
+            .manifest(repository, &digest)
+            .await
+            .unwrap_or_else(|e| panic!("GET manifest {digest}: {e}"));
+        let document = manifest.parse().expect("manifest JSON");
+        manifests.extend(document.manifests.iter().map(|c| c.digest.clone()));
+        blobs.extend(
+            document
+                .config
+                .iter()
+                .chain(&document.layers)
+                .map(|d| (d.digest.clone(), d.size)),
+        );
+    }
+    blobs
+}
+
+/// Asserts that the destination holds the image exactly as the source does: every manifest
+/// (the index and each child) GET by digest has the source's bytes and hashes to its digest,
+/// every blob GET by digest hashes to its digest and has its size, and the tag resolves to the
+/// digest. Returns the blobs, `(digest, size)`.
+async fn assert_identical(
+    source: &RegistryClient,
+    destination: &RegistryClient,
+    image: &PushedImage,
+) -> Vec<(String, u64)> {
+    let repository = &image.repository;
+    let mut manifests = vec![image.digest.clone()];
+    let mut blobs = Vec::new();
+    while let Some(digest) = manifests.pop() {
+        let original = source
+            .manifest(repository, &digest)
+            .await
+            .unwrap_or_else(|e| panic!("source manifest {digest}: {e}"));
+        // `manifest` verifies the bytes against the digest; check again, in plain sight.
+        let copied = destination
+            .manifest(repository, &digest)
+            .await
+            .unwrap_or_else(|e| panic!("destination manifest {digest}: {e}"));
+        assert_eq!(sha256_digest(&copied.bytes), digest);
+        assert!(
+            copied.bytes == original.bytes,
+            "manifest {digest}: other bytes"
+        );
+        assert_eq!(copied.media_type, original.media_type, "manifest {digest}");
+        let document = copied.parse().expect("manifest JSON");
+        manifests.extend(document.manifests.iter().map(|c| c.digest.clone()));
+        for blob in document.config.iter().chain(&document.layers) {
+            let bytes = destination
+                .get_blob(repository, &blob.digest)
+                .await
+                .unwrap_or_else(|e| panic!("GET blob {} at the destination: {e}", blob.digest))
+                .bytes()
+                .await
+                .expect("the blob's body");
+            assert_eq!(sha256_digest(&bytes), blob.digest, "blob content");
+            assert_eq!(bytes.len() as u64, blob.size, "blob {} size", blob.digest);
+            blobs.push((blob.digest.clone(), blob.size));
+        }
+    }
+    if let Some(tag) = &image.tag {
+        let resolved = destination
+            .head_manifest(repository, tag)
+            .await
+            .expect("HEAD the tag");
+        assert_eq!(
+            resolved.as_deref(),
+            Some(image.digest.as_str()),
+            "tag {tag}"
+        );
+    }
+    blobs
+}
+
+fn total(blobs: &[(String, u64)]) -> u64 {
+    blobs.iter().map(|(_, size)| size).sum()
+}
+
+fn count(requests: &[testbed::ProxiedRequest], method: &str) -> usize {
+    requests.iter().filter(|r| r.method == method).count()
+}
+
+fn listing(requests: &[testbed::ProxiedRequest]) -> String {
+    requests
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Asserts that a re-run sent the destination only reads: HEADs, and GETs of manifests.
+fn assert_only_reads(requests: &[testbed::ProxiedRequest]) {
+    assert!(
+        !requests.is_empty(),
+        "the re-run asked the destination nothing"
+    );
+    for request in requests {
+        let read = request.method == "HEAD"
+            || (request.method == "GET" && request.path().contains("/manifests/"));
+        assert!(read, "a re-run sent {request}; all:\n{}", listing(requests));
+    }
+}
+
+/// A message attribute of an SNS envelope.
+fn attribute<'a>(envelope: &'a Value, name: &str) -> &'a str {
+    envelope["MessageAttributes"][name]["Value"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+/// The chat notification's description inside an SNS envelope.
+fn description(envelope: &Value) -> String {
+    let message = envelope["Message"].as_str().expect("Message is a string");
+    let message: Value = serde_json::from_str(message).expect("the chat notification JSON");
+    message["content"]["description"]
+        .as_str()
+        .expect("a description")
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_a_single_platform_image_arrives_byte_for_byte_and_a_rerun_only_reads() {
+    let bed = Bed::start();
+    let image = bed.push(&["--tag", "1.0.0", "--layers", "3", "--layer-size", "65536"]);
+
+    let stats = copy(&bed.source, &bed.proxied, &image, &quick_retries())
+        .await
+        .expect("copied");
+
+    let blobs = assert_identical(&bed.source, &bed.destination, &image).await;
+    assert_eq!(blobs.len(), 4, "a config and 3 layers");
+    assert_eq!(
+        stats,
+        CopyStats {
+            bytes_copied: total(&blobs),
+            blobs_copied: 4,
+            blobs_skipped: 0,
+            manifests_copied: 1,
+            manifests_skipped: 0,
+        }
+    );
+    // Each blob went once: one upload started, sent and committed; no retry was needed.
+    let first = bed.proxy.take_requests();
+    assert_eq!(
+        (
+            count(&first, "POST"),
+            count(&first, "PATCH"),
+            count(&first, "PUT")
+        ),
+        (4, 4, 4 + 2),
+        "4 blob uploads, and the manifest by digest then by tag:\n{}",
+        listing(&first)
+    );
+    assert!(
+        first.iter().all(|r| r.status.is_some_and(|s| s < 500)),
+        "{}",
+        listing(&first)
+    );
+
+    let again = copy(&bed.source, &bed.proxied, &image, &quick_retries())
+        .await
+        .expect("copied again");
+
+    assert_eq!(
+        again,
+        CopyStats {
+            manifests_skipped: 1,
+            ..CopyStats::default()
+        }
+    );
+    let requests = bed.proxy.take_requests();
+    assert_only_reads(&requests);
+    assert_eq!(
+        requests.len(),
+        2,
+        "HEAD by digest, HEAD by tag:\n{}",
+        listing(&requests)
+    );
+}
+
+#[tokio::test]
+async fn b_a_multi_arch_index_arrives_with_every_platform_and_a_rerun_only_reads() {
+    let bed = Bed::start();
+    let image = bed.push(&[
+        "--tag",
+        "2.0.0",
+        "--platform",
+        "linux/amd64",
+        "--platform",
+        "linux/arm64/v8",
+        "--layers",
+        "2",
+        "--layer-size",
+        "32768",
+    ]);
+    assert_eq!(image.children.len(), 2);
+
+    let stats = copy(&bed.source, &bed.proxied, &image, &quick_retries())
+        .await
+        .expect("copied");
+
+    let blobs = assert_identical(&bed.source, &bed.destination, &image).await;
+    assert_eq!(blobs.len(), 6, "a config and 2 layers per platform");
+    for child in &image.children {
+        assert_eq!(
+            bed.at_destination(child).await.as_deref(),
+            Some(child.as_str())
+        );
+    }
+    assert_eq!(
+        stats,
+        CopyStats {
+            bytes_copied: total(&blobs),
+            blobs_copied: 6,
+            blobs_skipped: 0,
+            manifests_copied: 3,
+            manifests_skipped: 0,
+        }
+    );
+    bed.proxy.take_requests();
+
+    let again = copy(&bed.source, &bed.proxied, &image, &quick_retries())
+        .await
+        .expect("copied again");
+
+    assert_eq!(again.bytes_copied, 0);
+    assert_eq!(again.blobs_copied, 0);
+    assert_eq!(again.manifests_copied, 0);
+    assert_only_reads(&bed.proxy.take_requests());
+}
+
+#[tokio::test]
+async fn c_pre_releases_are_not_replicated() {
+    let bed = Bed::start();
+    let (topic, queue) = bed.stack.topic_with_queue(SOURCE).await;
+    let function = bed.function(RELEASES_ONLY, &topic);
+    let release = bed
+        .stack
+        .push_image(&PushSpec::new(SOURCE, REPOSITORY).tag("1.0.0"));
+    let candidate = bed
+        .stack
+        .push_image(&PushSpec::new(SOURCE, REPOSITORY).tag("1.1.0-rc.1"));
+
+    let replicated = function
+        .handle(push_event(&release))
+        .await
+        .expect("handled");
+    let skipped = function
+        .handle(push_event(&candidate))
+        .await
+        .expect("handled");
+
+    assert_eq!(
+        skipped,
+        serde_json::json!({ "skipped": "no replication rule matches the repository and tag" })
+    );
+    assert_eq!(replicated["tag"], "1.0.0", "{replicated:#}");
+    assert_eq!(replicated["outcomes"][0]["ok"], true, "{replicated:#}");
+    assert_identical(&bed.source, &bed.destination, &release).await;
+    assert_eq!(bed.at_destination("1.1.0-rc.1").await, None);
+    assert_eq!(bed.at_destination(&candidate.digest).await, None);
+    assert_eq!(bed.ecr_repositories(DESTINATION).await, [REPOSITORY]);
+    // One notification, for the release; the pre-release is skipped silently.
+    let envelopes = bed
+        .stack
+        .receive_notifications(&queue, 2, Duration::from_secs(3))
+        .await;
+    assert_eq!(envelopes.len(), 1, "{envelopes:#?}");
+    assert!(description(&envelopes[0]).contains("`1.0.0`"));
+}
+
+#[tokio::test]
+async fn d_a_destination_cut_off_mid_upload_gets_no_manifest_and_a_rerun_completes() {
+    let bed = Bed::start();
+    let image = bed.push(&["--tag", "3.0.0", "--layers", "4", "--layer-size", "2000000"]);
+    // Every PATCH is cut after 1 MiB: each layer upload dies half-way, every attempt.
+    bed.proxy
+        .set_fault(Fault::DropUploadsAfter { bytes: 1 << 20 });
+
+    let error = copy(&bed.source, &bed.proxied, &image, &quick_retries())
+        .await
+        .expect_err("the destination went away");
+
+    let requests = bed.proxy.take_requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.method == "PATCH" && r.status.is_none()),
+        "no upload was cut:\n{}",
+        listing(&requests)
+    );
+    eprintln!("the copy failed with: {error}");
+    assert_eq!(bed.at_destination(&image.digest).await, None, "no manifest");
+    assert_eq!(bed.at_destination("3.0.0").await, None, "no tag");
+    for (digest, size) in blobs_of(&bed.source, REPOSITORY, &image.digest).await {
+        if size > 1 << 20 {
+            let present = bed.destination.has_blob(REPOSITORY, &digest).await;
+            assert!(!present.expect("HEAD blob"), "a cut upload was committed");
+        }
+    }
+
+    bed.proxy.set_fault(Fault::PassThrough);
+    let stats = copy(&bed.source, &bed.proxied, &image, &quick_retries())
+        .await
+        .expect("the re-run completes");
+
+    let blobs = assert_identical(&bed.source, &bed.destination, &image).await;
+    assert_eq!(blobs.len(), 5);
+    // The layers go again; the small config may have made it the first time.
+    assert!(stats.blobs_copied >= 4, "{stats:?}");
+    assert_eq!(stats.blobs_copied + stats.blobs_skipped, 5, "{stats:?}");
+    assert_eq!(stats.manifests_copied, 1);
+}
+
+#[tokio::test]
+async fn e_corrupted_source_bytes_fail_the_copy_and_push_nothing() {
+    let bed = Bed::start();
+    let image = bed.push(&["--tag", "4.0.0", "--layers", "2", "--layer-size", "300000"]);
+    let corrupting = FaultProxy::start(bed.stack.registry(SOURCE)).expect("start the proxy");
+    corrupting.set_fault(Fault::CorruptBlobs);
+
+    let error = copy(
+        &registry(&corrupting.url()),
+        &bed.destination,
+        &image,
+        &quick_retries(),
+    )
+    .await
+    .expect_err("the source's bytes do not match their digest");
+
+    let message = error.to_string();
+    assert!(
+        matches!(error, StewardError::InvalidResponse { .. }) && !error.is_retryable(),
+        "{error:?}"
+    );
+    assert!(
+        message.contains("expected") && message.contains("nothing was pushed"),
+        "{message}"
+    );
+    assert!(
+        corrupting.requests().iter().any(|r| r.injected),
+        "no blob was corrupted"
+    );
+    assert_eq!(bed.at_destination(&image.digest).await, None, "no manifest");
+    for (digest, _) in blobs_of(&bed.source, REPOSITORY, &image.digest).await {
+        let present = bed.destination.has_blob(REPOSITORY, &digest).await;
+        assert!(!present.expect("HEAD blob"), "blob {digest} was committed");
+    }
+}
+
+#[tokio::test]
+async fn f_a_burst_of_503s_is_retried_through() {
+    let bed = Bed::start();
+    let image = bed.push(&["--tag", "5.0.0", "--layers", "2", "--layer-size", "100000"]);
+    bed.proxy.set_fault(Fault::Unavailable { requests: 3 });
+
+    // The default retry policy, as the function and the CLI use it.
+    let stats = copy(&bed.source, &bed.proxied, &image, &CopyOptions::default())
+        .await
+        .expect("retried through");
+
+    let requests = bed.proxy.take_requests();
+    let injected: Vec<_> = requests.iter().filter(|r| r.injected).collect();
+    assert_eq!(injected.len(), 3, "{}", listing(&requests));
+    assert!(injected.iter().all(|r| r.status == Some(503)));
+    let blobs = assert_identical(&bed.source, &bed.destination, &image).await;
+    assert_eq!(stats.blobs_copied, 3);
+    assert_eq!(stats.bytes_copied, total(&blobs));
+}
+
+/// Runs `scripts/testbed/ensure-skopeo` (installs it from Debian when missing).
+fn skopeo() -> String {
+    let script = workspace_root().join("scripts/testbed/ensure-skopeo");
+    let output = Command::new(&script).output().expect("run ensure-skopeo");
+    assert!(
+        output.status.success(),
+        "ensure-skopeo failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .last()
+        .unwrap_or("skopeo")
+        .trim()
+        .to_string()
+}
+
+fn run(command: &mut Command) -> Output {
+    let output = command.output().expect("run the command");
+    assert!(
+        output.status.success(),
+        "{command:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// `sha256:<hex>` of a file.
+fn file_digest(path: &Path) -> String {
+    sha256_digest(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+}
+
+#[tokio::test]
+async fn g_skopeo_reads_the_copy() {
+    let skopeo = skopeo();
+    let bed = Bed::start();
+    let single = bed.push(&["--tag", "6.0.0", "--layers", "2", "--layer-size", "50000"]);
+    let multi = bed.push(&[
+        "--tag",
+        "6.1.0",
+        "--platform",
+        "linux/amd64",
+        "--platform",
+        "linux/arm64",
+    ]);
+    for image in [&single, &multi] {
+        copy(&bed.source, &bed.destination, image, &quick_retries())
+            .await
+            .expect("copied");
+    }
+    let host = bed
+        .destination
+        .base()
+        .trim_start_matches("http://")
+        .to_string();
+    let reference = |tag: &str| format!("docker://{host}/{REPOSITORY}:{tag}");
+    let scratch = tempfile::tempdir().expect("a temporary directory");
+    let skopeo = |args: &[&str]| {
+        run(Command::new(&skopeo)
+            .args(args)
+            .env("TMPDIR", scratch.path())
+            .env("HOME", scratch.path()))
+    };
+
+    let inspected = skopeo(&["inspect", "--tls-verify=false", &reference("6.0.0")]);
+    let inspected: Value = serde_json::from_slice(&inspected.stdout).expect("skopeo's JSON");
+    assert_eq!(inspected["Digest"], single.digest.as_str(), "{inspected:#}");
+    assert_eq!(inspected["Layers"].as_array().map(Vec::len), Some(2));
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &reference("6.1.0"),
+    ]);
+    assert_eq!(
+        sha256_digest(&raw.stdout),
+        multi.digest,
+        "the index's bytes"
+    );
+
+    let out = scratch.path().join("single");
+    let dir = format!("dir:{}", out.display());
+    skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &reference("6.0.0"),
+        &dir,
+    ]);
+    assert_eq!(file_digest(&out.join("manifest.json")), single.digest);
+    for (digest, size) in blobs_of(&bed.destination, REPOSITORY, &single.digest).await {
+        let hex = digest.trim_start_matches("sha256:");
+        let blob = out.join(hex);
+        assert_eq!(file_digest(&blob), digest);
+        assert_eq!(std::fs::metadata(&blob).map(|m| m.len()).ok(), Some(size));
+    }
+
+    let out = scratch.path().join("multi");
+    let dir = format!("dir:{}", out.display());
+    skopeo(&[
+        "copy",
+        "--all",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &reference("6.1.0"),
+        &dir,
+    ]);
+    assert_eq!(file_digest(&out.join("manifest.json")), multi.digest);
+    for child in &multi.children {
+        let hex = child.trim_start_matches("sha256:");
+        assert_eq!(
+            file_digest(&out.join(format!("{hex}.manifest.json"))),
+            *child
+        );
+    }
+}
+
+#[tokio::test]
+async fn h_the_function_replicates_a_push_and_notifies_with_a_line_per_region() {
+    let bed = Bed::start();
+    let (topic, queue) = bed.stack.topic_with_queue(SOURCE).await;
+    let function = bed.function(REPLICATE_TEAM, &topic);
+    let image = bed.stack.push_image(
+        &PushSpec::new(SOURCE, REPOSITORY)
+            .tag("7.0.0")
+            .platform("linux/amd64")
+            .platform("linux/arm64"),
+    );
+    assert!(bed.ecr_repositories(DESTINATION).await.is_empty());
+
+    let report = function
+        .handle(push_event(&image))
+        .await
+        .expect("replicated");
+
+    let outcomes = report["outcomes"].as_array().expect("outcomes");
+    assert_eq!(outcomes.len(), 1, "{report:#}");
+    assert_eq!(outcomes[0]["region"], DESTINATION);
+    assert_eq!(outcomes[0]["ok"], true, "{report:#}");
+    assert_eq!(outcomes[0]["stats"]["manifests_copied"], 3, "{report:#}");
+    let blobs = assert_identical(&bed.source, &bed.destination, &image).await;
+    assert_eq!(outcomes[0]["stats"]["bytes_copied"], total(&blobs));
+    assert_eq!(
+        bed.ecr_repositories(DESTINATION).await,
+        [REPOSITORY],
+        "the rule creates the destination repository"
+    );
+
+    let envelopes = bed.stack.receive_notifications(&queue, 1, ARRIVAL).await;
+    assert_eq!(envelopes.len(), 1, "{envelopes:#?}");
+    assert_eq!(attribute(&envelopes[0], "outcome"), "replicated");
+    assert_eq!(attribute(&envelopes[0], "event_type"), "replicator.copy");
+    assert_eq!(attribute(&envelopes[0], "region"), SOURCE);
+    let text = description(&envelopes[0]);
+    let line = format!(
+        "• {DESTINATION}/{REPOSITORY}: copied {} bytes in {} blobs, 0 blobs already there",
+        total(&blobs),
+        blobs.len()
+    );
+    assert!(text.contains(&line), "{text}");
+}
+
+#[tokio::test]
+async fn i_a_destination_that_answers_503_fails_retryably_and_is_notified() {
+    let bed = Bed::start();
+    let (topic, queue) = bed.stack.topic_with_queue(SOURCE).await;
+    let function = bed.function(REPLICATE_TEAM, &topic);
+    let image = bed
+        .stack
+        .push_image(&PushSpec::new(SOURCE, REPOSITORY).tag("8.0.0"));
+    bed.proxy.set_fault(Fault::AlwaysUnavailable);
+
+    let error = function
+        .handle(push_event(&image))
+        .await
+        .expect_err("eu-west-1 is down");
+
+    assert!(error.is_retryable(), "{error:?}");
+    assert_eq!(error.error_type(), "Retryable.Unavailable");
+    assert!(error.to_string().contains(DESTINATION), "{error}");
+    let requests = bed.proxy.requests();
+    assert!(
+        requests.len() >= 5 && requests.iter().all(|r| r.status == Some(503)),
+        "every attempt met the 503:\n{}",
+        listing(&requests)
+    );
+    assert_eq!(bed.at_destination(&image.digest).await, None);
+
+    let envelopes = bed.stack.receive_notifications(&queue, 1, ARRIVAL).await;
+    assert_eq!(envelopes.len(), 1, "{envelopes:#?}");
+    assert_eq!(attribute(&envelopes[0], "outcome"), "replication-failed");
+    assert_eq!(attribute(&envelopes[0], "severity"), "CRITICAL");
+    let text = description(&envelopes[0]);
+    assert!(
+        text.contains(&format!("• {DESTINATION}/{REPOSITORY}: FAILED: ")),
+        "{text}"
+    );
+}
+
+/// Runs the built `ecr-steward replicate ARGS` with the stack's environment, the destination
+/// registry at `destination`; nothing else from this process's environment but `PATH`.
+fn replicate(bed: &Bed, destination: &str, args: &[&str]) -> Output {
+    let binary = function_binary("ecr-steward");
+    Command::new(binary)
+        .arg("replicate")
+        .args(args)
+        .env_clear()
+        .envs(std::env::var_os("PATH").map(|path| ("PATH", path)))
+        .envs(bed.stack.env().iter().map(|(k, v)| (k, v)))
+        .env("STEWARD_REGISTRY_EU_WEST_1", destination)
+        .output()
+        .expect("run ecr-steward replicate")
+}
+
+fn stdout_json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}):\nstdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+#[tokio::test]
+async fn j_the_cli_lists_copies_and_fails_when_a_destination_does() {
+    let bed = Bed::start();
+    let first = bed
+        .stack
+        .push_image(&PushSpec::new(SOURCE, REPOSITORY).tag("9.0.0"));
+    let second = bed
+        .stack
+        .push_image(&PushSpec::new(SOURCE, "team/api").tag("9.1.0"));
+    let proxy = bed.proxy.url();
+    let to_eu = [
+        "--repository",
+        "team/*",
+        "--to",
+        DESTINATION,
+        "--create-repository",
+    ];
+
+    // --dry-run: the plan, and nothing copied or created.
+    let mut args = to_eu.to_vec();
+    args.extend(["--dry-run", "--format", "json"]);
+    let output = replicate(&bed, &proxy, &args);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let plan = stdout_json(&output);
+    assert_eq!(plan["dry_run"], true);
+    let copies = plan["copies"].as_array().expect("copies");
+    let planned: Vec<(&str, &str)> = copies
+        .iter()
+        .map(|c| {
+            (
+                c["repository"].as_str().unwrap_or_default(),
+                c["digest"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        planned,
+        [
+            ("team/api", second.digest.as_str()),
+            (REPOSITORY, first.digest.as_str())
+        ]
+    );
+    assert_eq!(copies[1]["tags"], serde_json::json!(["9.0.0"]));
+    assert_eq!(copies[1]["target"]["region"], DESTINATION);
+    let mut args = to_eu.to_vec();
+    args.push("--dry-run");
+    let text = replicate(&bed, &proxy, &args);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("2 copies would be made (dry run: nothing was copied)"),
+        "{text}"
+    );
+    assert!(
+        bed.proxy.requests().is_empty(),
+        "a dry run reached the registry"
+    );
+    assert!(bed.ecr_repositories(DESTINATION).await.is_empty());
+
+    // A real run copies both.
+    let mut args = to_eu.to_vec();
+    args.extend(["--format", "json"]);
+    let output = replicate(&bed, &proxy, &args);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let summary = stdout_json(&output);
+    assert_eq!(summary["failed"], 0, "{summary:#}");
+    assert_identical(&bed.source, &bed.destination, &first).await;
+    let api = registry(bed.stack.registry(DESTINATION));
+    assert_eq!(
+        api.head_manifest("team/api", "9.1.0").await.expect("HEAD"),
+        Some(second.digest.clone())
+    );
+    let mut created = bed.ecr_repositories(DESTINATION).await;
+    created.sort();
+    assert_eq!(created, ["team/api", REPOSITORY]);
+
+    // A destination that fails: exit 1, and the error in the summary.
+    let third = bed
+        .stack
+        .push_image(&PushSpec::new(SOURCE, REPOSITORY).tag("9.2.0"));
+    bed.proxy.set_fault(Fault::AlwaysUnavailable);
+    let mut args = to_eu.to_vec();
+    args.extend(["--tag-pattern", r"9\.2\.0", "--format", "json"]);
+    let output = replicate(&bed, &proxy, &args);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let summary = stdout_json(&output);
+    assert_eq!(summary["failed"], 1, "{summary:#}");
+    assert_eq!(summary["copies"][0]["digest"], third.digest.as_str());
+    let error = summary["copies"][0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("unavailable"), "{error}");
+    assert_eq!(bed.at_destination("9.2.0").await, None);
+}
+
+/// A connection cut in the middle of a large blob, at either end, is a network failure: the
+/// engine retries it, and reports it as retryable. Small blobs hide the difference: the
+/// kernel's socket buffers take a 2 MB body whole before the cut shows.
+#[tokio::test]
+#[ignore = "bug in shared/src/copy.rs stream_blob: a cut mid-blob is reported as a non-retryable digest mismatch and not retried"]
+async fn k_a_connection_cut_mid_blob_is_retried_and_retryable() {
+    let bed = Bed::start();
+    let image = bed.push(&[
+        "--tag",
+        "10.0.0",
+        "--layers",
+        "1",
+        "--layer-size",
+        "24000000",
+    ]);
+    let source_proxy = FaultProxy::start(bed.stack.registry(SOURCE)).expect("start the proxy");
+    let attempts = quick_retries().retry.attempts as usize;
+
+    bed.proxy
+        .set_fault(Fault::DropUploadsAfter { bytes: 1 << 20 });
+    let error = copy(&bed.source, &bed.proxied, &image, &quick_retries())
+        .await
+        .expect_err("the destination goes away mid-upload");
+    let requests = bed.proxy.take_requests();
+    assert!(error.is_retryable(), "destination cut: {error:?}");
+    assert_eq!(
+        count(&requests, "PATCH"),
+        attempts,
+        "{}",
+        listing(&requests)
+    );
+
+    bed.proxy.set_fault(Fault::PassThrough);
+    source_proxy.set_fault(Fault::DropDownloadsAfter { bytes: 1 << 20 });
+    let error = copy(
+        &registry(&source_proxy.url()),
+        &bed.proxied,
+        &image,
+        &quick_retries(),
+    )
+    .await
+    .expect_err("the source goes away mid-download");
+    assert!(error.is_retryable(), "source cut: {error:?}");
+    let cut = source_proxy
+        .requests()
+        .iter()
+        .filter(|r| r.injected)
+        .count();
+    assert_eq!(cut, attempts);
+}
