@@ -593,9 +593,10 @@ fn serve(client: TcpStream, shared: &Shared) -> io::Result<()> {
             (Action::CutAnswerAfter(bytes), _) if status == 200 => Tamper::CutAfter(bytes),
             _ => Tamper::None,
         };
-        request.injected = !matches!(tamper, Tamper::None);
+        request.injected = matches!(tamper, Tamper::FlipAt(_));
         writer.write_all(&answer.raw)?;
         if copy_body(&mut server.reader, &mut writer, framing, tamper)? == Copied::Cut {
+            request.injected = true;
             shared.record(request);
             cut(&writer, &upstream);
             return Ok(());
