@@ -16,8 +16,15 @@ fn every_sample_event_reaches_exactly_its_functions() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stdout}\n{stderr}");
-    for function in ["PushGuardFunction", "ScanAlertFunction", "ReplicatorFunction"] {
-        assert!(stdout.contains(function), "{function} not checked:\n{stdout}");
+    for function in [
+        "PushGuardFunction",
+        "ScanAlertFunction",
+        "ReplicatorFunction",
+    ] {
+        assert!(
+            stdout.contains(function),
+            "{function} not checked:\n{stdout}"
+        );
     }
     assert!(stdout.contains(" 0 failed"), "{stdout}");
 }
