@@ -8,7 +8,7 @@
 //! - Whatever is already at the destination (checked with HEAD) is skipped, so a repeated copy
 //!   costs a few HEAD requests.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -325,6 +325,8 @@ async fn stream_blob(
 
     let hasher = Arc::new(Mutex::new(Sha256::new()));
     let counted = Arc::new(AtomicU64::new(0));
+    // Set once the source's body has been read to its end, when `check` runs.
+    let finished = Arc::new(AtomicBool::new(false));
     let (hash_in, count_in) = (hasher.clone(), counted.clone());
     let body = response.bytes_stream().map(move |chunk| {
         let chunk = chunk.map_err(std::io::Error::other)?;
@@ -336,7 +338,9 @@ async fn stream_blob(
     });
     // A last, empty chunk that fails the upload when the bytes were not the blob's.
     let (hash_end, count_end, wanted) = (hasher.clone(), counted.clone(), expected.clone());
+    let finished_end = finished.clone();
     let check = stream::once(async move {
+        finished_end.store(true, Ordering::Release);
         let actual = hash_end
             .lock()
             .map(|h| hex(&h.clone().finalize()))
@@ -354,6 +358,16 @@ async fn stream_blob(
         .registry
         .send_upload_data(&location, reqwest::Body::wrap_stream(body.chain(check)))
         .await;
+    if !finished.load(Ordering::Acquire) {
+        // The upload broke off before the source's last byte: a connection failed at one end
+        // or the other. That says nothing about the content, so it is not a digest mismatch:
+        // the failure goes up as classified (retryable), and a retry starts over.
+        destination.registry.cancel_upload(&location).await;
+        return Err(sent.err().unwrap_or_else(|| StewardError::Unavailable {
+            service: Service::Registry,
+            message: format!("blob {digest}: the upload ended before the source's body did"),
+        }));
+    }
     let actual = hasher
         .lock()
         .map(|h| hex(&h.clone().finalize()))

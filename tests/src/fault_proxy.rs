@@ -51,7 +51,7 @@ pub struct Request {
     /// The status the client got with its whole answer; `None` when the proxy cut the
     /// connection during the request or its answer.
     pub status: Option<u16>,
-    /// True when the proxy answered or cut it itself ([`Fault`]), rather than the upstream.
+    /// True when the proxy answered it, cut it or altered its answer ([`Fault`]).
     pub injected: bool,
 }
 
@@ -61,16 +61,10 @@ impl Request {
         self.target.split('?').next().unwrap_or(&self.target)
     }
 
-    /// True for `HEAD` anything, and for `GET …/manifests/…`: the requests that read.
-    pub fn is_read(&self) -> bool {
-        self.method == "HEAD"
-            || (self.method == "GET"
-                && (self.path().contains("/manifests/") || self.path().contains("/blobs/")))
-    }
-
-    /// True for requests that upload or write (`POST`, `PATCH`, `PUT`, `DELETE`).
-    pub fn is_write(&self) -> bool {
-        matches!(self.method.as_str(), "POST" | "PATCH" | "PUT" | "DELETE")
+    /// True for a `HEAD`, and for a `GET …/manifests/…`: what a copy that finds everything in
+    /// place sends to its destination.
+    pub fn is_lookup(&self) -> bool {
+        self.method == "HEAD" || (self.method == "GET" && self.path().contains("/manifests/"))
     }
 }
 
