@@ -1,0 +1,31 @@
+//! A copy of the function's main.rs (bench/probe), with the allocator as a feature.
+
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use lambda_runtime::{service_fn, LambdaEvent};
+use push_guard::PushGuard;
+use serde_json::Value;
+use steward::aws::{sdk_config, Ecr, Registries, Sns};
+use steward::config::FunctionConfig;
+use steward::lambda::diagnostic;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = FunctionConfig::for_lambda_init()?;
+    let sdk = sdk_config().await;
+    let guard = PushGuard {
+        images: Registries::new(&sdk, config.registry_overrides)?,
+        tags: Ecr::new(&sdk),
+        notifier: Sns::new(&sdk, &config.topic_arn),
+        policy: config.policy,
+        mode_override: config.mode_override,
+    };
+    let guard = &guard;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        guard.handle(event.payload).await.map_err(diagnostic)
+    }))
+    .await
+}
