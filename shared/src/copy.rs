@@ -125,10 +125,8 @@ pub async fn copy_image(
     options: &CopyOptions,
 ) -> Result<CopyStats, StewardError> {
     let mut stats = copy_manifest(source, destination, digest, options).await?;
-    let manifest = options
-        .retry
-        .run(|| source.registry.manifest(source.repository, digest))
-        .await?;
+    // Read only when a tag has to move: a re-copy whose tags are in place needs no GET.
+    let mut manifest = None;
     for tag in tags {
         let current = options
             .retry
@@ -139,14 +137,24 @@ pub async fn copy_image(
             })
             .await?;
         if current.as_deref() != Some(digest) {
-            options
-                .retry
-                .run(|| {
-                    destination
-                        .registry
-                        .put_manifest(destination.repository, tag, &manifest)
-                })
-                .await?;
+            if manifest.is_none() {
+                manifest = Some(
+                    options
+                        .retry
+                        .run(|| source.registry.manifest(source.repository, digest))
+                        .await?,
+                );
+            }
+            if let Some(manifest) = &manifest {
+                options
+                    .retry
+                    .run(|| {
+                        destination
+                            .registry
+                            .put_manifest(destination.repository, tag, manifest)
+                    })
+                    .await?;
+            }
         }
     }
     for referrer in referrers(source, digest, options).await? {
