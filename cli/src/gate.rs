@@ -27,7 +27,8 @@ const MAX_POLL_INTERVAL: Duration = Duration::from_secs(15);
 pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
     let (policy, policy_origin) = load_policy(&args.policy)?;
     crate::aws::runtime()?.block_on(async {
-        let (sdk, region) = crate::aws::sdk(args.region.as_deref()).await?;
+        let crate::aws::Aws { sdk, http, region } =
+            crate::aws::connect(args.region.as_deref()).await?;
         let ecr = Ecr::new(&sdk);
         let (digest, image_tags) = resolve(
             &ecr,
@@ -38,7 +39,7 @@ pub fn run(args: &GateArgs) -> anyhow::Result<u8> {
         .await?;
 
         let overrides = registry_overrides(&std::env::vars().collect())?;
-        let registries = Registries::new(&sdk, overrides)?;
+        let registries = Registries::new(&sdk, http, overrides);
         let platforms = registries
             .platform_labels(&region, &args.repository, &digest)
             .await

@@ -54,7 +54,8 @@ pub fn run(args: &ReplicateArgs) -> anyhow::Result<u8> {
         bail!("nothing says where to copy: pass --to REGION, or a --policy with replication rules");
     }
     crate::aws::runtime()?.block_on(async {
-        let (sdk, region) = crate::aws::sdk(args.region.as_deref()).await?;
+        let crate::aws::Aws { sdk, http, region } =
+            crate::aws::connect(args.region.as_deref()).await?;
         let ecr = Ecr::new(&sdk);
 
         let mut plan = Vec::new();
@@ -109,7 +110,11 @@ pub fn run(args: &ReplicateArgs) -> anyhow::Result<u8> {
             return Ok(0);
         }
         let replicator = RegistryReplicator {
-            registries: Registries::new(&sdk, registry_overrides(&std::env::vars().collect())?)?,
+            registries: Registries::new(
+                &sdk,
+                http,
+                registry_overrides(&std::env::vars().collect())?,
+            ),
             sdk: sdk.clone(),
             options: CopyOptions::default(),
         };

@@ -8,10 +8,12 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecr::types::ImageIdentifier;
 use aws_sdk_sns::types::MessageAttributeValue;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use tokio::sync::Mutex;
 
 use crate::copy::{copy_image, CopyOptions, CopyStats, Endpoint};
 use crate::error::{Service, StewardError};
+use crate::http::SdkHttpClient;
 use crate::notify::ImageRef;
 use crate::notify::Notification;
 use crate::policy::Target;
@@ -19,34 +21,24 @@ use crate::ports::{
     ImageReader, Notifier, PlatformLabels, Replicator, ScanFindings, ScanReader, TagRemoval,
     TagRemover,
 };
-use crate::registry::{self, RegistryClient};
+use crate::registry::RegistryClient;
 use crate::scan::{ScanState, VulnFinding, VulnSeverity};
 
-/// Installs ring as the process's rustls provider; the registry client needs it. Idempotent.
-pub fn install_crypto() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 /// The SDK configuration from the environment (credentials, region, `AWS_ENDPOINT_URL`), on
-/// one shared HTTPS client.
-pub async fn sdk_config() -> SdkConfig {
-    install_crypto();
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
+/// the process's one HTTP client (see [`crate::http`]).
+pub async fn sdk_config(http: &reqwest::Client) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
+        .http_client(SdkHttpClient::shared(http.clone()))
         .load()
         .await
 }
 
 /// Maps an SDK error to the classes Lambda's retries act on.
-pub fn classify<E, R>(service: Service, error: SdkError<E, R>) -> StewardError
+/// An error without a code the SDK could read (a proxy's or load balancer's page, say) is
+/// classified by its HTTP status.
+pub fn classify<E>(service: Service, error: SdkError<E, HttpResponse>) -> StewardError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
 {
     match &error {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
@@ -56,8 +48,13 @@ where
             }
         }
         SdkError::ServiceError(context) => {
+            let status = context.raw().status().as_u16();
             let code = context.err().code().unwrap_or_default();
-            let message = context.err().message().unwrap_or(code).to_string();
+            let message = match context.err().message() {
+                Some(message) => message.to_string(),
+                None if code.is_empty() => format!("HTTP {status}"),
+                None => code.to_string(),
+            };
             match code {
                 "ThrottlingException"
                 | "Throttling"
@@ -75,6 +72,9 @@ where
                         what: message,
                     }
                 }
+                "" if status == 429 => StewardError::Throttled { service, message },
+                "" if status >= 500 => StewardError::Unavailable { service, message },
+                "" => StewardError::Rejected { service, message },
                 _ => StewardError::Rejected {
                     service,
                     message: format!("{code}: {message}"),
@@ -357,14 +357,18 @@ pub struct Registries {
 }
 
 impl Registries {
-    pub fn new(sdk: &SdkConfig, overrides: BTreeMap<String, String>) -> Result<Self, StewardError> {
-        install_crypto();
-        Ok(Self {
+    /// `http` is the client the registries are reached with (the SDK's, see [`crate::http`]).
+    pub fn new(
+        sdk: &SdkConfig,
+        http: reqwest::Client,
+        overrides: BTreeMap<String, String>,
+    ) -> Self {
+        Self {
             sdk: sdk.clone(),
-            http: registry::http_client()?,
+            http,
             overrides,
             cache: Arc::default(),
-        })
+        }
     }
 
     /// The registry of the caller's account in `region`.
@@ -512,5 +516,54 @@ impl ImageReader for Registries {
             .await?
             .platform_labels(repository, digest)
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ecr::error::ErrorMetadata;
+    use aws_sdk_ecr::operation::describe_repositories::DescribeRepositoriesError;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
+    use super::*;
+
+    fn service_error(status: u16, code: Option<&str>) -> StewardError {
+        let mut metadata = ErrorMetadata::builder();
+        if let Some(code) = code {
+            metadata = metadata.code(code).message("details");
+        }
+        let raw = HttpResponse::new(
+            StatusCode::try_from(status).expect("a status"),
+            SdkBody::empty(),
+        );
+        let error = DescribeRepositoriesError::generic(metadata.build());
+        classify(Service::Ecr, SdkError::service_error(error, raw))
+    }
+
+    #[test]
+    fn codes_decide_and_the_status_stands_in_when_there_is_none() {
+        let cases = [
+            (400, Some("ThrottlingException"), "Retryable.Throttled"),
+            (
+                400,
+                Some("RepositoryNotFoundException"),
+                "NonRetryable.NotFound",
+            ),
+            (400, Some("AccessDeniedException"), "NonRetryable.Rejected"),
+            (500, Some("ServerException"), "Retryable.Unavailable"),
+            (429, None, "Retryable.Throttled"),
+            (502, None, "Retryable.Unavailable"),
+            (503, None, "Retryable.Unavailable"),
+            (403, None, "NonRetryable.Rejected"),
+        ];
+        for (status, code, class) in cases {
+            assert_eq!(
+                service_error(status, code).error_type(),
+                class,
+                "{status} {code:?}"
+            );
+        }
+        assert!(service_error(503, None).to_string().contains("HTTP 503"));
     }
 }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod events;
 pub mod glob;
 pub mod guard;
+pub mod http;
 pub mod labels;
 #[cfg(feature = "lambda")]
 pub mod lambda;

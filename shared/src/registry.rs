@@ -110,21 +110,6 @@ impl std::fmt::Debug for RegistryClient {
     }
 }
 
-/// The HTTP client every registry client shares: no automatic redirects (they would carry the
-/// Authorization header to S3), bounded timeouts.
-pub fn http_client() -> Result<reqwest::Client, StewardError> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .read_timeout(std::time::Duration::from_secs(30))
-        .user_agent(concat!("ecr-steward/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|error| StewardError::Unavailable {
-            service: Service::Registry,
-            message: format!("cannot build the HTTP client: {error}"),
-        })
-}
-
 /// `sha256:<hex>` of some bytes.
 pub fn sha256_digest(bytes: &[u8]) -> String {
     let hash = Sha256::digest(bytes);

@@ -17,6 +17,7 @@ use aws_sdk_ecr::types::{ImageIdentifier, ImageScanningConfiguration};
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use steward::http::{SdkHttpClient, TrustRoots};
 
 use crate::workspace_root;
 
@@ -122,14 +123,10 @@ impl Stack {
     }
 
     /// An SDK configuration for moto in `region`: static test credentials, the same HTTP
-    /// client as `steward::aws::sdk_config` (rustls on ring), and nothing from the process's
-    /// environment or profile files.
+    /// client as the functions (`steward::http`), and nothing from the process's environment
+    /// or profile files.
     pub fn sdk_config(&self, region: &str) -> SdkConfig {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
+        let http = SdkHttpClient::shared(self.http());
         let credentials = Credentials::new("testing", "testing", None, None, "testbed");
         SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
@@ -138,6 +135,11 @@ impl Stack {
             .region(Region::new(region.to_string()))
             .credentials_provider(SharedCredentialsProvider::new(credentials))
             .build()
+    }
+
+    /// The functions' HTTP client (bundled roots), for the SDK and the registries alike.
+    pub fn http(&self) -> reqwest::Client {
+        steward::http::client(TrustRoots::Bundled).expect("an HTTP client")
     }
 
     pub fn ecr(&self, region: &str) -> aws_sdk_ecr::Client {

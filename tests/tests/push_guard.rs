@@ -74,7 +74,7 @@ impl Bed {
         PushGuard {
             policy,
             mode_override,
-            images: Registries::new(&sdk, overrides).expect("registry clients"),
+            images: Registries::new(&sdk, self.stack.http(), overrides),
             tags: Ecr::new(&sdk),
             notifier: Sns::new(&sdk, &self.topic),
         }

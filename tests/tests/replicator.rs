@@ -24,11 +24,12 @@ use std::time::Duration;
 
 use replicator::ReplicatorFunction;
 use serde_json::Value;
-use steward::aws::{install_crypto, Registries, RegistryReplicator, Sns};
+use steward::aws::{Registries, RegistryReplicator, Sns};
 use steward::copy::{copy_image, CopyOptions, CopyStats, Endpoint, RetryPolicy};
 use steward::error::StewardError;
+use steward::http::TrustRoots;
 use steward::policy::{Policy, SourceFormat};
-use steward::registry::{http_client, sha256_digest, RegistryClient};
+use steward::registry::{sha256_digest, RegistryClient};
 use testbed::{
     function_binary, push_event, push_image_with, workspace_root, Fault, FaultProxy, PushSpec,
     PushedImage, Stack,
@@ -76,8 +77,8 @@ fn quick_retries() -> CopyOptions {
 }
 
 fn registry(url: &str) -> RegistryClient {
-    install_crypto();
-    RegistryClient::new(http_client().expect("an HTTP client"), url, None)
+    let http = steward::http::client(TrustRoots::Bundled).expect("an HTTP client");
+    RegistryClient::new(http, url, None)
 }
 
 fn policy(text: &str) -> Policy {
@@ -131,7 +132,7 @@ impl Bed {
         ReplicatorFunction {
             policy: policy(policy_text),
             replicator: RegistryReplicator {
-                registries: Registries::new(&sdk, overrides).expect("registry clients"),
+                registries: Registries::new(&sdk, self.stack.http(), overrides),
                 sdk: sdk.clone(),
                 options: quick_retries(),
             },

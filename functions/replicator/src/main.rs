@@ -4,16 +4,18 @@ use serde_json::Value;
 use steward::aws::{sdk_config, Registries, RegistryReplicator, Sns};
 use steward::config::FunctionConfig;
 use steward::copy::CopyOptions;
+use steward::http::TrustRoots;
 use steward::lambda::diagnostic;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = FunctionConfig::for_lambda_init()?;
-    let sdk = sdk_config().await;
+    let http = steward::http::client(TrustRoots::for_lambda())?;
+    let sdk = sdk_config(&http).await;
     let function = ReplicatorFunction {
         replicator: RegistryReplicator {
-            registries: Registries::new(&sdk, config.registry_overrides)?,
+            registries: Registries::new(&sdk, http, config.registry_overrides),
             sdk: sdk.clone(),
             options: CopyOptions::default(),
         },
