@@ -1,5 +1,5 @@
-//! push-guard's init, step by step (the same calls as functions/push-guard/src/main.rs and
-//! steward::aws::sdk_config, inlined so that each can be timed), then the first and second use
+//! push-guard's init, step by step (the same calls as functions/push-guard/src/main.rs, so that
+//! each can be timed), then the first and second use
 //! of each client against the local test bed. Prints one JSON object: step -> microseconds.
 //!
 //! Run it with the test bed's env (AWS_*, STEWARD_TOPIC_ARN, STEWARD_REGISTRY_US_EAST_1) and,
@@ -12,9 +12,9 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use aws_config::BehaviorVersion;
-use steward::aws::{install_crypto, Ecr, Registries, Sns};
+use steward::aws::{sdk_config, Ecr, Registries, Sns};
 use steward::config::FunctionConfig;
+use steward::http::TrustRoots;
 use steward::ports::ImageReader;
 
 /// The process's CPU time so far, in ns.
@@ -66,21 +66,12 @@ fn main() {
         clock.lap("tracing subscriber");
         let config = FunctionConfig::for_lambda_init().expect("config");
         clock.lap("config + built-in policy");
-        install_crypto();
-        clock.lap("rustls ring provider");
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
-        clock.lap("smithy https client");
-        let sdk = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(http)
-            .load()
-            .await;
+        let http = steward::http::client(TrustRoots::for_lambda()).expect("the HTTP client");
+        clock.lap("HTTP client (reqwest, rustls, roots)");
+        let sdk = sdk_config(&http).await;
         clock.lap("aws_config load");
-        let registries = Registries::new(&sdk, config.registry_overrides.clone()).expect("registries");
-        clock.lap("Registries::new (reqwest)");
+        let registries = Registries::new(&sdk, http, config.registry_overrides.clone());
+        clock.lap("Registries::new");
         let ecr = Ecr::new(&sdk);
         clock.lap("ECR client");
         let sns = Sns::new(&sdk, &config.topic_arn);

@@ -9,15 +9,17 @@ use push_guard::PushGuard;
 use serde_json::Value;
 use steward::aws::{sdk_config, Ecr, Registries, Sns};
 use steward::config::FunctionConfig;
+use steward::http::TrustRoots;
 use steward::lambda::diagnostic;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = FunctionConfig::for_lambda_init()?;
-    let sdk = sdk_config().await;
+    let http = steward::http::client(TrustRoots::for_lambda())?;
+    let sdk = sdk_config(&http).await;
     let guard = PushGuard {
-        images: Registries::new(&sdk, config.registry_overrides)?,
+        images: Registries::new(&sdk, http, config.registry_overrides),
         tags: Ecr::new(&sdk),
         notifier: Sns::new(&sdk, &config.topic_arn),
         policy: config.policy,

@@ -9,6 +9,7 @@ use scan_alert::ScanAlert;
 use serde_json::Value;
 use steward::aws::{sdk_config, Ecr, Sns};
 use steward::config::FunctionConfig;
+use steward::http::TrustRoots;
 use steward::date::Date;
 use steward::lambda::diagnostic;
 
@@ -16,7 +17,8 @@ use steward::lambda::diagnostic;
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = FunctionConfig::for_lambda_init()?;
-    let sdk = sdk_config().await;
+    let http = steward::http::client(TrustRoots::for_lambda())?;
+    let sdk = sdk_config(&http).await;
     let alert = ScanAlert {
         scans: Ecr::new(&sdk),
         notifier: Sns::new(&sdk, &config.topic_arn),
