@@ -20,7 +20,8 @@ use futures_util::{stream, StreamExt, TryStreamExt};
 use serde_json::json;
 use steward::copy::{copy_image, CopyOptions, CopyStats, Endpoint};
 use steward::error::StewardError;
-use steward::registry::{http_client, RegistryClient};
+use steward::http::TrustRoots;
+use steward::registry::RegistryClient;
 
 struct Args {
     from: String,
@@ -111,8 +112,7 @@ fn main() -> ExitCode {
     };
     let started = Instant::now();
     let outcome = runtime.block_on(async {
-        steward::aws::install_crypto();
-        let http = http_client()?;
+        let http = steward::http::client(TrustRoots::Bundled)?;
         let from = RegistryClient::new(http.clone(), &args.from, None);
         let to = RegistryClient::new(http, &args.to, None);
         let setup_ms = started.elapsed().as_secs_f64() * 1e3;
