@@ -100,14 +100,15 @@ impl SdkHttpClient {
 }
 
 impl HttpClient for SdkHttpClient {
+    /// The connector's timeouts are the client's (connect 5 s, each read 30 s); the SDK's
+    /// operation and attempt timeouts apply on top.
     fn http_connector(
         &self,
-        settings: &HttpConnectorSettings,
+        _settings: &HttpConnectorSettings,
         _components: &RuntimeComponents,
     ) -> SharedHttpConnector {
         SharedHttpConnector::new(SdkHttpConnector {
             client: self.client.clone(),
-            read_timeout: settings.read_timeout(),
         })
     }
 }
@@ -115,13 +116,11 @@ impl HttpClient for SdkHttpClient {
 #[derive(Debug, Clone)]
 struct SdkHttpConnector {
     client: reqwest::Client,
-    read_timeout: Option<Duration>,
 }
 
 impl HttpConnector for SdkHttpConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let client = self.client.clone();
-        let read_timeout = self.read_timeout;
         HttpConnectorFuture::new(async move {
             let request = request
                 .try_into_http1x()
@@ -130,11 +129,8 @@ impl HttpConnector for SdkHttpConnector {
                     Some(bytes) => reqwest::Body::from(bytes.to_vec()),
                     None => reqwest::Body::wrap(body),
                 });
-            let mut request = reqwest::Request::try_from(request)
+            let request = reqwest::Request::try_from(request)
                 .map_err(|error| ConnectorError::user(error.into()))?;
-            if let Some(timeout) = read_timeout {
-                *request.timeout_mut() = Some(timeout);
-            }
             let response = client.execute(request).await.map_err(connector_error)?;
             let response = http::Response::from(response).map(SdkBody::from_body_1_x);
             HttpResponse::try_from(response)
