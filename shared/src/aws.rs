@@ -35,7 +35,7 @@ pub async fn sdk_config(http: &reqwest::Client) -> SdkConfig {
 
 /// Maps an SDK error to the classes Lambda's retries act on.
 /// An error without a code the SDK could read (a proxy's or load balancer's page, say) is
-/// classified by its HTTP status.
+/// classified by its HTTP status, as the registry's are.
 pub fn classify<E>(service: Service, error: SdkError<E, HttpResponse>) -> StewardError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -48,13 +48,19 @@ where
             }
         }
         SdkError::ServiceError(context) => {
-            let status = context.raw().status().as_u16();
             let code = context.err().code().unwrap_or_default();
-            let message = match context.err().message() {
-                Some(message) => message.to_string(),
-                None if code.is_empty() => format!("HTTP {status}"),
-                None => code.to_string(),
-            };
+            if code.is_empty() {
+                return StewardError::from_status(
+                    service,
+                    context.raw().status().as_u16(),
+                    "the requested resource",
+                    context
+                        .err()
+                        .message()
+                        .unwrap_or("no error code in the answer"),
+                );
+            }
+            let message = context.err().message().unwrap_or(code).to_string();
             match code {
                 "ThrottlingException"
                 | "Throttling"
@@ -72,9 +78,6 @@ where
                         what: message,
                     }
                 }
-                "" if status == 429 => StewardError::Throttled { service, message },
-                "" if status >= 500 => StewardError::Unavailable { service, message },
-                "" => StewardError::Rejected { service, message },
                 _ => StewardError::Rejected {
                     service,
                     message: format!("{code}: {message}"),

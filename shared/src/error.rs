@@ -54,8 +54,9 @@ impl StewardError {
         }
     }
 
-    /// Classifies an HTTP status from a service.
-    pub fn from_status(service: Service, status: u16, what: &str, message: String) -> Self {
+    /// Classifies an HTTP status from a service; the message names the status.
+    pub fn from_status(service: Service, status: u16, what: &str, message: &str) -> Self {
+        let message = format!("HTTP {status}: {message}");
         match status {
             404 => Self::NotFound {
                 service,
@@ -63,10 +64,7 @@ impl StewardError {
             },
             429 => Self::Throttled { service, message },
             500..=599 => Self::Unavailable { service, message },
-            _ => Self::Rejected {
-                service,
-                message: format!("HTTP {status}: {message}"),
-            },
+            _ => Self::Rejected { service, message },
         }
     }
 }
@@ -77,8 +75,7 @@ mod tests {
 
     #[test]
     fn statuses_are_classified() {
-        let classify =
-            |status| StewardError::from_status(Service::Registry, status, "blob", "x".into());
+        let classify = |status| StewardError::from_status(Service::Registry, status, "blob", "x");
         assert!(matches!(classify(404), StewardError::NotFound { .. }));
         assert!(classify(429).is_retryable());
         assert!(classify(503).is_retryable());

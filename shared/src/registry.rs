@@ -481,7 +481,7 @@ async fn check(response: Response, what: &str) -> Result<Response, StewardError>
         Service::Registry,
         status.as_u16(),
         what,
-        message,
+        &message,
     ))
 }
 
