@@ -1,6 +1,28 @@
 //! What the Lambda entry points share.
 
+use aws_config::SdkConfig;
+
+use crate::config::FunctionConfig;
 use crate::error::StewardError;
+use crate::http::TrustRoots;
+
+/// What every function builds once, at init.
+pub struct Init {
+    pub config: FunctionConfig,
+    /// The one HTTP client, under `sdk` too; for the registries.
+    pub http: reqwest::Client,
+    pub sdk: SdkConfig,
+}
+
+/// Tracing, the configuration (a bad setting fails the init with a readable message), the
+/// HTTP client on the functions' trusted roots, and the SDK configuration on that client.
+pub async fn init() -> Result<Init, lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = FunctionConfig::for_lambda_init()?;
+    let http = crate::http::client(TrustRoots::for_lambda())?;
+    let sdk = crate::aws::sdk_config(&http).await;
+    Ok(Init { config, http, sdk })
+}
 
 /// The Lambda error for a failed invocation: its type says whether a retry can help
 /// (`Retryable.*`) or not (`NonRetryable.*`), for alarms and on-failure destinations.

@@ -1,17 +1,12 @@
 use lambda_runtime::{service_fn, LambdaEvent};
 use push_guard::PushGuard;
 use serde_json::Value;
-use steward::aws::{sdk_config, Ecr, Registries, Sns};
-use steward::config::FunctionConfig;
-use steward::http::TrustRoots;
-use steward::lambda::diagnostic;
+use steward::aws::{Ecr, Registries, Sns};
+use steward::lambda::{diagnostic, Init};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let config = FunctionConfig::for_lambda_init()?;
-    let http = steward::http::client(TrustRoots::for_lambda())?;
-    let sdk = sdk_config(&http).await;
+    let Init { config, http, sdk } = steward::lambda::init().await?;
     let guard = PushGuard {
         images: Registries::new(&sdk, http, config.registry_overrides),
         tags: Ecr::new(&sdk),

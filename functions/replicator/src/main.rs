@@ -1,18 +1,13 @@
 use lambda_runtime::{service_fn, LambdaEvent};
 use replicator::ReplicatorFunction;
 use serde_json::Value;
-use steward::aws::{sdk_config, Registries, RegistryReplicator, Sns};
-use steward::config::FunctionConfig;
+use steward::aws::{Registries, RegistryReplicator, Sns};
 use steward::copy::CopyOptions;
-use steward::http::TrustRoots;
-use steward::lambda::diagnostic;
+use steward::lambda::{diagnostic, Init};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let config = FunctionConfig::for_lambda_init()?;
-    let http = steward::http::client(TrustRoots::for_lambda())?;
-    let sdk = sdk_config(&http).await;
+    let Init { config, http, sdk } = steward::lambda::init().await?;
     let function = ReplicatorFunction {
         replicator: RegistryReplicator {
             registries: Registries::new(&sdk, http, config.registry_overrides),

@@ -1,18 +1,13 @@
 use lambda_runtime::{service_fn, LambdaEvent};
 use scan_alert::ScanAlert;
 use serde_json::Value;
-use steward::aws::{sdk_config, Ecr, Sns};
-use steward::config::FunctionConfig;
+use steward::aws::{Ecr, Sns};
 use steward::date::Date;
-use steward::http::TrustRoots;
-use steward::lambda::diagnostic;
+use steward::lambda::{diagnostic, Init};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let config = FunctionConfig::for_lambda_init()?;
-    let http = steward::http::client(TrustRoots::for_lambda())?;
-    let sdk = sdk_config(&http).await;
+    let Init { config, sdk, .. } = steward::lambda::init().await?;
     let alert = ScanAlert {
         scans: Ecr::new(&sdk),
         notifier: Sns::new(&sdk, &config.topic_arn),
