@@ -69,9 +69,43 @@ impl StewardError {
     }
 }
 
+/// An error and its causes on one line (`outer: cause: root cause`): reqwest's own message
+/// leaves out why a request failed.
+pub fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        line.push_str(": ");
+        line.push_str(&error.to_string());
+        cause = error.source();
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn causes_follow_the_error() {
+        let root = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        assert_eq!(with_causes(&Outer(root)), "bad roots: no such file");
+    }
+
+    #[derive(Debug)]
+    struct Outer(std::io::Error);
+
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("bad roots")
+        }
+    }
+
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
 
     #[test]
     fn statuses_are_classified() {

@@ -14,7 +14,7 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 
-use crate::error::{Service, StewardError};
+use crate::error::{with_causes, Service, StewardError};
 
 /// Where the trusted root certificates come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +60,7 @@ pub fn client(roots: TrustRoots) -> Result<reqwest::Client, StewardError> {
     };
     builder.build().map_err(|error| StewardError::Unavailable {
         service: Service::Registry,
-        message: format!("cannot build the HTTP client: {error}"),
+        message: format!("cannot build the HTTP client: {}", with_causes(&error)),
     })
 }
 

@@ -10,7 +10,7 @@ use reqwest::Response;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
-use crate::error::{Service, StewardError};
+use crate::error::{with_causes, Service, StewardError};
 use crate::labels::Labels;
 use crate::ports::PlatformLabels;
 
@@ -125,7 +125,7 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
 pub(crate) fn network(error: reqwest::Error) -> StewardError {
     StewardError::Unavailable {
         service: Service::Registry,
-        message: error.to_string(),
+        message: with_causes(&error),
     }
 }
 
