@@ -18,8 +18,8 @@ use crate::notify::ImageRef;
 use crate::notify::Notification;
 use crate::policy::Target;
 use crate::ports::{
-    ImageReader, Notifier, PlatformLabels, Replicator, ScanFindings, ScanReader, TagRemoval,
-    TagRemover,
+    ImageReader, Notifier, PlatformLabels, Replicator, ScanFindings, ScanReader, TagStore,
+    TaggedImage,
 };
 use crate::registry::RegistryClient;
 use crate::scan::{ScanState, VulnFinding, VulnSeverity};
@@ -138,52 +138,136 @@ impl Ecr {
     }
 }
 
-impl TagRemover for Ecr {
-    async fn remove_tag(
+/// Every manifest type ECR stores, so that BatchGetImage returns the manifest as pushed.
+const MANIFEST_MEDIA_TYPES: [&str; 5] = [
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v1+json",
+];
+
+/// The AWS error code of a service error, if it has one.
+fn error_code<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> Option<String> {
+    match error {
+        SdkError::ServiceError(context) => context.err().code().map(str::to_string),
+        _ => None,
+    }
+}
+
+impl TagStore for Ecr {
+    async fn tagged_image(
         &self,
         repository: &str,
         tag: &str,
-        digest: &str,
-    ) -> Result<TagRemoval, StewardError> {
-        let by_tag = ImageIdentifier::builder().image_tag(tag).build();
+    ) -> Result<Option<TaggedImage>, StewardError> {
         let described = self
             .client
             .describe_images()
             .repository_name(repository)
-            .image_ids(by_tag.clone())
+            .image_ids(ImageIdentifier::builder().image_tag(tag).build())
             .send()
             .await;
-        let current = match described {
-            Ok(output) => output
-                .image_details()
-                .first()
-                .and_then(|d| d.image_digest())
-                .map(str::to_string),
-            Err(error) => match classify(Service::Ecr, error) {
-                StewardError::NotFound { .. } => return Ok(TagRemoval::AlreadyGone),
-                other => return Err(other),
-            },
-        };
-        match current {
-            None => return Ok(TagRemoval::AlreadyGone),
-            Some(current) if current != digest => return Ok(TagRemoval::MovedOn),
-            Some(_) => {}
+        match described.map_err(|e| classify(Service::Ecr, e)) {
+            Ok(output) => Ok(output.image_details().first().and_then(|detail| {
+                Some(TaggedImage {
+                    digest: detail.image_digest()?.to_string(),
+                    tags: detail.image_tags().to_vec(),
+                })
+            })),
+            Err(StewardError::NotFound { .. }) => Ok(None),
+            Err(other) => Err(other),
         }
-        let output = self
+    }
+
+    async fn put_tag(&self, repository: &str, tag: &str, digest: &str) -> Result<(), StewardError> {
+        let mut request = self
             .client
-            .batch_delete_image()
+            .batch_get_image()
             .repository_name(repository)
-            .image_ids(by_tag)
+            .image_ids(ImageIdentifier::builder().image_digest(digest).build());
+        for media_type in MANIFEST_MEDIA_TYPES {
+            request = request.accepted_media_types(media_type);
+        }
+        let fetched = request
             .send()
             .await
             .map_err(|e| classify(Service::Ecr, e))?;
+        let image = fetched
+            .images()
+            .iter()
+            .find(|image| image.image_id().and_then(|id| id.image_digest()) == Some(digest))
+            .ok_or_else(|| StewardError::NotFound {
+                service: Service::Ecr,
+                what: format!("image {digest} in {repository}"),
+            })?;
+        let manifest = image
+            .image_manifest()
+            .ok_or_else(|| StewardError::InvalidResponse {
+                service: Service::Ecr,
+                message: format!("BatchGetImage returned no manifest for {digest}"),
+            })?;
+        let put = self
+            .client
+            .put_image()
+            .repository_name(repository)
+            .image_manifest(manifest)
+            .set_image_manifest_media_type(image.image_manifest_media_type().map(str::to_string))
+            .image_tag(tag)
+            .image_digest(digest)
+            .send()
+            .await;
+        let error = match put {
+            Ok(_) => return Ok(()),
+            Err(error) => error,
+        };
+        match error_code(&error).as_deref() {
+            // Nothing changed: either the tag already names this image, or (moto) an
+            // immutable tag names another one. What the tag names now decides.
+            Some("ImageAlreadyExistsException") => {
+                match self.tagged_image(repository, tag).await? {
+                    Some(current) if current.digest == digest => Ok(()),
+                    current => Err(StewardError::Conflict {
+                        service: Service::Ecr,
+                        message: format!(
+                            "tag {tag} of {repository} is immutable and names {}",
+                            current.map_or_else(|| "no image".into(), |c| c.digest)
+                        ),
+                    }),
+                }
+            }
+            Some("ImageTagAlreadyExistsException") => Err(StewardError::Conflict {
+                service: Service::Ecr,
+                message: format!("tag {tag} of {repository} is immutable and names another image"),
+            }),
+            _ => Err(classify(Service::Ecr, error)),
+        }
+    }
+
+    async fn remove_tag(
+        &self,
+        repository: &str,
+        tag: &str,
+    ) -> Result<Option<String>, StewardError> {
+        let deleted = self
+            .client
+            .batch_delete_image()
+            .repository_name(repository)
+            .image_ids(ImageIdentifier::builder().image_tag(tag).build())
+            .send()
+            .await;
+        let output = match deleted.map_err(|e| classify(Service::Ecr, e)) {
+            Ok(output) => output,
+            Err(StewardError::NotFound { .. }) => return Ok(None),
+            Err(other) => return Err(other),
+        };
         if let Some(failure) = output.failures().first() {
             let code = failure
                 .failure_code()
                 .map(|c| c.as_str().to_string())
                 .unwrap_or_default();
             if code == "ImageNotFound" || code == "ImageTagDoesNotMatchDigest" {
-                return Ok(TagRemoval::AlreadyGone);
+                return Ok(None);
             }
             return Err(StewardError::Rejected {
                 service: Service::Ecr,
@@ -193,7 +277,15 @@ impl TagRemover for Ecr {
                 ),
             });
         }
-        Ok(TagRemoval::Removed)
+        output
+            .image_ids()
+            .first()
+            .and_then(|id| id.image_digest())
+            .map(|digest| Some(digest.to_string()))
+            .ok_or_else(|| StewardError::InvalidResponse {
+                service: Service::Ecr,
+                message: format!("BatchDeleteImage removed {tag} but named no digest"),
+            })
     }
 }
 

@@ -31,6 +31,9 @@ pub enum StewardError {
     Unavailable { service: Service, message: String },
     #[error("{service} refused the request: {message}")]
     Rejected { service: Service, message: String },
+    /// The change contradicts the resource's own rules, such as an immutable tag.
+    #[error("{service} refused the change: {message}")]
+    Conflict { service: Service, message: String },
     #[error("{service} sent something ecr-steward cannot use: {message}")]
     InvalidResponse { service: Service, message: String },
 }
@@ -50,6 +53,7 @@ impl StewardError {
             Self::Throttled { .. } => "Retryable.Throttled",
             Self::Unavailable { .. } => "Retryable.Unavailable",
             Self::Rejected { .. } => "NonRetryable.Rejected",
+            Self::Conflict { .. } => "NonRetryable.Conflict",
             Self::InvalidResponse { .. } => "NonRetryable.InvalidResponse",
         }
     }

@@ -9,8 +9,8 @@ use serde::Serialize;
 use crate::error::StewardError;
 use crate::events::{ActionResult, ActionType, EventBridgeEvent, ImageAction};
 use crate::notify::{untrusted, ImageRef, Notification, Severity};
-use crate::policy::{Mode, Policy, TagVerdict};
-use crate::ports::{PlatformLabels, TagRemoval};
+use crate::policy::{LastTag, Mode, Policy, TagVerdict};
+use crate::ports::{PlatformLabels, TaggedImage};
 
 /// A successful, tagged push: what push-guard checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +37,9 @@ pub fn triage(event: &EventBridgeEvent<ImageAction>) -> Result<Triage, StewardEr
     let Some(tag) = detail.image_tag.clone().filter(|t| !t.is_empty()) else {
         return Ok(Triage::Skip("an untagged push"));
     };
+    if is_quarantine_tag(&tag) {
+        return Ok(Triage::Skip("ecr-steward's own quarantine tag"));
+    }
     let digest = detail
         .image_digest
         .clone()
@@ -87,6 +90,122 @@ pub fn judge(
     verdict
 }
 
+/// The tag enforce mode gives an image before it removes the image's last tag:
+/// `quarantine-` and the first 12 hex digits of the digest.
+pub fn quarantine_tag(digest: &str) -> String {
+    let hex = digest.split_once(':').map_or(digest, |(_, hex)| hex);
+    format!(
+        "{QUARANTINE_PREFIX}{}",
+        &hex[..hex.len().min(QUARANTINE_HEX)]
+    )
+}
+
+/// True for a tag of the form [`quarantine_tag`] makes: ecr-steward's own, never judged.
+pub fn is_quarantine_tag(tag: &str) -> bool {
+    tag.strip_prefix(QUARANTINE_PREFIX).is_some_and(|hex| {
+        hex.len() == QUARANTINE_HEX && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
+}
+
+const QUARANTINE_PREFIX: &str = "quarantine-";
+const QUARANTINE_HEX: usize = 12;
+
+/// The first step of enforcing the policy on a tag, decided from what ECR says the tag
+/// names just before acting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnforcementStep {
+    /// The tag does not exist any more: a repeated delivery, or removed by hand.
+    AlreadyGone,
+    /// The tag names another image now; that push has its own event.
+    MovedOn,
+    /// Remove the tag; the image keeps these other tags.
+    Remove { other_tags: Vec<String> },
+    /// The image's last tag: give it this quarantine tag first, then remove the tag.
+    Quarantine(String),
+    /// The image's last tag, left in place (`last_tag: keep`).
+    Keep,
+    /// The image's last tag, removed, and the image with it (`last_tag: delete`).
+    DeleteImage,
+}
+
+/// What to do about `tag`, judged on `digest`, given the image the tag names now.
+pub fn plan_enforcement(
+    digest: &str,
+    tag: &str,
+    current: Option<&TaggedImage>,
+    last_tag: LastTag,
+) -> EnforcementStep {
+    let Some(current) = current else {
+        return EnforcementStep::AlreadyGone;
+    };
+    if current.digest != digest {
+        return EnforcementStep::MovedOn;
+    }
+    let other_tags: Vec<String> = current.tags.iter().filter(|t| *t != tag).cloned().collect();
+    if !other_tags.is_empty() {
+        return EnforcementStep::Remove { other_tags };
+    }
+    match last_tag {
+        LastTag::Quarantine => EnforcementStep::Quarantine(quarantine_tag(digest)),
+        LastTag::Keep => EnforcementStep::Keep,
+        LastTag::Delete => EnforcementStep::DeleteImage,
+    }
+}
+
+/// What push-guard did about a push. The `action` names are the contract of SNS
+/// subscription filters and of the function's response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum GuardAction {
+    /// The push is compliant.
+    None,
+    /// Audit mode: reported, nothing changed.
+    Notified,
+    /// The tag was removed; the image keeps its other tags.
+    TagRemoved { other_tags: Vec<String> },
+    /// The tag was the image's last: the image got `quarantine_tag`, then lost the tag.
+    Quarantined { quarantine_tag: String },
+    /// The tag was the image's last and stays (`last_tag: keep`).
+    KeptLastTag,
+    /// The tag was the image's last; removing it deleted the image (`last_tag: delete`).
+    ImageDeleted,
+    /// The tag was already gone; nothing changed now.
+    AlreadyRemoved,
+    /// The tag names another image now and was left there. `restored_to` is set when the tag
+    /// moved while it was being removed: it was put straight back on that image.
+    TagMovedOn {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        restored_to: Option<String>,
+    },
+    /// ECR refused a change (immutable tags); what was done before it is said in `reason`.
+    Refused { reason: String },
+}
+
+impl GuardAction {
+    /// The `outcome` message attribute of the notification.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Notified => "audited",
+            Self::TagRemoved { .. } => "tag-removed",
+            Self::Quarantined { .. } => "quarantined",
+            Self::KeptLastTag => "kept-last-tag",
+            Self::ImageDeleted => "image-deleted",
+            Self::AlreadyRemoved => "already-removed",
+            Self::TagMovedOn { .. } => "tag-moved-on",
+            Self::Refused { .. } => "refused",
+        }
+    }
+
+    /// True when this delivery changed a tag or an image.
+    pub fn changed_something(&self) -> bool {
+        matches!(
+            self,
+            Self::TagRemoved { .. } | Self::Quarantined { .. } | Self::ImageDeleted
+        )
+    }
+}
+
 /// What push-guard did about one push; also the function's response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GuardReport {
@@ -95,8 +214,8 @@ pub struct GuardReport {
     pub digest: String,
     pub mode: Mode,
     pub compliant: bool,
-    /// `none`, `notified`, `tag-removed`, `already-removed`, `tag-moved-on`.
-    pub action: &'static str,
+    #[serde(flatten)]
+    pub action: GuardAction,
     pub platforms: usize,
     pub verdict: TagVerdict,
 }
@@ -107,15 +226,8 @@ impl GuardReport {
         mode: Mode,
         platforms: usize,
         verdict: TagVerdict,
-        removal: Option<TagRemoval>,
+        action: GuardAction,
     ) -> Self {
-        let action = match (verdict.compliant, removal) {
-            (true, _) => "none",
-            (false, None) => "notified",
-            (false, Some(TagRemoval::Removed)) => "tag-removed",
-            (false, Some(TagRemoval::AlreadyGone)) => "already-removed",
-            (false, Some(TagRemoval::MovedOn)) => "tag-moved-on",
-        };
         Self {
             repository: pushed.image.repository.clone(),
             tag: pushed.tag.clone(),
@@ -129,30 +241,51 @@ impl GuardReport {
     }
 
     /// The notification for a non-compliant push; `None` for a compliant one. A repeated
-    /// delivery whose tag is already gone notifies again: the first delivery may have removed
-    /// the tag and then failed to publish, and a notification must not be lost.
+    /// delivery whose tag is already gone notifies again, as `already-removed`: the first
+    /// delivery may have removed the tag and then failed to publish.
     pub fn notification(&self, image: &ImageRef) -> Option<Notification> {
         if self.compliant {
             return None;
         }
         let tag = untrusted(&self.tag);
-        let removed = matches!(self.action, "tag-removed" | "already-removed");
-        let (severity, outcome, title) = if removed {
-            (
-                Severity::Critical,
-                "tag-removed",
-                format!("Tag removed from {}: {}", self.repository, self.tag),
-            )
-        } else {
-            (
+        let repository = &self.repository;
+        let (severity, title) = match &self.action {
+            GuardAction::None | GuardAction::Notified => (
                 Severity::Warning,
-                "audited",
-                format!("Policy violation in {}: {}", self.repository, self.tag),
-            )
+                format!("Policy violation in {repository}: {}", self.tag),
+            ),
+            GuardAction::TagRemoved { .. } => (
+                Severity::Critical,
+                format!("Tag removed from {repository}: {}", self.tag),
+            ),
+            GuardAction::Quarantined { .. } => (
+                Severity::Critical,
+                format!("Image quarantined in {repository}: {}", self.tag),
+            ),
+            GuardAction::ImageDeleted => (
+                Severity::Critical,
+                format!("Image deleted from {repository}: {}", self.tag),
+            ),
+            GuardAction::KeptLastTag => (
+                Severity::Warning,
+                format!("Policy violation kept in {repository}: {}", self.tag),
+            ),
+            GuardAction::AlreadyRemoved => (
+                Severity::Info,
+                format!("Tag already removed from {repository}: {}", self.tag),
+            ),
+            GuardAction::TagMovedOn { .. } => (
+                Severity::Info,
+                format!("Tag moved on in {repository}: {}", self.tag),
+            ),
+            GuardAction::Refused { .. } => (
+                Severity::Critical,
+                format!("ECR refused enforcement in {repository}: {}", self.tag),
+            ),
         };
         let mut description = format!(
             "Tag `{tag}` of *{}* (`{}`) breaks rule *{}* of the tag policy:\n",
-            untrusted(&self.repository),
+            untrusted(repository),
             self.digest,
             untrusted(self.verdict.rule.as_deref().unwrap_or("-"))
         );
@@ -164,18 +297,8 @@ impl GuardReport {
                 untrusted(&violation.message)
             );
         }
-        match self.action {
-            "tag-removed" => description.push_str(
-                "\nThe tag was removed (enforce mode); the image and its other tags remain.",
-            ),
-            "already-removed" => description.push_str(
-                "\nThe tag had already been removed (enforce mode); the image and its other tags remain.",
-            ),
-            "tag-moved-on" => {
-                description.push_str("\nThe tag already names another image, so it was left alone.")
-            }
-            _ => description.push_str("\nAudit mode: nothing was changed."),
-        }
+        description.push('\n');
+        description.push_str(&self.what_was_done(&tag));
         let mut next_steps = vec![
             "Push the image again with a tag the policy allows (`ecr-steward check` shows which)."
                 .to_string(),
@@ -189,10 +312,15 @@ impl GuardReport {
             next_steps
                 .push("Set the OCI labels in the build, e.g. with docker/metadata-action.".into());
         }
+        if let GuardAction::Quarantined { quarantine_tag } = &self.action {
+            next_steps.push(format!(
+                "The image is still there as `{quarantine_tag}`: delete it when it is not needed."
+            ));
+        }
         Some(Notification {
             event_type: "push-guard.violation".into(),
             severity,
-            outcome: outcome.into(),
+            outcome: self.action.outcome().into(),
             link: image.console_link("details"),
             image: image.clone(),
             title,
@@ -212,6 +340,47 @@ impl GuardReport {
                 ),
             ]),
         })
+    }
+
+    /// One sentence on what happened to the image and its tags.
+    fn what_was_done(&self, tag: &str) -> String {
+        match &self.action {
+            GuardAction::None | GuardAction::Notified => {
+                "Audit mode: nothing was changed.".into()
+            }
+            GuardAction::TagRemoved { other_tags } => format!(
+                "Enforce mode: the tag was removed. The image remains, with its other tags: {}.",
+                other_tags
+                    .iter()
+                    .map(|t| format!("`{}`", untrusted(t)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            GuardAction::Quarantined { quarantine_tag } => format!(
+                "Enforce mode: `{tag}` was the image's only tag, so the image was first tagged `{quarantine_tag}` (same digest), then `{tag}` was removed. The image remains reachable (enforce.last_tag: quarantine)."
+            ),
+            GuardAction::KeptLastTag => format!(
+                "Enforce mode: `{tag}` is the image's only tag, and removing it would delete the image, so it was left in place (enforce.last_tag: keep). Nothing was changed."
+            ),
+            GuardAction::ImageDeleted => format!(
+                "Enforce mode: `{tag}` was the image's only tag; it was removed, and ECR deleted the image with it (enforce.last_tag: delete)."
+            ),
+            GuardAction::AlreadyRemoved => {
+                "Enforce mode: the tag had already been removed (a repeated delivery, or by hand). Nothing was changed now.".into()
+            }
+            GuardAction::TagMovedOn { restored_to: None } => {
+                "Enforce mode: the tag names another image now (a newer push, which is judged on its own), so nothing was changed.".into()
+            }
+            GuardAction::TagMovedOn {
+                restored_to: Some(digest),
+            } => format!(
+                "Enforce mode: the tag was pushed again while it was being removed; ECR removed it from the new image `{digest}`, and ecr-steward put it straight back there. This image was not changed."
+            ),
+            GuardAction::Refused { reason } => format!(
+                "Enforce mode: ECR refused a change: {}. It is not retried.",
+                untrusted(reason)
+            ),
+        }
     }
 }
 
@@ -320,44 +489,134 @@ mod tests {
             tag: "latest".into(),
         };
         let verdict = judge(&Policy::builtin(), "team/app", "latest", &[]);
-        let audit = GuardReport::new(&pushed, Mode::Audit, 1, verdict.clone(), None);
+        let report = |action| GuardReport::new(&pushed, Mode::Enforce, 1, verdict.clone(), action);
+        let audit = GuardReport::new(
+            &pushed,
+            Mode::Audit,
+            1,
+            verdict.clone(),
+            GuardAction::Notified,
+        );
         let message = audit.notification(&pushed.image).expect("notifies");
         assert_eq!(
             (message.outcome.as_str(), message.severity),
             ("audited", Severity::Warning)
         );
         assert!(message.description.contains("tag.literals.deny"));
+        assert!(message
+            .description
+            .contains("Audit mode: nothing was changed."));
 
-        let enforced = GuardReport::new(
-            &pushed,
-            Mode::Enforce,
-            1,
-            verdict.clone(),
-            Some(TagRemoval::Removed),
-        );
-        let message = enforced.notification(&pushed.image).expect("notifies");
-        assert_eq!(
-            (message.outcome.as_str(), enforced.action),
-            ("tag-removed", "tag-removed")
-        );
-
-        let repeated = GuardReport::new(
-            &pushed,
-            Mode::Enforce,
-            1,
-            verdict,
-            Some(TagRemoval::AlreadyGone),
-        );
-        let message = repeated
-            .notification(&pushed.image)
-            .expect("still notifies");
-        assert_eq!(message.outcome, "tag-removed");
-        assert!(message.description.contains("had already been removed"));
+        let cases = [
+            (
+                GuardAction::TagRemoved {
+                    other_tags: vec!["1.2.3".into()],
+                },
+                "tag-removed",
+                "The image remains, with its other tags: `1.2.3`.",
+            ),
+            (
+                GuardAction::Quarantined {
+                    quarantine_tag: "quarantine-0123456789ab".into(),
+                },
+                "quarantined",
+                "first tagged `quarantine-0123456789ab`",
+            ),
+            (GuardAction::KeptLastTag, "kept-last-tag", "left in place"),
+            (
+                GuardAction::ImageDeleted,
+                "image-deleted",
+                "ECR deleted the image",
+            ),
+            (
+                GuardAction::AlreadyRemoved,
+                "already-removed",
+                "had already been removed",
+            ),
+            (
+                GuardAction::TagMovedOn { restored_to: None },
+                "tag-moved-on",
+                "names another image now",
+            ),
+            (
+                GuardAction::TagMovedOn {
+                    restored_to: Some("sha256:e".into()),
+                },
+                "tag-moved-on",
+                "put it straight back",
+            ),
+        ];
+        for (action, outcome, says) in cases {
+            let message = report(action)
+                .notification(&pushed.image)
+                .expect("notifies");
+            assert_eq!(message.outcome, outcome);
+            assert!(
+                message.description.contains(says),
+                "{}",
+                message.description
+            );
+            assert!(!message.description.contains("Audit mode"));
+        }
 
         let fine = judge(&Policy::builtin(), "team/app", "1.2.3", &[]);
         assert_eq!(
-            GuardReport::new(&pushed, Mode::Audit, 1, fine, None).notification(&pushed.image),
+            GuardReport::new(&pushed, Mode::Audit, 1, fine, GuardAction::None)
+                .notification(&pushed.image),
             None
         );
+    }
+
+    #[test]
+    fn quarantine_tags_are_recognised_and_the_last_tag_is_never_removed_by_default() {
+        let digest = "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234abcd";
+        assert_eq!(quarantine_tag(digest), "quarantine-7f5b2640fe6f");
+        assert!(is_quarantine_tag("quarantine-7f5b2640fe6f"));
+        for other in [
+            "quarantine-7f5b",
+            "quarantine-7F5B2640FE6F",
+            "quarantine-7f5b2640fe6fa",
+            "latest",
+        ] {
+            assert!(!is_quarantine_tag(other), "{other}");
+        }
+        let image = |tags: &[&str]| TaggedImage {
+            digest: digest.into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+        };
+        let plan =
+            |current: Option<&TaggedImage>, last| plan_enforcement(digest, "latest", current, last);
+        assert_eq!(plan(None, LastTag::Delete), EnforcementStep::AlreadyGone);
+        let moved = TaggedImage {
+            digest: "sha256:other".into(),
+            tags: vec!["latest".into()],
+        };
+        assert_eq!(
+            plan(Some(&moved), LastTag::Delete),
+            EnforcementStep::MovedOn
+        );
+        assert_eq!(
+            plan(Some(&image(&["latest", "1.2.3"])), LastTag::Delete),
+            EnforcementStep::Remove {
+                other_tags: vec!["1.2.3".into()]
+            }
+        );
+        assert_eq!(
+            plan(Some(&image(&["latest"])), LastTag::default()),
+            EnforcementStep::Quarantine("quarantine-7f5b2640fe6f".into())
+        );
+        assert_eq!(
+            plan(Some(&image(&["latest"])), LastTag::Keep),
+            EnforcementStep::Keep
+        );
+        assert_eq!(
+            plan(Some(&image(&["latest"])), LastTag::Delete),
+            EnforcementStep::DeleteImage
+        );
+        let quarantined = image(&["latest", "quarantine-7f5b2640fe6f"]);
+        assert!(matches!(
+            plan(Some(&quarantined), LastTag::Quarantine),
+            EnforcementStep::Remove { .. }
+        ));
     }
 }

@@ -29,24 +29,41 @@ pub trait ImageReader: Send + Sync {
     ) -> impl Future<Output = Result<Vec<PlatformLabels>, StewardError>> + Send;
 }
 
-/// What became of a tag that was to be removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TagRemoval {
-    Removed,
-    /// The tag was not there any more (an event delivered twice, or removed by hand).
-    AlreadyGone,
-    /// The tag now names another image, which is not this event's business.
-    MovedOn,
+/// The image a tag names, as ECR describes it just now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaggedImage {
+    pub digest: String,
+    /// Every tag of the image, this one included.
+    pub tags: Vec<String>,
 }
 
-/// Removes tags from ECR: the tag only, never the image.
-pub trait TagRemover: Send + Sync {
-    fn remove_tag(
+/// Reads and changes the tags of ECR images. Removing the last tag of an image deletes the
+/// image (ECR's rule), so callers look at [`TaggedImage::tags`] first.
+pub trait TagStore: Send + Sync {
+    /// The image `tag` names now; `None` when the tag (or the repository) does not exist.
+    fn tagged_image(
+        &self,
+        repository: &str,
+        tag: &str,
+    ) -> impl Future<Output = Result<Option<TaggedImage>, StewardError>> + Send;
+
+    /// Points `tag` at the image `digest`, with the image's exact manifest, so the digest is
+    /// unchanged. Succeeds when the tag already names it. A tag that ECR refuses to move
+    /// (immutable tags) is a [`StewardError::Conflict`].
+    fn put_tag(
         &self,
         repository: &str,
         tag: &str,
         digest: &str,
-    ) -> impl Future<Output = Result<TagRemoval, StewardError>> + Send;
+    ) -> impl Future<Output = Result<(), StewardError>> + Send;
+
+    /// Removes `tag` (BatchDeleteImage by tag, never by digest) and returns the digest it was
+    /// removed from, as ECR's answer names it; `None` when the tag was not there.
+    fn remove_tag(
+        &self,
+        repository: &str,
+        tag: &str,
+    ) -> impl Future<Output = Result<Option<String>, StewardError>> + Send;
 }
 
 pub trait Notifier: Send + Sync {

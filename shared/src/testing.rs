@@ -24,3 +24,126 @@ impl Notifier for Inbox {
         Ok(())
     }
 }
+
+/// ECR's tags in memory, for one repository, with ECR's rules: removing an image's last tag
+/// deletes the image; a tag moves when it is put on another image.
+#[derive(Debug, Default)]
+pub struct MemoryTags {
+    /// Digest → tags of the image.
+    images: Mutex<std::collections::BTreeMap<String, Vec<String>>>,
+    /// Tag → digest to re-push the tag to just before the next removal (a racing push).
+    race: Mutex<Option<(String, String)>>,
+    /// Tags that cannot be moved once set.
+    immutable: bool,
+}
+
+impl MemoryTags {
+    /// A repository whose tags cannot move once set.
+    pub fn immutable() -> Self {
+        Self {
+            immutable: true,
+            ..Self::default()
+        }
+    }
+
+    /// An image with these tags.
+    pub fn with_image(self, digest: &str, tags: &[&str]) -> Self {
+        if let Ok(mut images) = self.images.lock() {
+            images.insert(digest.into(), tags.iter().map(|t| t.to_string()).collect());
+        }
+        self
+    }
+
+    /// Makes the next `remove_tag` of `tag` find it pushed again on `digest` first.
+    pub fn race_next_removal(&self, tag: &str, digest: &str) {
+        if let Ok(mut race) = self.race.lock() {
+            *race = Some((tag.into(), digest.into()));
+        }
+    }
+
+    /// The tags of `digest`; `None` once the image is deleted.
+    pub fn tags_of(&self, digest: &str) -> Option<Vec<String>> {
+        self.images.lock().ok()?.get(digest).cloned()
+    }
+
+    fn digest_of(
+        images: &std::collections::BTreeMap<String, Vec<String>>,
+        tag: &str,
+    ) -> Option<String> {
+        images
+            .iter()
+            .find(|(_, tags)| tags.iter().any(|t| t == tag))
+            .map(|(digest, _)| digest.clone())
+    }
+
+    fn put(images: &mut std::collections::BTreeMap<String, Vec<String>>, tag: &str, digest: &str) {
+        for tags in images.values_mut() {
+            tags.retain(|t| t != tag);
+        }
+        images.entry(digest.into()).or_default().push(tag.into());
+    }
+}
+
+fn poisoned() -> StewardError {
+    StewardError::InvalidResponse {
+        service: crate::error::Service::Ecr,
+        message: "poisoned lock".into(),
+    }
+}
+
+impl crate::ports::TagStore for MemoryTags {
+    async fn tagged_image(
+        &self,
+        _: &str,
+        tag: &str,
+    ) -> Result<Option<crate::ports::TaggedImage>, StewardError> {
+        let images = self.images.lock().map_err(|_| poisoned())?;
+        Ok(
+            Self::digest_of(&images, tag).map(|digest| crate::ports::TaggedImage {
+                tags: images.get(&digest).cloned().unwrap_or_default(),
+                digest,
+            }),
+        )
+    }
+
+    async fn put_tag(&self, repository: &str, tag: &str, digest: &str) -> Result<(), StewardError> {
+        let mut images = self.images.lock().map_err(|_| poisoned())?;
+        if !images.contains_key(digest) {
+            return Err(StewardError::NotFound {
+                service: crate::error::Service::Ecr,
+                what: format!("image {digest} in {repository}"),
+            });
+        }
+        match Self::digest_of(&images, tag) {
+            Some(current) if current == digest => Ok(()),
+            Some(current) if self.immutable => Err(StewardError::Conflict {
+                service: crate::error::Service::Ecr,
+                message: format!("tag {tag} of {repository} is immutable and names {current}"),
+            }),
+            _ => {
+                Self::put(&mut images, tag, digest);
+                Ok(())
+            }
+        }
+    }
+
+    async fn remove_tag(&self, _: &str, tag: &str) -> Result<Option<String>, StewardError> {
+        let mut images = self.images.lock().map_err(|_| poisoned())?;
+        if let Some((raced, digest)) = self.race.lock().map_err(|_| poisoned())?.take() {
+            if raced == tag {
+                Self::put(&mut images, tag, &digest);
+            }
+        }
+        let Some(digest) = Self::digest_of(&images, tag) else {
+            return Ok(None);
+        };
+        let now_untagged = images.get_mut(&digest).is_some_and(|tags| {
+            tags.retain(|t| t != tag);
+            tags.is_empty()
+        });
+        if now_untagged {
+            images.remove(&digest);
+        }
+        Ok(Some(digest))
+    }
+}

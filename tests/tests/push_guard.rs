@@ -226,7 +226,135 @@ async fn c_enforce_mode_removes_the_offending_tag_and_keeps_the_image() {
     assert_eq!(attribute(&envelopes[0], "severity"), "CRITICAL");
     let message = chat_message(&envelopes[0]);
     let description = message["content"]["description"].as_str().expect("text");
-    assert!(description.contains("The tag was removed"), "{description}");
+    assert!(
+        description
+            .contains("the tag was removed. The image remains, with its other tags: `1.2.3`"),
+        "{description}"
+    );
+}
+
+/// One image pushed under `latest` only: removing that tag would delete it.
+async fn only_tagged_latest(bed: &Bed, seed: &str) -> PushedImage {
+    let image = bed
+        .stack
+        .push_image(&labelled(PushSpec::new(REGION, REPOSITORY).seed(seed), None).tag("latest"));
+    assert_eq!(bed.tags(&image).await, Some(vec!["latest".to_string()]));
+    image
+}
+
+/// `quarantine-` and the first 12 hex digits of the digest, as the README documents it.
+fn quarantine_tag_of(image: &PushedImage) -> String {
+    let hex = image.digest.trim_start_matches("sha256:");
+    format!("quarantine-{}", &hex[..12])
+}
+
+#[tokio::test]
+async fn c_enforce_on_an_image_s_only_tag_quarantines_it_and_the_image_stays_reachable() {
+    let bed = Bed::start().await;
+    let image = only_tagged_latest(&bed, "only-latest").await;
+    let guard = bed.guard(Policy::builtin(), Some(Mode::Enforce));
+
+    let report = guard.handle(push_event(&image)).await.expect("handled");
+
+    let quarantine = quarantine_tag_of(&image);
+    assert_eq!(report["action"], "quarantined", "{report:#}");
+    assert_eq!(report["quarantine_tag"], quarantine.as_str());
+    // Same digest, reachable under ecr-steward's tag; `latest` is gone.
+    assert_eq!(bed.tags(&image).await, Some(vec![quarantine.clone()]));
+    let envelopes = bed.notifications(1).await;
+    assert_eq!(envelopes.len(), 1, "{envelopes:#?}");
+    assert_eq!(attribute(&envelopes[0], "outcome"), "quarantined");
+    let description = chat_message(&envelopes[0])["content"]["description"].to_string();
+    assert!(description.contains("only tag"), "{description}");
+    assert!(description.contains(&quarantine), "{description}");
+    assert!(!description.contains("other tags remain"), "{description}");
+
+    // The PUSH of the quarantine tag itself, and a repeat of the first event, change nothing.
+    let mut own_push = push_event(&image);
+    own_push["detail"]["image-tag"] = quarantine.clone().into();
+    assert!(guard.handle(own_push).await.expect("own tag")["skipped"].is_string());
+    let repeat = guard.handle(push_event(&image)).await.expect("repeat");
+    assert_eq!(repeat["action"], "already-removed", "{repeat:#}");
+    assert_eq!(bed.tags(&image).await, Some(vec![quarantine]));
+    let envelopes = bed.notifications(1).await;
+    assert_eq!(attribute(&envelopes[0], "outcome"), "already-removed");
+}
+
+#[tokio::test]
+async fn c_keep_leaves_an_only_tag_and_delete_removes_the_image_only_when_the_policy_says_so() {
+    let bed = Bed::start().await;
+    let policy = |choice: &str| {
+        Policy::from_text(
+            &format!("version: 1\nrules:\n  - tags: {{ semver: {{}}, literals: {{ deny: [latest] }} }}\n    enforce: {{ last_tag: {choice} }}\n"),
+            "policy.yaml",
+            SourceFormat::Yaml,
+        )
+        .expect("valid policy")
+    };
+    let kept = only_tagged_latest(&bed, "keep").await;
+    let report = bed
+        .guard(policy("keep"), Some(Mode::Enforce))
+        .handle(push_event(&kept))
+        .await
+        .expect("handled");
+    assert_eq!(report["action"], "kept-last-tag", "{report:#}");
+    assert_eq!(bed.tags(&kept).await, Some(vec!["latest".to_string()]));
+
+    let deleted = only_tagged_latest(&bed, "delete").await;
+    let report = bed
+        .guard(policy("delete"), Some(Mode::Enforce))
+        .handle(push_event(&deleted))
+        .await
+        .expect("handled");
+    assert_eq!(report["action"], "image-deleted", "{report:#}");
+    assert_eq!(bed.tags(&deleted).await, None, "ECR deleted the image");
+    let outcomes: Vec<String> = bed
+        .notifications(2)
+        .await
+        .iter()
+        .map(|e| attribute(e, "outcome").to_string())
+        .collect();
+    assert_eq!(outcomes, ["kept-last-tag", "image-deleted"]);
+}
+
+#[tokio::test]
+async fn c_an_immutable_repository_is_enforced_without_losing_the_image() {
+    let bed = Bed::start().await;
+    for mutability in ["IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION"] {
+        let repository = format!("team/{}", mutability.to_lowercase().replace('_', "-"));
+        let mut create = bed
+            .stack
+            .ecr(REGION)
+            .create_repository()
+            .repository_name(&repository)
+            .image_tag_mutability(mutability.into());
+        if mutability == "IMMUTABLE_WITH_EXCLUSION" {
+            create = create.image_tag_mutability_exclusion_filters(
+                aws_sdk_ecr::types::ImageTagMutabilityExclusionFilter::builder()
+                    .filter_type(
+                        aws_sdk_ecr::types::ImageTagMutabilityExclusionFilterType::Wildcard,
+                    )
+                    .filter("dev-*")
+                    .build()
+                    .expect("filter"),
+            );
+        }
+        create.send().await.expect("repository");
+        let image = bed.stack.push_image(
+            &labelled(PushSpec::new(REGION, &repository).seed(mutability), None).tag("latest"),
+        );
+        let report = bed
+            .guard(Policy::builtin(), Some(Mode::Enforce))
+            .handle(push_event(&image))
+            .await
+            .expect("handled, not failed");
+        assert_eq!(report["action"], "quarantined", "{mutability}: {report:#}");
+        assert_eq!(
+            bed.tags(&image).await,
+            Some(vec![quarantine_tag_of(&image)]),
+            "{mutability}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -286,12 +414,15 @@ async fn e_an_event_delivered_twice_in_enforce_mode_removes_the_tag_once() {
     assert_eq!(second["action"], "already-removed", "{second:#}");
     assert_eq!(bed.tags(&latest).await, Some(vec!["1.2.3".to_string()]));
 
-    // Both deliveries notify (the first one's publish may have failed after the removal).
+    // Both deliveries notify (the first one's publish may have failed after the removal),
+    // but only the first says it removed the tag: filters and counts see one removal.
     let envelopes = bed.notifications(2).await;
-    assert_eq!(envelopes.len(), 2, "{envelopes:#?}");
-    for envelope in &envelopes {
-        assert_eq!(attribute(envelope, "outcome"), "tag-removed");
-    }
+    let outcomes: Vec<&str> = envelopes.iter().map(|e| attribute(e, "outcome")).collect();
+    assert_eq!(
+        outcomes,
+        ["tag-removed", "already-removed"],
+        "{envelopes:#?}"
+    );
     let last = chat_message(&envelopes[1])["content"]["description"].to_string();
     assert!(last.contains("had already been removed"), "{last}");
 }

@@ -4,9 +4,11 @@
 use serde_json::Value;
 use steward::error::StewardError;
 use steward::events::StewardEvent;
-use steward::guard::{judge, triage, GuardReport, Triage};
-use steward::policy::{Mode, Policy};
-use steward::ports::{ImageReader, Notifier, TagRemover};
+use steward::guard::{
+    judge, plan_enforcement, triage, EnforcementStep, GuardAction, GuardReport, Triage,
+};
+use steward::policy::{LastTag, Mode, Policy};
+use steward::ports::{ImageReader, Notifier, TagStore};
 use tracing::info;
 
 pub struct PushGuard<R, T, N> {
@@ -18,7 +20,7 @@ pub struct PushGuard<R, T, N> {
     pub notifier: N,
 }
 
-impl<R: ImageReader, T: TagRemover, N: Notifier> PushGuard<R, T, N> {
+impl<R: ImageReader, T: TagStore, N: Notifier> PushGuard<R, T, N> {
     /// Handles one event. The response is the report, or `{"skipped": reason}`.
     pub async fn handle(&self, event: Value) -> Result<Value, StewardError> {
         let event = match StewardEvent::from_value(event)
@@ -46,15 +48,16 @@ impl<R: ImageReader, T: TagRemover, N: Notifier> PushGuard<R, T, N> {
             .mode_override
             .or(rule.map(|rule| self.policy.mode_for(rule)))
             .unwrap_or(self.policy.mode);
-        let removal = match (verdict.compliant, mode) {
-            (false, Mode::Enforce) => Some(
-                self.tags
-                    .remove_tag(&image.repository, &pushed.tag, &image.digest)
-                    .await?,
-            ),
-            _ => None,
+        let action = match (verdict.compliant, mode) {
+            (true, _) => GuardAction::None,
+            (false, Mode::Audit) => GuardAction::Notified,
+            (false, Mode::Enforce) => {
+                let last_tag = rule.map(|rule| rule.enforce.last_tag).unwrap_or_default();
+                self.enforce(&image.repository, &pushed.tag, &image.digest, last_tag)
+                    .await?
+            }
         };
-        let report = GuardReport::new(&pushed, mode, platforms.len(), verdict, removal);
+        let report = GuardReport::new(&pushed, mode, platforms.len(), verdict, action);
         if let Some(notification) = report.notification(image) {
             self.notifier.publish(&notification).await?;
         }
@@ -63,11 +66,82 @@ impl<R: ImageReader, T: TagRemover, N: Notifier> PushGuard<R, T, N> {
             tag = %report.tag,
             digest = %report.digest,
             compliant = report.compliant,
-            action = report.action,
+            action = report.action.outcome(),
             violations = report.verdict.violations.len(),
             "push checked"
         );
-        serde_json::to_value(&report).map_err(|e| StewardError::MalformedEvent(e.to_string()))
+        serde_json::to_value(&report).map_err(|e| StewardError::InvalidResponse {
+            service: steward::error::Service::Ecr,
+            message: format!("the report could not be serialized: {e}"),
+        })
+    }
+
+    /// Removes the offending tag as the rule says, looking at the tag just before acting.
+    /// ECR's refusals (immutable tags) are reported, not retried.
+    async fn enforce(
+        &self,
+        repository: &str,
+        tag: &str,
+        digest: &str,
+        last_tag: LastTag,
+    ) -> Result<GuardAction, StewardError> {
+        let current = self.tags.tagged_image(repository, tag).await?;
+        let step = plan_enforcement(digest, tag, current.as_ref(), last_tag);
+        let result = match step {
+            EnforcementStep::AlreadyGone => Ok(GuardAction::AlreadyRemoved),
+            EnforcementStep::MovedOn => Ok(GuardAction::TagMovedOn { restored_to: None }),
+            EnforcementStep::Keep => Ok(GuardAction::KeptLastTag),
+            EnforcementStep::Remove { other_tags } => {
+                self.remove(
+                    repository,
+                    tag,
+                    digest,
+                    GuardAction::TagRemoved { other_tags },
+                )
+                .await
+            }
+            EnforcementStep::DeleteImage => {
+                self.remove(repository, tag, digest, GuardAction::ImageDeleted)
+                    .await
+            }
+            EnforcementStep::Quarantine(quarantine_tag) => {
+                match self.tags.put_tag(repository, &quarantine_tag, digest).await {
+                    Ok(()) => {
+                        self.remove(repository, tag, digest, GuardAction::Quarantined { quarantine_tag })
+                            .await
+                    }
+                    Err(StewardError::Conflict { message, .. }) => Ok(GuardAction::Refused {
+                        reason: format!("{message}; the image could not be quarantined, so {tag} was left in place"),
+                    }),
+                    Err(other) => Err(other),
+                }
+            }
+        };
+        result
+    }
+
+    /// Removes `tag`; when ECR says it was removed from another image than `digest` (pushed
+    /// again meanwhile), puts it straight back there.
+    async fn remove(
+        &self,
+        repository: &str,
+        tag: &str,
+        digest: &str,
+        done: GuardAction,
+    ) -> Result<GuardAction, StewardError> {
+        match self.tags.remove_tag(repository, tag).await? {
+            None => Ok(GuardAction::AlreadyRemoved),
+            Some(removed) if removed == digest => Ok(done),
+            Some(newer) => match self.tags.put_tag(repository, tag, &newer).await {
+                Ok(()) => Ok(GuardAction::TagMovedOn {
+                    restored_to: Some(newer),
+                }),
+                Err(StewardError::Conflict { message, .. }) => Ok(GuardAction::Refused {
+                    reason: format!("{tag} was pushed again as {newer} while it was being removed, and putting it back failed: {message}"),
+                }),
+                Err(other) => Err(other),
+            },
+        }
     }
 }
 
@@ -79,16 +153,17 @@ fn skipped(reason: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::sync::Mutex;
 
     use steward::error::Service;
     use steward::labels::Labels;
-    use steward::ports::{PlatformLabels, TagRemoval};
-    use steward::testing::Inbox;
+    use steward::policy::SourceFormat;
+    use steward::ports::PlatformLabels;
+    use steward::testing::{Inbox, MemoryTags};
 
     use super::*;
 
     const DIGEST: &str = "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234abcd";
+    const NEWER: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 
     /// Images by digest; a digest that is absent is not found.
     struct Images(BTreeMap<String, Vec<PlatformLabels>>);
@@ -103,33 +178,6 @@ mod tests {
             self.0.get(digest).cloned().ok_or(StewardError::NotFound {
                 service: Service::Registry,
                 what: digest.into(),
-            })
-        }
-    }
-
-    /// Tags by name; removing one records it.
-    #[derive(Default)]
-    struct Tags {
-        present: Mutex<BTreeMap<String, String>>,
-        removed: Mutex<Vec<String>>,
-    }
-
-    impl TagRemover for Tags {
-        async fn remove_tag(
-            &self,
-            _: &str,
-            tag: &str,
-            digest: &str,
-        ) -> Result<TagRemoval, StewardError> {
-            let mut present = self.present.lock().expect("lock");
-            Ok(match present.get(tag) {
-                None => TagRemoval::AlreadyGone,
-                Some(other) if other != digest => TagRemoval::MovedOn,
-                Some(_) => {
-                    present.remove(tag);
-                    self.removed.lock().expect("lock").push(tag.into());
-                    TagRemoval::Removed
-                }
             })
         }
     }
@@ -151,26 +199,38 @@ mod tests {
         .collect()
     }
 
-    fn guard(mode: Option<Mode>, tags: &[&str]) -> PushGuard<Images, Tags, Inbox> {
+    fn guard_with(
+        policy: Policy,
+        mode: Option<Mode>,
+        tags: MemoryTags,
+    ) -> PushGuard<Images, MemoryTags, Inbox> {
         let image = PlatformLabels {
             platform: None,
             digest: DIGEST.into(),
             labels: good_labels(),
         };
-        let present = tags
-            .iter()
-            .map(|t| (t.to_string(), DIGEST.to_string()))
-            .collect();
         PushGuard {
-            policy: Policy::builtin(),
+            policy,
             mode_override: mode,
             images: Images(BTreeMap::from([(DIGEST.to_string(), vec![image])])),
-            tags: Tags {
-                present: Mutex::new(present),
-                ..Tags::default()
-            },
+            tags,
             notifier: Inbox::default(),
         }
+    }
+
+    fn guard(mode: Option<Mode>, tags: &[&str]) -> PushGuard<Images, MemoryTags, Inbox> {
+        guard_with(
+            Policy::builtin(),
+            mode,
+            MemoryTags::default().with_image(DIGEST, tags),
+        )
+    }
+
+    fn last_tag_policy(choice: &str) -> Policy {
+        let text = format!(
+            "version: 1\nrules:\n  - tags: {{ semver: {{}}, literals: {{ deny: [latest] }} }}\n    enforce: {{ last_tag: {choice} }}\n"
+        );
+        Policy::from_text(&text, "test", SourceFormat::Yaml).expect("policy")
     }
 
     fn push(tag: &str) -> Value {
@@ -179,6 +239,15 @@ mod tests {
                 .expect("sample");
         event["detail"]["image-tag"] = tag.into();
         event
+    }
+
+    fn outcomes(guard: &PushGuard<Images, MemoryTags, Inbox>) -> Vec<String> {
+        guard
+            .notifier
+            .received()
+            .iter()
+            .map(|n| n.outcome.clone())
+            .collect()
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -190,7 +259,7 @@ mod tests {
             (Some(true), Some("none"))
         );
         assert!(guard.notifier.received().is_empty());
-        assert!(guard.tags.removed.lock().expect("lock").is_empty());
+        assert_eq!(guard.tags.tags_of(DIGEST), Some(vec!["1.4.2".to_string()]));
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -199,14 +268,12 @@ mod tests {
         let report = guard.handle(push("latest")).await.expect("handled");
         assert_eq!(report["action"], "notified");
         assert_eq!(report["mode"], "audit");
-        let inbox = guard.notifier.received();
-        assert_eq!(inbox.len(), 1);
-        assert_eq!(inbox[0].outcome, "audited");
-        assert!(guard.tags.removed.lock().expect("lock").is_empty());
+        assert_eq!(outcomes(&guard), ["audited"]);
+        assert_eq!(guard.tags.tags_of(DIGEST), Some(vec!["latest".to_string()]));
     }
 
     #[tokio::test(flavor = "current_thread")]
-    async fn enforce_removes_the_tag_once_and_notifies_each_delivery() {
+    async fn a_repeated_delivery_removes_the_tag_once_and_says_so() {
         let guard = guard(Some(Mode::Enforce), &["latest", "1.4.2"]);
         let first = guard.handle(push("latest")).await.expect("handled");
         let second = guard.handle(push("latest")).await.expect("handled again");
@@ -214,20 +281,104 @@ mod tests {
             (first["action"].as_str(), second["action"].as_str()),
             (Some("tag-removed"), Some("already-removed"))
         );
-        assert_eq!(*guard.tags.removed.lock().expect("lock"), ["latest"]);
-        assert!(guard
-            .tags
-            .present
-            .lock()
-            .expect("lock")
-            .contains_key("1.4.2"));
-        let outcomes: Vec<String> = guard
-            .notifier
-            .received()
-            .iter()
-            .map(|n| n.outcome.clone())
-            .collect();
-        assert_eq!(outcomes, ["tag-removed", "tag-removed"]);
+        assert_eq!(first["other_tags"], serde_json::json!(["1.4.2"]));
+        assert_eq!(guard.tags.tags_of(DIGEST), Some(vec!["1.4.2".to_string()]));
+        assert_eq!(outcomes(&guard), ["tag-removed", "already-removed"]);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_last_tag_is_quarantined_by_default_so_the_image_stays() {
+        let guard = guard(Some(Mode::Enforce), &["latest"]);
+        let report = guard.handle(push("latest")).await.expect("handled");
+        assert_eq!(report["action"], "quarantined");
+        assert_eq!(report["quarantine_tag"], "quarantine-7f5b2640fe6f");
+        assert_eq!(
+            guard.tags.tags_of(DIGEST),
+            Some(vec!["quarantine-7f5b2640fe6f".to_string()])
+        );
+        let notification = &guard.notifier.received()[0];
+        assert_eq!(notification.outcome, "quarantined");
+        assert!(notification
+            .description
+            .contains("first tagged `quarantine-7f5b2640fe6f` (same digest)"));
+        let again = guard.handle(push("latest")).await.expect("repeat");
+        assert_eq!(again["action"], "already-removed");
+        assert_eq!(
+            guard.tags.tags_of(DIGEST),
+            Some(vec!["quarantine-7f5b2640fe6f".to_string()])
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_quarantine_tag_itself_is_never_judged() {
+        let guard = guard(Some(Mode::Enforce), &["quarantine-7f5b2640fe6f"]);
+        let report = guard
+            .handle(push("quarantine-7f5b2640fe6f"))
+            .await
+            .expect("handled");
+        assert!(report["skipped"].is_string(), "{report}");
+        assert!(guard.notifier.received().is_empty());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn keep_leaves_the_last_tag_and_delete_deletes_the_image_only_when_asked() {
+        let tags = MemoryTags::default().with_image(DIGEST, &["latest"]);
+        let keep = guard_with(last_tag_policy("keep"), Some(Mode::Enforce), tags);
+        let report = keep.handle(push("latest")).await.expect("handled");
+        assert_eq!(report["action"], "kept-last-tag");
+        assert_eq!(keep.tags.tags_of(DIGEST), Some(vec!["latest".to_string()]));
+        assert_eq!(outcomes(&keep), ["kept-last-tag"]);
+
+        let tags = MemoryTags::default().with_image(DIGEST, &["latest"]);
+        let delete = guard_with(last_tag_policy("delete"), Some(Mode::Enforce), tags);
+        let report = delete.handle(push("latest")).await.expect("handled");
+        assert_eq!(report["action"], "image-deleted");
+        assert_eq!(delete.tags.tags_of(DIGEST), None);
+        assert_eq!(outcomes(&delete), ["image-deleted"]);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_tag_pushed_again_during_the_removal_is_put_back_on_the_new_image() {
+        let tags = MemoryTags::default()
+            .with_image(DIGEST, &["latest", "1.4.2"])
+            .with_image(NEWER, &["other"]);
+        tags.race_next_removal("latest", NEWER);
+        let guard = guard_with(Policy::builtin(), Some(Mode::Enforce), tags);
+        let report = guard.handle(push("latest")).await.expect("handled");
+        assert_eq!(report["action"], "tag-moved-on");
+        assert_eq!(report["restored_to"], NEWER);
+        let newer = guard.tags.tags_of(NEWER).expect("newer image");
+        assert!(newer.contains(&"latest".to_string()), "{newer:?}");
+        assert_eq!(guard.tags.tags_of(DIGEST), Some(vec!["1.4.2".to_string()]));
+        assert_eq!(outcomes(&guard), ["tag-moved-on"]);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_tag_that_already_names_another_image_is_left_alone() {
+        let tags = MemoryTags::default().with_image(NEWER, &["latest"]);
+        let guard = guard_with(Policy::builtin(), Some(Mode::Enforce), tags);
+        let report = guard.handle(push("latest")).await.expect("handled");
+        assert_eq!(report["action"], "tag-moved-on");
+        assert!(report.get("restored_to").is_none());
+        assert_eq!(guard.tags.tags_of(NEWER), Some(vec!["latest".to_string()]));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_immutable_refusal_is_reported_and_not_retried() {
+        let tags = MemoryTags::immutable()
+            .with_image(DIGEST, &["latest"])
+            .with_image(NEWER, &["quarantine-7f5b2640fe6f"]);
+        let guard = guard_with(Policy::builtin(), Some(Mode::Enforce), tags);
+        let report = guard
+            .handle(push("latest"))
+            .await
+            .expect("reported, not failed");
+        assert_eq!(report["action"], "refused");
+        assert!(report["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("immutable") && r.contains("left in place")));
+        assert_eq!(guard.tags.tags_of(DIGEST), Some(vec!["latest".to_string()]));
+        assert_eq!(outcomes(&guard), ["refused"]);
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -8,8 +8,8 @@ mod replication;
 pub use evaluate::{Finding, TagKind, TagVerdict};
 pub use load::{PolicyError, SourceFormat};
 pub use model::{
-    Consistency, GitShaRule, LabelRules, LiteralRules, Mode, Pattern, Policy, PrefixV, Rule,
-    SemverRule, TagRules,
+    Consistency, EnforceRules, GitShaRule, LabelRules, LastTag, LiteralRules, Mode, Pattern,
+    Policy, PrefixV, Rule, SemverRule, TagRules,
 };
 pub use replication::{Destination, ReplicationRule, Target};
 

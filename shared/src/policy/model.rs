@@ -31,6 +31,7 @@ impl Rule {
             tags,
             labels: LabelRules::default(),
             scan: crate::scan::ScanRules::default(),
+            enforce: EnforceRules::default(),
             allowed: String::new(),
         };
         rule.allowed = rule.describe_allowed();
@@ -90,9 +91,36 @@ pub struct Rule {
     /// The vulnerability bar for scans of these repositories.
     #[serde(default)]
     pub scan: crate::scan::ScanRules,
+    /// How enforce mode removes a tag.
+    #[serde(default)]
+    pub enforce: EnforceRules,
     /// What the rule allows, in words, for violation messages.
     #[serde(skip)]
     pub allowed: String,
+}
+
+/// How enforce mode treats an offending tag.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnforceRules {
+    /// What happens when the offending tag is the image's last one: removing the last tag
+    /// deletes the image in ECR.
+    #[serde(default)]
+    pub last_tag: LastTag,
+}
+
+/// What enforce mode does when the offending tag is the image's only tag.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LastTag {
+    /// Tag the image `quarantine-<12 hex of the digest>` first, then remove the offending
+    /// tag: the image stays reachable by the quarantine tag and its digest.
+    #[default]
+    Quarantine,
+    /// Leave the offending tag in place and report it.
+    Keep,
+    /// Remove the tag, and with it the image (ECR deletes an image whose last tag goes).
+    Delete,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
