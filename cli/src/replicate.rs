@@ -15,6 +15,7 @@ use steward::glob::Glob;
 use steward::notify::ImageRef;
 use steward::policy::{Pattern, Target};
 use steward::ports::Replicator;
+use steward::replicate::is_source;
 
 use crate::check::load_policy;
 use crate::{Format, ReplicateArgs};
@@ -81,7 +82,13 @@ pub fn run(args: &ReplicateArgs) -> anyhow::Result<u8> {
                             })
                             .collect()
                     };
-                    for target in targets {
+                    let source = ImageRef {
+                        account: None,
+                        region: region.clone(),
+                        repository: repository.clone(),
+                        digest: digest.clone(),
+                    };
+                    for target in targets.into_iter().filter(|t| !is_source(t, &source)) {
                         let key = (
                             target.region.clone(),
                             target.account.clone(),

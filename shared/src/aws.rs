@@ -612,6 +612,18 @@ impl ImageReader for Registries {
             .platform_labels(repository, digest)
             .await
     }
+
+    async fn tag_digest(
+        &self,
+        region: &str,
+        repository: &str,
+        tag: &str,
+    ) -> Result<Option<String>, StewardError> {
+        self.client(region)
+            .await?
+            .head_manifest(repository, tag)
+            .await
+    }
 }
 
 #[cfg(test)]

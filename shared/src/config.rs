@@ -16,6 +16,9 @@ pub const MODE: &str = "STEWARD_MODE";
 pub const TOPIC_ARN: &str = "STEWARD_TOPIC_ARN";
 /// `true` to notify about scans that pass the bar too (scan-alert).
 pub const NOTIFY_CLEAN: &str = "STEWARD_NOTIFY_CLEAN";
+/// `true` to notify when a replication finds the image already at every destination
+/// (replicator); off by default, so repeats, backfills and two-way rule sets stay quiet.
+pub const NOTIFY_ALREADY_REPLICATED: &str = "STEWARD_NOTIFY_ALREADY_REPLICATED";
 /// `STEWARD_REGISTRY_US_EAST_1=http://127.0.0.1:5001`: a registry endpoint for a region,
 /// instead of the one ECR's token names (for local runs).
 pub const REGISTRY_PREFIX: &str = "STEWARD_REGISTRY_";
@@ -38,6 +41,7 @@ pub struct FunctionConfig {
     /// Region → registry base URL.
     pub registry_overrides: BTreeMap<String, String>,
     pub notify_clean: bool,
+    pub notify_already_replicated: bool,
 }
 
 impl FunctionConfig {
@@ -87,22 +91,23 @@ impl FunctionConfig {
             });
         }
         let registry_overrides = registry_overrides(&vars)?;
-        let notify_clean = match get(NOTIFY_CLEAN) {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    variable: NOTIFY_CLEAN.into(),
-                    message: format!("{other:?}; use true or false"),
-                })
-            }
+        let flag = |name: &'static str| match get(name) {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(other) => Err(ConfigError::Invalid {
+                variable: name.into(),
+                message: format!("{other:?}; use true or false"),
+            }),
         };
+        let notify_clean = flag(NOTIFY_CLEAN)?;
+        let notify_already_replicated = flag(NOTIFY_ALREADY_REPLICATED)?;
         Ok(Self {
             policy,
             mode_override,
             topic_arn: topic_arn.into(),
             registry_overrides,
             notify_clean,
+            notify_already_replicated,
         })
     }
 }

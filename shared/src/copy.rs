@@ -103,6 +103,10 @@ pub struct CopyStats {
     pub blobs_skipped: u64,
     pub manifests_copied: u64,
     pub manifests_skipped: u64,
+    /// Destination tags pointed at the image.
+    pub tags_set: u64,
+    /// Tags left alone because the source's tag names another image now.
+    pub tags_moved_on: u64,
 }
 
 impl CopyStats {
@@ -112,11 +116,21 @@ impl CopyStats {
         self.blobs_skipped += other.blobs_skipped;
         self.manifests_copied += other.manifests_copied;
         self.manifests_skipped += other.manifests_skipped;
+        self.tags_set += other.tags_set;
+        self.tags_moved_on += other.tags_moved_on;
+    }
+
+    /// True when the copy wrote anything to the destination.
+    pub fn changed_destination(&self) -> bool {
+        self.blobs_copied + self.manifests_copied + self.tags_set > 0
     }
 }
 
 /// Copies the image `digest` (a manifest or an index) and points `tags` at it, then copies the
-/// signatures, SBOMs and attestations that refer to it.
+/// signatures, SBOMs and attestations that refer to it. Just before a destination tag is
+/// moved, the source's tag is read again: a tag that names another image there now (a newer
+/// push, with its own event) is left alone and counted in `tags_moved_on`, so a late event
+/// never moves a destination tag backwards.
 pub async fn copy_image(
     source: Endpoint<'_>,
     destination: Endpoint<'_>,
@@ -137,6 +151,14 @@ pub async fn copy_image(
             })
             .await?;
         if current.as_deref() != Some(digest) {
+            let at_source = options
+                .retry
+                .run(|| source.registry.head_manifest(source.repository, tag))
+                .await?;
+            if at_source.as_deref() != Some(digest) {
+                stats.tags_moved_on += 1;
+                continue;
+            }
             if manifest.is_none() {
                 manifest = Some(
                     options
@@ -154,6 +176,7 @@ pub async fn copy_image(
                             .put_manifest(destination.repository, tag, manifest)
                     })
                     .await?;
+                stats.tags_set += 1;
             }
         }
     }

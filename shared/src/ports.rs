@@ -27,6 +27,14 @@ pub trait ImageReader: Send + Sync {
         repository: &str,
         digest: &str,
     ) -> impl Future<Output = Result<Vec<PlatformLabels>, StewardError>> + Send;
+
+    /// The digest `tag` names now; `None` when the tag does not exist.
+    fn tag_digest(
+        &self,
+        region: &str,
+        repository: &str,
+        tag: &str,
+    ) -> impl Future<Output = Result<Option<String>, StewardError>> + Send;
 }
 
 /// The image a tag names, as ECR describes it just now.

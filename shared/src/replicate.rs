@@ -9,9 +9,43 @@ use serde::Serialize;
 use crate::copy::CopyStats;
 use crate::events::{ActionResult, EventBridgeEvent, ReplicationAction};
 use crate::notify::{untrusted, ImageRef, Notification, Severity};
-use crate::policy::Target;
+use crate::policy::{Policy, Target};
 
-/// How the copy to one destination went.
+/// Where a pushed tag is to be copied: the policy's targets for it, without the place the
+/// image already is (a stack deployed in the destination region too receives the PUSH that
+/// its own copy caused; a two-way rule set names the source among the destinations).
+pub fn replication_targets(policy: &Policy, source: &ImageRef, tag: &str) -> Vec<Target> {
+    policy
+        .replication_targets(&source.repository, tag)
+        .into_iter()
+        .filter(|target| !is_source(target, source))
+        .collect()
+}
+
+/// True when `target` is the image's own region, account and repository.
+pub fn is_source(target: &Target, source: &ImageRef) -> bool {
+    let same_account = match (&target.account, &source.account) {
+        (None, _) => true,
+        (Some(target), Some(source)) => target == source,
+        (Some(_), None) => false,
+    };
+    target.region == source.region && target.repository == source.repository && same_account
+}
+
+/// How the copy to one destination went. The names are the contract of the function's
+/// response and the CLI's JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RegionStatus {
+    /// Something was written: blobs, manifests or the tag.
+    Copied,
+    /// The image and its tags were all there already; nothing was written.
+    AlreadyReplicated,
+    /// The source's tag names another image now, so the destination's was left alone.
+    TagMovedOn,
+    Failed,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RegionOutcome {
     pub region: String,
@@ -19,6 +53,7 @@ pub struct RegionOutcome {
     pub repository: String,
     pub rule: String,
     pub ok: bool,
+    pub status: RegionStatus,
     pub stats: CopyStats,
     pub duration_ms: u64,
     pub error: Option<String>,
@@ -26,19 +61,61 @@ pub struct RegionOutcome {
 
 impl RegionOutcome {
     pub fn new(target: &Target, result: Result<CopyStats, String>, duration_ms: u64) -> Self {
-        let (ok, stats, error) = match result {
-            Ok(stats) => (true, stats, None),
-            Err(error) => (false, CopyStats::default(), Some(error)),
+        let (status, stats, error) = match result {
+            Ok(stats) if stats.changed_destination() => (RegionStatus::Copied, stats, None),
+            Ok(stats) if stats.tags_moved_on > 0 => (RegionStatus::TagMovedOn, stats, None),
+            Ok(stats) => (RegionStatus::AlreadyReplicated, stats, None),
+            Err(error) => (RegionStatus::Failed, CopyStats::default(), Some(error)),
         };
         Self {
             region: target.region.clone(),
             account: target.account.clone(),
             repository: target.repository.clone(),
             rule: target.rule.clone(),
-            ok,
+            ok: status != RegionStatus::Failed,
+            status,
             stats,
             duration_ms,
             error,
+        }
+    }
+
+    /// Nothing was copied: the source's tag named another image before the copy started.
+    pub fn moved_on(target: &Target) -> Self {
+        let mut outcome = Self::new(target, Ok(CopyStats::default()), 0);
+        outcome.status = RegionStatus::TagMovedOn;
+        outcome
+    }
+
+    fn place(&self) -> String {
+        match &self.account {
+            Some(account) => format!("{}/{} ({account})", self.region, self.repository),
+            None => format!("{}/{}", self.region, self.repository),
+        }
+    }
+}
+
+/// What one replication did, over all its destinations: the `outcome` message attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReplicationOutcome {
+    /// At least one destination got something; none failed.
+    Replicated,
+    /// At least one destination failed.
+    ReplicationFailed,
+    /// Every destination had the image and its tag already.
+    AlreadyReplicated,
+    /// The source's tag names another image now; nothing was copied for it.
+    TagMovedOn,
+}
+
+impl ReplicationOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Replicated => "replicated",
+            Self::ReplicationFailed => "replication-failed",
+            Self::AlreadyReplicated => "already-replicated",
+            Self::TagMovedOn => "tag-moved-on",
         }
     }
 }
@@ -48,10 +125,31 @@ pub struct ReplicationReport {
     pub repository: String,
     pub digest: String,
     pub tag: String,
+    pub outcome: ReplicationOutcome,
     pub outcomes: Vec<RegionOutcome>,
 }
 
 impl ReplicationReport {
+    pub fn new(image: &ImageRef, tag: &str, outcomes: Vec<RegionOutcome>) -> Self {
+        let has = |status| outcomes.iter().any(|o| o.status == status);
+        let outcome = if has(RegionStatus::Failed) {
+            ReplicationOutcome::ReplicationFailed
+        } else if has(RegionStatus::Copied) {
+            ReplicationOutcome::Replicated
+        } else if has(RegionStatus::TagMovedOn) {
+            ReplicationOutcome::TagMovedOn
+        } else {
+            ReplicationOutcome::AlreadyReplicated
+        };
+        Self {
+            repository: image.repository.clone(),
+            digest: image.digest.clone(),
+            tag: tag.into(),
+            outcome,
+            outcomes,
+        }
+    }
+
     pub fn failed_regions(&self) -> Vec<&str> {
         self.outcomes
             .iter()
@@ -60,62 +158,82 @@ impl ReplicationReport {
             .collect()
     }
 
+    /// Whether this report is worth a notification: a copy, a failure, or (only when asked
+    /// for) a replication that found everything in place. A moved-on tag is never notified:
+    /// the newer push has its own event.
+    pub fn should_notify(&self, notify_already_replicated: bool) -> bool {
+        match self.outcome {
+            ReplicationOutcome::Replicated | ReplicationOutcome::ReplicationFailed => true,
+            ReplicationOutcome::AlreadyReplicated => notify_already_replicated,
+            ReplicationOutcome::TagMovedOn => false,
+        }
+    }
+
     /// One notification for the image, with a line per destination.
     pub fn notification(&self, image: &ImageRef) -> Notification {
-        let failed = self.failed_regions();
-        let (severity, outcome, title) = if failed.is_empty() {
-            (
+        let (severity, title) = match self.outcome {
+            ReplicationOutcome::ReplicationFailed => (
+                Severity::Critical,
+                format!(
+                    "Replication of {}:{} failed for {}",
+                    self.repository,
+                    self.tag,
+                    self.failed_regions().join(", ")
+                ),
+            ),
+            ReplicationOutcome::Replicated => (
                 Severity::Info,
-                "replicated",
                 format!(
                     "Replicated {}:{} to {}",
                     self.repository,
                     self.tag,
                     self.regions()
                 ),
-            )
-        } else {
-            (
-                Severity::Critical,
-                "replication-failed",
+            ),
+            ReplicationOutcome::AlreadyReplicated => (
+                Severity::Info,
                 format!(
-                    "Replication of {}:{} failed for {}",
+                    "Already replicated {}:{} to {}",
                     self.repository,
                     self.tag,
-                    failed.join(", ")
+                    self.regions()
                 ),
-            )
+            ),
+            ReplicationOutcome::TagMovedOn => (
+                Severity::Info,
+                format!("Tag moved on in {}: {}", self.repository, self.tag),
+            ),
         };
         let mut description = format!("`{}` (`{}`)\n", untrusted(&self.tag), self.digest);
         for outcome in &self.outcomes {
-            let place = match &outcome.account {
-                Some(account) => format!("{}/{} ({account})", outcome.region, outcome.repository),
-                None => format!("{}/{}", outcome.region, outcome.repository),
-            };
-            if outcome.ok {
-                let _ = writeln!(
+            let place = outcome.place();
+            let _ = match outcome.status {
+                RegionStatus::Copied | RegionStatus::AlreadyReplicated => writeln!(
                     description,
                     "• {place}: copied {} bytes in {} blobs, {} blobs already there, {} ms",
                     outcome.stats.bytes_copied,
                     outcome.stats.blobs_copied,
                     outcome.stats.blobs_skipped,
                     outcome.duration_ms
-                );
-            } else {
-                let _ = writeln!(
+                ),
+                RegionStatus::TagMovedOn => writeln!(
+                    description,
+                    "• {place}: nothing copied: the source's tag names another image now"
+                ),
+                RegionStatus::Failed => writeln!(
                     description,
                     "• {place}: FAILED: {}",
                     untrusted(outcome.error.as_deref().unwrap_or("unknown error"))
-                );
-            }
+                ),
+            };
         }
-        let next_steps = if failed.is_empty() {
-            Vec::new()
-        } else {
+        let next_steps = if self.outcome == ReplicationOutcome::ReplicationFailed {
             vec![
                 "Lambda retries the event; the copy resumes where it stopped.".to_string(),
                 "To copy by hand: ecr-steward replicate --repository <name> --to <region>".into(),
             ]
+        } else {
+            Vec::new()
         };
         let context = self
             .outcomes
@@ -135,7 +253,7 @@ impl ReplicationReport {
         Notification {
             event_type: "replicator.copy".into(),
             severity,
-            outcome: outcome.into(),
+            outcome: self.outcome.as_str().into(),
             link: image.console_link("details"),
             image: image.clone(),
             title,
@@ -248,11 +366,16 @@ mod tests {
             blobs_skipped: 1,
             ..CopyStats::default()
         };
-        let report = ReplicationReport {
+        let image = ImageRef {
+            account: Some("1".into()),
+            region: "us-east-1".into(),
             repository: "team/app".into(),
             digest: "sha256:d".into(),
-            tag: "1.2.3".into(),
-            outcomes: vec![
+        };
+        let report = ReplicationReport::new(
+            &image,
+            "1.2.3",
+            vec![
                 RegionOutcome::new(&target("eu-west-1"), Ok(stats), 120),
                 RegionOutcome::new(
                     &target("ap-south-1"),
@@ -260,14 +383,8 @@ mod tests {
                     80,
                 ),
             ],
-        };
+        );
         assert_eq!(report.failed_regions(), ["ap-south-1"]);
-        let image = ImageRef {
-            account: Some("1".into()),
-            region: "us-east-1".into(),
-            repository: "team/app".into(),
-            digest: "sha256:d".into(),
-        };
         let message = report.notification(&image);
         assert_eq!(
             (message.severity, message.outcome.as_str()),
@@ -279,6 +396,99 @@ mod tests {
         assert!(message
             .description
             .contains("ap-south-1/team/app: FAILED: the registry is unavailable: 503"));
+    }
+
+    #[test]
+    fn the_image_s_own_place_is_never_a_target() {
+        let policy = Policy::from_text(
+            "version: 1\nrules:\n  - tags: { semver: {} }\nreplication:\n  - repositories: [\"rep/*\"]\n    destinations: [{ region: eu-west-1 }, { region: us-east-1 }, { region: us-east-1, repository: \"mirror/{repository}\" }, { region: eu-west-1, account: \"210987654321\" }]\n",
+            "test",
+            crate::policy::SourceFormat::Yaml,
+        )
+        .expect("policy");
+        let image = |region: &str| ImageRef {
+            account: Some("123456789012".into()),
+            region: region.into(),
+            repository: "rep/app".into(),
+            digest: "sha256:d".into(),
+        };
+        let places = |region| -> Vec<String> {
+            replication_targets(&policy, &image(region), "1.0.0")
+                .iter()
+                .map(|t| {
+                    format!(
+                        "{}/{}/{}",
+                        t.region,
+                        t.account.as_deref().unwrap_or("-"),
+                        t.repository
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(
+            places("us-east-1"),
+            [
+                "eu-west-1/-/rep/app",
+                "us-east-1/-/mirror/rep/app",
+                "eu-west-1/210987654321/rep/app"
+            ]
+        );
+        assert_eq!(
+            places("eu-west-1"),
+            [
+                "us-east-1/-/rep/app",
+                "us-east-1/-/mirror/rep/app",
+                "eu-west-1/210987654321/rep/app"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_replication_that_wrote_nothing_is_already_replicated_and_quiet_by_default() {
+        let image = ImageRef {
+            account: None,
+            region: "us-east-1".into(),
+            repository: "team/app".into(),
+            digest: "sha256:d".into(),
+        };
+        let nothing = CopyStats {
+            blobs_skipped: 3,
+            manifests_skipped: 1,
+            ..CopyStats::default()
+        };
+        let copied = CopyStats {
+            tags_set: 1,
+            ..nothing
+        };
+        let moved = CopyStats {
+            tags_moved_on: 1,
+            ..nothing
+        };
+        let report = |results: Vec<Result<CopyStats, String>>| {
+            let outcomes = results
+                .into_iter()
+                .map(|result| RegionOutcome::new(&target("eu-west-1"), result, 1))
+                .collect();
+            ReplicationReport::new(&image, "1.2.3", outcomes)
+        };
+        let quiet = report(vec![Ok(nothing), Ok(nothing)]);
+        assert_eq!(quiet.outcome, ReplicationOutcome::AlreadyReplicated);
+        assert!(!quiet.should_notify(false));
+        assert!(quiet.should_notify(true));
+        assert_eq!(quiet.notification(&image).outcome, "already-replicated");
+        let mixed = report(vec![Ok(nothing), Ok(copied)]);
+        assert_eq!(mixed.outcome, ReplicationOutcome::Replicated);
+        assert!(mixed.should_notify(false));
+        let late = report(vec![Ok(moved)]);
+        assert_eq!(late.outcome, ReplicationOutcome::TagMovedOn);
+        assert_eq!(late.outcomes[0].status, RegionStatus::TagMovedOn);
+        assert!(!late.should_notify(true));
+        let failed = report(vec![Ok(copied), Err("down".into())]);
+        assert_eq!(failed.outcome, ReplicationOutcome::ReplicationFailed);
+        assert_eq!(
+            serde_json::to_value(&failed).expect("json")["outcomes"][1]["status"],
+            "failed"
+        );
     }
 
     #[test]

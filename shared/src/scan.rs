@@ -57,12 +57,14 @@ impl VulnSeverity {
     }
 }
 
-/// Severity counts without Inspector's `TOTAL`.
+/// Severity counts without Inspector's `TOTAL`. Names that differ only in case add up,
+/// saturating: a sum past `u64::MAX` stays over every bar instead of wrapping to a small count.
 pub fn normalize_counts(counts: &SeverityCounts) -> BTreeMap<VulnSeverity, u64> {
     let mut normalized = BTreeMap::new();
     for (name, count) in counts {
         if let Some(severity) = VulnSeverity::from_name(name) {
-            *normalized.entry(severity).or_default() += count;
+            let total: &mut u64 = normalized.entry(severity).or_default();
+            *total = total.saturating_add(*count);
         }
     }
     normalized
@@ -652,6 +654,20 @@ ignore:
                 (VulnSeverity::High, 12),
                 (VulnSeverity::Undefined, 2)
             ])
+        );
+    }
+
+    #[test]
+    fn counts_that_differ_in_case_add_up_without_overflowing() {
+        // `CRITICAL` u64::MAX and `critical` 1 overflowed (a panic, or a wrap to 0 in release);
+        // fuzz/corpus/events/regression-scan-count-overflow.json replays it.
+        let counts: SeverityCounts = [("CRITICAL", u64::MAX), ("critical", 1), ("High", 2)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        assert_eq!(
+            normalize_counts(&counts),
+            BTreeMap::from([(VulnSeverity::Critical, u64::MAX), (VulnSeverity::High, 2)])
         );
     }
 

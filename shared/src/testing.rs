@@ -147,3 +147,65 @@ impl crate::ports::TagStore for MemoryTags {
         Ok(Some(digest))
     }
 }
+
+/// A registry in memory: what each tag names, and each image's labels (one platform).
+#[derive(Debug, Default)]
+pub struct MemoryImages {
+    tags: Mutex<std::collections::BTreeMap<String, String>>,
+    labels: std::collections::BTreeMap<String, crate::labels::Labels>,
+}
+
+impl MemoryImages {
+    /// `tag` names `digest`; the image has `labels`.
+    pub fn with(mut self, tag: &str, digest: &str, labels: crate::labels::Labels) -> Self {
+        self.labels.insert(digest.into(), labels);
+        self.retag(tag, digest);
+        self
+    }
+
+    /// Points `tag` at another image, as a newer push does.
+    pub fn retag(&self, tag: &str, digest: &str) {
+        if let Ok(mut tags) = self.tags.lock() {
+            tags.insert(tag.into(), digest.into());
+        }
+    }
+
+    /// Deletes `tag`.
+    pub fn untag(&self, tag: &str) {
+        if let Ok(mut tags) = self.tags.lock() {
+            tags.remove(tag);
+        }
+    }
+}
+
+impl crate::ports::ImageReader for MemoryImages {
+    async fn platform_labels(
+        &self,
+        _: &str,
+        _: &str,
+        digest: &str,
+    ) -> Result<Vec<crate::ports::PlatformLabels>, StewardError> {
+        let labels = self
+            .labels
+            .get(digest)
+            .cloned()
+            .ok_or_else(|| StewardError::NotFound {
+                service: crate::error::Service::Registry,
+                what: digest.into(),
+            })?;
+        Ok(vec![crate::ports::PlatformLabels {
+            platform: None,
+            digest: digest.into(),
+            labels,
+        }])
+    }
+
+    async fn tag_digest(
+        &self,
+        _: &str,
+        _: &str,
+        tag: &str,
+    ) -> Result<Option<String>, StewardError> {
+        Ok(self.tags.lock().map_err(|_| poisoned())?.get(tag).cloned())
+    }
+}

@@ -123,16 +123,31 @@ impl Bed {
         &self,
         policy_text: &str,
         topic: &str,
-    ) -> ReplicatorFunction<RegistryReplicator, Sns> {
-        let sdk = self.stack.sdk_config(SOURCE);
+    ) -> ReplicatorFunction<Registries, RegistryReplicator, Sns> {
         let overrides = BTreeMap::from([
             (SOURCE.to_string(), self.stack.registry(SOURCE).to_string()),
             (DESTINATION.to_string(), self.proxy.url()),
         ]);
+        self.function_in(SOURCE, overrides, policy_text, topic)
+    }
+
+    /// The replicator as deployed in `home`, reaching each region's registry at `overrides`.
+    fn function_in(
+        &self,
+        home: &str,
+        overrides: BTreeMap<String, String>,
+        policy_text: &str,
+        topic: &str,
+    ) -> ReplicatorFunction<Registries, RegistryReplicator, Sns> {
+        let sdk = self.stack.sdk_config(home);
+        let registries = Registries::new(&sdk, self.stack.http(), overrides);
         ReplicatorFunction {
             policy: policy(policy_text),
+            mode_override: None,
+            notify_already_replicated: false,
+            images: registries.clone(),
             replicator: RegistryReplicator {
-                registries: Registries::new(&sdk, self.stack.http(), overrides),
+                registries,
                 sdk: sdk.clone(),
                 options: quick_retries(),
             },
@@ -337,6 +352,8 @@ async fn a_a_single_platform_image_arrives_byte_for_byte_and_a_rerun_only_reads(
             blobs_skipped: 0,
             manifests_copied: 1,
             manifests_skipped: 0,
+            tags_set: 1,
+            tags_moved_on: 0,
         }
     );
     // Each blob went once: one upload started, sent and committed; no retry was needed.
@@ -415,6 +432,8 @@ async fn b_a_multi_arch_index_arrives_with_every_platform_and_a_rerun_only_reads
             blobs_skipped: 0,
             manifests_copied: 3,
             manifests_skipped: 0,
+            tags_set: 1,
+            tags_moved_on: 0,
         }
     );
     bed.proxy.take_requests();
@@ -939,5 +958,168 @@ async fn k_a_connection_cut_mid_blob_is_retried_and_retryable() {
         attempts,
         "one cut per attempt:\n{}",
         listing(&requests)
+    );
+}
+
+/// The requests that change a registry; a replication that finds nothing to do sends none.
+fn writes(requests: &[testbed::ProxiedRequest]) -> Vec<String> {
+    requests
+        .iter()
+        .filter(|r| !matches!(r.method.as_str(), "GET" | "HEAD"))
+        .map(ToString::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn l_a_late_event_for_an_older_push_leaves_the_destination_tag_on_the_newer_image() {
+    let bed = Bed::start();
+    let (topic, queue) = bed.stack.topic_with_queue(SOURCE).await;
+    let function = bed.function(REPLICATE_TEAM, &topic);
+    let spec = PushSpec::new(SOURCE, REPOSITORY).tag("1.0.0");
+    let first = bed.stack.push_image(&spec.clone().seed("first"));
+    function
+        .handle(push_event(&first))
+        .await
+        .expect("first push replicated");
+    let second = bed.stack.push_image(&spec.seed("second"));
+    assert_ne!(first.digest, second.digest);
+    function
+        .handle(push_event(&second))
+        .await
+        .expect("second push replicated");
+    assert_eq!(
+        bed.at_destination("1.0.0").await,
+        Some(second.digest.clone())
+    );
+    assert_eq!(
+        bed.stack
+            .receive_notifications(&queue, 2, ARRIVAL)
+            .await
+            .len(),
+        2
+    );
+    bed.proxy.take_requests();
+
+    // The first push's event again, late: its tag names the second image at the source now.
+    let report = function
+        .handle(push_event(&first))
+        .await
+        .expect("late event handled");
+
+    assert_eq!(report["outcome"], "tag-moved-on", "{report:#}");
+    assert_eq!(
+        report["outcomes"][0]["status"], "tag-moved-on",
+        "{report:#}"
+    );
+    assert_eq!(
+        bed.at_destination("1.0.0").await,
+        Some(second.digest.clone())
+    );
+    assert!(
+        bed.proxy.take_requests().is_empty(),
+        "nothing was sent to the destination"
+    );
+    assert!(
+        bed.stack
+            .receive_notifications(&queue, 0, Duration::from_secs(1))
+            .await
+            .is_empty(),
+        "a moved-on tag is not notified"
+    );
+
+    // And the second push's event delivered again: everything is there, nothing is written.
+    let repeat = function
+        .handle(push_event(&second))
+        .await
+        .expect("repeat handled");
+    assert_eq!(repeat["outcome"], "already-replicated", "{repeat:#}");
+    assert_eq!(writes(&bed.proxy.take_requests()), Vec::<String>::new());
+    assert!(bed
+        .stack
+        .receive_notifications(&queue, 0, Duration::from_secs(1))
+        .await
+        .is_empty());
+}
+
+/// Each region copies to the other.
+const TWO_WAY: &str = "version: 1
+rules:
+  - tags: { semver: {} }
+replication:
+  - name: both-ways
+    repositories: [\"team/*\"]
+    destinations: [{ region: us-east-1 }, { region: eu-west-1 }]
+    create_repository: true
+";
+
+#[tokio::test]
+async fn m_a_two_way_rule_set_deployed_in_both_regions_copies_once_and_never_onto_itself() {
+    let bed = Bed::start();
+    let (topic, queue) = bed.stack.topic_with_queue(SOURCE).await;
+    let source_proxy = FaultProxy::start(bed.stack.registry(SOURCE)).expect("proxy");
+    let in_us = bed.function(TWO_WAY, &topic);
+    let in_eu = bed.function_in(
+        DESTINATION,
+        BTreeMap::from([
+            (SOURCE.to_string(), source_proxy.url()),
+            (DESTINATION.to_string(), bed.proxy.url()),
+        ]),
+        TWO_WAY,
+        &topic,
+    );
+    let image = bed
+        .stack
+        .push_image(&PushSpec::new(SOURCE, REPOSITORY).tag("2.0.0"));
+
+    let report = in_us.handle(push_event(&image)).await.expect("replicated");
+    let regions: Vec<&str> = report["outcomes"]
+        .as_array()
+        .expect("outcomes")
+        .iter()
+        .filter_map(|o| o["region"].as_str())
+        .collect();
+    assert_eq!(regions, [DESTINATION], "no copy onto itself: {report:#}");
+    assert_eq!(report["outcome"], "replicated");
+    assert_eq!(
+        bed.at_destination("2.0.0").await,
+        Some(image.digest.clone())
+    );
+    let envelopes = bed.stack.receive_notifications(&queue, 1, ARRIVAL).await;
+    assert_eq!(envelopes.len(), 1, "{envelopes:#?}");
+    source_proxy.take_requests();
+    bed.proxy.take_requests();
+
+    // ECR emits a PUSH in eu-west-1 for the copy; the stack there receives it.
+    let mut copy_pushed = push_event(&image);
+    copy_pushed["region"] = DESTINATION.into();
+    let report = in_eu
+        .handle(copy_pushed)
+        .await
+        .expect("handled in eu-west-1");
+
+    assert_eq!(report["outcome"], "already-replicated", "{report:#}");
+    let regions: Vec<&str> = report["outcomes"]
+        .as_array()
+        .expect("outcomes")
+        .iter()
+        .filter_map(|o| o["region"].as_str())
+        .collect();
+    assert_eq!(regions, [SOURCE], "{report:#}");
+    assert_eq!(
+        writes(&source_proxy.take_requests()),
+        Vec::<String>::new(),
+        "no ping-pong"
+    );
+    assert_eq!(
+        writes(&bed.proxy.take_requests()),
+        Vec::<String>::new(),
+        "no self-copy"
+    );
+    assert!(
+        bed.stack
+            .receive_notifications(&queue, 0, Duration::from_secs(1))
+            .await
+            .is_empty(),
+        "the copy's own PUSH is not notified"
     );
 }

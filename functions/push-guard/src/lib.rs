@@ -152,35 +152,14 @@ fn skipped(reason: &str) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
-    use steward::error::Service;
     use steward::labels::Labels;
     use steward::policy::SourceFormat;
-    use steward::ports::PlatformLabels;
-    use steward::testing::{Inbox, MemoryTags};
+    use steward::testing::{Inbox, MemoryImages, MemoryTags};
 
     use super::*;
 
     const DIGEST: &str = "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234abcd";
     const NEWER: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
-
-    /// Images by digest; a digest that is absent is not found.
-    struct Images(BTreeMap<String, Vec<PlatformLabels>>);
-
-    impl ImageReader for Images {
-        async fn platform_labels(
-            &self,
-            _: &str,
-            _: &str,
-            digest: &str,
-        ) -> Result<Vec<PlatformLabels>, StewardError> {
-            self.0.get(digest).cloned().ok_or(StewardError::NotFound {
-                service: Service::Registry,
-                what: digest.into(),
-            })
-        }
-    }
 
     fn good_labels() -> Labels {
         [
@@ -203,22 +182,17 @@ mod tests {
         policy: Policy,
         mode: Option<Mode>,
         tags: MemoryTags,
-    ) -> PushGuard<Images, MemoryTags, Inbox> {
-        let image = PlatformLabels {
-            platform: None,
-            digest: DIGEST.into(),
-            labels: good_labels(),
-        };
+    ) -> PushGuard<MemoryImages, MemoryTags, Inbox> {
         PushGuard {
             policy,
             mode_override: mode,
-            images: Images(BTreeMap::from([(DIGEST.to_string(), vec![image])])),
+            images: MemoryImages::default().with("1.4.2", DIGEST, good_labels()),
             tags,
             notifier: Inbox::default(),
         }
     }
 
-    fn guard(mode: Option<Mode>, tags: &[&str]) -> PushGuard<Images, MemoryTags, Inbox> {
+    fn guard(mode: Option<Mode>, tags: &[&str]) -> PushGuard<MemoryImages, MemoryTags, Inbox> {
         guard_with(
             Policy::builtin(),
             mode,
@@ -241,7 +215,7 @@ mod tests {
         event
     }
 
-    fn outcomes(guard: &PushGuard<Images, MemoryTags, Inbox>) -> Vec<String> {
+    fn outcomes(guard: &PushGuard<MemoryImages, MemoryTags, Inbox>) -> Vec<String> {
         guard
             .notifier
             .received()

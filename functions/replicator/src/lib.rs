@@ -7,19 +7,28 @@ use std::time::Instant;
 use serde_json::{json, Value};
 use steward::error::{Service, StewardError};
 use steward::events::StewardEvent;
-use steward::guard::{triage, Triage};
-use steward::policy::Policy;
-use steward::ports::{Notifier, Replicator};
-use steward::replicate::{native_replication_notification, RegionOutcome, ReplicationReport};
+use steward::guard::{judge, triage, Triage};
+use steward::policy::{Mode, Policy};
+use steward::ports::{ImageReader, Notifier, Replicator};
+use steward::replicate::{
+    native_replication_notification, replication_targets, RegionOutcome, ReplicationReport,
+};
 use tracing::info;
 
-pub struct ReplicatorFunction<R, N> {
+pub struct ReplicatorFunction<I, R, N> {
     pub policy: Policy,
+    /// Overrides the policy's modes (the SAM parameter `Mode`): in enforce mode only tags the
+    /// policy admits are copied, so a tag push-guard removes is never spread.
+    pub mode_override: Option<Mode>,
+    /// Notify when every destination had the image already (off by default).
+    pub notify_already_replicated: bool,
+    /// The source registry: what a tag names there just before copying, and labels.
+    pub images: I,
     pub replicator: R,
     pub notifier: N,
 }
 
-impl<R: Replicator, N: Notifier> ReplicatorFunction<R, N> {
+impl<I: ImageReader, R: Replicator, N: Notifier> ReplicatorFunction<I, R, N> {
     pub async fn handle(&self, event: Value) -> Result<Value, StewardError> {
         let event = match StewardEvent::from_value(event)
             .map_err(|e| StewardError::MalformedEvent(e.to_string()))?
@@ -40,32 +49,45 @@ impl<R: Replicator, N: Notifier> ReplicatorFunction<R, N> {
             Triage::Skip(reason) => return Ok(skipped(reason)),
         };
         let image = &pushed.image;
-        let targets = self
-            .policy
-            .replication_targets(&image.repository, &pushed.tag);
+        let targets = replication_targets(&self.policy, image, &pushed.tag);
         if targets.is_empty() {
             return Ok(skipped(
                 "no replication rule matches the repository and tag",
             ));
         }
-        let tags = [pushed.tag.clone()];
-        // Every destination is tried; one failing does not stop the others.
-        let outcomes = futures_util::future::join_all(targets.iter().map(|target| async {
-            let started = Instant::now();
-            let result = self.replicator.replicate(image, &tags, target).await;
-            let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            RegionOutcome::new(target, result.map_err(|e| e.to_string()), elapsed)
-        }))
-        .await;
-        let report = ReplicationReport {
-            repository: image.repository.clone(),
-            digest: image.digest.clone(),
-            tag: pushed.tag.clone(),
-            outcomes,
+        if self.mode(&image.repository) == Mode::Enforce {
+            let platforms = self
+                .images
+                .platform_labels(&image.region, &image.repository, &image.digest)
+                .await?;
+            if !judge(&self.policy, &image.repository, &pushed.tag, &platforms).compliant {
+                return Ok(skipped(
+                    "the tag breaks the policy, and enforce mode removes it: it is not replicated",
+                ));
+            }
+        }
+        // The state acted on, read just before acting: a late or repeated event whose tag
+        // names another image now copies nothing (the newer push has its own event).
+        let at_source = self
+            .images
+            .tag_digest(&image.region, &image.repository, &pushed.tag)
+            .await?;
+        let outcomes = match at_source {
+            None => return Ok(skipped("the tag no longer exists at the source")),
+            Some(current) if current != image.digest => {
+                targets.iter().map(RegionOutcome::moved_on).collect()
+            }
+            Some(_) => {
+                self.copy_to_every_target(image, &pushed.tag, &targets)
+                    .await
+            }
         };
-        self.notifier.publish(&report.notification(image)).await?;
+        let report = ReplicationReport::new(image, &pushed.tag, outcomes);
+        if report.should_notify(self.notify_already_replicated) {
+            self.notifier.publish(&report.notification(image)).await?;
+        }
         let failed = report.failed_regions();
-        info!(repository = %report.repository, tag = %report.tag, failed = failed.len(), "replicated");
+        info!(repository = %report.repository, tag = %report.tag, outcome = report.outcome.as_str(), failed = failed.len(), "replication handled");
         if !failed.is_empty() {
             // Retryable: a retry copies only what is still missing.
             return Err(StewardError::Unavailable {
@@ -73,7 +95,36 @@ impl<R: Replicator, N: Notifier> ReplicatorFunction<R, N> {
                 message: format!("replication to {} failed", failed.join(", ")),
             });
         }
-        serde_json::to_value(&report).map_err(|e| StewardError::MalformedEvent(e.to_string()))
+        serde_json::to_value(&report).map_err(|e| StewardError::InvalidResponse {
+            service: Service::Registry,
+            message: format!("the report could not be serialized: {e}"),
+        })
+    }
+
+    fn mode(&self, repository: &str) -> Mode {
+        self.mode_override
+            .or(self
+                .policy
+                .rule_for(Some(repository))
+                .map(|rule| self.policy.mode_for(rule)))
+            .unwrap_or(self.policy.mode)
+    }
+
+    /// Every destination is tried; one failing does not stop the others.
+    async fn copy_to_every_target(
+        &self,
+        image: &steward::notify::ImageRef,
+        tag: &str,
+        targets: &[steward::policy::Target],
+    ) -> Vec<RegionOutcome> {
+        let tags = [tag.to_string()];
+        futures_util::future::join_all(targets.iter().map(|target| async {
+            let started = Instant::now();
+            let result = self.replicator.replicate(image, &tags, target).await;
+            let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            RegionOutcome::new(target, result.map_err(|e| e.to_string()), elapsed)
+        }))
+        .await
     }
 }
 
@@ -87,16 +138,21 @@ mod tests {
     use std::sync::Mutex;
 
     use steward::copy::CopyStats;
+    use steward::labels::Labels;
     use steward::notify::ImageRef;
     use steward::policy::{SourceFormat, Target};
-    use steward::testing::Inbox;
+    use steward::testing::{Inbox, MemoryImages};
 
     use super::*;
 
-    /// Fails the regions it is told to; records every copy.
+    const DIGEST: &str = "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234abcd";
+    const NEWER: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+    /// Fails the regions it is told to; records every copy. `already` regions have the image.
     #[derive(Default)]
     struct Copies {
         failing: Vec<&'static str>,
+        already: Vec<&'static str>,
         made: Mutex<Vec<(String, String)>>,
     }
 
@@ -113,12 +169,21 @@ mod tests {
                     message: "connection refused".into(),
                 });
             }
+            if self.already.contains(&target.region.as_str()) {
+                return Ok(CopyStats {
+                    blobs_skipped: 2,
+                    manifests_skipped: 1,
+                    ..CopyStats::default()
+                });
+            }
             if let Ok(mut made) = self.made.lock() {
                 made.push((target.region.clone(), tags.join(",")));
             }
             Ok(CopyStats {
                 bytes_copied: 10,
                 blobs_copied: 1,
+                manifests_copied: 1,
+                tags_set: 1,
                 ..CopyStats::default()
             })
         }
@@ -126,15 +191,27 @@ mod tests {
 
     const POLICY: &str = "version: 1\nrules:\n  - tags: { semver: {} }\nreplication:\n  - repositories: [\"team-a/*\"]\n    tags: { semver: { prerelease: false } }\n    destinations: [{ region: eu-west-1 }, { region: ap-south-1 }]\n";
 
-    fn function(failing: Vec<&'static str>) -> ReplicatorFunction<Copies, Inbox> {
+    fn function_with(
+        policy: &str,
+        copies: Copies,
+        mode_override: Option<Mode>,
+    ) -> ReplicatorFunction<MemoryImages, Copies, Inbox> {
         ReplicatorFunction {
-            policy: Policy::from_text(POLICY, "test", SourceFormat::Yaml).expect("policy"),
-            replicator: Copies {
-                failing,
-                ..Copies::default()
-            },
+            policy: Policy::from_text(policy, "test", SourceFormat::Yaml).expect("policy"),
+            mode_override,
+            notify_already_replicated: false,
+            images: MemoryImages::default().with("1.4.2", DIGEST, Labels::new()),
+            replicator: copies,
             notifier: Inbox::default(),
         }
+    }
+
+    fn function(failing: Vec<&'static str>) -> ReplicatorFunction<MemoryImages, Copies, Inbox> {
+        let copies = Copies {
+            failing,
+            ..Copies::default()
+        };
+        function_with(POLICY, copies, None)
     }
 
     fn sample(name: &str) -> Value {
@@ -150,6 +227,7 @@ mod tests {
             .await
             .expect("replicated");
         assert_eq!(report["outcomes"].as_array().map(Vec::len), Some(2));
+        assert_eq!(report["outcome"], "replicated");
         let made = function.replicator.made.lock().expect("lock").clone();
         assert_eq!(
             made,
@@ -181,6 +259,86 @@ mod tests {
             function.notifier.received()[0].outcome,
             "replication-failed"
         );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_late_event_whose_tag_moved_on_copies_nothing_and_stays_quiet() {
+        let function = function(vec![]);
+        function.images.retag("1.4.2", NEWER);
+        let report = function
+            .handle(sample("image-push-semver.json"))
+            .await
+            .expect("handled");
+        assert_eq!(report["outcome"], "tag-moved-on", "{report}");
+        assert_eq!(report["outcomes"][0]["status"], "tag-moved-on");
+        assert!(function.replicator.made.lock().expect("lock").is_empty());
+        assert!(function.notifier.received().is_empty());
+
+        function.images.untag("1.4.2");
+        let report = function
+            .handle(sample("image-push-semver.json"))
+            .await
+            .expect("handled");
+        assert!(report["skipped"].is_string(), "{report}");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_image_already_everywhere_is_reported_but_notified_only_when_asked() {
+        let copies = Copies {
+            already: vec!["eu-west-1", "ap-south-1"],
+            ..Copies::default()
+        };
+        let mut function = function_with(POLICY, copies, None);
+        let report = function
+            .handle(sample("image-push-semver.json"))
+            .await
+            .expect("handled");
+        assert_eq!(report["outcome"], "already-replicated");
+        assert!(function.notifier.received().is_empty());
+        function.notify_already_replicated = true;
+        function
+            .handle(sample("image-push-semver.json"))
+            .await
+            .expect("handled");
+        assert_eq!(
+            function.notifier.received()[0].outcome,
+            "already-replicated"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_source_region_is_never_a_destination() {
+        let policy = "version: 1\nrules:\n  - tags: { semver: {} }\nreplication:\n  - repositories: [\"team-a/*\"]\n    destinations: [{ region: us-east-1 }]\n";
+        let function = function_with(policy, Copies::default(), None);
+        let report = function
+            .handle(sample("image-push-semver.json"))
+            .await
+            .expect("handled");
+        assert!(report["skipped"].is_string(), "{report}");
+        assert!(function.replicator.made.lock().expect("lock").is_empty());
+        assert!(function.notifier.received().is_empty());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn enforce_mode_does_not_spread_a_tag_that_push_guard_removes() {
+        // The built-in rules want labels that this image lacks.
+        let policy = format!(
+            "{}\nreplication:\n  - repositories: [\"team-a/*\"]\n    destinations: [{{ region: eu-west-1 }}]\n",
+            steward::policy::DEFAULT_POLICY_YAML
+        );
+        let audit = function_with(&policy, Copies::default(), None);
+        let report = audit
+            .handle(sample("image-push-semver.json"))
+            .await
+            .expect("handled");
+        assert_eq!(report["outcome"], "replicated", "audit copies: {report}");
+        let enforce = function_with(&policy, Copies::default(), Some(Mode::Enforce));
+        let report = enforce
+            .handle(sample("image-push-semver.json"))
+            .await
+            .expect("handled");
+        assert!(report["skipped"].is_string(), "{report}");
+        assert!(enforce.replicator.made.lock().expect("lock").is_empty());
     }
 
     #[tokio::test(flavor = "current_thread")]

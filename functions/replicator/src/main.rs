@@ -8,12 +8,16 @@ use steward::lambda::{diagnostic, Init};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let Init { config, http, sdk } = steward::lambda::init().await?;
+    let registries = Registries::new(&sdk, http, config.registry_overrides);
     let function = ReplicatorFunction {
+        images: registries.clone(),
         replicator: RegistryReplicator {
-            registries: Registries::new(&sdk, http, config.registry_overrides),
+            registries,
             sdk: sdk.clone(),
             options: CopyOptions::default(),
         },
+        mode_override: config.mode_override,
+        notify_already_replicated: config.notify_already_replicated,
         notifier: Sns::new(&sdk, &config.topic_arn),
         policy: config.policy,
     };
