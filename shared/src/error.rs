@@ -31,6 +31,9 @@ pub enum StewardError {
     Unavailable { service: Service, message: String },
     #[error("{service} refused the request: {message}")]
     Rejected { service: Service, message: String },
+    /// The invocation's time ran out; a retry starts again with the full timeout.
+    #[error("out of time: {0}")]
+    DeadlineExceeded(String),
     /// The change contradicts the resource's own rules, such as an immutable tag.
     #[error("{service} refused the change: {message}")]
     Conflict { service: Service, message: String },
@@ -41,7 +44,10 @@ pub enum StewardError {
 impl StewardError {
     /// True when the same call may succeed later.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Throttled { .. } | Self::Unavailable { .. })
+        matches!(
+            self,
+            Self::Throttled { .. } | Self::Unavailable { .. } | Self::DeadlineExceeded(_)
+        )
     }
 
     /// A stable name for the class, shown as the Lambda error type: `Retryable.Throttled`,
@@ -52,6 +58,7 @@ impl StewardError {
             Self::NotFound { .. } => "NonRetryable.NotFound",
             Self::Throttled { .. } => "Retryable.Throttled",
             Self::Unavailable { .. } => "Retryable.Unavailable",
+            Self::DeadlineExceeded(_) => "Retryable.DeadlineExceeded",
             Self::Rejected { .. } => "NonRetryable.Rejected",
             Self::Conflict { .. } => "NonRetryable.Conflict",
             Self::InvalidResponse { .. } => "NonRetryable.InvalidResponse",

@@ -1,8 +1,11 @@
 //! What the Lambda entry points share.
 
+use std::time::Duration;
+
 use aws_config::SdkConfig;
 
 use crate::config::FunctionConfig;
+use crate::deadline::Deadline;
 use crate::error::StewardError;
 use crate::http::TrustRoots;
 
@@ -32,4 +35,13 @@ pub fn diagnostic(error: StewardError) -> lambda_runtime::Diagnostic {
         error_type: error.error_type().into(),
         error_message: error.to_string(),
     }
+}
+
+/// How long before Lambda's deadline a handler gives up, so that its answer (a retryable error
+/// at worst) reaches the runtime before the function's timeout.
+pub const ANSWER_MARGIN: Duration = Duration::from_millis(500);
+
+/// The invocation's deadline, [`ANSWER_MARGIN`] early.
+pub fn deadline(context: &lambda_runtime::Context) -> Deadline {
+    Deadline::from_epoch_millis(context.deadline).earlier_by(ANSWER_MARGIN)
 }

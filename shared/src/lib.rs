@@ -5,6 +5,7 @@ pub mod aws;
 pub mod config;
 pub mod copy;
 pub mod date;
+pub mod deadline;
 pub mod error;
 pub mod events;
 pub mod glob;

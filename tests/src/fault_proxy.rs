@@ -34,6 +34,14 @@ pub enum Fault {
     Unavailable { requests: u32 },
     /// Answers 503 to every request.
     AlwaysUnavailable,
+    /// Answers the next `requests` requests as an AWS service that throttles: `400` with the
+    /// error code `ThrottlingException` (ECR's JSON protocol) or `Throttling` (SNS's query
+    /// protocol, told by the request's form body), then passes through.
+    Throttled { requests: u32 },
+    /// Throttles every request so.
+    AlwaysThrottled,
+    /// Answers a bare `429 Too Many Requests`, with no AWS error code, to every request.
+    AlwaysTooManyRequests,
     /// Flips one byte in the middle of the body of every successful blob GET
     /// (`GET …/blobs/sha256:…`): a source that serves corrupted content.
     CorruptBlobs,
@@ -232,6 +240,8 @@ impl Drop for FaultProxy {
 enum Action {
     Forward,
     Answer503,
+    AnswerThrottled,
+    Answer429,
     CutBodyAfter(u64),
     CorruptBody,
     CutAnswerAfter(u64),
@@ -256,6 +266,22 @@ fn decide(shared: &Shared, method: &str, target: &str) -> Action {
                 Action::Answer503
             }
         }
+        Fault::AlwaysThrottled => Action::AnswerThrottled,
+        Fault::AlwaysTooManyRequests => Action::Answer429,
+        Fault::Throttled { requests } => {
+            state.fault = if requests <= 1 {
+                Fault::PassThrough
+            } else {
+                Fault::Throttled {
+                    requests: requests - 1,
+                }
+            };
+            if requests == 0 {
+                Action::Forward
+            } else {
+                Action::AnswerThrottled
+            }
+        }
         Fault::DropUploadsAfter { bytes } if method == "PATCH" => Action::CutBodyAfter(bytes),
         Fault::CorruptBlobs if method == "GET" && target.contains("/blobs/sha256:") => {
             Action::CorruptBody
@@ -268,6 +294,35 @@ fn decide(shared: &Shared, method: &str, target: &str) -> Action {
         Fault::DropUploadsAfter { .. } | Fault::CorruptBlobs | Fault::DropDownloadsAfter { .. } => {
             Action::Forward
         }
+    }
+}
+
+/// The status line, extra headers and body of an answer the proxy makes up itself.
+fn injected_answer(
+    action: Action,
+    head: &Head,
+) -> Option<(&'static str, &'static str, &'static str)> {
+    let query_protocol = head
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    match action {
+        Action::Answer503 => Some((
+            "503 Service Unavailable",
+            "Content-Type: application/json\r\n",
+            r#"{"errors":[{"code":"UNAVAILABLE","message":"service unavailable (injected by the fault proxy)"}]}"#,
+        )),
+        Action::AnswerThrottled if query_protocol => Some((
+            "400 Bad Request",
+            "Content-Type: text/xml\r\n",
+            "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded (injected by the fault proxy)</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>",
+        )),
+        Action::AnswerThrottled => Some((
+            "400 Bad Request",
+            "Content-Type: application/x-amz-json-1.1\r\nx-amzn-ErrorType: ThrottlingException\r\n",
+            r#"{"__type":"ThrottlingException","message":"Rate exceeded (injected by the fault proxy)"}"#,
+        )),
+        Action::Answer429 => Some(("429 Too Many Requests", "Content-Type: text/plain\r\n", "slow down")),
+        _ => None,
     }
 }
 
@@ -528,19 +583,18 @@ fn serve(client: TcpStream, shared: &Shared) -> io::Result<()> {
             injected: false,
         };
         let action = decide(shared, &method, &target);
-        if action == Action::Answer503 {
+        if let Some((status, headers, body)) = injected_answer(action, &head) {
             copy_body(&mut reader, &mut io::sink(), framing, Tamper::None)?;
-            let body = br#"{"errors":[{"code":"UNAVAILABLE","message":"service unavailable (injected by the fault proxy)"}]}"#;
             let answer = format!(
-                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\n\r\n",
                 body.len()
             );
             writer.write_all(answer.as_bytes())?;
             if method != "HEAD" {
-                writer.write_all(body)?;
+                writer.write_all(body.as_bytes())?;
             }
             writer.flush()?;
-            request.status = Some(503);
+            request.status = status.split(' ').next().and_then(|code| code.parse().ok());
             request.injected = true;
             shared.record(request);
             continue;

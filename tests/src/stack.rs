@@ -131,6 +131,7 @@ impl Stack {
         SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
             .http_client(http)
+            .retry_config(steward::aws::retry_config())
             .endpoint_url(self.endpoint())
             .region(Region::new(region.to_string()))
             .credentials_provider(SharedCredentialsProvider::new(credentials))

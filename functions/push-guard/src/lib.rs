@@ -1,7 +1,10 @@
 //! push-guard: on an `ECR Image Action` PUSH, judges the tag and the image's labels against
 //! the policy; in audit mode it notifies, in enforce mode it also removes the offending tag.
 
+use std::time::Duration;
+
 use serde_json::Value;
+use steward::deadline::Deadline;
 use steward::error::StewardError;
 use steward::events::StewardEvent;
 use steward::guard::{
@@ -10,6 +13,9 @@ use steward::guard::{
 use steward::policy::{LastTag, Mode, Policy};
 use steward::ports::{ImageReader, Notifier, TagStore};
 use tracing::info;
+
+/// Time kept for a tag change (a few ECR calls, retried when throttled) and its notification.
+pub const CHANGE_RESERVE: Duration = Duration::from_secs(3);
 
 pub struct PushGuard<R, T, N> {
     pub policy: Policy,
@@ -21,8 +27,19 @@ pub struct PushGuard<R, T, N> {
 }
 
 impl<R: ImageReader, T: TagStore, N: Notifier> PushGuard<R, T, N> {
-    /// Handles one event. The response is the report, or `{"skipped": reason}`.
+    /// Handles one event with no deadline (tests, local runs).
     pub async fn handle(&self, event: Value) -> Result<Value, StewardError> {
+        self.handle_within(event, Deadline::unlimited()).await
+    }
+
+    /// Handles one event. The response is the report, or `{"skipped": reason}`. A tag is
+    /// changed only while [`CHANGE_RESERVE`] is left before `deadline`, so that the change is
+    /// always followed by its notification.
+    pub async fn handle_within(
+        &self,
+        event: Value,
+        deadline: Deadline,
+    ) -> Result<Value, StewardError> {
         let event = match StewardEvent::from_value(event)
             .map_err(|e| StewardError::MalformedEvent(e.to_string()))?
         {
@@ -53,6 +70,7 @@ impl<R: ImageReader, T: TagStore, N: Notifier> PushGuard<R, T, N> {
             (false, Mode::Audit) => GuardAction::Notified,
             (false, Mode::Enforce) => {
                 let last_tag = rule.map(|rule| rule.enforce.last_tag).unwrap_or_default();
+                deadline.ensure(CHANGE_RESERVE, "changing the tag")?;
                 self.enforce(&image.repository, &pushed.tag, &image.digest, last_tag)
                     .await?
             }

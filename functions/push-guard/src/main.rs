@@ -16,7 +16,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     };
     let guard = &guard;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        guard.handle(event.payload).await.map_err(diagnostic)
+        let deadline = steward::lambda::deadline(&event.context);
+        deadline
+            .run(guard.handle_within(event.payload, deadline))
+            .await
+            .map_err(diagnostic)
     }))
     .await
 }

@@ -2,9 +2,10 @@
 //! regions and reports per region; turns ECR's own `ECR Replication Action` events into
 //! notifications too.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use steward::deadline::Deadline;
 use steward::error::{Service, StewardError};
 use steward::events::StewardEvent;
 use steward::guard::{judge, triage, Triage};
@@ -14,6 +15,9 @@ use steward::replicate::{
     native_replication_notification, replication_targets, RegionOutcome, ReplicationReport,
 };
 use tracing::info;
+
+/// Time kept for publishing the report after the copies.
+pub const PUBLISH_RESERVE: Duration = Duration::from_secs(2);
 
 pub struct ReplicatorFunction<I, R, N> {
     pub policy: Policy,
@@ -29,7 +33,18 @@ pub struct ReplicatorFunction<I, R, N> {
 }
 
 impl<I: ImageReader, R: Replicator, N: Notifier> ReplicatorFunction<I, R, N> {
+    /// Handles one event with no deadline (tests, local runs).
     pub async fn handle(&self, event: Value) -> Result<Value, StewardError> {
+        self.handle_within(event, Deadline::unlimited()).await
+    }
+
+    /// Handles one event. Copies stop [`PUBLISH_RESERVE`] before `deadline` (a region cut off
+    /// so is reported as failed), so that the report is always published.
+    pub async fn handle_within(
+        &self,
+        event: Value,
+        deadline: Deadline,
+    ) -> Result<Value, StewardError> {
         let event = match StewardEvent::from_value(event)
             .map_err(|e| StewardError::MalformedEvent(e.to_string()))?
         {
@@ -78,7 +93,8 @@ impl<I: ImageReader, R: Replicator, N: Notifier> ReplicatorFunction<I, R, N> {
                 targets.iter().map(RegionOutcome::moved_on).collect()
             }
             Some(_) => {
-                self.copy_to_every_target(image, &pushed.tag, &targets)
+                let copies_until = deadline.earlier_by(PUBLISH_RESERVE);
+                self.copy_to_every_target(image, &pushed.tag, &targets, copies_until)
                     .await
             }
         };
@@ -116,11 +132,14 @@ impl<I: ImageReader, R: Replicator, N: Notifier> ReplicatorFunction<I, R, N> {
         image: &steward::notify::ImageRef,
         tag: &str,
         targets: &[steward::policy::Target],
+        until: Deadline,
     ) -> Vec<RegionOutcome> {
         let tags = [tag.to_string()];
         futures_util::future::join_all(targets.iter().map(|target| async {
             let started = Instant::now();
-            let result = self.replicator.replicate(image, &tags, target).await;
+            let result = until
+                .run(self.replicator.replicate(image, &tags, target))
+                .await;
             let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             RegionOutcome::new(target, result.map_err(|e| e.to_string()), elapsed)
         }))

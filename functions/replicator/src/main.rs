@@ -23,7 +23,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     };
     let function = &function;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        function.handle(event.payload).await.map_err(diagnostic)
+        let deadline = steward::lambda::deadline(&event.context);
+        deadline
+            .run(function.handle_within(event.payload, deadline))
+            .await
+            .map_err(diagnostic)
     }))
     .await
 }

@@ -16,8 +16,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     };
     let alert = &alert;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        alert
-            .handle(event.payload, Date::today())
+        steward::lambda::deadline(&event.context)
+            .run(alert.handle(event.payload, Date::today()))
             .await
             .map_err(diagnostic)
     }))
