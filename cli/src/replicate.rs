@@ -289,7 +289,7 @@ fn print_summary(outcomes: &[Outcome], format: Format) {
             outcome.duration_ms
         );
         if let Some(error) = &outcome.error {
-            println!("    {error}");
+            println!("    {}", steward::notify::visible(error));
         }
     }
     println!(

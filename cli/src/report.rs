@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::io::IsTerminal;
 
 use serde::Serialize;
+use steward::notify::visible;
 use steward::policy::{Finding, TagVerdict};
 use steward::scan::{ScanState, ScanVerdict};
 
@@ -108,13 +109,13 @@ impl Report {
 
     pub fn render(&self, format: Format, colour: bool) -> String {
         match format {
-            Format::Text => self.text(colour),
+            Format::Text => visible(&self.text(colour)).into_owned(),
             Format::Json => {
                 let mut json = serde_json::to_string_pretty(self).unwrap_or_default();
                 json.push('\n');
                 json
             }
-            Format::Github => self.github(),
+            Format::Github => visible(&self.github()).into_owned(),
             Format::Junit => self.junit(),
         }
     }

@@ -269,6 +269,27 @@ fn labels_from_stdin_are_checked_for_consistency() {
 }
 
 #[test]
+fn text_and_github_output_drop_bidirectional_controls_from_label_values() {
+    let labels = "org.opencontainers.image.source=https://x.example/a\norg.opencontainers.image.revision=4f9c2e1d8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d\norg.opencontainers.image.created=2026-11-20T09:41:07Z\norg.opencontainers.image.version=1.2.4\u{202E}\u{200B}\n";
+    for format in ["text", "github"] {
+        let output = steward()
+            .args([
+                "check", "--tag", "1.2.3", "--labels", "-", "--format", format,
+            ])
+            .write_stdin(labels)
+            .output()
+            .expect("runs");
+        assert_eq!(output.status.code(), Some(1), "{format}");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(stdout.contains("1.2.4"), "{format}: {stdout}");
+        assert!(
+            !stdout.contains('\u{202E}') && !stdout.contains('\u{200B}'),
+            "{format}: {stdout:?}"
+        );
+    }
+}
+
+#[test]
 fn github_format_prints_workflow_commands() {
     steward()
         .args([

@@ -75,7 +75,27 @@ pub struct Notification {
 /// Longest untrusted value (a tag, a label value) shown in a notification.
 pub const MAX_UNTRUSTED_CHARS: usize = 200;
 
-/// Escapes text from an image or event for client-markdown, and caps its length.
+/// Unicode bidirectional controls and invisible format characters: text that reorders or
+/// hides what a reader sees (a right-to-left override makes `gpj.exe` read `exe.jpg`).
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'
+            | '\u{061C}' | '\u{2060}'..='\u{2064}'
+    )
+}
+
+/// `text` without [`is_invisible_format`] characters, for every text shown to a person.
+pub fn visible(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(is_invisible_format) {
+        text.chars().filter(|c| !is_invisible_format(*c)).collect()
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// Escapes text from an image or event for client-markdown, drops invisible and
+/// bidirectional controls, and caps its length.
 pub fn untrusted(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(MAX_UNTRUSTED_CHARS) + 8);
     for (count, c) in text.chars().enumerate() {
@@ -89,11 +109,25 @@ pub fn untrusted(text: &str) -> String {
                 out.push(c);
             }
             '\n' | '\r' | '\t' => out.push(' '),
-            c if c.is_control() => {}
+            c if c.is_control() || is_invisible_format(c) => {}
             c => out.push(c),
         }
     }
     out
+}
+
+/// Removes invisible and bidirectional controls from every string in a JSON document.
+fn drop_invisible(value: &mut Value) {
+    match value {
+        Value::String(text) => {
+            if let std::borrow::Cow::Owned(clean) = visible(text) {
+                *text = clean;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_invisible),
+        Value::Object(map) => map.values_mut().for_each(drop_invisible),
+        _ => {}
+    }
 }
 
 impl Notification {
@@ -106,7 +140,7 @@ impl Notification {
         context.insert("outcome".into(), self.outcome.clone());
         let mut next_steps = self.next_steps.clone();
         next_steps.push(format!("<{}|Open the image in the ECR console>", self.link));
-        json!({
+        let mut message = json!({
             "version": "1.0",
             "source": "custom",
             "id": format!("{}:{}", self.event_type, self.image.digest),
@@ -124,7 +158,9 @@ impl Notification {
                 "relatedResources": [self.repository_arn()],
                 "additionalContext": context,
             }
-        })
+        });
+        drop_invisible(&mut message);
+        message
     }
 
     /// SNS subjects must be shorter than 100 characters.
@@ -132,7 +168,7 @@ impl Notification {
         let mut subject: String = self
             .title
             .chars()
-            .filter(|c| !c.is_control())
+            .filter(|c| !c.is_control() && !is_invisible_format(*c))
             .take(99)
             .collect();
         if self.title.chars().count() > 99 {
@@ -234,6 +270,27 @@ mod tests {
         let capped = untrusted(&long);
         assert_eq!(capped.chars().count(), MAX_UNTRUSTED_CHARS + 1);
         assert!(capped.ends_with('…'));
+    }
+
+    #[test]
+    fn bidirectional_and_invisible_controls_never_reach_a_reader() {
+        let label = "1.2.3\u{202E}gpj.exe\u{200B}\u{2066}x\u{2069}\u{FEFF}";
+        assert_eq!(untrusted(label), "1.2.3gpj.exex");
+        assert_eq!(visible(label), "1.2.3gpj.exex");
+        assert!(matches!(
+            visible("plain"),
+            std::borrow::Cow::Borrowed("plain")
+        ));
+        let mut message = notification();
+        message.title = format!("Tag {label}");
+        message.description = format!("raw {label}");
+        message.context.insert("label".into(), label.into());
+        let rendered = message.chat_message().to_string();
+        for c in ['\u{202E}', '\u{200B}', '\u{2066}', '\u{2069}', '\u{FEFF}'] {
+            assert!(!rendered.contains(c), "{c:?} in {rendered}");
+            assert!(!message.subject().contains(c));
+        }
+        assert!(rendered.contains("1.2.3gpj.exex"));
     }
 
     #[test]
