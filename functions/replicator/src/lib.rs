@@ -360,6 +360,45 @@ mod tests {
         assert!(enforce.replicator.made.lock().expect("lock").is_empty());
     }
 
+    /// Takes a minute per copy.
+    struct Stuck;
+
+    impl Replicator for Stuck {
+        async fn replicate(
+            &self,
+            _: &ImageRef,
+            _: &[String],
+            _: &Target,
+        ) -> Result<CopyStats, StewardError> {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Ok(CopyStats::default())
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn copies_that_run_out_of_time_are_reported_in_time_and_retried() {
+        let function = ReplicatorFunction {
+            policy: Policy::from_text(POLICY, "test", SourceFormat::Yaml).expect("policy"),
+            mode_override: None,
+            notify_already_replicated: false,
+            images: MemoryImages::default().with("1.4.2", DIGEST, Labels::new()),
+            replicator: Stuck,
+            notifier: Inbox::default(),
+        };
+        let deadline = Deadline::after(PUBLISH_RESERVE + Duration::from_millis(300));
+        let started = Instant::now();
+        let error = function
+            .handle_within(sample("image-push-semver.json"), deadline)
+            .await
+            .expect_err("out of time");
+        assert!(started.elapsed() < PUBLISH_RESERVE, "{:?}", started.elapsed());
+        assert!(error.is_retryable(), "{error}");
+        let inbox = function.notifier.received();
+        assert_eq!(inbox.len(), 1, "the report was published before the deadline");
+        assert_eq!(inbox[0].outcome, "replication-failed");
+        assert!(inbox[0].description.contains("out of time"), "{}", inbox[0].description);
+    }
+
     #[tokio::test(flavor = "current_thread")]
     async fn pre_releases_and_other_events_are_skipped_and_native_events_reported() {
         let function = function(vec![]);
