@@ -391,12 +391,24 @@ mod tests {
             .handle_within(sample("image-push-semver.json"), deadline)
             .await
             .expect_err("out of time");
-        assert!(started.elapsed() < PUBLISH_RESERVE, "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < PUBLISH_RESERVE,
+            "{:?}",
+            started.elapsed()
+        );
         assert!(error.is_retryable(), "{error}");
         let inbox = function.notifier.received();
-        assert_eq!(inbox.len(), 1, "the report was published before the deadline");
+        assert_eq!(
+            inbox.len(),
+            1,
+            "the report was published before the deadline"
+        );
         assert_eq!(inbox[0].outcome, "replication-failed");
-        assert!(inbox[0].description.contains("out of time"), "{}", inbox[0].description);
+        assert!(
+            inbox[0].description.contains("out of time"),
+            "{}",
+            inbox[0].description
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]
