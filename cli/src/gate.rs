@@ -9,8 +9,8 @@ use steward::aws::{classify, Ecr, Registries};
 use steward::config::registry_overrides;
 use steward::date::Date;
 use steward::error::{Service, StewardError};
-use steward::guard::judge;
 use steward::ports::{ImageReader, ScanFindings, ScanReader};
+use steward::push::judge;
 use steward::scan::{self, ScanRules, ScanState};
 
 use crate::check::load_policy;

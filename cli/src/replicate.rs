@@ -9,13 +9,14 @@ use anyhow::{anyhow, bail};
 use serde::Serialize;
 use steward::aws::{classify, Ecr, Registries, RegistryReplicator};
 use steward::config::registry_overrides;
-use steward::copy::{CopyOptions, CopyStats};
 use steward::error::Service;
 use steward::glob::Glob;
 use steward::notify::ImageRef;
+use steward::oci::copy::CopyOptions;
 use steward::policy::{Pattern, Target};
 use steward::ports::Replicator;
-use steward::replicate::is_source;
+use steward::replication::is_source;
+use steward::replication::CopyStats;
 
 use crate::check::load_policy;
 use crate::{Format, ReplicateArgs};

@@ -1,27 +1,23 @@
-//! ecr-steward's shared crate: the policy engine, the event model and the adapters that the
-//! Lambda functions and the CLI are built on.
+//! ecr-steward's ports and adapters, and the Lambda harness, on the domain crate
+//! `steward-core` (re-exported here, so a function or the CLI needs this one dependency).
+//!
+//! The rule of use: functions and CLI → `ports` and adapters (`aws`, `oci`, `http`) →
+//! the domain; never back. The domain knows no SDK, no HTTP client and no async runtime.
 
-pub mod aws;
+pub use steward_core::{
+    date, error, events, glob, image, labels, notify, policy, push, reference, replication, scan,
+    semver, tag,
+};
+
+mod adapters;
+pub use adapters::{aws, oci};
+
 pub mod config;
-pub mod copy;
-pub mod date;
 pub mod deadline;
-pub mod error;
-pub mod events;
-pub mod glob;
-pub mod guard;
 pub mod http;
-pub mod labels;
 #[cfg(feature = "lambda")]
 pub mod lambda;
-pub mod notify;
-pub mod policy;
 pub mod ports;
-pub mod reference;
-pub mod registry;
-pub mod replicate;
-pub mod scan;
-pub mod semver;
-pub mod tag;
+pub mod retry;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -4,19 +4,9 @@
 use std::future::Future;
 
 use crate::error::StewardError;
-use crate::labels::Labels;
+use crate::image::{ImageRef, PlatformLabels, TaggedImage};
 use crate::notify::Notification;
 use crate::scan::{ScanState, VulnFinding, VulnSeverity};
-
-/// The labels and annotations of one platform image (the image itself when it is not an index).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlatformLabels {
-    /// `linux/arm64/v8`; `None` for a single-platform image.
-    pub platform: Option<String>,
-    pub digest: String,
-    /// Config labels merged with the manifest's and the index's annotations.
-    pub labels: Labels,
-}
 
 /// Reads images through the OCI Distribution API.
 pub trait ImageReader: Send + Sync {
@@ -35,14 +25,6 @@ pub trait ImageReader: Send + Sync {
         repository: &str,
         tag: &str,
     ) -> impl Future<Output = Result<Option<String>, StewardError>> + Send;
-}
-
-/// The image a tag names, as ECR describes it just now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaggedImage {
-    pub digest: String,
-    /// Every tag of the image, this one included.
-    pub tags: Vec<String>,
 }
 
 /// Reads and changes the tags of ECR images. Removing the last tag of an image deletes the
@@ -102,8 +84,8 @@ pub trait ScanReader: Send + Sync {
 pub trait Replicator: Send + Sync {
     fn replicate(
         &self,
-        source: &crate::notify::ImageRef,
+        source: &ImageRef,
         tags: &[String],
         target: &crate::policy::Target,
-    ) -> impl Future<Output = Result<crate::copy::CopyStats, StewardError>> + Send;
+    ) -> impl Future<Output = Result<crate::replication::CopyStats, StewardError>> + Send;
 }

@@ -96,10 +96,10 @@ impl crate::ports::TagStore for MemoryTags {
         &self,
         _: &str,
         tag: &str,
-    ) -> Result<Option<crate::ports::TaggedImage>, StewardError> {
+    ) -> Result<Option<crate::image::TaggedImage>, StewardError> {
         let images = self.images.lock().map_err(|_| poisoned())?;
         Ok(
-            Self::digest_of(&images, tag).map(|digest| crate::ports::TaggedImage {
+            Self::digest_of(&images, tag).map(|digest| crate::image::TaggedImage {
                 tags: images.get(&digest).cloned().unwrap_or_default(),
                 digest,
             }),
@@ -184,7 +184,7 @@ impl crate::ports::ImageReader for MemoryImages {
         _: &str,
         _: &str,
         digest: &str,
-    ) -> Result<Vec<crate::ports::PlatformLabels>, StewardError> {
+    ) -> Result<Vec<crate::image::PlatformLabels>, StewardError> {
         let labels = self
             .labels
             .get(digest)
@@ -193,7 +193,7 @@ impl crate::ports::ImageReader for MemoryImages {
                 service: crate::error::Service::Registry,
                 what: digest.into(),
             })?;
-        Ok(vec![crate::ports::PlatformLabels {
+        Ok(vec![crate::image::PlatformLabels {
             platform: None,
             digest: digest.into(),
             labels,

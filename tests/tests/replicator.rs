@@ -25,11 +25,13 @@ use std::time::Duration;
 use replicator::ReplicatorFunction;
 use serde_json::Value;
 use steward::aws::{Registries, RegistryReplicator, Sns};
-use steward::copy::{copy_image, CopyOptions, CopyStats, Endpoint, RetryPolicy};
 use steward::error::StewardError;
 use steward::http::TrustRoots;
+use steward::oci::copy::{copy_image, CopyOptions, Endpoint};
+use steward::oci::registry::{sha256_digest, RegistryClient};
 use steward::policy::{Policy, SourceFormat};
-use steward::registry::{sha256_digest, RegistryClient};
+use steward::replication::CopyStats;
+use steward::retry::RetryPolicy;
 use testbed::{
     function_binary, push_event, push_image_with, workspace_root, Fault, FaultProxy, PushSpec,
     PushedImage, Stack,

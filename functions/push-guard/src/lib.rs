@@ -7,11 +7,11 @@ use serde_json::Value;
 use steward::deadline::Deadline;
 use steward::error::StewardError;
 use steward::events::StewardEvent;
-use steward::guard::{
-    judge, plan_enforcement, triage, EnforcementStep, GuardAction, GuardReport, Triage,
-};
 use steward::policy::{LastTag, Mode, Policy};
 use steward::ports::{ImageReader, Notifier, TagStore};
+use steward::push::{
+    judge, plan_enforcement, triage, EnforcementStep, GuardAction, GuardReport, Triage,
+};
 use tracing::info;
 
 /// Time kept for a tag change (a few ECR calls, retried when throttled) and its notification.

@@ -18,7 +18,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = steward::lambda::deadline(&event.context);
         deadline
-            .run(guard.handle_within(event.payload, deadline))
+            .run(Box::pin(guard.handle_within(event.payload, deadline)))
             .await
             .map_err(diagnostic)
     }))

@@ -8,10 +8,10 @@ use serde_json::{json, Value};
 use steward::deadline::Deadline;
 use steward::error::{Service, StewardError};
 use steward::events::StewardEvent;
-use steward::guard::{judge, triage, Triage};
 use steward::policy::{Mode, Policy};
 use steward::ports::{ImageReader, Notifier, Replicator};
-use steward::replicate::{
+use steward::push::{judge, triage, Triage};
+use steward::replication::{
     native_replication_notification, replication_targets, RegionOutcome, ReplicationReport,
 };
 use tracing::info;
@@ -156,10 +156,10 @@ fn skipped(reason: &str) -> Value {
 mod tests {
     use std::sync::Mutex;
 
-    use steward::copy::CopyStats;
     use steward::labels::Labels;
     use steward::notify::ImageRef;
     use steward::policy::{SourceFormat, Target};
+    use steward::replication::CopyStats;
     use steward::testing::{Inbox, MemoryImages};
 
     use super::*;

@@ -2,8 +2,8 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use replicator::ReplicatorFunction;
 use serde_json::Value;
 use steward::aws::{Registries, RegistryReplicator, Sns};
-use steward::copy::CopyOptions;
 use steward::lambda::{diagnostic, Init};
+use steward::oci::copy::CopyOptions;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {

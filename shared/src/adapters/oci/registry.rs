@@ -7,92 +7,20 @@ use std::collections::BTreeMap;
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use reqwest::Response;
-use serde::Deserialize;
-use sha2::{Digest as _, Sha256};
 
+pub use super::manifest::{
+    sha256_digest, Descriptor, ManifestDoc, Platform, RawManifest, DOCKER_LIST, DOCKER_MANIFEST,
+    OCI_INDEX, OCI_MANIFEST,
+};
 use crate::error::{with_causes, Service, StewardError};
+use crate::image::PlatformLabels;
 use crate::labels::Labels;
-use crate::ports::PlatformLabels;
 
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
 
 /// Config blobs are small; anything larger is not a config.
 const MAX_CONFIG_BYTES: usize = 4 << 20;
 const MAX_MANIFEST_BYTES: usize = 4 << 20;
-
-/// A manifest as the registry stores it: the exact bytes, and what they are.
-#[derive(Debug, Clone)]
-pub struct RawManifest {
-    pub bytes: Vec<u8>,
-    pub media_type: String,
-    pub digest: String,
-}
-
-/// The parts of an image manifest or index that ecr-steward reads.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ManifestDoc {
-    #[serde(default)]
-    pub media_type: Option<String>,
-    #[serde(default)]
-    pub config: Option<Descriptor>,
-    #[serde(default)]
-    pub layers: Vec<Descriptor>,
-    #[serde(default)]
-    pub manifests: Vec<Descriptor>,
-    #[serde(default)]
-    pub subject: Option<Descriptor>,
-    #[serde(default)]
-    pub annotations: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Descriptor {
-    #[serde(default)]
-    pub media_type: Option<String>,
-    pub digest: String,
-    #[serde(default)]
-    pub size: u64,
-    #[serde(default)]
-    pub platform: Option<Platform>,
-    #[serde(default)]
-    pub annotations: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Platform {
-    pub os: String,
-    pub architecture: String,
-    #[serde(default)]
-    pub variant: Option<String>,
-}
-
-impl Platform {
-    pub fn name(&self) -> String {
-        match &self.variant {
-            Some(variant) => format!("{}/{}/{variant}", self.os, self.architecture),
-            None => format!("{}/{}", self.os, self.architecture),
-        }
-    }
-}
-
-impl RawManifest {
-    pub fn is_index(&self) -> bool {
-        self.media_type == OCI_INDEX || self.media_type == DOCKER_LIST
-    }
-
-    pub fn parse(&self) -> Result<ManifestDoc, StewardError> {
-        serde_json::from_slice(&self.bytes).map_err(|error| StewardError::InvalidResponse {
-            service: Service::Registry,
-            message: format!("manifest {} is not valid JSON: {error}", self.digest),
-        })
-    }
-}
 
 /// One registry endpoint, with the credentials for it.
 #[derive(Clone)]
@@ -108,18 +36,6 @@ impl std::fmt::Debug for RegistryClient {
             .field("base", &self.base)
             .finish_non_exhaustive()
     }
-}
-
-/// `sha256:<hex>` of some bytes.
-pub fn sha256_digest(bytes: &[u8]) -> String {
-    let hash = Sha256::digest(bytes);
-    let mut digest = String::with_capacity(71);
-    digest.push_str("sha256:");
-    for byte in hash {
-        digest.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
-        digest.push(char::from(b"0123456789abcdef"[usize::from(byte & 0xf)]));
-    }
-    digest
 }
 
 pub(crate) fn network(error: reqwest::Error) -> StewardError {

@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use crate::error::StewardError;
 use crate::events::{ActionResult, ActionType, EventBridgeEvent, ImageAction};
+use crate::image::{PlatformLabels, TaggedImage};
 use crate::notify::{untrusted, ImageRef, Notification, Severity};
 use crate::policy::{LastTag, Mode, Policy, TagVerdict};
-use crate::ports::{PlatformLabels, TaggedImage};
 
 /// A successful, tagged push: what push-guard checks.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,10 +6,41 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::copy::CopyStats;
 use crate::events::{ActionResult, EventBridgeEvent, ReplicationAction};
 use crate::notify::{untrusted, ImageRef, Notification, Severity};
 use crate::policy::{Policy, Target};
+
+/// What a copy did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CopyStats {
+    pub bytes_copied: u64,
+    pub blobs_copied: u64,
+    pub blobs_skipped: u64,
+    pub manifests_copied: u64,
+    pub manifests_skipped: u64,
+    /// Destination tags pointed at the image.
+    pub tags_set: u64,
+    /// Tags left alone because the source's tag names another image now.
+    pub tags_moved_on: u64,
+}
+
+impl CopyStats {
+    /// Adds another copy's counts.
+    pub fn add(&mut self, other: CopyStats) {
+        self.bytes_copied += other.bytes_copied;
+        self.blobs_copied += other.blobs_copied;
+        self.blobs_skipped += other.blobs_skipped;
+        self.manifests_copied += other.manifests_copied;
+        self.manifests_skipped += other.manifests_skipped;
+        self.tags_set += other.tags_set;
+        self.tags_moved_on += other.tags_moved_on;
+    }
+
+    /// True when the copy wrote anything to the destination.
+    pub fn changed_destination(&self) -> bool {
+        self.blobs_copied + self.manifests_copied + self.tags_set > 0
+    }
+}
 
 /// Where a pushed tag is to be copied: the policy's targets for it, without the place the
 /// image already is (a stack deployed in the destination region too receives the PUSH that

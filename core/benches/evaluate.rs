@@ -8,8 +8,8 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use steward::labels::Labels;
-use steward::policy::Policy;
+use steward_core::labels::Labels;
+use steward_core::policy::Policy;
 
 const SEMVER_ORG_REGEX: &str = r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$";
 const GIT_SHA_REGEX: &str = r"^(sha-)?[0-9a-f]{7,40}$";

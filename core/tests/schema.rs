@@ -88,7 +88,7 @@ fn schema_and_documented_policies_name_the_same_keys() {
     .expect("schema is JSON");
     let mut used = BTreeSet::new();
     for document in [
-        root().join("shared/src/policy/default-policy.yaml"),
+        root().join("core/src/policy/default-policy.yaml"),
         root().join("examples/policy.yaml"),
     ] {
         used_keys(&schema, &schema, &load_yaml(&document), "", &mut used);

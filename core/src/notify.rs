@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+pub use crate::image::ImageRef;
+
 /// How loud a notification is; also a message attribute, so subscribers can filter on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
@@ -29,28 +31,6 @@ impl Severity {
             Severity::Warning => ":warning:",
             Severity::Critical => ":rotating_light:",
         }
-    }
-}
-
-/// The image a notification is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageRef {
-    pub account: Option<String>,
-    pub region: String,
-    pub repository: String,
-    pub digest: String,
-}
-
-impl ImageRef {
-    /// The image's page in the ECR console; `scan-results` or `details`.
-    pub fn console_link(&self, page: &str) -> String {
-        format!(
-            "https://{region}.console.aws.amazon.com/ecr/repositories/private/{account}/{repository}/_/image/{digest}/{page}?region={region}",
-            region = self.region,
-            account = self.account.as_deref().unwrap_or("-"),
-            repository = self.repository,
-            digest = self.digest,
-        )
     }
 }
 

@@ -5,9 +5,31 @@
 
 use std::collections::BTreeMap;
 
-pub use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// The EventBridge envelope around a detail of type `T`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct EventBridgeEvent<T> {
+    #[serde(default)]
+    pub version: Option<String>,
+    #[serde(default)]
+    pub id: Option<String>,
+    pub detail_type: String,
+    pub source: String,
+    /// Absent from events EventBridge delivers to some targets (and from moto's).
+    #[serde(default)]
+    pub account: Option<String>,
+    /// RFC 3339, as EventBridge sends it; not needed for a decision, so kept as text.
+    #[serde(default)]
+    pub time: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub resources: Vec<String>,
+    pub detail: T,
+}
 
 /// `ECR Image Action`: a push, delete or storage-class change.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]

@@ -3,8 +3,8 @@
 //! regular expression that semver.org publishes.
 
 use proptest::prelude::*;
-use steward::policy::{Policy, TagKind};
-use steward::semver;
+use steward_core::policy::{Policy, TagKind};
+use steward_core::semver;
 
 /// semver.org's suggested regular expression (numbered-group variant).
 const SEMVER_ORG_REGEX: &str = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$";

@@ -1,0 +1,43 @@
+//! Image identity: where an image is, what a tag names, and the labels of each platform.
+
+use crate::labels::Labels;
+
+/// One image in one repository of one registry (region and account).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    pub account: Option<String>,
+    pub region: String,
+    pub repository: String,
+    pub digest: String,
+}
+
+impl ImageRef {
+    /// The image's page in the ECR console; `scan-results` or `details`.
+    pub fn console_link(&self, page: &str) -> String {
+        format!(
+            "https://{region}.console.aws.amazon.com/ecr/repositories/private/{account}/{repository}/_/image/{digest}/{page}?region={region}",
+            region = self.region,
+            account = self.account.as_deref().unwrap_or("-"),
+            repository = self.repository,
+            digest = self.digest,
+        )
+    }
+}
+
+/// The labels and annotations of one platform image (the image itself when it is not an index).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformLabels {
+    /// `linux/arm64/v8`; `None` for a single-platform image.
+    pub platform: Option<String>,
+    pub digest: String,
+    /// Config labels merged with the manifest's and the index's annotations.
+    pub labels: Labels,
+}
+
+/// The image a tag names, as ECR describes it just now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaggedImage {
+    pub digest: String,
+    /// Every tag of the image, this one included.
+    pub tags: Vec<String>,
+}

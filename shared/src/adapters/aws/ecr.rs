@@ -1,0 +1,307 @@
+//! ECR's API: registry credentials, tags (TagStore) and scan findings (ScanReader).
+
+use std::collections::BTreeMap;
+
+use aws_config::{Region, SdkConfig};
+use aws_sdk_ecr::types::ImageIdentifier;
+
+use super::classify::{classify, error_code};
+use crate::error::{Service, StewardError};
+use crate::image::TaggedImage;
+use crate::ports::{ScanFindings, ScanReader, TagStore};
+use crate::scan::{ScanState, VulnFinding, VulnSeverity};
+
+/// ECR, for one region.
+#[derive(Clone, Debug)]
+pub struct Ecr {
+    pub(super) client: aws_sdk_ecr::Client,
+}
+
+impl Ecr {
+    pub fn new(config: &SdkConfig) -> Self {
+        Self {
+            client: aws_sdk_ecr::Client::new(config),
+        }
+    }
+
+    pub fn in_region(config: &SdkConfig, region: &str) -> Self {
+        let config = config
+            .to_builder()
+            .region(Region::new(region.to_string()))
+            .build();
+        Self::new(&config)
+    }
+
+    pub fn client(&self) -> &aws_sdk_ecr::Client {
+        &self.client
+    }
+
+    /// `Basic …` credentials for the registry, and its endpoint (`https://<account>.dkr.ecr…`).
+    pub async fn registry_credentials(&self) -> Result<(String, String), StewardError> {
+        let output = self
+            .client
+            .get_authorization_token()
+            .send()
+            .await
+            .map_err(|e| classify(Service::Ecr, e))?;
+        let data =
+            output
+                .authorization_data()
+                .first()
+                .ok_or_else(|| StewardError::InvalidResponse {
+                    service: Service::Ecr,
+                    message: "GetAuthorizationToken returned no authorization data".into(),
+                })?;
+        let token = data.authorization_token().unwrap_or_default();
+        let endpoint = data.proxy_endpoint().unwrap_or_default();
+        Ok((format!("Basic {token}"), endpoint.to_string()))
+    }
+}
+
+/// Every manifest type ECR stores, so that BatchGetImage returns the manifest as pushed.
+const MANIFEST_MEDIA_TYPES: [&str; 5] = [
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v1+json",
+];
+
+impl TagStore for Ecr {
+    async fn tagged_image(
+        &self,
+        repository: &str,
+        tag: &str,
+    ) -> Result<Option<TaggedImage>, StewardError> {
+        let described = self
+            .client
+            .describe_images()
+            .repository_name(repository)
+            .image_ids(ImageIdentifier::builder().image_tag(tag).build())
+            .send()
+            .await;
+        match described.map_err(|e| classify(Service::Ecr, e)) {
+            Ok(output) => Ok(output.image_details().first().and_then(|detail| {
+                Some(TaggedImage {
+                    digest: detail.image_digest()?.to_string(),
+                    tags: detail.image_tags().to_vec(),
+                })
+            })),
+            Err(StewardError::NotFound { .. }) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn put_tag(&self, repository: &str, tag: &str, digest: &str) -> Result<(), StewardError> {
+        let mut request = self
+            .client
+            .batch_get_image()
+            .repository_name(repository)
+            .image_ids(ImageIdentifier::builder().image_digest(digest).build());
+        for media_type in MANIFEST_MEDIA_TYPES {
+            request = request.accepted_media_types(media_type);
+        }
+        let fetched = request
+            .send()
+            .await
+            .map_err(|e| classify(Service::Ecr, e))?;
+        let image = fetched
+            .images()
+            .iter()
+            .find(|image| image.image_id().and_then(|id| id.image_digest()) == Some(digest))
+            .ok_or_else(|| StewardError::NotFound {
+                service: Service::Ecr,
+                what: format!("image {digest} in {repository}"),
+            })?;
+        let manifest = image
+            .image_manifest()
+            .ok_or_else(|| StewardError::InvalidResponse {
+                service: Service::Ecr,
+                message: format!("BatchGetImage returned no manifest for {digest}"),
+            })?;
+        let put = self
+            .client
+            .put_image()
+            .repository_name(repository)
+            .image_manifest(manifest)
+            .set_image_manifest_media_type(image.image_manifest_media_type().map(str::to_string))
+            .image_tag(tag)
+            .image_digest(digest)
+            .send()
+            .await;
+        let error = match put {
+            Ok(_) => return Ok(()),
+            Err(error) => error,
+        };
+        match error_code(&error).as_deref() {
+            // Nothing changed: either the tag already names this image, or (moto) an
+            // immutable tag names another one. What the tag names now decides.
+            Some("ImageAlreadyExistsException") => {
+                match self.tagged_image(repository, tag).await? {
+                    Some(current) if current.digest == digest => Ok(()),
+                    current => Err(StewardError::Conflict {
+                        service: Service::Ecr,
+                        message: format!(
+                            "tag {tag} of {repository} is immutable and names {}",
+                            current.map_or_else(|| "no image".into(), |c| c.digest)
+                        ),
+                    }),
+                }
+            }
+            Some("ImageTagAlreadyExistsException") => Err(StewardError::Conflict {
+                service: Service::Ecr,
+                message: format!("tag {tag} of {repository} is immutable and names another image"),
+            }),
+            _ => Err(classify(Service::Ecr, error)),
+        }
+    }
+
+    async fn remove_tag(
+        &self,
+        repository: &str,
+        tag: &str,
+    ) -> Result<Option<String>, StewardError> {
+        let deleted = self
+            .client
+            .batch_delete_image()
+            .repository_name(repository)
+            .image_ids(ImageIdentifier::builder().image_tag(tag).build())
+            .send()
+            .await;
+        let output = match deleted.map_err(|e| classify(Service::Ecr, e)) {
+            Ok(output) => output,
+            Err(StewardError::NotFound { .. }) => return Ok(None),
+            Err(other) => return Err(other),
+        };
+        if let Some(failure) = output.failures().first() {
+            let code = failure
+                .failure_code()
+                .map(|c| c.as_str().to_string())
+                .unwrap_or_default();
+            if code == "ImageNotFound" || code == "ImageTagDoesNotMatchDigest" {
+                return Ok(None);
+            }
+            return Err(StewardError::Rejected {
+                service: Service::Ecr,
+                message: format!(
+                    "BatchDeleteImage {code}: {}",
+                    failure.failure_reason().unwrap_or_default()
+                ),
+            });
+        }
+        output
+            .image_ids()
+            .first()
+            .and_then(|id| id.image_digest())
+            .map(|digest| Some(digest.to_string()))
+            .ok_or_else(|| StewardError::InvalidResponse {
+                service: Service::Ecr,
+                message: format!("BatchDeleteImage removed {tag} but named no digest"),
+            })
+    }
+}
+
+/// Most pages of findings read for one image (1,000 findings a page).
+const MAX_FINDING_PAGES: usize = 10;
+
+impl ScanReader for Ecr {
+    async fn scan_findings(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> Result<ScanFindings, StewardError> {
+        let image = ImageIdentifier::builder().image_digest(digest).build();
+        let mut result = ScanFindings {
+            state: ScanState::InProgress,
+            counts: BTreeMap::new(),
+            findings: Vec::new(),
+        };
+        let mut next_token = None;
+        for _ in 0..MAX_FINDING_PAGES {
+            let page = self
+                .client
+                .describe_image_scan_findings()
+                .repository_name(repository)
+                .image_id(image.clone())
+                .max_results(1000)
+                .set_next_token(next_token.take())
+                .send()
+                .await
+                .map_err(|e| classify(Service::Ecr, e))?;
+            if let Some(status) = page.image_scan_status() {
+                let name = status.status().map(|s| s.as_str()).unwrap_or("IN_PROGRESS");
+                result.state = ScanState::from_status(name, status.description());
+            }
+            if let Some(findings) = page.image_scan_findings() {
+                if let Some(counts) = findings.finding_severity_counts() {
+                    result.counts = counts
+                        .iter()
+                        .filter_map(|(severity, count)| {
+                            Some((
+                                VulnSeverity::from_name(severity.as_str())?,
+                                u64::try_from(*count).unwrap_or(0),
+                            ))
+                        })
+                        .collect();
+                }
+                result
+                    .findings
+                    .extend(findings.findings().iter().map(basic_finding));
+                result
+                    .findings
+                    .extend(findings.enhanced_findings().iter().map(enhanced_finding));
+            }
+            next_token = page.next_token().map(str::to_string);
+            if next_token.is_none() {
+                break;
+            }
+        }
+        Ok(result)
+    }
+}
+
+fn basic_finding(finding: &aws_sdk_ecr::types::ImageScanFinding) -> VulnFinding {
+    let attribute = |key: &str| {
+        finding
+            .attributes()
+            .iter()
+            .find(|a| a.key() == key)
+            .and_then(|a| a.value())
+            .map(str::to_string)
+    };
+    VulnFinding {
+        id: finding.name().unwrap_or_default().to_string(),
+        severity: finding
+            .severity()
+            .and_then(|s| VulnSeverity::from_name(s.as_str()))
+            .unwrap_or(VulnSeverity::Undefined),
+        package: attribute("package_name"),
+        installed_version: attribute("package_version"),
+        fixed_in: None,
+        fixable: None,
+        uri: finding.uri().map(str::to_string),
+    }
+}
+
+fn enhanced_finding(finding: &aws_sdk_ecr::types::EnhancedImageScanFinding) -> VulnFinding {
+    let details = finding.package_vulnerability_details();
+    let package = details.and_then(|d| d.vulnerable_packages().first());
+    VulnFinding {
+        id: details
+            .and_then(|d| d.vulnerability_id())
+            .or(finding.title())
+            .unwrap_or_default()
+            .to_string(),
+        severity: finding
+            .severity()
+            .and_then(VulnSeverity::from_name)
+            .unwrap_or(VulnSeverity::Undefined),
+        package: package.and_then(|p| p.name()).map(str::to_string),
+        installed_version: package.and_then(|p| p.version()).map(str::to_string),
+        fixed_in: package
+            .and_then(|p| p.fixed_in_version())
+            .map(str::to_string),
+        fixable: finding.fix_available().map(|fix| fix != "NO"),
+        uri: details.and_then(|d| d.source_url()).map(str::to_string),
+    }
+}

@@ -1,0 +1,14 @@
+//! Adapters to AWS: the SDK set-up on the one HTTP client, error classification, ECR, SNS, and
+//! the ECR registries (tokens per region) the OCI adapters reach images through.
+
+mod classify;
+mod ecr;
+mod registries;
+mod sdk;
+mod sns;
+
+pub use classify::classify;
+pub use ecr::Ecr;
+pub use registries::{Registries, RegistryReplicator};
+pub use sdk::{retry_config, sdk_config};
+pub use sns::Sns;
