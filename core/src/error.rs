@@ -37,6 +37,9 @@ pub enum StewardError {
     /// The change contradicts the resource's own rules, such as an immutable tag.
     #[error("{service} refused the change: {message}")]
     Conflict { service: Service, message: String },
+    /// A bug in ecr-steward: it could not do what it means to.
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error("{service} sent something ecr-steward cannot use: {message}")]
     InvalidResponse { service: Service, message: String },
 }
@@ -61,6 +64,7 @@ impl StewardError {
             Self::DeadlineExceeded(_) => "Retryable.DeadlineExceeded",
             Self::Rejected { .. } => "NonRetryable.Rejected",
             Self::Conflict { .. } => "NonRetryable.Conflict",
+            Self::Internal(_) => "NonRetryable.Internal",
             Self::InvalidResponse { .. } => "NonRetryable.InvalidResponse",
         }
     }

@@ -152,15 +152,15 @@ pub fn plan_enforcement(
     }
 }
 
-/// What push-guard did about a push. The `action` names are the contract of SNS
-/// subscription filters and of the function's response.
+/// What push-guard did about a push. The names are the `outcome` of the function's response
+/// and of the notification's message attribute (the contract of SNS subscription filters).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "action", rename_all = "kebab-case")]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum GuardAction {
-    /// The push is compliant.
-    None,
+    /// The push is compliant; nothing is notified.
+    Compliant,
     /// Audit mode: reported, nothing changed.
-    Notified,
+    Audited,
     /// The tag was removed; the image keeps its other tags.
     TagRemoved { other_tags: Vec<String> },
     /// The tag was the image's last: the image got `quarantine_tag`, then lost the tag.
@@ -185,8 +185,8 @@ impl GuardAction {
     /// The `outcome` message attribute of the notification.
     pub fn outcome(&self) -> &'static str {
         match self {
-            Self::None => "none",
-            Self::Notified => "audited",
+            Self::Compliant => "compliant",
+            Self::Audited => "audited",
             Self::TagRemoved { .. } => "tag-removed",
             Self::Quarantined { .. } => "quarantined",
             Self::KeptLastTag => "kept-last-tag",
@@ -250,7 +250,7 @@ impl GuardReport {
         let tag = untrusted(&self.tag);
         let repository = &self.repository;
         let (severity, title) = match &self.action {
-            GuardAction::None | GuardAction::Notified => (
+            GuardAction::Compliant | GuardAction::Audited => (
                 Severity::Warning,
                 format!("Policy violation in {repository}: {}", self.tag),
             ),
@@ -345,7 +345,7 @@ impl GuardReport {
     /// One sentence on what happened to the image and its tags.
     fn what_was_done(&self, tag: &str) -> String {
         match &self.action {
-            GuardAction::None | GuardAction::Notified => {
+            GuardAction::Compliant | GuardAction::Audited => {
                 "Audit mode: nothing was changed.".into()
             }
             GuardAction::TagRemoved { other_tags } => format!(
@@ -495,7 +495,7 @@ mod tests {
             Mode::Audit,
             1,
             verdict.clone(),
-            GuardAction::Notified,
+            GuardAction::Audited,
         );
         let message = audit.notification(&pushed.image).expect("notifies");
         assert_eq!(
@@ -561,7 +561,7 @@ mod tests {
 
         let fine = judge(&Policy::builtin(), "team/app", "1.2.3", &[]);
         assert_eq!(
-            GuardReport::new(&pushed, Mode::Audit, 1, fine, GuardAction::None)
+            GuardReport::new(&pushed, Mode::Audit, 1, fine, GuardAction::Compliant)
                 .notification(&pushed.image),
             None
         );

@@ -304,6 +304,23 @@ impl ReplicationReport {
     }
 }
 
+/// The replicator's response: a copy's report, or a native replication event reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ReplicatorReport {
+    Copy(ReplicationReport),
+    Native(NativeReport),
+}
+
+/// ECR's own replication event, turned into a notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NativeReport {
+    /// `replicated` or `replication-failed`, as notified.
+    pub outcome: String,
+    pub native: bool,
+    pub repository: String,
+}
+
 /// ECR's own replication finished (or failed) in the event's region.
 pub fn native_replication_notification(
     event: &EventBridgeEvent<ReplicationAction>,

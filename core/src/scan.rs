@@ -212,6 +212,45 @@ pub struct ReportedFinding {
     pub unfixable: bool,
 }
 
+/// scan-alert's response: what it made of a finished scan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum ScanReport {
+    /// ECR could not scan the image (`FAILED`, `UNSUPPORTED_IMAGE`, …); notified as such.
+    ScanFailed {
+        repository: String,
+        digest: String,
+        status: String,
+    },
+    /// Within the bar.
+    Passed(JudgedScan),
+    /// Over the bar.
+    Failed(JudgedScan),
+}
+
+/// A completed scan judged against a rule's bar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JudgedScan {
+    pub repository: String,
+    pub digest: String,
+    pub tags: Vec<String>,
+    pub kind: ScanKind,
+    pub rule: String,
+    pub notified: bool,
+    pub verdict: ScanVerdict,
+}
+
+impl ScanReport {
+    /// `Passed` or `Failed`, as the verdict says.
+    pub fn judged(scan: JudgedScan) -> Self {
+        if scan.verdict.passed {
+            Self::Passed(scan)
+        } else {
+            Self::Failed(scan)
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScanVerdict {
     pub passed: bool,

@@ -7,6 +7,7 @@ use aws_config::SdkConfig;
 use crate::config::FunctionConfig;
 use crate::deadline::Deadline;
 use crate::error::StewardError;
+use crate::harness::{invoke, Handler, Invocation};
 use crate::http::TrustRoots;
 
 /// What every function builds once, at init.
@@ -27,14 +28,38 @@ pub async fn init() -> Result<Init, lambda_runtime::Error> {
     Ok(Init { config, http, sdk })
 }
 
-/// The Lambda error for a failed invocation: its type says whether a retry can help
+/// A failed invocation, as Lambda reports it: its error type says whether a retry can help
 /// (`Retryable.*`) or not (`NonRetryable.*`), for alarms and on-failure destinations.
-pub fn diagnostic(error: StewardError) -> lambda_runtime::Diagnostic {
-    tracing::error!(error_type = error.error_type(), %error, "invocation failed");
-    lambda_runtime::Diagnostic {
-        error_type: error.error_type().into(),
-        error_message: error.to_string(),
+#[derive(Debug)]
+pub struct Failure(pub StewardError);
+
+impl From<StewardError> for Failure {
+    fn from(error: StewardError) -> Self {
+        Self(error)
     }
+}
+
+impl From<Failure> for lambda_runtime::Diagnostic {
+    fn from(Failure(error): Failure) -> Self {
+        tracing::error!(error_type = error.error_type(), %error, "invocation failed");
+        lambda_runtime::Diagnostic {
+            error_type: error.error_type().into(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// Runs the Lambda runtime loop: every event through [`invoke`], under its deadline.
+pub async fn run<H: Handler>(handler: &H) -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+            let invocation = Invocation::until(deadline(&event.context));
+            invoke(handler, event.payload, invocation)
+                .await
+                .map_err(Failure::from)
+        },
+    ))
+    .await
 }
 
 /// How long before Lambda's deadline a handler gives up, so that its answer (a retryable error

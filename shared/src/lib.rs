@@ -14,6 +14,7 @@ pub use adapters::{aws, oci};
 
 pub mod config;
 pub mod deadline;
+pub mod harness;
 pub mod http;
 #[cfg(feature = "lambda")]
 pub mod lambda;

@@ -19,7 +19,7 @@ mod stack;
 
 pub use fault_proxy::{Fault, FaultProxy, Request as ProxiedRequest};
 pub use push::push_image_with;
-pub use runtime_api::{InitError, Invocation, RuntimeApi};
+pub use runtime_api::{Answer, InitError, RuntimeApi};
 pub use stack::{PushSpec, PushedImage, ScanResult, Stack};
 
 /// The workspace root (the directory of the root `Cargo.toml`).

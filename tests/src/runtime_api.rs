@@ -27,7 +27,7 @@ const DEADLINE: Duration = Duration::from_secs(60);
 
 /// What a function reported for one event.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Invocation {
+pub enum Answer {
     Response(Value),
     Error {
         error_type: String,
@@ -35,7 +35,7 @@ pub enum Invocation {
     },
 }
 
-impl Invocation {
+impl Answer {
     /// The response, or `None` for an error.
     pub fn response(&self) -> Option<&Value> {
         match self {
@@ -88,7 +88,7 @@ struct State {
     pending: VecDeque<(String, Value)>,
     /// `next` requests received so far.
     polls: usize,
-    results: HashMap<String, Invocation>,
+    results: HashMap<String, Answer>,
     init_error: Option<(String, String)>,
     closed: bool,
 }
@@ -167,7 +167,7 @@ impl RuntimeApi {
         binary: &Path,
         env: &[(String, String)],
         events: Vec<Value>,
-    ) -> Result<Vec<Invocation>, InitError> {
+    ) -> Result<Vec<Answer>, InitError> {
         let name = binary
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -555,13 +555,13 @@ fn route(shared: &Shared, request: &Request) -> Option<Response> {
                 report(&|state| {
                     state
                         .results
-                        .insert(id.to_string(), Invocation::Response(value.clone()));
+                        .insert(id.to_string(), Answer::Response(value.clone()));
                 })
             }
             Some((id, "error")) => {
                 let (error_type, error_message) = diagnostic(&request.body);
                 report(&|state| {
-                    let error = Invocation::Error {
+                    let error = Answer::Error {
                         error_type: error_type.clone(),
                         error_message: error_message.clone(),
                     };
@@ -643,11 +643,11 @@ mod tests {
         assert_eq!(state.polls, 1);
         assert_eq!(
             state.results.remove("id-1"),
-            Some(Invocation::Response(json!({"a": 2})))
+            Some(Answer::Response(json!({"a": 2})))
         );
         assert_eq!(
             state.results.remove("id-2"),
-            Some(Invocation::Error {
+            Some(Answer::Error {
                 error_type: "Boom".into(),
                 error_message: "no".into()
             })

@@ -11,9 +11,10 @@ use push_guard::PushGuard;
 use serde_json::{json, Value};
 use steward::aws::{Ecr, Registries, Sns};
 use steward::error::StewardError;
+use steward::harness::Invoke;
 use steward::policy::{Mode, Policy, SourceFormat};
 use testbed::{
-    event_from_sample, function_binary, push_event, Invocation, PushSpec, PushedImage, RuntimeApi,
+    event_from_sample, function_binary, push_event, Answer, PushSpec, PushedImage, RuntimeApi,
     Stack,
 };
 
@@ -143,12 +144,12 @@ async fn a_compliant_push_is_left_alone_and_not_notified() {
 
     let report = bed
         .guard(Policy::builtin(), None)
-        .handle(push_event(&image))
+        .invoke(push_event(&image))
         .await
         .expect("handled");
 
     assert_eq!(report["compliant"], true, "{report:#}");
-    assert_eq!(report["action"], "none", "{report:#}");
+    assert_eq!(report["outcome"], "compliant", "{report:#}");
     assert_eq!(report["mode"], "audit");
     assert_eq!(report["digest"], image.digest.as_str());
     assert_eq!(report["platforms"], 1);
@@ -167,12 +168,12 @@ async fn b_a_violation_in_audit_mode_is_notified_through_sns_and_left_in_place()
 
     let report = bed
         .guard(Policy::builtin(), None)
-        .handle(push_event(&image))
+        .invoke(push_event(&image))
         .await
         .expect("handled");
 
     assert_eq!(report["compliant"], false, "{report:#}");
-    assert_eq!(report["action"], "notified", "{report:#}");
+    assert_eq!(report["outcome"], "audited", "{report:#}");
     assert_eq!(report["mode"], "audit");
     assert_eq!(violation_rules(&report), ["tag.literals.deny"]);
 
@@ -211,13 +212,13 @@ async fn c_enforce_mode_removes_the_offending_tag_and_keeps_the_image() {
 
     let report = bed
         .guard(Policy::builtin(), Some(Mode::Enforce))
-        .handle(push_event(&latest))
+        .invoke(push_event(&latest))
         .await
         .expect("handled");
 
     assert_eq!(report["compliant"], false, "{report:#}");
     assert_eq!(report["mode"], "enforce");
-    assert_eq!(report["action"], "tag-removed", "{report:#}");
+    assert_eq!(report["outcome"], "tag-removed", "{report:#}");
     assert_eq!(bed.tags(&latest).await, Some(vec!["1.2.3".to_string()]));
 
     let envelopes = bed.notifications(1).await;
@@ -254,10 +255,10 @@ async fn c_enforce_on_an_image_s_only_tag_quarantines_it_and_the_image_stays_rea
     let image = only_tagged_latest(&bed, "only-latest").await;
     let guard = bed.guard(Policy::builtin(), Some(Mode::Enforce));
 
-    let report = guard.handle(push_event(&image)).await.expect("handled");
+    let report = guard.invoke(push_event(&image)).await.expect("handled");
 
     let quarantine = quarantine_tag_of(&image);
-    assert_eq!(report["action"], "quarantined", "{report:#}");
+    assert_eq!(report["outcome"], "quarantined", "{report:#}");
     assert_eq!(report["quarantine_tag"], quarantine.as_str());
     // Same digest, reachable under ecr-steward's tag; `latest` is gone.
     assert_eq!(bed.tags(&image).await, Some(vec![quarantine.clone()]));
@@ -272,9 +273,9 @@ async fn c_enforce_on_an_image_s_only_tag_quarantines_it_and_the_image_stays_rea
     // The PUSH of the quarantine tag itself, and a repeat of the first event, change nothing.
     let mut own_push = push_event(&image);
     own_push["detail"]["image-tag"] = quarantine.clone().into();
-    assert!(guard.handle(own_push).await.expect("own tag")["skipped"].is_string());
-    let repeat = guard.handle(push_event(&image)).await.expect("repeat");
-    assert_eq!(repeat["action"], "already-removed", "{repeat:#}");
+    assert!(guard.invoke(own_push).await.expect("own tag")["outcome"] == "skipped");
+    let repeat = guard.invoke(push_event(&image)).await.expect("repeat");
+    assert_eq!(repeat["outcome"], "already-removed", "{repeat:#}");
     assert_eq!(bed.tags(&image).await, Some(vec![quarantine]));
     let envelopes = bed.notifications(1).await;
     assert_eq!(attribute(&envelopes[0], "outcome"), "already-removed");
@@ -294,19 +295,19 @@ async fn c_keep_leaves_an_only_tag_and_delete_removes_the_image_only_when_the_po
     let kept = only_tagged_latest(&bed, "keep").await;
     let report = bed
         .guard(policy("keep"), Some(Mode::Enforce))
-        .handle(push_event(&kept))
+        .invoke(push_event(&kept))
         .await
         .expect("handled");
-    assert_eq!(report["action"], "kept-last-tag", "{report:#}");
+    assert_eq!(report["outcome"], "kept-last-tag", "{report:#}");
     assert_eq!(bed.tags(&kept).await, Some(vec!["latest".to_string()]));
 
     let deleted = only_tagged_latest(&bed, "delete").await;
     let report = bed
         .guard(policy("delete"), Some(Mode::Enforce))
-        .handle(push_event(&deleted))
+        .invoke(push_event(&deleted))
         .await
         .expect("handled");
-    assert_eq!(report["action"], "image-deleted", "{report:#}");
+    assert_eq!(report["outcome"], "image-deleted", "{report:#}");
     assert_eq!(bed.tags(&deleted).await, None, "ECR deleted the image");
     let outcomes: Vec<String> = bed
         .notifications(2)
@@ -345,10 +346,10 @@ async fn c_an_immutable_repository_is_enforced_without_losing_the_image() {
         );
         let report = bed
             .guard(Policy::builtin(), Some(Mode::Enforce))
-            .handle(push_event(&image))
+            .invoke(push_event(&image))
             .await
             .expect("handled, not failed");
-        assert_eq!(report["action"], "quarantined", "{mutability}: {report:#}");
+        assert_eq!(report["outcome"], "quarantined", "{mutability}: {report:#}");
         assert_eq!(
             bed.tags(&image).await,
             Some(vec![quarantine_tag_of(&image)]),
@@ -372,7 +373,7 @@ async fn d_a_multi_arch_image_is_judged_on_every_platform() {
 
     let report = bed
         .guard(Policy::builtin(), None)
-        .handle(push_event(&image))
+        .invoke(push_event(&image))
         .await
         .expect("handled");
 
@@ -407,11 +408,11 @@ async fn e_an_event_delivered_twice_in_enforce_mode_removes_the_tag_once() {
     .expect("valid policy");
     let guard = bed.guard(policy, None);
 
-    let first = guard.handle(push_event(&latest)).await.expect("first");
+    let first = guard.invoke(push_event(&latest)).await.expect("first");
     assert_eq!(first["mode"], "enforce", "{first:#}");
-    assert_eq!(first["action"], "tag-removed", "{first:#}");
-    let second = guard.handle(push_event(&latest)).await.expect("second");
-    assert_eq!(second["action"], "already-removed", "{second:#}");
+    assert_eq!(first["outcome"], "tag-removed", "{first:#}");
+    let second = guard.invoke(push_event(&latest)).await.expect("second");
+    assert_eq!(second["outcome"], "already-removed", "{second:#}");
     assert_eq!(bed.tags(&latest).await, Some(vec!["1.2.3".to_string()]));
 
     // Both deliveries notify (the first one's publish may have failed after the removal),
@@ -441,7 +442,7 @@ async fn f_an_event_for_a_missing_image_is_a_non_retryable_not_found() {
 
     let error = bed
         .guard(Policy::builtin(), Some(Mode::Enforce))
-        .handle(push_event(&missing))
+        .invoke(push_event(&missing))
         .await
         .expect_err("the image does not exist");
 
@@ -482,17 +483,17 @@ async fn g_the_binary_answers_the_runtime_api() {
     assert_eq!(invocations.len(), 4, "{invocations:#?}");
     let report = invocations[0].response().expect("a response");
     assert_eq!(report["compliant"], true, "{report:#}");
-    assert_eq!(report["action"], "none", "{report:#}");
+    assert_eq!(report["outcome"], "compliant", "{report:#}");
     assert_eq!(report["digest"], image.digest.as_str());
     assert_eq!(
         invocations[1],
-        Invocation::Response(json!({ "skipped": "an untagged push" }))
+        Answer::Response(json!({ "outcome": "skipped", "reason": "an untagged push" }))
     );
     assert_eq!(
         invocations[2],
-        Invocation::Response(json!({ "skipped": "not a push" }))
+        Answer::Response(json!({ "outcome": "skipped", "reason": "not a push" }))
     );
-    let Invocation::Error {
+    let Answer::Error {
         error_type,
         error_message,
     } = &invocations[3]

@@ -26,6 +26,7 @@ use replicator::ReplicatorFunction;
 use serde_json::Value;
 use steward::aws::{Registries, RegistryReplicator, Sns};
 use steward::error::StewardError;
+use steward::harness::Invoke;
 use steward::http::TrustRoots;
 use steward::oci::copy::{copy_image, CopyOptions, Endpoint};
 use steward::oci::registry::{sha256_digest, RegistryClient};
@@ -463,17 +464,17 @@ async fn c_pre_releases_are_not_replicated() {
         .push_image(&PushSpec::new(SOURCE, REPOSITORY).tag("1.1.0-rc.1"));
 
     let replicated = function
-        .handle(push_event(&release))
+        .invoke(push_event(&release))
         .await
         .expect("handled");
     let skipped = function
-        .handle(push_event(&candidate))
+        .invoke(push_event(&candidate))
         .await
         .expect("handled");
 
     assert_eq!(
         skipped,
-        serde_json::json!({ "skipped": "no replication rule matches the repository and tag" })
+        serde_json::json!({ "outcome": "skipped", "reason": "no replication rule matches the repository and tag" })
     );
     assert_eq!(replicated["tag"], "1.0.0", "{replicated:#}");
     assert_eq!(replicated["outcomes"][0]["ok"], true, "{replicated:#}");
@@ -722,7 +723,7 @@ async fn h_the_function_replicates_a_push_and_notifies_with_a_line_per_region() 
     assert!(bed.ecr_repositories(DESTINATION).await.is_empty());
 
     let report = function
-        .handle(push_event(&image))
+        .invoke(push_event(&image))
         .await
         .expect("replicated");
 
@@ -764,7 +765,7 @@ async fn i_a_destination_that_answers_503_fails_retryably_and_is_notified() {
     bed.proxy.set_fault(Fault::AlwaysUnavailable);
 
     let error = function
-        .handle(push_event(&image))
+        .invoke(push_event(&image))
         .await
         .expect_err("eu-west-1 is down");
 
@@ -980,13 +981,13 @@ async fn l_a_late_event_for_an_older_push_leaves_the_destination_tag_on_the_newe
     let spec = PushSpec::new(SOURCE, REPOSITORY).tag("1.0.0");
     let first = bed.stack.push_image(&spec.clone().seed("first"));
     function
-        .handle(push_event(&first))
+        .invoke(push_event(&first))
         .await
         .expect("first push replicated");
     let second = bed.stack.push_image(&spec.seed("second"));
     assert_ne!(first.digest, second.digest);
     function
-        .handle(push_event(&second))
+        .invoke(push_event(&second))
         .await
         .expect("second push replicated");
     assert_eq!(
@@ -1004,7 +1005,7 @@ async fn l_a_late_event_for_an_older_push_leaves_the_destination_tag_on_the_newe
 
     // The first push's event again, late: its tag names the second image at the source now.
     let report = function
-        .handle(push_event(&first))
+        .invoke(push_event(&first))
         .await
         .expect("late event handled");
 
@@ -1031,7 +1032,7 @@ async fn l_a_late_event_for_an_older_push_leaves_the_destination_tag_on_the_newe
 
     // And the second push's event delivered again: everything is there, nothing is written.
     let repeat = function
-        .handle(push_event(&second))
+        .invoke(push_event(&second))
         .await
         .expect("repeat handled");
     assert_eq!(repeat["outcome"], "already-replicated", "{repeat:#}");
@@ -1073,7 +1074,7 @@ async fn m_a_two_way_rule_set_deployed_in_both_regions_copies_once_and_never_ont
         .stack
         .push_image(&PushSpec::new(SOURCE, REPOSITORY).tag("2.0.0"));
 
-    let report = in_us.handle(push_event(&image)).await.expect("replicated");
+    let report = in_us.invoke(push_event(&image)).await.expect("replicated");
     let regions: Vec<&str> = report["outcomes"]
         .as_array()
         .expect("outcomes")
@@ -1095,7 +1096,7 @@ async fn m_a_two_way_rule_set_deployed_in_both_regions_copies_once_and_never_ont
     let mut copy_pushed = push_event(&image);
     copy_pushed["region"] = DESTINATION.into();
     let report = in_eu
-        .handle(copy_pushed)
+        .invoke(copy_pushed)
         .await
         .expect("handled in eu-west-1");
 

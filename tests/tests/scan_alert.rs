@@ -10,9 +10,10 @@ use scan_alert::ScanAlert;
 use serde_json::{json, Value};
 use steward::aws::{Ecr, Sns};
 use steward::date::Date;
+use steward::harness::{Invocation, Invoke};
 use steward::policy::{Policy, SourceFormat};
 use testbed::{
-    event_from_sample, function_binary, Invocation, PushSpec, PushedImage, RuntimeApi, ScanResult,
+    event_from_sample, function_binary, Answer, PushSpec, PushedImage, RuntimeApi, ScanResult,
     Stack,
 };
 
@@ -146,7 +147,7 @@ async fn a_a_basic_scan_over_the_bar_is_notified_with_its_findings() {
 
     let report = bed
         .alert(builtin(), false)
-        .handle(event, today())
+        .invoke_with(event, Invocation::on(today()))
         .await
         .expect("handled");
 
@@ -227,7 +228,7 @@ async fn b_an_inspector_scan_names_its_repository_by_arn_and_reads_enhanced_find
 
     let report = bed
         .alert(policy, false)
-        .handle(event, today())
+        .invoke_with(event, Invocation::on(today()))
         .await
         .expect("handled");
 
@@ -279,7 +280,7 @@ async fn c_a_clean_scan_is_quiet_unless_clean_scans_are_wanted() {
 
     let report = bed
         .alert(builtin(), false)
-        .handle(event.clone(), today())
+        .invoke_with(event.clone(), Invocation::on(today()))
         .await
         .expect("handled");
     assert_eq!(report["outcome"], "passed", "{report:#}");
@@ -289,7 +290,7 @@ async fn c_a_clean_scan_is_quiet_unless_clean_scans_are_wanted() {
 
     let report = bed
         .alert(builtin(), true)
-        .handle(event, today())
+        .invoke_with(event, Invocation::on(today()))
         .await
         .expect("handled");
     assert_eq!(report["notified"], true, "{report:#}");
@@ -314,7 +315,7 @@ async fn d_a_failed_scan_is_notified_as_such() {
 
     let report = bed
         .alert(builtin(), false)
-        .handle(event, today())
+        .invoke_with(event, Invocation::on(today()))
         .await
         .expect("handled");
 
@@ -348,7 +349,7 @@ async fn e_without_a_scan_in_ecr_the_event_counts_decide() {
 
     let report = bed
         .alert(policy, false)
-        .handle(event, today())
+        .invoke_with(event, Invocation::on(today()))
         .await
         .expect("handled");
 
@@ -389,9 +390,9 @@ async fn f_the_binary_answers_the_runtime_api() {
     assert_eq!(report["verdict"]["findings"][0]["id"], "CVE-2024-3094");
     assert_eq!(
         invocations[1],
-        Invocation::Response(json!({ "skipped": "a ECR Image Action event" }))
+        Answer::Response(json!({ "outcome": "skipped", "reason": "a ECR Image Action event" }))
     );
-    let Invocation::Error { error_type, .. } = &invocations[2] else {
+    let Answer::Error { error_type, .. } = &invocations[2] else {
         panic!("expected an error, got {:?}", invocations[2]);
     };
     assert_eq!(error_type, "NonRetryable.MalformedEvent");

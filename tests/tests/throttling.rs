@@ -10,6 +10,7 @@ use aws_config::SdkConfig;
 use push_guard::PushGuard;
 use steward::aws::{Ecr, Registries, Sns};
 use steward::deadline::Deadline;
+use steward::harness::{Invocation, Invoke};
 use steward::policy::{Mode, Policy};
 use testbed::{push_event, Fault, FaultProxy, PushSpec, PushedImage, Stack};
 
@@ -87,11 +88,11 @@ async fn a_burst_of_throttling_from_ecr_and_sns_is_retried_through() {
 
     let report = bed
         .guard(true)
-        .handle(push_event(&image))
+        .invoke(push_event(&image))
         .await
         .expect("the SDK retried through the throttling");
 
-    assert_eq!(report["action"], "tag-removed", "{report:#}");
+    assert_eq!(report["outcome"], "tag-removed", "{report:#}");
     assert_eq!(bed.injected(), 2, "two throttled answers, then through");
     assert_eq!(bed.tags(&image).await, Some(vec!["1.2.3".to_string()]));
     let envelopes = bed
@@ -117,7 +118,10 @@ async fn ecr_that_stays_throttled_gives_a_retryable_error_before_the_deadline_an
         let started = Instant::now();
 
         let error = deadline
-            .run(bed.guard(true).handle_within(push_event(&image), deadline))
+            .run(
+                bed.guard(true)
+                    .invoke_with(push_event(&image), Invocation::until(deadline)),
+            )
             .await
             .expect_err("ECR keeps throttling");
 
@@ -149,7 +153,7 @@ async fn a_deadline_too_close_for_a_change_and_its_notice_changes_nothing() {
 
     let error = bed
         .guard(false)
-        .handle_within(push_event(&image), deadline)
+        .invoke_with(push_event(&image), Invocation::until(deadline))
         .await
         .expect_err("too little time");
 
@@ -168,7 +172,7 @@ async fn sns_down_after_a_removal_fails_retryably_and_the_redelivery_reports_it(
     let guard = bed.guard(false);
 
     let error = guard
-        .handle(push_event(&image))
+        .invoke(push_event(&image))
         .await
         .expect_err("SNS keeps throttling");
 
@@ -178,8 +182,8 @@ async fn sns_down_after_a_removal_fails_retryably_and_the_redelivery_reports_it(
 
     // Lambda's retry, once SNS is back: the removal is reported, once, as already done.
     bed.proxy.set_fault(Fault::PassThrough);
-    let report = guard.handle(push_event(&image)).await.expect("redelivered");
-    assert_eq!(report["action"], "already-removed", "{report:#}");
+    let report = guard.invoke(push_event(&image)).await.expect("redelivered");
+    assert_eq!(report["outcome"], "already-removed", "{report:#}");
     let envelopes = bed
         .stack
         .receive_notifications(&bed.queue, 1, ARRIVAL)

@@ -3,10 +3,9 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
-use steward::deadline::Deadline;
 use steward::error::StewardError;
 use steward::events::StewardEvent;
+use steward::harness::{Handled, Handler, Invocation};
 use steward::policy::{LastTag, Mode, Policy};
 use steward::ports::{ImageReader, Notifier, TagStore};
 use steward::push::{
@@ -26,29 +25,22 @@ pub struct PushGuard<R, T, N> {
     pub notifier: N,
 }
 
-impl<R: ImageReader, T: TagStore, N: Notifier> PushGuard<R, T, N> {
-    /// Handles one event with no deadline (tests, local runs).
-    pub async fn handle(&self, event: Value) -> Result<Value, StewardError> {
-        self.handle_within(event, Deadline::unlimited()).await
-    }
+impl<R: ImageReader, T: TagStore, N: Notifier> Handler for PushGuard<R, T, N> {
+    type Report = GuardReport;
 
-    /// Handles one event. The response is the report, or `{"skipped": reason}`. A tag is
-    /// changed only while [`CHANGE_RESERVE`] is left before `deadline`, so that the change is
-    /// always followed by its notification.
-    pub async fn handle_within(
+    /// A tag is changed only while [`CHANGE_RESERVE`] is left before the deadline, so that
+    /// the change is always followed by its notification.
+    async fn handle(
         &self,
-        event: Value,
-        deadline: Deadline,
-    ) -> Result<Value, StewardError> {
-        let event = match StewardEvent::from_value(event)
-            .map_err(|e| StewardError::MalformedEvent(e.to_string()))?
-        {
-            StewardEvent::ImageAction(event) => event,
-            other => return Ok(skipped(&format!("a {} event", other.detail_type()))),
+        event: StewardEvent,
+        invocation: Invocation,
+    ) -> Result<Handled<GuardReport>, StewardError> {
+        let StewardEvent::ImageAction(event) = event else {
+            return Ok(Handled::other_event(&event));
         };
         let pushed = match triage(&event)? {
             Triage::Check(pushed) => pushed,
-            Triage::Skip(reason) => return Ok(skipped(reason)),
+            Triage::Skip(reason) => return Ok(Handled::skipped(reason)),
         };
         let image = &pushed.image;
         let rule = self.policy.rule_for(Some(&image.repository));
@@ -66,11 +58,13 @@ impl<R: ImageReader, T: TagStore, N: Notifier> PushGuard<R, T, N> {
             .or(rule.map(|rule| self.policy.mode_for(rule)))
             .unwrap_or(self.policy.mode);
         let action = match (verdict.compliant, mode) {
-            (true, _) => GuardAction::None,
-            (false, Mode::Audit) => GuardAction::Notified,
+            (true, _) => GuardAction::Compliant,
+            (false, Mode::Audit) => GuardAction::Audited,
             (false, Mode::Enforce) => {
                 let last_tag = rule.map(|rule| rule.enforce.last_tag).unwrap_or_default();
-                deadline.ensure(CHANGE_RESERVE, "changing the tag")?;
+                invocation
+                    .deadline
+                    .ensure(CHANGE_RESERVE, "changing the tag")?;
                 self.enforce(&image.repository, &pushed.tag, &image.digest, last_tag)
                     .await?
             }
@@ -83,17 +77,15 @@ impl<R: ImageReader, T: TagStore, N: Notifier> PushGuard<R, T, N> {
             repository = %report.repository,
             tag = %report.tag,
             digest = %report.digest,
-            compliant = report.compliant,
-            action = report.action.outcome(),
+            outcome = report.action.outcome(),
             violations = report.verdict.violations.len(),
             "push checked"
         );
-        serde_json::to_value(&report).map_err(|e| StewardError::InvalidResponse {
-            service: steward::error::Service::Ecr,
-            message: format!("the report could not be serialized: {e}"),
-        })
+        Ok(Handled::Done(report))
     }
+}
 
+impl<R: ImageReader, T: TagStore, N: Notifier> PushGuard<R, T, N> {
     /// Removes the offending tag as the rule says, looking at the tag just before acting.
     /// ECR's refusals (immutable tags) are reported, not retried.
     async fn enforce(
@@ -163,18 +155,16 @@ impl<R: ImageReader, T: TagStore, N: Notifier> PushGuard<R, T, N> {
     }
 }
 
-fn skipped(reason: &str) -> Value {
-    info!(reason, "skipped");
-    serde_json::json!({ "skipped": reason })
-}
-
 #[cfg(test)]
 mod tests {
     use steward::labels::Labels;
     use steward::policy::SourceFormat;
     use steward::testing::{Inbox, MemoryImages, MemoryTags};
 
+    use serde_json::Value;
+
     use super::*;
+    use steward::harness::Invoke;
 
     const DIGEST: &str = "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234abcd";
     const NEWER: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
@@ -245,10 +235,10 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn compliant_push_does_nothing() {
         let guard = guard(Some(Mode::Enforce), &["1.4.2"]);
-        let report = guard.handle(push("1.4.2")).await.expect("handled");
+        let report = guard.invoke(push("1.4.2")).await.expect("handled");
         assert_eq!(
-            (report["compliant"].as_bool(), report["action"].as_str()),
-            (Some(true), Some("none"))
+            (report["compliant"].as_bool(), report["outcome"].as_str()),
+            (Some(true), Some("compliant"))
         );
         assert!(guard.notifier.received().is_empty());
         assert_eq!(guard.tags.tags_of(DIGEST), Some(vec!["1.4.2".to_string()]));
@@ -257,8 +247,8 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn audit_notifies_and_changes_nothing() {
         let guard = guard(None, &["latest"]);
-        let report = guard.handle(push("latest")).await.expect("handled");
-        assert_eq!(report["action"], "notified");
+        let report = guard.invoke(push("latest")).await.expect("handled");
+        assert_eq!(report["outcome"], "audited");
         assert_eq!(report["mode"], "audit");
         assert_eq!(outcomes(&guard), ["audited"]);
         assert_eq!(guard.tags.tags_of(DIGEST), Some(vec!["latest".to_string()]));
@@ -267,10 +257,10 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn a_repeated_delivery_removes_the_tag_once_and_says_so() {
         let guard = guard(Some(Mode::Enforce), &["latest", "1.4.2"]);
-        let first = guard.handle(push("latest")).await.expect("handled");
-        let second = guard.handle(push("latest")).await.expect("handled again");
+        let first = guard.invoke(push("latest")).await.expect("handled");
+        let second = guard.invoke(push("latest")).await.expect("handled again");
         assert_eq!(
-            (first["action"].as_str(), second["action"].as_str()),
+            (first["outcome"].as_str(), second["outcome"].as_str()),
             (Some("tag-removed"), Some("already-removed"))
         );
         assert_eq!(first["other_tags"], serde_json::json!(["1.4.2"]));
@@ -281,8 +271,8 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn the_last_tag_is_quarantined_by_default_so_the_image_stays() {
         let guard = guard(Some(Mode::Enforce), &["latest"]);
-        let report = guard.handle(push("latest")).await.expect("handled");
-        assert_eq!(report["action"], "quarantined");
+        let report = guard.invoke(push("latest")).await.expect("handled");
+        assert_eq!(report["outcome"], "quarantined");
         assert_eq!(report["quarantine_tag"], "quarantine-7f5b2640fe6f");
         assert_eq!(
             guard.tags.tags_of(DIGEST),
@@ -293,8 +283,8 @@ mod tests {
         assert!(notification
             .description
             .contains("first tagged `quarantine-7f5b2640fe6f` (same digest)"));
-        let again = guard.handle(push("latest")).await.expect("repeat");
-        assert_eq!(again["action"], "already-removed");
+        let again = guard.invoke(push("latest")).await.expect("repeat");
+        assert_eq!(again["outcome"], "already-removed");
         assert_eq!(
             guard.tags.tags_of(DIGEST),
             Some(vec!["quarantine-7f5b2640fe6f".to_string()])
@@ -305,10 +295,10 @@ mod tests {
     async fn the_quarantine_tag_itself_is_never_judged() {
         let guard = guard(Some(Mode::Enforce), &["quarantine-7f5b2640fe6f"]);
         let report = guard
-            .handle(push("quarantine-7f5b2640fe6f"))
+            .invoke(push("quarantine-7f5b2640fe6f"))
             .await
             .expect("handled");
-        assert!(report["skipped"].is_string(), "{report}");
+        assert!(report["outcome"] == "skipped", "{report}");
         assert!(guard.notifier.received().is_empty());
     }
 
@@ -316,15 +306,15 @@ mod tests {
     async fn keep_leaves_the_last_tag_and_delete_deletes_the_image_only_when_asked() {
         let tags = MemoryTags::default().with_image(DIGEST, &["latest"]);
         let keep = guard_with(last_tag_policy("keep"), Some(Mode::Enforce), tags);
-        let report = keep.handle(push("latest")).await.expect("handled");
-        assert_eq!(report["action"], "kept-last-tag");
+        let report = keep.invoke(push("latest")).await.expect("handled");
+        assert_eq!(report["outcome"], "kept-last-tag");
         assert_eq!(keep.tags.tags_of(DIGEST), Some(vec!["latest".to_string()]));
         assert_eq!(outcomes(&keep), ["kept-last-tag"]);
 
         let tags = MemoryTags::default().with_image(DIGEST, &["latest"]);
         let delete = guard_with(last_tag_policy("delete"), Some(Mode::Enforce), tags);
-        let report = delete.handle(push("latest")).await.expect("handled");
-        assert_eq!(report["action"], "image-deleted");
+        let report = delete.invoke(push("latest")).await.expect("handled");
+        assert_eq!(report["outcome"], "image-deleted");
         assert_eq!(delete.tags.tags_of(DIGEST), None);
         assert_eq!(outcomes(&delete), ["image-deleted"]);
     }
@@ -336,8 +326,8 @@ mod tests {
             .with_image(NEWER, &["other"]);
         tags.race_next_removal("latest", NEWER);
         let guard = guard_with(Policy::builtin(), Some(Mode::Enforce), tags);
-        let report = guard.handle(push("latest")).await.expect("handled");
-        assert_eq!(report["action"], "tag-moved-on");
+        let report = guard.invoke(push("latest")).await.expect("handled");
+        assert_eq!(report["outcome"], "tag-moved-on");
         assert_eq!(report["restored_to"], NEWER);
         let newer = guard.tags.tags_of(NEWER).expect("newer image");
         assert!(newer.contains(&"latest".to_string()), "{newer:?}");
@@ -349,8 +339,8 @@ mod tests {
     async fn a_tag_that_already_names_another_image_is_left_alone() {
         let tags = MemoryTags::default().with_image(NEWER, &["latest"]);
         let guard = guard_with(Policy::builtin(), Some(Mode::Enforce), tags);
-        let report = guard.handle(push("latest")).await.expect("handled");
-        assert_eq!(report["action"], "tag-moved-on");
+        let report = guard.invoke(push("latest")).await.expect("handled");
+        assert_eq!(report["outcome"], "tag-moved-on");
         assert!(report.get("restored_to").is_none());
         assert_eq!(guard.tags.tags_of(NEWER), Some(vec!["latest".to_string()]));
     }
@@ -362,10 +352,10 @@ mod tests {
             .with_image(NEWER, &["quarantine-7f5b2640fe6f"]);
         let guard = guard_with(Policy::builtin(), Some(Mode::Enforce), tags);
         let report = guard
-            .handle(push("latest"))
+            .invoke(push("latest"))
             .await
             .expect("reported, not failed");
-        assert_eq!(report["action"], "refused");
+        assert_eq!(report["outcome"], "refused");
         assert!(report["reason"]
             .as_str()
             .is_some_and(|r| r.contains("immutable") && r.contains("left in place")));
@@ -387,8 +377,8 @@ mod tests {
             serde_json::from_str(include_str!("../../../events/image-scan-basic.json"))
                 .expect("sample");
         for event in [untagged, delete, scan] {
-            let response = guard.handle(event).await.expect("handled");
-            assert!(response["skipped"].is_string(), "{response}");
+            let response = guard.invoke(event).await.expect("handled");
+            assert!(response["outcome"] == "skipped", "{response}");
         }
         assert!(guard.notifier.received().is_empty());
     }
@@ -397,13 +387,13 @@ mod tests {
     async fn malformed_and_missing_are_not_retryable() {
         let guard = guard(None, &[]);
         let error = guard
-            .handle(serde_json::json!({"detail": {}}))
+            .invoke(serde_json::json!({"detail": {}}))
             .await
             .expect_err("malformed");
         assert_eq!(error.error_type(), "NonRetryable.MalformedEvent");
         let mut missing = push("1.4.2");
         missing["detail"]["image-digest"] = format!("sha256:{}", "0".repeat(64)).into();
-        let error = guard.handle(missing).await.expect_err("not found");
+        let error = guard.invoke(missing).await.expect_err("not found");
         assert!(!error.is_retryable());
         assert_eq!(error.error_type(), "NonRetryable.NotFound");
     }

@@ -1,8 +1,6 @@
-use lambda_runtime::{service_fn, LambdaEvent};
 use push_guard::PushGuard;
-use serde_json::Value;
 use steward::aws::{Ecr, Registries, Sns};
-use steward::lambda::{diagnostic, Init};
+use steward::lambda::Init;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -14,13 +12,5 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         policy: config.policy,
         mode_override: config.mode_override,
     };
-    let guard = &guard;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let deadline = steward::lambda::deadline(&event.context);
-        deadline
-            .run(Box::pin(guard.handle_within(event.payload, deadline)))
-            .await
-            .map_err(diagnostic)
-    }))
-    .await
+    steward::lambda::run(&guard).await
 }

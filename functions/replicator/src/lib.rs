@@ -4,15 +4,16 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
 use steward::deadline::Deadline;
 use steward::error::{Service, StewardError};
 use steward::events::StewardEvent;
+use steward::harness::{Handled, Handler, Invocation};
 use steward::policy::{Mode, Policy};
 use steward::ports::{ImageReader, Notifier, Replicator};
 use steward::push::{judge, triage, Triage};
 use steward::replication::{
-    native_replication_notification, replication_targets, RegionOutcome, ReplicationReport,
+    native_replication_notification, replication_targets, NativeReport, RegionOutcome,
+    ReplicationReport, ReplicatorReport,
 };
 use tracing::info;
 
@@ -32,41 +33,38 @@ pub struct ReplicatorFunction<I, R, N> {
     pub notifier: N,
 }
 
-impl<I: ImageReader, R: Replicator, N: Notifier> ReplicatorFunction<I, R, N> {
-    /// Handles one event with no deadline (tests, local runs).
-    pub async fn handle(&self, event: Value) -> Result<Value, StewardError> {
-        self.handle_within(event, Deadline::unlimited()).await
-    }
+impl<I: ImageReader, R: Replicator, N: Notifier> Handler for ReplicatorFunction<I, R, N> {
+    type Report = ReplicatorReport;
 
-    /// Handles one event. Copies stop [`PUBLISH_RESERVE`] before `deadline` (a region cut off
-    /// so is reported as failed), so that the report is always published.
-    pub async fn handle_within(
+    /// Copies stop [`PUBLISH_RESERVE`] before the deadline (a region cut off so is reported as
+    /// failed), so that the report is always published.
+    async fn handle(
         &self,
-        event: Value,
-        deadline: Deadline,
-    ) -> Result<Value, StewardError> {
-        let event = match StewardEvent::from_value(event)
-            .map_err(|e| StewardError::MalformedEvent(e.to_string()))?
-        {
+        event: StewardEvent,
+        invocation: Invocation,
+    ) -> Result<Handled<ReplicatorReport>, StewardError> {
+        let event = match event {
             StewardEvent::ImageAction(event) => event,
             StewardEvent::ReplicationAction(event) => {
                 let notification = native_replication_notification(&event);
                 self.notifier.publish(&notification).await?;
                 info!(repository = %event.detail.repository_name, outcome = %notification.outcome, "native replication reported");
-                return Ok(
-                    json!({ "native": notification.outcome, "repository": event.detail.repository_name }),
-                );
+                return Ok(Handled::Done(ReplicatorReport::Native(NativeReport {
+                    outcome: notification.outcome,
+                    native: true,
+                    repository: event.detail.repository_name,
+                })));
             }
-            other => return Ok(skipped(&format!("a {} event", other.detail_type()))),
+            other => return Ok(Handled::other_event(&other)),
         };
         let pushed = match triage(&event)? {
             Triage::Check(pushed) => pushed,
-            Triage::Skip(reason) => return Ok(skipped(reason)),
+            Triage::Skip(reason) => return Ok(Handled::skipped(reason)),
         };
         let image = &pushed.image;
         let targets = replication_targets(&self.policy, image, &pushed.tag);
         if targets.is_empty() {
-            return Ok(skipped(
+            return Ok(Handled::skipped(
                 "no replication rule matches the repository and tag",
             ));
         }
@@ -76,7 +74,7 @@ impl<I: ImageReader, R: Replicator, N: Notifier> ReplicatorFunction<I, R, N> {
                 .platform_labels(&image.region, &image.repository, &image.digest)
                 .await?;
             if !judge(&self.policy, &image.repository, &pushed.tag, &platforms).compliant {
-                return Ok(skipped(
+                return Ok(Handled::skipped(
                     "the tag breaks the policy, and enforce mode removes it: it is not replicated",
                 ));
             }
@@ -88,12 +86,12 @@ impl<I: ImageReader, R: Replicator, N: Notifier> ReplicatorFunction<I, R, N> {
             .tag_digest(&image.region, &image.repository, &pushed.tag)
             .await?;
         let outcomes = match at_source {
-            None => return Ok(skipped("the tag no longer exists at the source")),
+            None => return Ok(Handled::skipped("the tag no longer exists at the source")),
             Some(current) if current != image.digest => {
                 targets.iter().map(RegionOutcome::moved_on).collect()
             }
             Some(_) => {
-                let copies_until = deadline.earlier_by(PUBLISH_RESERVE);
+                let copies_until = invocation.deadline.earlier_by(PUBLISH_RESERVE);
                 self.copy_to_every_target(image, &pushed.tag, &targets, copies_until)
                     .await
             }
@@ -111,12 +109,11 @@ impl<I: ImageReader, R: Replicator, N: Notifier> ReplicatorFunction<I, R, N> {
                 message: format!("replication to {} failed", failed.join(", ")),
             });
         }
-        serde_json::to_value(&report).map_err(|e| StewardError::InvalidResponse {
-            service: Service::Registry,
-            message: format!("the report could not be serialized: {e}"),
-        })
+        Ok(Handled::Done(ReplicatorReport::Copy(report)))
     }
+}
 
+impl<I: ImageReader, R: Replicator, N: Notifier> ReplicatorFunction<I, R, N> {
     fn mode(&self, repository: &str) -> Mode {
         self.mode_override
             .or(self
@@ -147,11 +144,6 @@ impl<I: ImageReader, R: Replicator, N: Notifier> ReplicatorFunction<I, R, N> {
     }
 }
 
-fn skipped(reason: &str) -> Value {
-    info!(reason, "skipped");
-    json!({ "skipped": reason })
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
@@ -162,7 +154,10 @@ mod tests {
     use steward::replication::CopyStats;
     use steward::testing::{Inbox, MemoryImages};
 
+    use serde_json::Value;
+
     use super::*;
+    use steward::harness::{Invocation, Invoke};
 
     const DIGEST: &str = "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234abcd";
     const NEWER: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
@@ -242,7 +237,7 @@ mod tests {
     async fn copies_matching_tags_to_every_destination_and_notifies_once() {
         let function = function(vec![]);
         let report = function
-            .handle(sample("image-push-semver.json"))
+            .invoke(sample("image-push-semver.json"))
             .await
             .expect("replicated");
         assert_eq!(report["outcomes"].as_array().map(Vec::len), Some(2));
@@ -264,7 +259,7 @@ mod tests {
     async fn one_failing_region_does_not_stop_the_others_and_the_error_is_retryable() {
         let function = function(vec!["ap-south-1"]);
         let error = function
-            .handle(sample("image-push-semver.json"))
+            .invoke(sample("image-push-semver.json"))
             .await
             .expect_err("partly failed");
         assert!(error.is_retryable());
@@ -285,7 +280,7 @@ mod tests {
         let function = function(vec![]);
         function.images.retag("1.4.2", NEWER);
         let report = function
-            .handle(sample("image-push-semver.json"))
+            .invoke(sample("image-push-semver.json"))
             .await
             .expect("handled");
         assert_eq!(report["outcome"], "tag-moved-on", "{report}");
@@ -295,10 +290,10 @@ mod tests {
 
         function.images.untag("1.4.2");
         let report = function
-            .handle(sample("image-push-semver.json"))
+            .invoke(sample("image-push-semver.json"))
             .await
             .expect("handled");
-        assert!(report["skipped"].is_string(), "{report}");
+        assert!(report["outcome"] == "skipped", "{report}");
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -309,14 +304,14 @@ mod tests {
         };
         let mut function = function_with(POLICY, copies, None);
         let report = function
-            .handle(sample("image-push-semver.json"))
+            .invoke(sample("image-push-semver.json"))
             .await
             .expect("handled");
         assert_eq!(report["outcome"], "already-replicated");
         assert!(function.notifier.received().is_empty());
         function.notify_already_replicated = true;
         function
-            .handle(sample("image-push-semver.json"))
+            .invoke(sample("image-push-semver.json"))
             .await
             .expect("handled");
         assert_eq!(
@@ -330,10 +325,10 @@ mod tests {
         let policy = "version: 1\nrules:\n  - tags: { semver: {} }\nreplication:\n  - repositories: [\"team-a/*\"]\n    destinations: [{ region: us-east-1 }]\n";
         let function = function_with(policy, Copies::default(), None);
         let report = function
-            .handle(sample("image-push-semver.json"))
+            .invoke(sample("image-push-semver.json"))
             .await
             .expect("handled");
-        assert!(report["skipped"].is_string(), "{report}");
+        assert!(report["outcome"] == "skipped", "{report}");
         assert!(function.replicator.made.lock().expect("lock").is_empty());
         assert!(function.notifier.received().is_empty());
     }
@@ -347,16 +342,16 @@ mod tests {
         );
         let audit = function_with(&policy, Copies::default(), None);
         let report = audit
-            .handle(sample("image-push-semver.json"))
+            .invoke(sample("image-push-semver.json"))
             .await
             .expect("handled");
         assert_eq!(report["outcome"], "replicated", "audit copies: {report}");
         let enforce = function_with(&policy, Copies::default(), Some(Mode::Enforce));
         let report = enforce
-            .handle(sample("image-push-semver.json"))
+            .invoke(sample("image-push-semver.json"))
             .await
             .expect("handled");
-        assert!(report["skipped"].is_string(), "{report}");
+        assert!(report["outcome"] == "skipped", "{report}");
         assert!(enforce.replicator.made.lock().expect("lock").is_empty());
     }
 
@@ -388,7 +383,10 @@ mod tests {
         let deadline = Deadline::after(PUBLISH_RESERVE + Duration::from_millis(300));
         let started = Instant::now();
         let error = function
-            .handle_within(sample("image-push-semver.json"), deadline)
+            .invoke_with(
+                sample("image-push-semver.json"),
+                Invocation::until(deadline),
+            )
             .await
             .expect_err("out of time");
         assert!(
@@ -416,18 +414,20 @@ mod tests {
         let function = function(vec![]);
         let mut pre = sample("image-push-semver.json");
         pre["detail"]["image-tag"] = "1.4.2-rc.1".into();
-        assert!(function.handle(pre).await.expect("handled")["skipped"].is_string());
-        assert!(function
-            .handle(sample("image-delete.json"))
-            .await
-            .expect("handled")["skipped"]
-            .is_string());
+        assert!(function.invoke(pre).await.expect("handled")["outcome"] == "skipped");
+        assert!(
+            function
+                .invoke(sample("image-delete.json"))
+                .await
+                .expect("handled")["outcome"]
+                == "skipped"
+        );
         assert!(function.replicator.made.lock().expect("lock").is_empty());
         let native = function
-            .handle(sample("replication-failed.json"))
+            .invoke(sample("replication-failed.json"))
             .await
             .expect("handled");
-        assert_eq!(native["native"], "replication-failed");
+        assert_eq!(native["outcome"], "replication-failed");
         assert_eq!(function.notifier.received().len(), 1);
     }
 }

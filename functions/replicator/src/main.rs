@@ -1,8 +1,6 @@
-use lambda_runtime::{service_fn, LambdaEvent};
 use replicator::ReplicatorFunction;
-use serde_json::Value;
 use steward::aws::{Registries, RegistryReplicator, Sns};
-use steward::lambda::{diagnostic, Init};
+use steward::lambda::Init;
 use steward::oci::copy::CopyOptions;
 
 #[tokio::main(flavor = "current_thread")]
@@ -21,13 +19,5 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         notifier: Sns::new(&sdk, &config.topic_arn),
         policy: config.policy,
     };
-    let function = &function;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let deadline = steward::lambda::deadline(&event.context);
-        deadline
-            .run(function.handle_within(event.payload, deadline))
-            .await
-            .map_err(diagnostic)
-    }))
-    .await
+    steward::lambda::run(&function).await
 }

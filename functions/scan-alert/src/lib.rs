@@ -1,14 +1,14 @@
 //! scan-alert: on `ECR Image Scan` (basic) and `Inspector2 Scan` (enhanced) events, compares
 //! the findings with the rule's vulnerability bar and notifies.
 
-use serde_json::{json, Value};
-use steward::date::Date;
 use steward::error::StewardError;
 use steward::events::StewardEvent;
+use steward::harness::{Handled, Handler, Invocation};
 use steward::policy::Policy;
 use steward::ports::{Notifier, ScanReader};
 use steward::scan::{
-    self, failed_scan_notification, scan_notification, ScanEvent, ScanKind, ScanState,
+    self, failed_scan_notification, scan_notification, JudgedScan, ScanEvent, ScanKind, ScanReport,
+    ScanState,
 };
 use tracing::info;
 
@@ -20,16 +20,21 @@ pub struct ScanAlert<S, N> {
     pub notifier: N,
 }
 
-impl<S: ScanReader, N: Notifier> ScanAlert<S, N> {
-    pub async fn handle(&self, event: Value, today: Date) -> Result<Value, StewardError> {
-        let scan = match StewardEvent::from_value(event)
-            .map_err(|e| StewardError::MalformedEvent(e.to_string()))?
-        {
+impl<S: ScanReader, N: Notifier> Handler for ScanAlert<S, N> {
+    type Report = ScanReport;
+
+    async fn handle(
+        &self,
+        event: StewardEvent,
+        invocation: Invocation,
+    ) -> Result<Handled<ScanReport>, StewardError> {
+        let today = invocation.today;
+        let scan = match event {
             StewardEvent::ImageScan(event) => ScanEvent::from_event(ScanKind::Basic, &event),
             StewardEvent::Inspector2Scan(event) => {
                 ScanEvent::from_event(ScanKind::Enhanced, &event)
             }
-            other => return Ok(skipped(&format!("a {} event", other.detail_type()))),
+            other => return Ok(Handled::other_event(&other)),
         };
         let image = &scan.image;
         if !image.digest.starts_with("sha256:") {
@@ -38,20 +43,24 @@ impl<S: ScanReader, N: Notifier> ScanAlert<S, N> {
             ));
         }
         match &scan.state {
-            ScanState::InProgress => return Ok(skipped("the scan is still in progress")),
+            ScanState::InProgress => return Ok(Handled::skipped("the scan is still in progress")),
             ScanState::Failed { status, .. } => {
                 self.notifier
                     .publish(&failed_scan_notification(&scan))
                     .await?;
                 info!(repository = %image.repository, digest = %image.digest, status, "scan failed");
-                return Ok(
-                    json!({ "repository": image.repository, "digest": image.digest, "outcome": "scan-failed", "status": status }),
-                );
+                return Ok(Handled::Done(ScanReport::ScanFailed {
+                    repository: image.repository.clone(),
+                    digest: image.digest.clone(),
+                    status: status.clone(),
+                }));
             }
             ScanState::Complete => {}
         }
         let Some(rule) = self.policy.rule_for(Some(&image.repository)) else {
-            return Ok(skipped("no rule of the policy governs the repository"));
+            return Ok(Handled::skipped(
+                "no rule of the policy governs the repository",
+            ));
         };
         // ECR's own record is authoritative; the event's counts serve when it cannot be read,
         // and then ignores and `fixable_only` cannot apply.
@@ -81,22 +90,16 @@ impl<S: ScanReader, N: Notifier> ScanAlert<S, N> {
             breaches = verdict.breaches.len(),
             "scan judged"
         );
-        Ok(json!({
-            "repository": image.repository,
-            "digest": image.digest,
-            "tags": scan.tags,
-            "kind": scan.kind,
-            "rule": rule.name,
-            "outcome": if verdict.passed { "passed" } else { "failed" },
-            "notified": notify,
-            "verdict": verdict,
-        }))
+        Ok(Handled::Done(ScanReport::judged(JudgedScan {
+            repository: image.repository.clone(),
+            digest: image.digest.clone(),
+            tags: scan.tags.clone(),
+            kind: scan.kind,
+            rule: rule.name.clone(),
+            notified: notify,
+            verdict,
+        })))
     }
-}
-
-fn skipped(reason: &str) -> Value {
-    info!(reason, "skipped");
-    json!({ "skipped": reason })
 }
 
 #[cfg(test)]
@@ -109,7 +112,12 @@ mod tests {
     use steward::scan::{VulnFinding, VulnSeverity};
     use steward::testing::Inbox;
 
+    use serde_json::{json, Value};
+    use steward::date::Date;
+    use steward::harness::Invocation;
+
     use super::*;
+    use steward::harness::Invoke;
 
     /// Findings by digest; an absent digest has no findings on record.
     struct Scans(BTreeMap<String, Vec<VulnFinding>>);
@@ -186,7 +194,7 @@ mod tests {
             false,
         );
         let report = alert
-            .handle(sample("image-scan-basic.json"), today())
+            .invoke_with(sample("image-scan-basic.json"), Invocation::on(today()))
             .await
             .expect("handled");
         assert_eq!(report["outcome"], "failed");
@@ -205,7 +213,7 @@ mod tests {
     async fn enhanced_scan_names_the_repository_from_its_arn() {
         let alert = alert(BAR, None, false);
         let report = alert
-            .handle(sample("inspector2-scan.json"), today())
+            .invoke_with(sample("inspector2-scan.json"), Invocation::on(today()))
             .await
             .expect("handled");
         assert_eq!(report["repository"], "team-a/api");
@@ -221,7 +229,10 @@ mod tests {
     async fn clean_scans_notify_only_when_configured() {
         let quiet = alert(BAR, Some(vec![]), false);
         let report = quiet
-            .handle(sample("image-scan-basic-clean.json"), today())
+            .invoke_with(
+                sample("image-scan-basic-clean.json"),
+                Invocation::on(today()),
+            )
             .await
             .expect("handled");
         assert_eq!(
@@ -231,7 +242,10 @@ mod tests {
         assert!(quiet.notifier.received().is_empty());
         let chatty = alert(BAR, Some(vec![]), true);
         chatty
-            .handle(sample("image-scan-basic-clean.json"), today())
+            .invoke_with(
+                sample("image-scan-basic-clean.json"),
+                Invocation::on(today()),
+            )
             .await
             .expect("handled");
         assert_eq!(chatty.notifier.received()[0].outcome, "passed");
@@ -242,18 +256,21 @@ mod tests {
         let alert = alert(BAR, None, false);
         let mut failed = sample("image-scan-basic.json");
         failed["detail"]["scan-status"] = "UNSUPPORTED_IMAGE".into();
-        let report = alert.handle(failed, today()).await.expect("handled");
+        let report = alert
+            .invoke_with(failed, Invocation::on(today()))
+            .await
+            .expect("handled");
         assert_eq!(report["outcome"], "scan-failed");
         assert_eq!(alert.notifier.received()[0].outcome, "scan-failed");
         let push = alert
-            .handle(sample("image-push-semver.json"), today())
+            .invoke_with(sample("image-push-semver.json"), Invocation::on(today()))
             .await
             .expect("handled");
-        assert!(push["skipped"].is_string());
+        assert!(push["outcome"] == "skipped");
         let error = alert
-            .handle(
+            .invoke_with(
                 json!({"detail-type": "ECR Image Scan", "source": "aws.ecr", "detail": {}}),
-                today(),
+                Invocation::on(today()),
             )
             .await
             .expect_err("malformed");

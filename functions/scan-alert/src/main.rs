@@ -1,9 +1,6 @@
-use lambda_runtime::{service_fn, LambdaEvent};
 use scan_alert::ScanAlert;
-use serde_json::Value;
 use steward::aws::{Ecr, Sns};
-use steward::date::Date;
-use steward::lambda::{diagnostic, Init};
+use steward::lambda::Init;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -14,12 +11,5 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         policy: config.policy,
         notify_clean: config.notify_clean,
     };
-    let alert = &alert;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        steward::lambda::deadline(&event.context)
-            .run(alert.handle(event.payload, Date::today()))
-            .await
-            .map_err(diagnostic)
-    }))
-    .await
+    steward::lambda::run(&alert).await
 }
