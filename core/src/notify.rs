@@ -34,13 +34,130 @@ impl Severity {
     }
 }
 
+/// What a notification is about, for filter policies: the `event_type` message attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub enum EventType {
+    #[serde(rename = "push-guard.violation")]
+    PushGuardViolation,
+    #[serde(rename = "scan-alert.result")]
+    ScanAlertResult,
+    #[serde(rename = "scan-alert.scan-failed")]
+    ScanAlertScanFailed,
+    #[serde(rename = "replicator.copy")]
+    ReplicatorCopy,
+    #[serde(rename = "replicator.native")]
+    ReplicatorNative,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PushGuardViolation => "push-guard.violation",
+            Self::ScanAlertResult => "scan-alert.result",
+            Self::ScanAlertScanFailed => "scan-alert.scan-failed",
+            Self::ReplicatorCopy => "replicator.copy",
+            Self::ReplicatorNative => "replicator.native",
+        }
+    }
+}
+
+/// What was done, or found: the `outcome` message attribute, and the `outcome` of the
+/// functions' responses. The names are the contract of SNS subscription filters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// push-guard, audit mode: reported, nothing changed.
+    Audited,
+    /// push-guard: the tag was removed; the image keeps its other tags.
+    TagRemoved,
+    /// push-guard: the image's last tag was removed after a quarantine tag was put on it.
+    Quarantined,
+    /// push-guard: the image's last tag was left in place (`last_tag: keep`).
+    KeptLastTag,
+    /// push-guard: the last tag was removed and the image with it (`last_tag: delete`).
+    ImageDeleted,
+    /// push-guard: a repeat; the tag was gone already.
+    AlreadyRemoved,
+    /// push-guard and replicator: the tag names another image now; left alone.
+    TagMovedOn,
+    /// push-guard: ECR refused a change (immutable tags); not retried.
+    Refused,
+    /// scan-alert: within the bar.
+    Passed,
+    /// scan-alert: over the bar.
+    Failed,
+    /// scan-alert: ECR could not scan the image.
+    ScanFailed,
+    /// replicator: copied to every destination (or ECR's own replication succeeded).
+    Replicated,
+    /// replicator: a destination failed (or ECR's own replication did).
+    ReplicationFailed,
+    /// replicator: every destination had the image already.
+    AlreadyReplicated,
+}
+
+impl Outcome {
+    /// Every outcome, in order; for documentation and tests.
+    pub const ALL: [Outcome; 14] = [
+        Self::Audited,
+        Self::TagRemoved,
+        Self::Quarantined,
+        Self::KeptLastTag,
+        Self::ImageDeleted,
+        Self::AlreadyRemoved,
+        Self::TagMovedOn,
+        Self::Refused,
+        Self::Passed,
+        Self::Failed,
+        Self::ScanFailed,
+        Self::Replicated,
+        Self::ReplicationFailed,
+        Self::AlreadyReplicated,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Audited => "audited",
+            Self::TagRemoved => "tag-removed",
+            Self::Quarantined => "quarantined",
+            Self::KeptLastTag => "kept-last-tag",
+            Self::ImageDeleted => "image-deleted",
+            Self::AlreadyRemoved => "already-removed",
+            Self::TagMovedOn => "tag-moved-on",
+            Self::Refused => "refused",
+            Self::Passed => "passed",
+            Self::Failed => "failed",
+            Self::ScanFailed => "scan-failed",
+            Self::Replicated => "replicated",
+            Self::ReplicationFailed => "replication-failed",
+            Self::AlreadyReplicated => "already-replicated",
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Outcome {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<&str> for EventType {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
-    /// e.g. `push-guard.violation`: what happened, for filter policies.
-    pub event_type: String,
+    pub event_type: EventType,
     pub severity: Severity,
-    /// e.g. `audited`, `tag-removed`, `passed`, `failed`.
-    pub outcome: String,
+    pub outcome: Outcome,
     pub image: ImageRef,
     /// Plain text; rendered with the severity's emoji in front.
     pub title: String,
@@ -117,13 +234,13 @@ impl Notification {
         context.insert("repository".into(), self.image.repository.clone());
         context.insert("digest".into(), self.image.digest.clone());
         context.insert("region".into(), self.image.region.clone());
-        context.insert("outcome".into(), self.outcome.clone());
+        context.insert("outcome".into(), self.outcome.as_str().into());
         let mut next_steps = self.next_steps.clone();
         next_steps.push(format!("<{}|Open the image in the ECR console>", self.link));
         let mut message = json!({
             "version": "1.0",
             "source": "custom",
-            "id": format!("{}:{}", self.event_type, self.image.digest),
+            "id": format!("{}:{}", self.event_type.as_str(), self.image.digest),
             "content": {
                 "textType": "client-markdown",
                 "title": format!("{} {}", self.severity.emoji(), self.title),
@@ -162,10 +279,10 @@ impl Notification {
     /// raw delivery to SQS keeps them all).
     pub fn attributes(&self) -> Vec<(&'static str, String)> {
         vec![
-            ("event_type", self.event_type.clone()),
+            ("event_type", self.event_type.as_str().into()),
             ("severity", self.severity.as_str().into()),
             ("repository", self.image.repository.clone()),
-            ("outcome", self.outcome.clone()),
+            ("outcome", self.outcome.as_str().into()),
             ("region", self.image.region.clone()),
         ]
     }
@@ -192,9 +309,9 @@ mod tests {
             digest: "sha256:abc".into(),
         };
         Notification {
-            event_type: "push-guard.violation".into(),
+            event_type: EventType::PushGuardViolation,
             severity: Severity::Warning,
-            outcome: "audited".into(),
+            outcome: Outcome::Audited,
             link: image.console_link("details"),
             image,
             title: "Tag latest violates the policy".into(),

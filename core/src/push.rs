@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::error::StewardError;
 use crate::events::{ActionResult, ActionType, EventBridgeEvent, ImageAction};
 use crate::image::{PlatformLabels, TaggedImage};
-use crate::notify::{untrusted, ImageRef, Notification, Severity};
+use crate::notify::{untrusted, EventType, ImageRef, Notification, Outcome, Severity};
 use crate::policy::{LastTag, Mode, Policy, TagVerdict};
 
 /// A successful, tagged push: what push-guard checks.
@@ -182,19 +182,19 @@ pub enum GuardAction {
 }
 
 impl GuardAction {
-    /// The `outcome` message attribute of the notification.
-    pub fn outcome(&self) -> &'static str {
-        match self {
-            Self::Compliant => "compliant",
-            Self::Audited => "audited",
-            Self::TagRemoved { .. } => "tag-removed",
-            Self::Quarantined { .. } => "quarantined",
-            Self::KeptLastTag => "kept-last-tag",
-            Self::ImageDeleted => "image-deleted",
-            Self::AlreadyRemoved => "already-removed",
-            Self::TagMovedOn { .. } => "tag-moved-on",
-            Self::Refused { .. } => "refused",
-        }
+    /// The outcome it is notified as; `None` for a compliant push, which is not notified.
+    pub fn outcome(&self) -> Option<Outcome> {
+        Some(match self {
+            Self::Compliant => return None,
+            Self::Audited => Outcome::Audited,
+            Self::TagRemoved { .. } => Outcome::TagRemoved,
+            Self::Quarantined { .. } => Outcome::Quarantined,
+            Self::KeptLastTag => Outcome::KeptLastTag,
+            Self::ImageDeleted => Outcome::ImageDeleted,
+            Self::AlreadyRemoved => Outcome::AlreadyRemoved,
+            Self::TagMovedOn { .. } => Outcome::TagMovedOn,
+            Self::Refused { .. } => Outcome::Refused,
+        })
     }
 
     /// True when this delivery changed a tag or an image.
@@ -244,9 +244,7 @@ impl GuardReport {
     /// delivery whose tag is already gone notifies again, as `already-removed`: the first
     /// delivery may have removed the tag and then failed to publish.
     pub fn notification(&self, image: &ImageRef) -> Option<Notification> {
-        if self.compliant {
-            return None;
-        }
+        let outcome = self.action.outcome()?;
         let tag = untrusted(&self.tag);
         let repository = &self.repository;
         let (severity, title) = match &self.action {
@@ -318,9 +316,9 @@ impl GuardReport {
             ));
         }
         Some(Notification {
-            event_type: "push-guard.violation".into(),
+            event_type: EventType::PushGuardViolation,
             severity,
-            outcome: self.action.outcome().into(),
+            outcome,
             link: image.console_link("details"),
             image: image.clone(),
             title,
@@ -565,6 +563,28 @@ mod tests {
                 .notification(&pushed.image),
             None
         );
+    }
+
+    #[test]
+    fn the_response_names_the_outcome_the_notification_carries() {
+        let actions = [
+            GuardAction::Audited,
+            GuardAction::TagRemoved { other_tags: vec![] },
+            GuardAction::Quarantined {
+                quarantine_tag: "q".into(),
+            },
+            GuardAction::KeptLastTag,
+            GuardAction::ImageDeleted,
+            GuardAction::AlreadyRemoved,
+            GuardAction::TagMovedOn { restored_to: None },
+            GuardAction::Refused { reason: "r".into() },
+        ];
+        for action in actions {
+            let json = serde_json::to_value(&action).expect("json");
+            let outcome = action.outcome().expect("notified");
+            assert_eq!(json["outcome"], outcome.as_str());
+        }
+        assert_eq!(GuardAction::Compliant.outcome(), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::events::{ActionResult, EventBridgeEvent, ReplicationAction};
-use crate::notify::{untrusted, ImageRef, Notification, Severity};
+use crate::notify::{untrusted, EventType, ImageRef, Notification, Outcome, Severity};
 use crate::policy::{Policy, Target};
 
 /// What a copy did.
@@ -126,7 +126,7 @@ impl RegionOutcome {
     }
 }
 
-/// What one replication did, over all its destinations: the `outcome` message attribute.
+/// What one replication did, over all its destinations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReplicationOutcome {
@@ -141,13 +141,18 @@ pub enum ReplicationOutcome {
 }
 
 impl ReplicationOutcome {
-    pub fn as_str(self) -> &'static str {
+    /// The same name, as a notification outcome.
+    pub fn notified_as(self) -> Outcome {
         match self {
-            Self::Replicated => "replicated",
-            Self::ReplicationFailed => "replication-failed",
-            Self::AlreadyReplicated => "already-replicated",
-            Self::TagMovedOn => "tag-moved-on",
+            Self::Replicated => Outcome::Replicated,
+            Self::ReplicationFailed => Outcome::ReplicationFailed,
+            Self::AlreadyReplicated => Outcome::AlreadyReplicated,
+            Self::TagMovedOn => Outcome::TagMovedOn,
         }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.notified_as().as_str()
     }
 }
 
@@ -156,6 +161,7 @@ pub struct ReplicationReport {
     pub repository: String,
     pub digest: String,
     pub tag: String,
+    /// `replicated`, `replication-failed`, `already-replicated` or `tag-moved-on`.
     pub outcome: ReplicationOutcome,
     pub outcomes: Vec<RegionOutcome>,
 }
@@ -282,9 +288,9 @@ impl ReplicationReport {
             .chain([("tag".to_string(), untrusted(&self.tag))])
             .collect();
         Notification {
-            event_type: "replicator.copy".into(),
+            event_type: EventType::ReplicatorCopy,
             severity,
-            outcome: self.outcome.as_str().into(),
+            outcome: self.outcome.notified_as(),
             link: image.console_link("details"),
             image: image.clone(),
             title,
@@ -316,7 +322,7 @@ pub enum ReplicatorReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NativeReport {
     /// `replicated` or `replication-failed`, as notified.
-    pub outcome: String,
+    pub outcome: Outcome,
     pub native: bool,
     pub repository: String,
 }
@@ -351,7 +357,7 @@ pub fn native_replication_notification(
     let (severity, outcome, title) = if ok {
         (
             Severity::Info,
-            "replicated",
+            Outcome::Replicated,
             format!(
                 "ECR replicated {}:{tag} to {region}",
                 detail.repository_name
@@ -360,7 +366,7 @@ pub fn native_replication_notification(
     } else {
         (
             Severity::Critical,
-            "replication-failed",
+            Outcome::ReplicationFailed,
             format!(
                 "ECR replication of {}:{tag} to {region} failed",
                 detail.repository_name
@@ -368,9 +374,9 @@ pub fn native_replication_notification(
         )
     };
     Notification {
-        event_type: "replicator.native".into(),
+        event_type: EventType::ReplicatorNative,
         severity,
-        outcome: outcome.into(),
+        outcome,
         link: image.console_link("details"),
         title,
         description: format!(

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::date::Date;
 use crate::events::{EventBridgeEvent, ScanDetail, SeverityCounts};
-use crate::notify::{untrusted, ImageRef, Notification, Severity};
+use crate::notify::{untrusted, EventType, ImageRef, Notification, Outcome, Severity};
 
 /// Finding severities, most severe first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -375,13 +375,13 @@ pub fn scan_notification(
     let (severity, outcome, title) = if verdict.passed {
         (
             Severity::Info,
-            "passed",
+            Outcome::Passed,
             format!("Scan passed: {repository} ({tags})"),
         )
     } else {
         (
             Severity::Critical,
-            "failed",
+            Outcome::Failed,
             format!("Vulnerabilities over the bar: {repository} ({tags})"),
         )
     };
@@ -463,9 +463,9 @@ pub fn scan_notification(
         context.insert(severity.as_str().to_lowercase(), count.to_string());
     }
     Notification {
-        event_type: "scan-alert.result".into(),
+        event_type: EventType::ScanAlertResult,
         severity,
-        outcome: outcome.into(),
+        outcome,
         link: scan.image.console_link("scan-results"),
         image: scan.image.clone(),
         title,
@@ -488,9 +488,9 @@ pub fn failed_scan_notification(scan: &ScanEvent) -> Notification {
     };
     let repository = &scan.image.repository;
     Notification {
-        event_type: "scan-alert.scan-failed".into(),
+        event_type: EventType::ScanAlertScanFailed,
         severity: Severity::Warning,
-        outcome: "scan-failed".into(),
+        outcome: Outcome::ScanFailed,
         link: scan.image.console_link("scan-results"),
         image: scan.image.clone(),
         title: format!("Scan did not complete: {repository} ({status})"),

@@ -77,7 +77,7 @@ impl<R: ImageReader, T: TagStore, N: Notifier> Handler for PushGuard<R, T, N> {
             repository = %report.repository,
             tag = %report.tag,
             digest = %report.digest,
-            outcome = report.action.outcome(),
+            outcome = report.action.outcome().map_or("compliant", |o| o.as_str()),
             violations = report.verdict.violations.len(),
             "push checked"
         );
@@ -228,7 +228,7 @@ mod tests {
             .notifier
             .received()
             .iter()
-            .map(|n| n.outcome.clone())
+            .map(|n| n.outcome.to_string())
             .collect()
     }
 
