@@ -47,9 +47,19 @@ pub fn validate(file: &Path) -> anyhow::Result<bool> {
     Ok(true)
 }
 
+/// The CLI's environment variable for the policy file, before it took the functions' prefix.
+const DEPRECATED_POLICY_VAR: &str = "ECR_STEWARD_POLICY";
+
 pub fn load_policy(arg: &PolicyArg) -> anyhow::Result<(Policy, String)> {
-    Ok(match &arg.path {
-        Some(path) => (Policy::from_file(path)?, path.display().to_string()),
+    let deprecated = || {
+        let path = std::env::var_os(DEPRECATED_POLICY_VAR).filter(|v| !v.is_empty())?;
+        eprintln!(
+            "warning: {DEPRECATED_POLICY_VAR} is deprecated; set STEWARD_POLICY_FILE instead"
+        );
+        Some(std::path::PathBuf::from(path))
+    };
+    Ok(match arg.path.clone().or_else(deprecated) {
+        Some(path) => (Policy::from_file(&path)?, path.display().to_string()),
         None => (Policy::builtin(), "the built-in policy".into()),
     })
 }

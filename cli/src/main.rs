@@ -2,6 +2,7 @@
 
 mod aws;
 mod check;
+mod exit;
 mod gate;
 mod replicate;
 mod report;
@@ -10,10 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-
-/// Exit codes: 0 compliant, 1 a violation, 2 a usage, input or policy error
-/// (`gate` adds 3: timed out waiting for the scan).
-const EXIT_ERROR: u8 = 2;
+use exit::Exit;
 
 #[derive(Parser)]
 #[command(
@@ -107,15 +105,21 @@ pub struct ReplicateArgs {
     /// List what would be copied, and copy nothing.
     #[arg(long)]
     dry_run: bool,
-    /// text or json.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = ReplicateFormat::Text)]
+    format: ReplicateFormat,
+}
+
+/// What `replicate` prints: a table, or one JSON document.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReplicateFormat {
+    Text,
+    Json,
 }
 
 #[derive(Args)]
 pub struct PolicyArg {
     /// Policy file (YAML or JSON); the built-in policy when absent.
-    #[arg(long = "policy", value_name = "FILE", env = "ECR_STEWARD_POLICY")]
+    #[arg(long = "policy", value_name = "FILE", env = "STEWARD_POLICY_FILE")]
     path: Option<PathBuf>,
 }
 
@@ -141,28 +145,39 @@ pub enum Format {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Check(args) => check::run(&args).map(exit_code),
+        Command::Check(args) => check::run(&args).map(Exit::from_passed),
         Command::Gate(args) => gate::run(&args),
         Command::Replicate(args) => replicate::run(&args),
-        Command::Policy(PolicyCommand::Validate { file }) => check::validate(&file).map(exit_code),
+        Command::Policy(PolicyCommand::Validate { file }) => {
+            check::validate(&file).map(Exit::from_passed)
+        }
         Command::Policy(PolicyCommand::ShowDefault) => {
             print!("{}", steward::policy::DEFAULT_POLICY_YAML);
-            Ok(0)
+            Ok(Exit::Pass)
         }
     };
     match outcome {
-        Ok(code) => ExitCode::from(code),
+        Ok(exit) => exit.into(),
         Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::from(EXIT_ERROR)
+            eprintln!("error: {}", sentence(&error));
+            Exit::Error.into()
         }
     }
 }
 
-fn exit_code(compliant: bool) -> u8 {
-    if compliant {
-        0
-    } else {
-        1
+/// The error and its causes as one sentence (`what failed: why: root cause`), each cause said
+/// once: library errors often repeat their source's message in their own.
+fn sentence(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
     }
+    steward::notify::visible(&line).into_owned()
 }

@@ -1,121 +1,58 @@
-//! `ecr-steward replicate`: backfills and one-off copies to other regions, with the replicator
-//! function's engine.
+//! `ecr-steward replicate`: the arguments, `steward::ops::backfill`'s plan and copies, the
+//! table or JSON.
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::time::Instant;
 
 use anyhow::{anyhow, bail};
-use serde::Serialize;
-use steward::aws::{classify, Ecr, Registries, RegistryReplicator};
+use steward::aws::{Ecr, Registries, RegistryReplicator};
 use steward::config::registry_overrides;
-use steward::error::Service;
 use steward::glob::Glob;
-use steward::notify::ImageRef;
 use steward::oci::copy::CopyOptions;
+use steward::ops::backfill::{
+    copy_all, plan, BackfillRequest, CopyResult, Destinations, PlannedCopy,
+};
 use steward::policy::{Pattern, Target};
-use steward::ports::Replicator;
-use steward::replication::is_source;
-use steward::replication::CopyStats;
 
 use crate::check::load_policy;
-use crate::{Format, ReplicateArgs};
+use crate::exit::Exit;
+use crate::{ReplicateArgs, ReplicateFormat};
 
-/// Region, account and repository of a destination.
-type PlaceKey = (String, Option<String>, String);
-
-/// One image to copy to one place.
-#[derive(Debug, Serialize)]
-struct Copy {
-    repository: String,
-    digest: String,
-    tags: Vec<String>,
-    target: Target,
-}
-
-#[derive(Debug, Serialize)]
-struct Outcome {
-    #[serde(flatten)]
-    copy: Copy,
-    ok: bool,
-    stats: CopyStats,
-    duration_ms: u64,
-    error: Option<String>,
-}
-
-pub fn run(args: &ReplicateArgs) -> anyhow::Result<u8> {
+pub fn run(args: &ReplicateArgs) -> anyhow::Result<Exit> {
     let (policy, _) = load_policy(&args.policy)?;
-    let glob = Glob::new(&args.repository).map_err(|e| anyhow!("--repository: {e}"))?;
-    let tag_filter = args
+    let repositories = Glob::new(&args.repository).map_err(|e| anyhow!("--repository: {e}"))?;
+    let tags = args
         .tag_pattern
         .as_deref()
         .map(Pattern::new)
         .transpose()
         .map_err(|e| anyhow!("--tag-pattern: {e}"))?;
+    if args.create_repository && args.to.is_empty() {
+        bail!("--create-repository goes with --to REGION; without --to, each replication rule's create_repository decides");
+    }
     if args.to.is_empty() && policy.replication.is_empty() {
         bail!("nothing says where to copy: pass --to REGION, or a --policy with replication rules");
     }
+    let destinations = if args.to.is_empty() {
+        Destinations::Policy
+    } else {
+        Destinations::Regions {
+            regions: args.to.clone(),
+            create_repository: args.create_repository,
+        }
+    };
     crate::aws::runtime()?.block_on(async {
         let crate::aws::Aws { sdk, http, region } =
             crate::aws::connect(args.region.as_deref()).await?;
-        let ecr = Ecr::new(&sdk);
-
-        let mut plan = Vec::new();
-        for repository in repositories(&ecr, &glob).await? {
-            for (digest, tags) in images(&ecr, &repository).await? {
-                let tags: Vec<String> = tags
-                    .into_iter()
-                    .filter(|tag| tag_filter.as_ref().is_none_or(|p| p.is_match(tag)))
-                    .collect();
-                let mut by_target: BTreeMap<PlaceKey, (Target, Vec<String>)> = BTreeMap::new();
-                for tag in &tags {
-                    let targets = if args.to.is_empty() {
-                        policy.replication_targets(&repository, tag)
-                    } else {
-                        args.to
-                            .iter()
-                            .map(|to| Target {
-                                rule: "--to".into(),
-                                region: to.clone(),
-                                account: None,
-                                repository: repository.clone(),
-                                create_repository: args.create_repository,
-                            })
-                            .collect()
-                    };
-                    let source = ImageRef {
-                        account: None,
-                        region: region.clone(),
-                        repository: repository.clone(),
-                        digest: digest.clone(),
-                    };
-                    for target in targets.into_iter().filter(|t| !is_source(t, &source)) {
-                        let key = (
-                            target.region.clone(),
-                            target.account.clone(),
-                            target.repository.clone(),
-                        );
-                        by_target
-                            .entry(key)
-                            .or_insert_with(|| (target, Vec::new()))
-                            .1
-                            .push(tag.clone());
-                    }
-                }
-                for (target, tags) in by_target.into_values() {
-                    plan.push(Copy {
-                        repository: repository.clone(),
-                        digest: digest.clone(),
-                        tags,
-                        target,
-                    });
-                }
-            }
-        }
-
+        let request = BackfillRequest {
+            region: region.clone(),
+            repositories,
+            destinations,
+            tags,
+        };
+        let planned = plan(&policy, &Ecr::new(&sdk), &request).await?;
         if args.dry_run {
-            print_plan(&plan, args.format);
-            return Ok(0);
+            print_plan(&planned, args.format);
+            return Ok(Exit::Pass);
         }
         let replicator = RegistryReplicator {
             registries: Registries::new(
@@ -127,9 +64,7 @@ pub fn run(args: &ReplicateArgs) -> anyhow::Result<u8> {
             options: CopyOptions::default(),
         };
         let progress = std::io::stderr().is_terminal();
-        let total = plan.len();
-        let mut outcomes = Vec::new();
-        for (index, copy) in plan.into_iter().enumerate() {
+        let results = copy_all(&replicator, &region, planned, |index, total, copy| {
             if progress {
                 eprint!(
                     "\r\x1b[2K[{}/{total}] {}:{} -> {}",
@@ -139,92 +74,14 @@ pub fn run(args: &ReplicateArgs) -> anyhow::Result<u8> {
                     copy.target.region
                 );
             }
-            let image = ImageRef {
-                account: None,
-                region: region.clone(),
-                repository: copy.repository.clone(),
-                digest: copy.digest.clone(),
-            };
-            let started = Instant::now();
-            let result = replicator.replicate(&image, &copy.tags, &copy.target).await;
-            let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            outcomes.push(match result {
-                Ok(stats) => Outcome {
-                    copy,
-                    ok: true,
-                    stats,
-                    duration_ms,
-                    error: None,
-                },
-                Err(error) => Outcome {
-                    copy,
-                    ok: false,
-                    stats: CopyStats::default(),
-                    duration_ms,
-                    error: Some(error.to_string()),
-                },
-            });
-        }
+        })
+        .await;
         if progress {
             eprint!("\r\x1b[2K");
         }
-        print_summary(&outcomes, args.format);
-        Ok(u8::from(outcomes.iter().any(|o| !o.ok)))
+        print_summary(&results, args.format);
+        Ok(Exit::from_passed(results.iter().all(|r| r.run.ok)))
     })
-}
-
-async fn repositories(ecr: &Ecr, glob: &Glob) -> anyhow::Result<Vec<String>> {
-    let mut names = Vec::new();
-    let mut token = None;
-    loop {
-        let page = ecr
-            .client()
-            .describe_repositories()
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| classify(Service::Ecr, e))?;
-        names.extend(
-            page.repositories()
-                .iter()
-                .filter_map(|r| r.repository_name())
-                .filter(|name| glob.matches(name))
-                .map(str::to_string),
-        );
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
-        }
-    }
-    names.sort();
-    Ok(names)
-}
-
-/// The tagged images of a repository: digest and tags.
-async fn images(ecr: &Ecr, repository: &str) -> anyhow::Result<Vec<(String, Vec<String>)>> {
-    let mut images = Vec::new();
-    let mut token = None;
-    loop {
-        let page = ecr
-            .client()
-            .describe_images()
-            .repository_name(repository)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| classify(Service::Ecr, e))?;
-        for detail in page.image_details() {
-            if let (Some(digest), false) = (detail.image_digest(), detail.image_tags().is_empty()) {
-                images.push((digest.to_string(), detail.image_tags().to_vec()));
-            }
-        }
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            break;
-        }
-    }
-    images.sort();
-    Ok(images)
 }
 
 fn destination(target: &Target) -> String {
@@ -234,8 +91,8 @@ fn destination(target: &Target) -> String {
     }
 }
 
-fn print_plan(plan: &[Copy], format: Format) {
-    if format == Format::Json {
+fn print_plan(plan: &[PlannedCopy], format: ReplicateFormat) {
+    if format == ReplicateFormat::Json {
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({ "dry_run": true, "copies": plan }))
@@ -263,10 +120,10 @@ fn print_plan(plan: &[Copy], format: Format) {
     );
 }
 
-fn print_summary(outcomes: &[Outcome], format: Format) {
-    let failed = outcomes.iter().filter(|o| !o.ok).count();
-    if format == Format::Json {
-        let summary = serde_json::json!({ "copies": outcomes, "failed": failed });
+fn print_summary(results: &[CopyResult], format: ReplicateFormat) {
+    let failed = results.iter().filter(|r| !r.run.ok).count();
+    if format == ReplicateFormat::Json {
+        let summary = serde_json::json!({ "copies": results, "failed": failed });
         println!(
             "{}",
             serde_json::to_string_pretty(&summary).unwrap_or_default()
@@ -277,26 +134,27 @@ fn print_summary(outcomes: &[Outcome], format: Format) {
         "{:<30} {:<25} {:<30} {:<6} {:>12} {:>7} {:>7} {:>8}",
         "REPOSITORY", "TAGS", "DESTINATION", "RESULT", "BYTES", "COPIED", "SKIPPED", "MS"
     );
-    for outcome in outcomes {
+    for result in results {
+        let (copy, run) = (&result.copy, &result.run);
         println!(
             "{:<30} {:<25} {:<30} {:<6} {:>12} {:>7} {:>7} {:>8}",
-            outcome.copy.repository,
-            outcome.copy.tags.join(","),
-            destination(&outcome.copy.target),
-            if outcome.ok { "ok" } else { "FAILED" },
-            outcome.stats.bytes_copied,
-            outcome.stats.blobs_copied,
-            outcome.stats.blobs_skipped,
-            outcome.duration_ms
+            copy.repository,
+            copy.tags.join(","),
+            destination(&copy.target),
+            if run.ok { "ok" } else { "FAILED" },
+            run.stats.bytes_copied,
+            run.stats.blobs_copied,
+            run.stats.blobs_skipped,
+            run.duration_ms
         );
-        if let Some(error) = &outcome.error {
+        if let Some(error) = &run.error {
             println!("    {}", steward::notify::visible(error));
         }
     }
     println!(
         "{} copies, {} ok, {failed} failed",
-        outcomes.len(),
-        outcomes.len() - failed
+        results.len(),
+        results.len() - failed
     );
 }
 

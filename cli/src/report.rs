@@ -38,6 +38,9 @@ pub struct ScanSection {
     pub state: ScanState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verdict: Option<ScanVerdict>,
+    /// Why the scan was not judged, or not yet: a timed-out wait, an ungoverned repository.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl ScanSection {
@@ -45,6 +48,13 @@ impl ScanSection {
     fn problems(&self) -> (Vec<String>, Vec<String>) {
         let mut errors = Vec::new();
         let mut warnings = Vec::new();
+        if let Some(note) = &self.note {
+            if self.passed {
+                warnings.push(format!("scan: {note}"));
+            } else {
+                errors.push(format!("scan: {note}"));
+            }
+        }
         if let ScanState::Failed { status, reason } = &self.state {
             errors.push(format!(
                 "scan.state: the scan ended with {status}{}",

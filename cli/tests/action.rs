@@ -30,7 +30,8 @@ fn run_step(inputs: &[(&str, &str)]) -> (i32, String, String) {
         .env("PATH", path)
         .env("RUNNER_TEMP", temp.path())
         .env("GITHUB_OUTPUT", &output_file)
-        .env_remove("ECR_STEWARD_POLICY");
+        .env_remove("ECR_STEWARD_POLICY")
+        .env_remove("STEWARD_POLICY_FILE");
     let defaults = [
         ("COMMAND", "check"),
         ("FORMAT", "github"),

@@ -10,6 +10,7 @@ fn steward() -> Command {
     let mut command = Command::cargo_bin("ecr-steward").expect("the binary is built");
     command
         .env_remove("ECR_STEWARD_POLICY")
+        .env_remove("STEWARD_POLICY_FILE")
         .env_remove("NO_COLOR");
     command
 }
@@ -201,11 +202,25 @@ fn repository_picks_the_rule() {
 #[test]
 fn policy_from_the_environment() {
     steward()
+        .env("STEWARD_POLICY_FILE", example("policy.yaml"))
+        .args(["check", "--repository", "legacy/a", "--tag", "latest"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("rule legacy"))
+        .stderr(predicate::str::contains("deprecated").not());
+}
+
+#[test]
+fn the_old_policy_variable_still_works_and_says_it_is_deprecated() {
+    steward()
         .env("ECR_STEWARD_POLICY", example("policy.yaml"))
         .args(["check", "--repository", "legacy/a", "--tag", "latest"])
         .assert()
         .code(0)
-        .stdout(predicate::str::contains("rule legacy"));
+        .stdout(predicate::str::contains("rule legacy"))
+        .stderr(predicate::str::contains(
+            "ECR_STEWARD_POLICY is deprecated; set STEWARD_POLICY_FILE instead",
+        ));
 }
 
 #[test]
@@ -509,4 +524,52 @@ fn policy_validate_accepts_good_files_and_show_default_round_trips() {
         ]);
         assert_eq!(builtin_code, file_code, "{tag}");
     }
+}
+
+#[test]
+fn an_unreachable_aws_endpoint_is_reported_as_a_sentence_not_a_debug_dump() {
+    let output = steward()
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .args(["gate", "--repository", "team/app", "--tag", "1.2.3"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("error: ECR is unavailable: "),
+        "{stderr}"
+    );
+    for dump in ["DispatchFailure(", "ConnectorError {", "source:"] {
+        assert!(!stderr.contains(dump), "{dump} in {stderr}");
+    }
+}
+
+#[test]
+fn replicate_accepts_only_the_formats_it_renders_and_create_repository_needs_to() {
+    for format in ["github", "junit"] {
+        steward()
+            .args([
+                "replicate",
+                "--repository",
+                "team/*",
+                "--to",
+                "eu-west-1",
+                "--format",
+                format,
+            ])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("invalid value"));
+    }
+    steward()
+        .args(["replicate", "--repository", "team/*", "--create-repository"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--create-repository goes with --to REGION",
+        ));
 }

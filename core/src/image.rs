@@ -41,3 +41,19 @@ pub struct TaggedImage {
     /// Every tag of the image, this one included.
     pub tags: Vec<String>,
 }
+
+/// How an image is named when it is looked up: by a tag, or by its digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageSelector {
+    Tag(String),
+    Digest(String),
+}
+
+impl std::fmt::Display for ImageSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Tag(tag) => write!(f, ":{tag}"),
+            Self::Digest(digest) => write!(f, "@{digest}"),
+        }
+    }
+}

@@ -77,12 +77,9 @@ pub enum RegionStatus {
     Failed,
 }
 
+/// How one copy went: the same for the replicator's destinations and the CLI's backfill.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RegionOutcome {
-    pub region: String,
-    pub account: Option<String>,
-    pub repository: String,
-    pub rule: String,
+pub struct CopyRun {
     pub ok: bool,
     pub status: RegionStatus,
     pub stats: CopyStats,
@@ -90,8 +87,9 @@ pub struct RegionOutcome {
     pub error: Option<String>,
 }
 
-impl RegionOutcome {
-    pub fn new(target: &Target, result: Result<CopyStats, String>, duration_ms: u64) -> Self {
+impl CopyRun {
+    /// From a copy's result: what it wrote decides between copied, already there and moved on.
+    pub fn new(result: Result<CopyStats, String>, duration_ms: u64) -> Self {
         let (status, stats, error) = match result {
             Ok(stats) if stats.changed_destination() => (RegionStatus::Copied, stats, None),
             Ok(stats) if stats.tags_moved_on > 0 => (RegionStatus::TagMovedOn, stats, None),
@@ -99,10 +97,6 @@ impl RegionOutcome {
             Err(error) => (RegionStatus::Failed, CopyStats::default(), Some(error)),
         };
         Self {
-            region: target.region.clone(),
-            account: target.account.clone(),
-            repository: target.repository.clone(),
-            rule: target.rule.clone(),
             ok: status != RegionStatus::Failed,
             status,
             stats,
@@ -110,11 +104,34 @@ impl RegionOutcome {
             error,
         }
     }
+}
+
+/// How the copy to one destination went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegionOutcome {
+    pub region: String,
+    pub account: Option<String>,
+    pub repository: String,
+    pub rule: String,
+    #[serde(flatten)]
+    pub run: CopyRun,
+}
+
+impl RegionOutcome {
+    pub fn new(target: &Target, result: Result<CopyStats, String>, duration_ms: u64) -> Self {
+        Self {
+            region: target.region.clone(),
+            account: target.account.clone(),
+            repository: target.repository.clone(),
+            rule: target.rule.clone(),
+            run: CopyRun::new(result, duration_ms),
+        }
+    }
 
     /// Nothing was copied: the source's tag named another image before the copy started.
     pub fn moved_on(target: &Target) -> Self {
         let mut outcome = Self::new(target, Ok(CopyStats::default()), 0);
-        outcome.status = RegionStatus::TagMovedOn;
+        outcome.run.status = RegionStatus::TagMovedOn;
         outcome
     }
 
@@ -168,7 +185,7 @@ pub struct ReplicationReport {
 
 impl ReplicationReport {
     pub fn new(image: &ImageRef, tag: &str, outcomes: Vec<RegionOutcome>) -> Self {
-        let has = |status| outcomes.iter().any(|o| o.status == status);
+        let has = |status| outcomes.iter().any(|o| o.run.status == status);
         let outcome = if has(RegionStatus::Failed) {
             ReplicationOutcome::ReplicationFailed
         } else if has(RegionStatus::Copied) {
@@ -190,7 +207,7 @@ impl ReplicationReport {
     pub fn failed_regions(&self) -> Vec<&str> {
         self.outcomes
             .iter()
-            .filter(|o| !o.ok)
+            .filter(|o| !o.run.ok)
             .map(|o| o.region.as_str())
             .collect()
     }
@@ -244,14 +261,14 @@ impl ReplicationReport {
         let mut description = format!("`{}` (`{}`)\n", untrusted(&self.tag), self.digest);
         for outcome in &self.outcomes {
             let place = outcome.place();
-            let _ = match outcome.status {
+            let _ = match outcome.run.status {
                 RegionStatus::Copied | RegionStatus::AlreadyReplicated => writeln!(
                     description,
                     "• {place}: copied {} bytes in {} blobs, {} blobs already there, {} ms",
-                    outcome.stats.bytes_copied,
-                    outcome.stats.blobs_copied,
-                    outcome.stats.blobs_skipped,
-                    outcome.duration_ms
+                    outcome.run.stats.bytes_copied,
+                    outcome.run.stats.blobs_copied,
+                    outcome.run.stats.blobs_skipped,
+                    outcome.run.duration_ms
                 ),
                 RegionStatus::TagMovedOn => writeln!(
                     description,
@@ -260,7 +277,7 @@ impl ReplicationReport {
                 RegionStatus::Failed => writeln!(
                     description,
                     "• {place}: FAILED: {}",
-                    untrusted(outcome.error.as_deref().unwrap_or("unknown error"))
+                    untrusted(outcome.run.error.as_deref().unwrap_or("unknown error"))
                 ),
             };
         }
@@ -278,7 +295,7 @@ impl ReplicationReport {
             .map(|o| {
                 (
                     o.region.clone(),
-                    if o.ok {
+                    if o.run.ok {
                         "ok".to_string()
                     } else {
                         "failed".to_string()
@@ -535,7 +552,7 @@ mod tests {
         assert!(mixed.should_notify(false));
         let late = report(vec![Ok(moved)]);
         assert_eq!(late.outcome, ReplicationOutcome::TagMovedOn);
-        assert_eq!(late.outcomes[0].status, RegionStatus::TagMovedOn);
+        assert_eq!(late.outcomes[0].run.status, RegionStatus::TagMovedOn);
         assert!(!late.should_notify(true));
         let failed = report(vec![Ok(copied), Err("down".into())]);
         assert_eq!(failed.outcome, ReplicationOutcome::ReplicationFailed);

@@ -18,6 +18,7 @@ pub mod harness;
 pub mod http;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod ops;
 pub mod ports;
 pub mod retry;
 #[cfg(feature = "testing")]

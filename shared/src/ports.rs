@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use crate::error::StewardError;
-use crate::image::{ImageRef, PlatformLabels, TaggedImage};
+use crate::image::{ImageRef, ImageSelector, PlatformLabels, TaggedImage};
 use crate::notify::Notification;
 use crate::scan::{ScanState, VulnFinding, VulnSeverity};
 
@@ -88,4 +88,31 @@ pub trait Replicator: Send + Sync {
         tags: &[String],
         target: &crate::policy::Target,
     ) -> impl Future<Output = Result<crate::replication::CopyStats, StewardError>> + Send;
+}
+
+/// What ECR knows of repositories and their images (the read side the CLI's operations use).
+pub trait ImageCatalog: Send + Sync {
+    /// The image `selector` names, with all its tags; `None` when there is no such image.
+    fn find_image(
+        &self,
+        repository: &str,
+        selector: &ImageSelector,
+    ) -> impl Future<Output = Result<Option<TaggedImage>, StewardError>> + Send;
+
+    /// Every repository of the registry, by name, sorted (all pages).
+    fn repositories(&self) -> impl Future<Output = Result<Vec<String>, StewardError>> + Send;
+
+    /// Every tagged image of a repository, sorted by digest (all pages); untagged ones are left
+    /// out.
+    fn tagged_images(
+        &self,
+        repository: &str,
+    ) -> impl Future<Output = Result<Vec<TaggedImage>, StewardError>> + Send;
+
+    /// True when a pushed image of the repository is scanned without being asked: its own
+    /// scan-on-push flag, or a registry rule (basic on push, enhanced on push or continuous).
+    fn scans_on_push(
+        &self,
+        repository: &str,
+    ) -> impl Future<Output = Result<bool, StewardError>> + Send;
 }

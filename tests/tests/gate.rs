@@ -577,12 +577,18 @@ async fn g_gate_times_out_on_a_scan_that_never_completes() {
     // Scan on push, but no scan yet: the gate keeps waiting, then gives up.
     let run = bed.gate(&["--repository", REPOSITORY, "--tag", "1.2.3", "--wait", "3s"]);
     run.expect_code(3);
-    assert!(run.stdout.is_empty(), "{run:#?}");
     assert!(
         run.stderr.contains(&format!(
-            "error: the scan of {REPOSITORY}@{} did not complete within 3s",
+            "error: the scan of {REPOSITORY}@{}: did not complete within 3s",
             image.digest
         )),
+        "{run:#?}"
+    );
+    // The report is printed all the same, in the format asked for.
+    assert!(run.stdout.contains("FAIL scan"), "{run:#?}");
+    assert!(
+        run.stdout
+            .contains("scan: the scan did not complete within 3s"),
         "{run:#?}"
     );
     assert!(
@@ -607,6 +613,24 @@ async fn g_gate_times_out_on_a_scan_that_never_completes() {
         run.stderr
             .contains("did not complete yet; pass --wait 10m to wait for it"),
         "{run:#?}"
+    );
+    let json = bed.gate(&[
+        "--repository",
+        REPOSITORY,
+        "--tag",
+        "1.2.3",
+        "--format",
+        "json",
+    ]);
+    json.expect_code(3);
+    let report = json.json();
+    assert_eq!(report["compliant"], false, "{report:#}");
+    assert_eq!(report["scan"]["state"], "in-progress", "{report:#}");
+    assert!(
+        report["scan"]["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("did not complete yet")),
+        "{report:#}"
     );
 }
 

@@ -13,7 +13,20 @@ pub use model::{
 };
 pub use replication::{Destination, ReplicationRule, Target};
 
+use std::collections::BTreeMap;
+
+use crate::date::Date;
 use crate::labels::Labels;
+use crate::scan::{ScanVerdict, VulnFinding, VulnSeverity};
+
+/// A scan judged against the policy: the one judgement of scan-alert and `gate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScanJudgement {
+    /// No rule governs the repository: its scans are not judged (and both say so).
+    Ungoverned,
+    /// Judged against the bar of the rule named.
+    Judged { rule: String, verdict: ScanVerdict },
+}
 
 /// The built-in policy, as documented text.
 pub const DEFAULT_POLICY_YAML: &str = include_str!("default-policy.yaml");
@@ -39,6 +52,24 @@ impl Policy {
     /// The mode that applies to a rule: its own, or the policy's.
     pub fn mode_for(&self, rule: &Rule) -> Mode {
         rule.mode.unwrap_or(self.mode)
+    }
+
+    /// Judges a complete scan of an image of `repository` against its rule's bar. `findings`
+    /// is `None` when only the counts are known (then ignores and `fixable_only` cannot apply).
+    pub fn judge_scan(
+        &self,
+        repository: &str,
+        reported: &BTreeMap<VulnSeverity, u64>,
+        findings: Option<&[VulnFinding]>,
+        today: Date,
+    ) -> ScanJudgement {
+        match self.rule_for(Some(repository)) {
+            None => ScanJudgement::Ungoverned,
+            Some(rule) => ScanJudgement::Judged {
+                rule: rule.name.clone(),
+                verdict: crate::scan::evaluate(&rule.scan, reported, findings, today),
+            },
+        }
     }
 
     /// Judges one tag of a repository (and the image's labels, when known).

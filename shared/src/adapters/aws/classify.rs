@@ -3,7 +3,7 @@
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-use crate::error::{Service, StewardError};
+use crate::error::{with_causes, Service, StewardError};
 
 /// Maps an SDK error to the classes Lambda's retries act on.
 /// An error without a code the SDK could read (a proxy's or load balancer's page, say) is
@@ -16,7 +16,7 @@ where
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             StewardError::Unavailable {
                 service,
-                message: format!("{}", aws_sdk_ecr::error::DisplayErrorContext(&error)),
+                message: with_causes(&error),
             }
         }
         SdkError::ServiceError(context) => {
@@ -58,7 +58,7 @@ where
         }
         _ => StewardError::Rejected {
             service,
-            message: format!("{}", aws_sdk_ecr::error::DisplayErrorContext(&error)),
+            message: with_causes(&error),
         },
     }
 }

@@ -7,8 +7,8 @@ use aws_sdk_ecr::types::ImageIdentifier;
 
 use super::classify::{classify, error_code};
 use crate::error::{Service, StewardError};
-use crate::image::TaggedImage;
-use crate::ports::{ScanFindings, ScanReader, TagStore};
+use crate::image::{ImageSelector, TaggedImage};
+use crate::ports::{ImageCatalog, ScanFindings, ScanReader, TagStore};
 use crate::scan::{ScanState, VulnFinding, VulnSeverity};
 
 /// ECR, for one region.
@@ -73,23 +73,8 @@ impl TagStore for Ecr {
         repository: &str,
         tag: &str,
     ) -> Result<Option<TaggedImage>, StewardError> {
-        let described = self
-            .client
-            .describe_images()
-            .repository_name(repository)
-            .image_ids(ImageIdentifier::builder().image_tag(tag).build())
-            .send()
-            .await;
-        match described.map_err(|e| classify(Service::Ecr, e)) {
-            Ok(output) => Ok(output.image_details().first().and_then(|detail| {
-                Some(TaggedImage {
-                    digest: detail.image_digest()?.to_string(),
-                    tags: detail.image_tags().to_vec(),
-                })
-            })),
-            Err(StewardError::NotFound { .. }) => Ok(None),
-            Err(other) => Err(other),
-        }
+        self.find_image(repository, &ImageSelector::Tag(tag.into()))
+            .await
     }
 
     async fn put_tag(&self, repository: &str, tag: &str, digest: &str) -> Result<(), StewardError> {
@@ -303,5 +288,126 @@ fn enhanced_finding(finding: &aws_sdk_ecr::types::EnhancedImageScanFinding) -> V
             .map(str::to_string),
         fixable: finding.fix_available().map(|fix| fix != "NO"),
         uri: details.and_then(|d| d.source_url()).map(str::to_string),
+    }
+}
+
+fn tagged(detail: &aws_sdk_ecr::types::ImageDetail) -> Option<TaggedImage> {
+    Some(TaggedImage {
+        digest: detail.image_digest()?.to_string(),
+        tags: detail.image_tags().to_vec(),
+    })
+}
+
+impl ImageCatalog for Ecr {
+    async fn find_image(
+        &self,
+        repository: &str,
+        selector: &ImageSelector,
+    ) -> Result<Option<TaggedImage>, StewardError> {
+        let id = match selector {
+            ImageSelector::Tag(tag) => ImageIdentifier::builder().image_tag(tag).build(),
+            ImageSelector::Digest(digest) => {
+                ImageIdentifier::builder().image_digest(digest).build()
+            }
+        };
+        let described = self
+            .client
+            .describe_images()
+            .repository_name(repository)
+            .image_ids(id)
+            .send()
+            .await;
+        match described.map_err(|e| classify(Service::Ecr, e)) {
+            Ok(output) => Ok(output.image_details().first().and_then(tagged)),
+            Err(StewardError::NotFound { .. }) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn repositories(&self) -> Result<Vec<String>, StewardError> {
+        let mut pages = self.client.describe_repositories().into_paginator().send();
+        let mut names = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify(Service::Ecr, e))?;
+            names.extend(
+                page.repositories()
+                    .iter()
+                    .filter_map(|r| r.repository_name())
+                    .map(str::to_string),
+            );
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    async fn tagged_images(&self, repository: &str) -> Result<Vec<TaggedImage>, StewardError> {
+        let mut pages = self
+            .client
+            .describe_images()
+            .repository_name(repository)
+            .into_paginator()
+            .send();
+        let mut images = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify(Service::Ecr, e))?;
+            images.extend(
+                page.image_details()
+                    .iter()
+                    .filter_map(tagged)
+                    .filter(|image| !image.tags.is_empty()),
+            );
+        }
+        images.sort_by(|a, b| a.digest.cmp(&b.digest));
+        Ok(images)
+    }
+
+    async fn scans_on_push(&self, repository: &str) -> Result<bool, StewardError> {
+        use aws_sdk_ecr::types::{ScanFrequency, ScanType};
+        let own_flag = self
+            .client
+            .describe_repositories()
+            .repository_names(repository)
+            .send()
+            .await
+            .map_err(|e| classify(Service::Ecr, e))?
+            .repositories()
+            .first()
+            .and_then(|r| r.image_scanning_configuration())
+            .is_some_and(|c| c.scan_on_push());
+        if own_flag {
+            return Ok(true);
+        }
+        // The effective setting, registry rules included; where it cannot be read (older
+        // registries, missing permission), a registry on enhanced scanning counts as scanning.
+        let effective = self
+            .client
+            .batch_get_repository_scanning_configuration()
+            .repository_names(repository)
+            .send()
+            .await
+            .ok()
+            .and_then(|out| {
+                out.scanning_configurations().first().map(|c| {
+                    c.scan_on_push()
+                        || matches!(
+                            c.scan_frequency(),
+                            Some(ScanFrequency::ScanOnPush | ScanFrequency::ContinuousScan)
+                        )
+                })
+            });
+        if let Some(on) = effective {
+            return Ok(on);
+        }
+        Ok(self
+            .client
+            .get_registry_scanning_configuration()
+            .send()
+            .await
+            .ok()
+            .and_then(|out| {
+                out.scanning_configuration()
+                    .and_then(|c| c.scan_type().cloned())
+            })
+            .is_some_and(|scan_type| scan_type == ScanType::Enhanced))
     }
 }

@@ -1,0 +1,38 @@
+//! The exit codes, in one place: 0 pass, 1 a finding, 2 a usage, input, policy or access
+//! error, 3 (`gate --wait`) the scan did not complete in time.
+
+use std::process::ExitCode;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Compliant; every copy made.
+    Pass,
+    /// A violation, a scan over the bar, a failed copy.
+    Fail,
+    /// The command could not do its work: bad arguments, input, policy or access.
+    Error,
+    /// `gate`: the scan was still running when the wait ran out.
+    TimedOut,
+}
+
+impl Exit {
+    /// `Pass` when `ok`, else `Fail`.
+    pub fn from_passed(ok: bool) -> Self {
+        if ok {
+            Self::Pass
+        } else {
+            Self::Fail
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        ExitCode::from(match exit {
+            Exit::Pass => 0,
+            Exit::Fail => 1,
+            Exit::Error => 2,
+            Exit::TimedOut => 3,
+        })
+    }
+}
