@@ -11,6 +11,7 @@ pub mod events;
 pub mod glob;
 pub mod image;
 pub mod labels;
+pub mod manifest;
 pub mod notify;
 pub mod policy;
 pub mod push;

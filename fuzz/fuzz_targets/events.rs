@@ -2,8 +2,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use steward::events::{repository_from_arn, StewardEvent};
-use steward::scan::{ScanEvent, ScanKind};
+use steward_core::events::{repository_from_arn, StewardEvent};
+use steward_core::scan::{ScanEvent, ScanKind};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else {

@@ -6,8 +6,8 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use steward::labels;
-use steward::policy::Policy;
+use steward_core::labels;
+use steward_core::policy::Policy;
 
 fn builtin() -> &'static Policy {
     static POLICY: OnceLock<Policy> = OnceLock::new();

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use steward::policy::{Policy, SourceFormat};
+use steward_core::policy::{Policy, SourceFormat};
 
 const REPOSITORIES: [&str; 3] = ["team/app", "legacy/a/b/c", "x"];
 const TAGS: [&str; 6] = ["1.2.3", "v1.2", "sha-0123abc", "latest", "pr-12", "-bad"];

@@ -5,8 +5,8 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use steward::policy::{Policy, SourceFormat};
-use steward::{reference, semver, tag};
+use steward_core::policy::{Policy, SourceFormat};
+use steward_core::{reference, semver, tag};
 
 /// The other settings of each tag kind: a required `v`, floating aliases, SHA prefixes only,
 /// allowed literals, patterns; and a second rule with the `v` forbidden and no pre-releases.

@@ -5,8 +5,8 @@
 //! the domain; never back. The domain knows no SDK, no HTTP client and no async runtime.
 
 pub use steward_core::{
-    date, error, events, glob, image, labels, notify, policy, push, reference, replication, scan,
-    semver, tag,
+    date, error, events, glob, image, labels, manifest, notify, policy, push, reference,
+    replication, scan, semver, tag,
 };
 
 mod adapters;

@@ -1,6 +1,6 @@
-//! Adapters to OCI registries (the Distribution API ECR serves): the manifest model, the
-//! registry client, and the copy engine, which streams blobs and verifies them in flight.
+//! Adapters to OCI registries (the Distribution API ECR serves): the registry client, and the
+//! copy engine, which streams blobs and verifies them in flight. The manifest model is the
+//! domain's (`steward::manifest`).
 
 pub mod copy;
-pub mod manifest;
 pub mod registry;

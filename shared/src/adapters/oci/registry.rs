@@ -8,13 +8,13 @@ use std::collections::BTreeMap;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use reqwest::Response;
 
-pub use super::manifest::{
-    sha256_digest, Descriptor, ManifestDoc, Platform, RawManifest, DOCKER_LIST, DOCKER_MANIFEST,
-    OCI_INDEX, OCI_MANIFEST,
-};
 use crate::error::{with_causes, Service, StewardError};
 use crate::image::PlatformLabels;
 use crate::labels::Labels;
+pub use crate::manifest::{
+    sha256_digest, Descriptor, ManifestDoc, Platform, RawManifest, DOCKER_LIST, DOCKER_MANIFEST,
+    OCI_INDEX, OCI_MANIFEST,
+};
 
 const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
 
