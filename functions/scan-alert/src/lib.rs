@@ -4,13 +4,16 @@
 use steward::error::StewardError;
 use steward::events::StewardEvent;
 use steward::harness::{Handled, Handler, Invocation};
-use steward::policy::Policy;
+use steward::policy::{Policy, ScanJudgement};
 use steward::ports::{Notifier, ScanReader};
 use steward::scan::{
-    self, failed_scan_notification, scan_notification, JudgedScan, ScanEvent, ScanKind, ScanReport,
+    failed_scan_notification, scan_notification, JudgedScan, ScanEvent, ScanKind, ScanReport,
     ScanState,
 };
 use tracing::info;
+
+/// Why a scan of a repository that no rule governs is not judged.
+const UNGOVERNED: &str = "no rule of the policy governs the repository";
 
 pub struct ScanAlert<S, N> {
     pub policy: Policy,
@@ -57,11 +60,9 @@ impl<S: ScanReader, N: Notifier> Handler for ScanAlert<S, N> {
             }
             ScanState::Complete => {}
         }
-        let Some(rule) = self.policy.rule_for(Some(&image.repository)) else {
-            return Ok(Handled::skipped(
-                "no rule of the policy governs the repository",
-            ));
-        };
+        if self.policy.rule_for(Some(&image.repository)).is_none() {
+            return Ok(Handled::skipped(UNGOVERNED));
+        }
         // ECR's own record is authoritative; the event's counts serve when it cannot be read,
         // and then ignores and `fixable_only` cannot apply.
         let found = self
@@ -74,12 +75,19 @@ impl<S: ScanReader, N: Notifier> Handler for ScanAlert<S, N> {
             Err(StewardError::NotFound { .. }) => (scan.counts.clone(), None),
             Err(other) => return Err(other),
         };
-        let verdict = scan::evaluate(&rule.scan, &reported, findings.as_deref(), today);
+        let (rule, verdict) =
+            match self
+                .policy
+                .judge_scan(&image.repository, &reported, findings.as_deref(), today)
+            {
+                ScanJudgement::Ungoverned => return Ok(Handled::skipped(UNGOVERNED)),
+                ScanJudgement::Judged { rule, verdict } => (rule, verdict),
+            };
         let tidy_up = !verdict.stale_ignores.is_empty() || !verdict.expired_ignores.is_empty();
         let notify = !verdict.passed || self.notify_clean || tidy_up;
         if notify {
             self.notifier
-                .publish(&scan_notification(&scan, &verdict, Some(&rule.name)))
+                .publish(&scan_notification(&scan, &verdict, Some(&rule)))
                 .await?;
         }
         info!(
@@ -95,7 +103,7 @@ impl<S: ScanReader, N: Notifier> Handler for ScanAlert<S, N> {
             digest: image.digest.clone(),
             tags: scan.tags.clone(),
             kind: scan.kind,
-            rule: rule.name.clone(),
+            rule,
             notified: notify,
             verdict,
         })))
