@@ -1,6 +1,8 @@
 //! scan-alert: on `ECR Image Scan` (basic) and `Inspector2 Scan` (enhanced) events, compares
 //! the findings with the rule's vulnerability bar and notifies.
 
+#![warn(missing_docs)]
+
 use steward::error::StewardError;
 use steward::events::StewardEvent;
 use steward::harness::{Handled, Handler, Invocation};
@@ -12,11 +14,15 @@ use steward::scan::{
 };
 use tracing::info;
 
+/// scan-alert on its ports: `S` reads scan findings from ECR, `N` publishes notifications.
 pub struct ScanAlert<S, N> {
+    /// The policy whose scan bars apply.
     pub policy: Policy,
     /// Notify about scans that pass the bar too.
     pub notify_clean: bool,
+    /// Reads the scan findings.
     pub scans: S,
+    /// Publishes the alerts.
     pub notifier: N,
 }
 
