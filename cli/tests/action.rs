@@ -1,6 +1,9 @@
 //! The GitHub Action (action.yml) runs its step script as a runner would: the inputs as
 //! INPUT_* variables, RUNNER_TEMP and GITHUB_OUTPUT set, ecr-steward on PATH.
 
+// An integration test: a failed step is a failed test, so it may unwrap and expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -1,5 +1,8 @@
 //! The CLI contract of `ecr-steward check` and `ecr-steward policy`, run as a user runs it.
 
+// An integration test: a failed step is a failed test, so it may unwrap and expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;

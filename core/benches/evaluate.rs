@@ -4,6 +4,9 @@
 //!
 //! Run: `cargo bench -p ecr-steward-shared --bench evaluate`
 
+// A bench: a failed setup step should stop the run loudly, so it may unwrap and expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::hint::black_box;
 use std::path::Path;
 

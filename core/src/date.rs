@@ -2,14 +2,20 @@
 
 use std::fmt;
 
+/// A calendar date; orders by year, then month, then day. Written `YYYY-MM-DD`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Date {
+    /// The year, such as 2026.
     pub year: i32,
+    /// The month, 1 to 12.
     pub month: u8,
+    /// The day of the month, from 1.
     pub day: u8,
 }
 
 impl Date {
+    /// Reads `YYYY-MM-DD` exactly (zero-padded); `None` for any other text or for a day that
+    /// the month does not have (leap years counted).
     pub fn parse(text: &str) -> Option<Self> {
         let bytes = text.as_bytes();
         if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
@@ -30,7 +36,7 @@ impl Date {
             .then_some(Self { year, month, day })
     }
 
-    /// Today in UTC.
+    /// Today in UTC, by the system clock (1970-01-01 if the clock is before the epoch).
     pub fn today() -> Self {
         let seconds = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -38,7 +44,8 @@ impl Date {
         Self::from_days_since_epoch((seconds / 86_400) as i64)
     }
 
-    /// Howard Hinnant's civil-from-days algorithm.
+    /// The date `days` days after 1970-01-01 (before it when negative), by Howard Hinnant's
+    /// civil-from-days algorithm.
     pub fn from_days_since_epoch(days: i64) -> Self {
         let z = days + 719_468;
         let era = z.div_euclid(146_097);

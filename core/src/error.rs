@@ -4,8 +4,11 @@
 /// Which outside service failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
+    /// Amazon ECR's API.
     Ecr,
+    /// Amazon SNS, where notifications are published.
     Sns,
+    /// An OCI registry's HTTP API (manifests, blobs).
     Registry,
 }
 
@@ -19,29 +22,70 @@ impl std::fmt::Display for Service {
     }
 }
 
+/// A failure of an invocation, classified: [`StewardError::is_retryable`] tells whether the
+/// same call may succeed later, [`StewardError::error_type`] names the class.
 #[derive(Debug, thiserror::Error)]
 pub enum StewardError {
+    /// The event could not be read as one this function handles; retrying cannot help.
     #[error("malformed event: {0}")]
     MalformedEvent(String),
+    /// The service has no such thing (an image, a tag, a repository, a blob): HTTP 404 or
+    /// the service's own not-found error code.
     #[error("{what} not found in {service}")]
-    NotFound { service: Service, what: String },
+    NotFound {
+        /// The service that was asked.
+        service: Service,
+        /// What was looked for, as a reader would name it.
+        what: String,
+    },
+    /// The service asked us to slow down (HTTP 429 or its own throttling code); retryable.
     #[error("{service} throttled the request: {message}")]
-    Throttled { service: Service, message: String },
+    Throttled {
+        /// The service that throttled.
+        service: Service,
+        /// The service's own words.
+        message: String,
+    },
+    /// The service failed or could not be reached (HTTP 5xx, network, timeout); retryable.
     #[error("{service} is unavailable: {message}")]
-    Unavailable { service: Service, message: String },
+    Unavailable {
+        /// The service that failed.
+        service: Service,
+        /// What went wrong, with its causes.
+        message: String,
+    },
+    /// The service refused the request for good (access denied, a bad parameter: HTTP 4xx
+    /// other than 404 and 429, or an error code not classed otherwise).
     #[error("{service} refused the request: {message}")]
-    Rejected { service: Service, message: String },
+    Rejected {
+        /// The service that refused.
+        service: Service,
+        /// The service's own words.
+        message: String,
+    },
     /// The invocation's time ran out; a retry starts again with the full timeout.
     #[error("out of time: {0}")]
     DeadlineExceeded(String),
     /// The change contradicts the resource's own rules, such as an immutable tag.
     #[error("{service} refused the change: {message}")]
-    Conflict { service: Service, message: String },
+    Conflict {
+        /// The service that refused.
+        service: Service,
+        /// The service's own words.
+        message: String,
+    },
     /// A bug in ecr-steward: it could not do what it means to.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The service answered, but with something ecr-steward cannot read or trust (a body that
+    /// does not parse, a digest that does not match).
     #[error("{service} sent something ecr-steward cannot use: {message}")]
-    InvalidResponse { service: Service, message: String },
+    InvalidResponse {
+        /// The service that answered.
+        service: Service,
+        /// What is wrong with the answer.
+        message: String,
+    },
 }
 
 impl StewardError {

@@ -12,11 +12,15 @@ use serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct EventBridgeEvent<T> {
+    /// The envelope's schema version (`0` today).
     #[serde(default)]
     pub version: Option<String>,
+    /// EventBridge's ID of this event.
     #[serde(default)]
     pub id: Option<String>,
+    /// What kind of event this is, such as `ECR Image Action`.
     pub detail_type: String,
+    /// Who sent it: `aws.ecr` or `aws.inspector2`.
     pub source: String,
     /// Absent from events EventBridge delivers to some targets (and from moto's).
     #[serde(default)]
@@ -24,10 +28,13 @@ pub struct EventBridgeEvent<T> {
     /// RFC 3339, as EventBridge sends it; not needed for a decision, so kept as text.
     #[serde(default)]
     pub time: Option<String>,
+    /// The region the event comes from.
     #[serde(default)]
     pub region: Option<String>,
+    /// ARNs of the resources the event is about.
     #[serde(default)]
     pub resources: Vec<String>,
+    /// The event's own fields.
     pub detail: T,
 }
 
@@ -35,25 +42,37 @@ pub struct EventBridgeEvent<T> {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct ImageAction {
+    /// Whether the action succeeded.
     pub result: ActionResult,
+    /// The repository's name (not its ARN).
     pub repository_name: String,
+    /// The image's manifest digest (`sha256:…`); absent from some failures.
     #[serde(default)]
     pub image_digest: Option<String>,
+    /// Push, delete, or another action.
     pub action_type: ActionType,
+    /// The tag pushed or deleted; `None` for a push by digest alone.
     #[serde(default)]
     pub image_tag: Option<String>,
+    /// The media type of the pushed manifest.
     #[serde(default)]
     pub manifest_media_type: Option<String>,
+    /// The artifact's media type (an image config, a signature, …), when ECR gives one.
     #[serde(default)]
     pub artifact_media_type: Option<String>,
 }
 
+/// The `action-type` of an image or replication action.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ActionType {
+    /// An image or tag was pushed.
     Push,
+    /// An image or tag was deleted.
     Delete,
+    /// An image was replicated (ECR's own replication).
     Replicate,
+    /// Any value this version does not know.
     #[serde(other)]
     Other,
 }
@@ -62,9 +81,12 @@ pub enum ActionType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ActionResult {
+    /// The action succeeded.
     Success,
+    /// The action failed.
     #[serde(alias = "FAILED")]
     Failure,
+    /// Any value this version does not know.
     #[serde(other)]
     Other,
 }
@@ -79,16 +101,24 @@ pub type SeverityCounts = BTreeMap<String, u64>;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct ScanDetail {
+    /// `COMPLETE`, `FAILED`, … as the scanner reports it.
     pub scan_status: String,
+    /// The repository's name, or its ARN in Inspector's events; [`ScanDetail::repository`] gives
+    /// the name either way.
     pub repository_name: String,
+    /// The scanned image's manifest digest (`sha256:…`).
     pub image_digest: String,
+    /// The image's tags when it was scanned; may be empty.
     #[serde(default)]
     pub image_tags: Vec<String>,
+    /// How many findings of each severity.
     #[serde(default)]
     pub finding_severity_counts: SeverityCounts,
 }
 
+/// The detail of `ECR Image Scan` (a basic scan).
 pub type ImageScan = ScanDetail;
+/// The detail of `Inspector2 Scan` (an enhanced scan).
 pub type Inspector2Scan = ScanDetail;
 
 impl ScanDetail {
@@ -102,14 +132,21 @@ impl ScanDetail {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct ReplicationAction {
+    /// Whether the replication succeeded.
     pub result: ActionResult,
+    /// The repository's name in the destination.
     pub repository_name: String,
+    /// The replicated image's manifest digest (`sha256:…`).
     pub image_digest: String,
+    /// The replicated tag, if ECR names one.
     #[serde(default)]
     pub image_tag: Option<String>,
+    /// The action; `REPLICATE` for these events.
     pub action_type: ActionType,
+    /// The account the image was replicated from.
     #[serde(default)]
     pub source_account: Option<String>,
+    /// The region the image was replicated from.
     #[serde(default)]
     pub source_region: Option<String>,
 }
@@ -118,15 +155,21 @@ pub struct ReplicationAction {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct PullThroughCacheAction {
+    /// How the sync with the upstream registry went, such as `SUCCESS`.
     #[serde(default)]
     pub sync_status: Option<String>,
+    /// The pull-through cache rule's repository prefix.
     #[serde(default)]
     pub ecr_repository_prefix: Option<String>,
+    /// The cache repository's name.
     pub repository_name: String,
+    /// The upstream registry the image came from.
     #[serde(default)]
     pub upstream_registry_url: Option<String>,
+    /// The tag pulled through, if any.
     #[serde(default)]
     pub image_tag: Option<String>,
+    /// The image's manifest digest (`sha256:…`), if given.
     #[serde(default)]
     pub image_digest: Option<String>,
 }
@@ -135,12 +178,16 @@ pub struct PullThroughCacheAction {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct ScanResourceChange {
+    /// What changed, such as `SCAN_FREQUENCY_CHANGE`.
     #[serde(default)]
     pub action_type: Option<String>,
+    /// The repositories whose scan settings changed.
     #[serde(default)]
     pub repositories: Vec<String>,
+    /// The kind of resource changed (`REPOSITORY`, `IMAGE`).
     #[serde(default)]
     pub resource_type: Option<String>,
+    /// The scan type now set (`BASIC`, `ENHANCED`).
     #[serde(default)]
     pub scan_type: Option<String>,
 }
@@ -150,18 +197,25 @@ pub struct ScanResourceChange {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Inspector2Finding {
+    /// The finding's ARN.
     #[serde(default)]
     pub finding_arn: Option<String>,
+    /// `CRITICAL`, `HIGH`, … as Inspector rates it.
     #[serde(default)]
     pub severity: Option<String>,
+    /// `ACTIVE`, `SUPPRESSED` or `CLOSED`.
     #[serde(default)]
     pub status: Option<String>,
+    /// A one-line summary, usually the CVE and package.
     #[serde(default)]
     pub title: Option<String>,
+    /// `YES`, `NO` or `PARTIAL`.
     #[serde(default)]
     pub fix_available: Option<String>,
+    /// The vulnerability and affected packages, untyped.
     #[serde(default)]
     pub package_vulnerability_details: Option<Value>,
+    /// The affected resources (the image among them), untyped.
     #[serde(default)]
     pub resources: Vec<Value>,
 }
@@ -169,26 +223,43 @@ pub struct Inspector2Finding {
 /// Any event ecr-steward handles, told apart by `detail-type`.
 #[derive(Debug, Clone)]
 pub enum StewardEvent {
+    /// `ECR Image Action`.
     ImageAction(EventBridgeEvent<ImageAction>),
+    /// `ECR Image Scan`.
     ImageScan(EventBridgeEvent<ImageScan>),
+    /// `Inspector2 Scan`.
     Inspector2Scan(EventBridgeEvent<Inspector2Scan>),
+    /// `Inspector2 Finding`.
     Inspector2Finding(EventBridgeEvent<Inspector2Finding>),
+    /// `ECR Replication Action`.
     ReplicationAction(EventBridgeEvent<ReplicationAction>),
+    /// `ECR Pull Through Cache Action`.
     PullThroughCacheAction(EventBridgeEvent<PullThroughCacheAction>),
+    /// `ECR Scan Resource Change`.
     ScanResourceChange(EventBridgeEvent<ScanResourceChange>),
 }
 
+/// Why an event could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EventError {
+    /// The input has no `detail-type`: not an EventBridge event at all.
     #[error("not an EventBridge event: {0}")]
     NotAnEvent(String),
+    /// The `detail-type` is known but the event's fields do not fit it.
     #[error("event of detail-type {detail_type:?} is malformed: {reason}")]
-    Malformed { detail_type: String, reason: String },
+    Malformed {
+        /// The event's `detail-type`.
+        detail_type: String,
+        /// What did not fit, in serde's words.
+        reason: String,
+    },
+    /// An EventBridge event of a kind ecr-steward does not handle; carries its `detail-type`.
     #[error("detail-type {0:?} is not an event ecr-steward handles")]
     Unsupported(String),
 }
 
 impl StewardEvent {
+    /// Reads an event by its `detail-type`.
     pub fn from_value(value: Value) -> Result<Self, EventError> {
         let detail_type = value
             .get("detail-type")
@@ -218,6 +289,7 @@ impl StewardEvent {
         })
     }
 
+    /// The event's `detail-type`, such as `ECR Image Action`.
     pub fn detail_type(&self) -> &str {
         match self {
             Self::ImageAction(e) => &e.detail_type,

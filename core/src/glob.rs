@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+/// A repository-name glob, checked to use only characters a repository name can have.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Glob {
     text: String,
@@ -26,14 +27,17 @@ impl Glob {
         Ok(Self { text: text.into() })
     }
 
+    /// The glob as written.
     pub fn as_str(&self) -> &str {
         &self.text
     }
 
+    /// True when the whole repository name matches the glob.
     pub fn matches(&self, name: &str) -> bool {
         matches_from(self.text.as_bytes(), name.as_bytes())
     }
 
+    /// True for `**`, the glob that matches every repository.
     pub fn matches_everything(&self) -> bool {
         self.text == "**"
     }

@@ -5,9 +5,13 @@ use crate::labels::Labels;
 /// One image in one repository of one registry (region and account).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageRef {
+    /// The registry's AWS account ID; `None` for the caller's own account.
     pub account: Option<String>,
+    /// The AWS region, such as `us-east-1`.
     pub region: String,
+    /// The repository name, such as `team/app`.
     pub repository: String,
+    /// The image's manifest digest (`sha256:…`).
     pub digest: String,
 }
 
@@ -29,6 +33,7 @@ impl ImageRef {
 pub struct PlatformLabels {
     /// `linux/arm64/v8`; `None` for a single-platform image.
     pub platform: Option<String>,
+    /// The platform image's manifest digest (`sha256:…`).
     pub digest: String,
     /// Config labels merged with the manifest's and the index's annotations.
     pub labels: Labels,
@@ -37,6 +42,7 @@ pub struct PlatformLabels {
 /// The image a tag names, as ECR describes it just now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaggedImage {
+    /// The image's manifest digest (`sha256:…`).
     pub digest: String,
     /// Every tag of the image, this one included.
     pub tags: Vec<String>,
@@ -45,7 +51,9 @@ pub struct TaggedImage {
 /// How an image is named when it is looked up: by a tag, or by its digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageSelector {
+    /// The image a tag names now.
     Tag(String),
+    /// The image with this digest (`sha256:…`).
     Digest(String),
 }
 

@@ -4,9 +4,13 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+/// The OCI label for the source repository's URL.
 pub const SOURCE: &str = "org.opencontainers.image.source";
+/// The OCI label for the source revision (a commit id).
 pub const REVISION: &str = "org.opencontainers.image.revision";
+/// The OCI label for the build time (RFC 3339).
 pub const CREATED: &str = "org.opencontainers.image.created";
+/// The OCI label for the packaged software's version.
 pub const VERSION: &str = "org.opencontainers.image.version";
 
 /// Labels (from the image config) merged with annotations (from the manifest or index).
@@ -15,18 +19,32 @@ pub type Labels = BTreeMap<String, String>;
 /// The format a labels document was recognised as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LabelsFormat {
+    /// An OCI image config (`config.Labels`).
     OciConfig,
+    /// `docker inspect` output (`[0].Config.Labels`, or one object).
     DockerInspect,
+    /// docker/metadata-action's `json` output (labels and annotations).
     MetadataActionJson,
+    /// An image manifest or index (its annotations).
     Manifest,
+    /// A plain JSON object of string values.
     Map,
+    /// `key=value` lines; blank lines and `#` comments are skipped.
     KeyValueLines,
 }
 
+/// Why a labels document could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum LabelsError {
+    /// A line of a `key=value` document has no `=` or an empty key.
     #[error("line {line}: {text:?} is not a key=value line")]
-    NotKeyValue { line: usize, text: String },
+    NotKeyValue {
+        /// The line's number, from 1.
+        line: usize,
+        /// The line, trimmed.
+        text: String,
+    },
+    /// JSON that is none of the recognised formats; the message lists them.
     #[error("{0}")]
     UnknownJson(String),
 }

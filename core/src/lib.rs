@@ -5,6 +5,8 @@
 //!
 //! The adapters, the ports they implement and the Lambda harness are in `ecr-steward-shared`.
 
+#![warn(missing_docs)]
+
 pub mod date;
 pub mod error;
 pub mod events;

@@ -8,15 +8,22 @@ use sha2::{Digest as _, Sha256};
 
 use crate::error::{Service, StewardError};
 
+/// The media type of an OCI image index (a multi-platform image).
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// The media type of an OCI image manifest.
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// The media type of a Docker manifest list (a multi-platform image).
 pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+/// The media type of a Docker image manifest, schema 2.
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 /// A manifest as the registry stores it: the exact bytes, and what they are.
 #[derive(Debug, Clone)]
 pub struct RawManifest {
+    /// The manifest exactly as stored; its digest is computed over these bytes.
     pub bytes: Vec<u8>,
+    /// The manifest's media type, such as [`OCI_MANIFEST`].
     pub media_type: String,
+    /// The manifest's digest (`sha256:…`).
     pub digest: String,
 }
 
@@ -24,43 +31,60 @@ pub struct RawManifest {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ManifestDoc {
+    /// The document's own `mediaType`, when it has one.
     #[serde(default)]
     pub media_type: Option<String>,
+    /// The image config (a manifest's; `None` for an index).
     #[serde(default)]
     pub config: Option<Descriptor>,
+    /// The layers (a manifest's).
     #[serde(default)]
     pub layers: Vec<Descriptor>,
+    /// The platform manifests (an index's).
     #[serde(default)]
     pub manifests: Vec<Descriptor>,
+    /// The manifest this one refers to (a signature's or attestation's image).
     #[serde(default)]
     pub subject: Option<Descriptor>,
+    /// The document's annotations.
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
 }
 
+/// A reference to a blob or manifest, by digest.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Descriptor {
+    /// The media type of what it points to.
     #[serde(default)]
     pub media_type: Option<String>,
+    /// The digest of what it points to (`sha256:…`).
     pub digest: String,
+    /// Its size in bytes; 0 when not given.
     #[serde(default)]
     pub size: u64,
+    /// The platform, for an index's manifests.
     #[serde(default)]
     pub platform: Option<Platform>,
+    /// The descriptor's annotations.
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
 }
 
+/// The platform of an image in an index.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Platform {
+    /// The operating system, such as `linux`.
     pub os: String,
+    /// The CPU architecture, such as `arm64`.
     pub architecture: String,
+    /// The CPU variant, such as `v8`, when given.
     #[serde(default)]
     pub variant: Option<String>,
 }
 
 impl Platform {
+    /// `os/architecture[/variant]`, such as `linux/arm64/v8`.
     pub fn name(&self) -> String {
         match &self.variant {
             Some(variant) => format!("{}/{}/{variant}", self.os, self.architecture),
@@ -70,10 +94,13 @@ impl Platform {
 }
 
 impl RawManifest {
+    /// True for an OCI index or Docker manifest list.
     pub fn is_index(&self) -> bool {
         self.media_type == OCI_INDEX || self.media_type == DOCKER_LIST
     }
 
+    /// Reads the parts ecr-steward uses; bytes that are not a JSON manifest are a
+    /// [`StewardError::InvalidResponse`].
     pub fn parse(&self) -> Result<ManifestDoc, StewardError> {
         serde_json::from_slice(&self.bytes).map_err(|error| StewardError::InvalidResponse {
             service: Service::Registry,

@@ -11,12 +11,16 @@ pub use crate::image::ImageRef;
 /// How loud a notification is; also a message attribute, so subscribers can filter on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
+    /// Nothing wrong: a report of what was done.
     Info,
+    /// Something to look at: a violation in audit mode, a scan over a warning bar.
     Warning,
+    /// Something acted on or failing: a tag removed, a scan over the bar, a failed copy.
     Critical,
 }
 
 impl Severity {
+    /// The attribute value: `INFO`, `WARNING` or `CRITICAL`.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "INFO",
@@ -37,19 +41,25 @@ impl Severity {
 /// What a notification is about, for filter policies: the `event_type` message attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub enum EventType {
+    /// push-guard found a tag or labels against the policy.
     #[serde(rename = "push-guard.violation")]
     PushGuardViolation,
+    /// scan-alert judged a finished scan.
     #[serde(rename = "scan-alert.result")]
     ScanAlertResult,
+    /// scan-alert saw a scan that ECR could not complete.
     #[serde(rename = "scan-alert.scan-failed")]
     ScanAlertScanFailed,
+    /// The replicator copied (or failed to copy) an image.
     #[serde(rename = "replicator.copy")]
     ReplicatorCopy,
+    /// ECR's own replication reported a result.
     #[serde(rename = "replicator.native")]
     ReplicatorNative,
 }
 
 impl EventType {
+    /// The attribute value, such as `push-guard.violation`; the same as its serialized name.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::PushGuardViolation => "push-guard.violation",
@@ -115,6 +125,7 @@ impl Outcome {
         Self::AlreadyReplicated,
     ];
 
+    /// The attribute value, such as `tag-removed`; the same as its serialized name.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Audited => "audited",
@@ -153,19 +164,30 @@ impl PartialEq<&str> for EventType {
     }
 }
 
+/// One notification, before rendering: [`Notification::chat_message`] is its body,
+/// [`Notification::subject`] its SNS subject, [`Notification::attributes`] its message attributes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
+    /// Which function and kind of event it reports.
     pub event_type: EventType,
+    /// How loud it is.
     pub severity: Severity,
+    /// What was done or found.
     pub outcome: Outcome,
+    /// The image it is about.
     pub image: ImageRef,
     /// Plain text; rendered with the severity's emoji in front.
     pub title: String,
     /// client-markdown; untrusted values must go through [`untrusted`].
     pub description: String,
+    /// What the reader can do, one client-markdown line each; a console link is added.
     pub next_steps: Vec<String>,
+    /// Short tags the chat client shows (the repository, the rule, …).
     pub keywords: Vec<String>,
+    /// The image's page in the ECR console.
     pub link: String,
+    /// Extra key/value facts shown with the message; the repository, digest, region and outcome are
+    /// added.
     pub context: BTreeMap<String, String>,
 }
 

@@ -15,17 +15,24 @@ use crate::policy::{LastTag, Mode, Policy, TagVerdict};
 /// A successful, tagged push: what push-guard checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushedTag {
+    /// The image pushed.
     pub image: ImageRef,
+    /// The tag pushed.
     pub tag: String,
 }
 
+/// Whether push-guard checks an `ECR Image Action` event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Triage {
+    /// A tagged push to check.
     Check(PushedTag),
     /// Not push-guard's business; the reason is logged.
     Skip(&'static str),
 }
 
+/// Decides whether an image action is a push to check: a successful push with a tag that is not
+/// ecr-steward's own quarantine tag. A push to check without a valid digest or region is a
+/// [`StewardError::MalformedEvent`].
 pub fn triage(event: &EventBridgeEvent<ImageAction>) -> Result<Triage, StewardError> {
     let detail = &event.detail;
     if detail.action_type != ActionType::Push {
@@ -119,7 +126,10 @@ pub enum EnforcementStep {
     /// The tag names another image now; that push has its own event.
     MovedOn,
     /// Remove the tag; the image keeps these other tags.
-    Remove { other_tags: Vec<String> },
+    Remove {
+        /// The image's tags other than this one.
+        other_tags: Vec<String>,
+    },
     /// The image's last tag: give it this quarantine tag first, then remove the tag.
     Quarantine(String),
     /// The image's last tag, left in place (`last_tag: keep`).
@@ -162,9 +172,15 @@ pub enum GuardAction {
     /// Audit mode: reported, nothing changed.
     Audited,
     /// The tag was removed; the image keeps its other tags.
-    TagRemoved { other_tags: Vec<String> },
+    TagRemoved {
+        /// The tags the image still has.
+        other_tags: Vec<String>,
+    },
     /// The tag was the image's last: the image got `quarantine_tag`, then lost the tag.
-    Quarantined { quarantine_tag: String },
+    Quarantined {
+        /// The quarantine tag the image now has.
+        quarantine_tag: String,
+    },
     /// The tag was the image's last and stays (`last_tag: keep`).
     KeptLastTag,
     /// The tag was the image's last; removing it deleted the image (`last_tag: delete`).
@@ -174,11 +190,15 @@ pub enum GuardAction {
     /// The tag names another image now and was left there. `restored_to` is set when the tag
     /// moved while it was being removed: it was put straight back on that image.
     TagMovedOn {
+        /// The digest the tag was put back on, when it moved during the removal.
         #[serde(skip_serializing_if = "Option::is_none")]
         restored_to: Option<String>,
     },
     /// ECR refused a change (immutable tags); what was done before it is said in `reason`.
-    Refused { reason: String },
+    Refused {
+        /// ECR's refusal, and what had been done before it.
+        reason: String,
+    },
 }
 
 impl GuardAction {
@@ -209,18 +229,27 @@ impl GuardAction {
 /// What push-guard did about one push; also the function's response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GuardReport {
+    /// The repository pushed to.
     pub repository: String,
+    /// The tag pushed.
     pub tag: String,
+    /// The image's manifest digest.
     pub digest: String,
+    /// The mode that applied.
     pub mode: Mode,
+    /// True when the verdict found no violation.
     pub compliant: bool,
+    /// What was done; serialized flat, as `outcome` and its fields.
     #[serde(flatten)]
     pub action: GuardAction,
+    /// How many platform images were checked for labels.
     pub platforms: usize,
+    /// The verdict on the tag and labels.
     pub verdict: TagVerdict,
 }
 
 impl GuardReport {
+    /// Assembles the report of one push.
     pub fn new(
         pushed: &PushedTag,
         mode: Mode,

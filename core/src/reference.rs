@@ -1,16 +1,23 @@
 //! Image references as CI tools print them: `[registry/]repository[:tag]`.
 
+/// The parts of an image reference, borrowed from the text that was parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference<'a> {
+    /// The registry host (with its port, if any); `None` when the reference names none.
     pub registry: Option<&'a str>,
+    /// The repository name; `None` for a bare tag.
     pub repository: Option<&'a str>,
+    /// The tag.
     pub tag: &'a str,
 }
 
+/// Why a reference cannot be used where a tag is needed; each carries the text given.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReferenceError {
+    /// The reference names a digest (`repo@sha256:…`), not a tag.
     #[error("{0:?} names an image by digest; a tag is needed here")]
     Digest(String),
+    /// The reference has a repository path but no `:tag`.
     #[error("{0:?} names a repository but no tag")]
     NoTag(String),
 }

@@ -13,10 +13,15 @@ use crate::policy::{Policy, Target};
 /// What a copy did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct CopyStats {
+    /// Bytes of blobs uploaded to the destination.
     pub bytes_copied: u64,
+    /// Blobs (layers and configs) uploaded.
     pub blobs_copied: u64,
+    /// Blobs the destination had already.
     pub blobs_skipped: u64,
+    /// Manifests (and indexes) written.
     pub manifests_copied: u64,
+    /// Manifests the destination had already.
     pub manifests_skipped: u64,
     /// Destination tags pointed at the image.
     pub tags_set: u64,
@@ -74,21 +79,28 @@ pub enum RegionStatus {
     AlreadyReplicated,
     /// The source's tag names another image now, so the destination's was left alone.
     TagMovedOn,
+    /// The copy failed; the error says why.
     Failed,
 }
 
 /// How one copy went: the same for the replicator's destinations and the CLI's backfill.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CopyRun {
+    /// False only when the copy failed.
     pub ok: bool,
+    /// How it went.
     pub status: RegionStatus,
+    /// What was written; all zero for a failed copy.
     pub stats: CopyStats,
+    /// How long the copy took, in milliseconds.
     pub duration_ms: u64,
+    /// Why the copy failed; `None` unless it did.
     pub error: Option<String>,
 }
 
 impl CopyRun {
-    /// From a copy's result: what it wrote decides between copied, already there and moved on.
+    /// From a copy's result (the stats, or the error as text) and its duration in
+    /// milliseconds: what it wrote decides between copied, already there and moved on.
     pub fn new(result: Result<CopyStats, String>, duration_ms: u64) -> Self {
         let (status, stats, error) = match result {
             Ok(stats) if stats.changed_destination() => (RegionStatus::Copied, stats, None),
@@ -106,18 +118,25 @@ impl CopyRun {
     }
 }
 
-/// How the copy to one destination went.
+/// How the copy to one destination went; part of the function's response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RegionOutcome {
+    /// The destination region.
     pub region: String,
+    /// The destination account; `None` for the function's own.
     pub account: Option<String>,
+    /// The destination repository.
     pub repository: String,
+    /// The replication rule that asked for the copy.
     pub rule: String,
+    /// How the copy went.
     #[serde(flatten)]
     pub run: CopyRun,
 }
 
 impl RegionOutcome {
+    /// The outcome of a copy to `target` from its result (the stats, or the error as text)
+    /// and its duration in milliseconds.
     pub fn new(target: &Target, result: Result<CopyStats, String>, duration_ms: u64) -> Self {
         Self {
             region: target.region.clone(),
@@ -168,22 +187,30 @@ impl ReplicationOutcome {
         }
     }
 
+    /// The outcome's name, such as `replicated`.
     pub fn as_str(self) -> &'static str {
         self.notified_as().as_str()
     }
 }
 
+/// What one copy of a pushed tag did, over all its destinations; the replicator's response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReplicationReport {
+    /// The source repository.
     pub repository: String,
+    /// The image's manifest digest.
     pub digest: String,
+    /// The tag copied.
     pub tag: String,
     /// `replicated`, `replication-failed`, `already-replicated` or `tag-moved-on`.
     pub outcome: ReplicationOutcome,
+    /// One outcome per destination.
     pub outcomes: Vec<RegionOutcome>,
 }
 
 impl ReplicationReport {
+    /// The report on `image` and `tag` from the outcomes of its destinations: failed if any failed,
+    /// else replicated if any got something, else tag-moved-on or already-replicated.
     pub fn new(image: &ImageRef, tag: &str, outcomes: Vec<RegionOutcome>) -> Self {
         let has = |status| outcomes.iter().any(|o| o.run.status == status);
         let outcome = if has(RegionStatus::Failed) {
@@ -204,6 +231,7 @@ impl ReplicationReport {
         }
     }
 
+    /// The regions whose copy failed.
     pub fn failed_regions(&self) -> Vec<&str> {
         self.outcomes
             .iter()
@@ -331,7 +359,9 @@ impl ReplicationReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum ReplicatorReport {
+    /// A copy of a pushed tag.
     Copy(ReplicationReport),
+    /// ECR's own replication event.
     Native(NativeReport),
 }
 
@@ -340,7 +370,9 @@ pub enum ReplicatorReport {
 pub struct NativeReport {
     /// `replicated` or `replication-failed`, as notified.
     pub outcome: Outcome,
+    /// Always true: tells this response from a copy's.
     pub native: bool,
+    /// The repository replicated.
     pub repository: String,
 }
 

@@ -14,15 +14,22 @@ use crate::notify::{untrusted, EventType, ImageRef, Notification, Outcome, Sever
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum VulnSeverity {
+    /// `CRITICAL`.
     Critical,
+    /// `HIGH`.
     High,
+    /// `MEDIUM`.
     Medium,
+    /// `LOW`.
     Low,
+    /// `INFORMATIONAL`.
     Informational,
+    /// `UNDEFINED` (Inspector's `UNTRIAGED` too): the scanner gave no severity.
     Undefined,
 }
 
 impl VulnSeverity {
+    /// Every severity, most severe first.
     pub const ALL: [VulnSeverity; 6] = [
         Self::Critical,
         Self::High,
@@ -45,6 +52,7 @@ impl VulnSeverity {
         })
     }
 
+    /// The name as ECR writes it, such as `CRITICAL`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Critical => "CRITICAL",
@@ -70,10 +78,13 @@ pub fn normalize_counts(counts: &SeverityCounts) -> BTreeMap<VulnSeverity, u64> 
     normalized
 }
 
+/// Which scanner produced the results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ScanKind {
+    /// ECR's basic scanning (`ECR Image Scan`).
     Basic,
+    /// Amazon Inspector's enhanced scanning (`Inspector2 Scan`).
     Enhanced,
 }
 
@@ -81,11 +92,15 @@ pub enum ScanKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum ScanState {
+    /// The scan finished; its findings can be judged.
     Complete,
+    /// The scan has not finished yet.
     InProgress,
     /// Failed, unsupported image, and the like: the status and ECR's description.
     Failed {
+        /// The scanner's status word, such as `UNSUPPORTED_IMAGE`.
         status: String,
+        /// The scanner's description of the failure; empty when it gave none.
         reason: String,
     },
 }
@@ -107,27 +122,39 @@ impl ScanState {
 /// One finding, from DescribeImageScanFindings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VulnFinding {
+    /// The finding's id, usually a CVE, such as `CVE-2024-3094`.
     pub id: String,
+    /// How severe the scanner rates it.
     pub severity: VulnSeverity,
+    /// The affected package, when known.
     pub package: Option<String>,
+    /// The package version in the image, when known.
     pub installed_version: Option<String>,
+    /// The version that fixes it, when known.
     pub fixed_in: Option<String>,
     /// `None` when the scanner does not say (basic scans).
     pub fixable: Option<bool>,
+    /// A link to the vulnerability's description, when given.
     pub uri: Option<String>,
 }
 
 /// A completed (or failed) scan of one image, from either kind of event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanEvent {
+    /// Basic or enhanced.
     pub kind: ScanKind,
+    /// Whether the scan completed.
     pub state: ScanState,
+    /// The scanned image.
     pub image: ImageRef,
+    /// The image's tags; may be empty.
     pub tags: Vec<String>,
+    /// Findings per severity, from the event (without Inspector's `TOTAL`).
     pub counts: BTreeMap<VulnSeverity, u64>,
 }
 
 impl ScanEvent {
+    /// Reads a scan event; a missing region is left empty.
     pub fn from_event(kind: ScanKind, event: &EventBridgeEvent<ScanDetail>) -> Self {
         let detail = &event.detail;
         Self {
@@ -155,6 +182,7 @@ pub struct ScanRules {
     /// Count only findings that have a fix. Findings whose fix status is unknown still count.
     #[serde(default)]
     pub fixable_only: bool,
+    /// Findings not counted, each with its reason and optional expiry.
     #[serde(default)]
     pub ignore: Vec<IgnoreEntry>,
 }
@@ -173,11 +201,13 @@ fn default_thresholds() -> BTreeMap<VulnSeverity, u64> {
     BTreeMap::from([(VulnSeverity::Critical, 0), (VulnSeverity::High, 5)])
 }
 
+/// One finding a rule does not count, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IgnoreEntry {
     /// The finding's id, e.g. `CVE-2024-3094`.
     pub id: String,
+    /// Why it does not matter here; never empty.
     #[serde(deserialize_with = "non_empty_reason")]
     pub reason: String,
     /// The last day the ignore applies.
@@ -195,18 +225,24 @@ fn non_empty_reason<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result
     Ok(reason)
 }
 
+/// A severity over its threshold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Breach {
+    /// The severity.
     pub severity: VulnSeverity,
+    /// How many findings of it counted.
     pub count: u64,
+    /// The most the rule allows.
     pub limit: u64,
 }
 
 /// A finding as reported: with the reason it is ignored, if it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReportedFinding {
+    /// The finding.
     #[serde(flatten)]
     pub finding: VulnFinding,
+    /// The reason of the ignore that matched it; `None` when it counted.
     pub ignored: Option<String>,
     /// Not counted because `fixable_only` is set and the finding has no fix.
     pub unfixable: bool,
@@ -218,8 +254,11 @@ pub struct ReportedFinding {
 pub enum ScanReport {
     /// ECR could not scan the image (`FAILED`, `UNSUPPORTED_IMAGE`, …); notified as such.
     ScanFailed {
+        /// The repository.
         repository: String,
+        /// The image's manifest digest.
         digest: String,
+        /// The scanner's status word.
         status: String,
     },
     /// Within the bar.
@@ -231,12 +270,19 @@ pub enum ScanReport {
 /// A completed scan judged against a rule's bar.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct JudgedScan {
+    /// The repository.
     pub repository: String,
+    /// The image's manifest digest.
     pub digest: String,
+    /// The image's tags.
     pub tags: Vec<String>,
+    /// Basic or enhanced.
     pub kind: ScanKind,
+    /// The policy rule whose bar applied.
     pub rule: String,
+    /// True when a notification was sent about it.
     pub notified: bool,
+    /// The verdict.
     pub verdict: ScanVerdict,
 }
 
@@ -251,16 +297,20 @@ impl ScanReport {
     }
 }
 
+/// What a rule's scan bar says of one scan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScanVerdict {
+    /// True when no severity is over its threshold.
     pub passed: bool,
     /// What counted against the thresholds.
     pub counted: BTreeMap<VulnSeverity, u64>,
     /// What the scanner reported.
     pub reported: BTreeMap<VulnSeverity, u64>,
+    /// The severities over their thresholds.
     pub breaches: Vec<Breach>,
     /// Every finding, most severe first, marked when ignored or not counted.
     pub findings: Vec<ReportedFinding>,
+    /// Ignores past their `until` date; they no longer apply.
     pub expired_ignores: Vec<IgnoreEntry>,
     /// Ignores that match no finding of this image.
     pub stale_ignores: Vec<IgnoreEntry>,

@@ -3,27 +3,36 @@
 /// A version as it appears in a tag, borrowed from the tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Version<'a> {
+    /// The major version's digits.
     pub major: &'a str,
+    /// The minor version's digits.
     pub minor: &'a str,
+    /// The patch version's digits.
     pub patch: &'a str,
+    /// What follows `-`, such as `rc.1`; `None` for a release.
     pub pre_release: Option<&'a str>,
+    /// Build metadata, what follows `+`; `None` when absent.
     pub build: Option<&'a str>,
 }
 
 /// The floating aliases `MAJOR` and `MAJOR.MINOR` that CI tools push beside a release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Alias<'a> {
+    /// The major version's digits.
     pub major: &'a str,
+    /// The minor version's digits; `None` for a `MAJOR` alias.
     pub minor: Option<&'a str>,
 }
 
 impl Version<'_> {
+    /// True for `0.y.z`, the initial-development range.
     pub fn is_major_zero(&self) -> bool {
         self.major == "0"
     }
 }
 
 impl Alias<'_> {
+    /// True for `0` and `0.y`.
     pub fn is_major_zero(&self) -> bool {
         self.major == "0"
     }

@@ -1,9 +1,10 @@
 //! The tag grammar that ECR and the OCI Distribution spec share:
 //! at most 128 characters of `[A-Za-z0-9_][A-Za-z0-9_.-]*`.
 
+/// The longest tag ECR and OCI registries accept, in characters (all ASCII, so bytes too).
 pub const MAX_TAG_LENGTH: usize = 128;
 
-/// Why a string cannot be a tag at all, whatever the policy says.
+/// Why a string cannot be a tag at all, whatever the policy says; `None` for a valid tag.
 pub fn grammar_violation(tag: &str) -> Option<String> {
     let bytes = tag.as_bytes();
     let first = match bytes.first() {

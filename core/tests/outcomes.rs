@@ -1,5 +1,8 @@
 //! The outcome names are the contract of SNS subscription filters: the README lists every one.
 
+// An integration test: a failed step is a failed test, so it may unwrap and expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use steward_core::notify::Outcome;
 
 #[test]

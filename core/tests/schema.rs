@@ -2,6 +2,9 @@
 //! the documented policies use is in the schema, and every key in the schema is used by them
 //! (the built-in policy and examples/policy.yaml together set every key).
 
+// An integration test: a failed step is a failed test, so it may unwrap and expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeSet;
 use std::path::Path;
 

@@ -23,28 +23,44 @@ pub const NOTIFY_ALREADY_REPLICATED: &str = "STEWARD_NOTIFY_ALREADY_REPLICATED";
 /// instead of the one ECR's token names (for local runs).
 pub const REGISTRY_PREFIX: &str = "STEWARD_REGISTRY_";
 
+/// Why the configuration cannot be used; each names the variable at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// A required variable is unset or empty.
     #[error("{0} is not set")]
     Missing(&'static str),
+    /// A variable is set to a value that cannot be used.
     #[error("{variable} is invalid: {message}")]
-    Invalid { variable: String, message: String },
+    Invalid {
+        /// The variable's name.
+        variable: String,
+        /// What is wrong with its value.
+        message: String,
+    },
+    /// The policy (from [`POLICY`] or [`POLICY_FILE`]) does not load.
     #[error("the policy is invalid: {0}")]
     Policy(#[from] PolicyError),
 }
 
+/// A function's settings, read from the environment and validated.
 #[derive(Debug, Clone)]
 pub struct FunctionConfig {
+    /// The policy: from [`POLICY`], else [`POLICY_FILE`], else the built-in one.
     pub policy: Policy,
+    /// The mode set by [`MODE`], overriding the policy's; `None` when unset.
     pub mode_override: Option<Mode>,
+    /// The SNS topic, from [`TOPIC_ARN`].
     pub topic_arn: String,
     /// Region → registry base URL.
     pub registry_overrides: BTreeMap<String, String>,
+    /// [`NOTIFY_CLEAN`]; false when unset.
     pub notify_clean: bool,
+    /// [`NOTIFY_ALREADY_REPLICATED`]; false when unset.
     pub notify_already_replicated: bool,
 }
 
 impl FunctionConfig {
+    /// Reads the process environment; see [`FunctionConfig::from_vars`].
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(std::env::vars())
     }
@@ -58,6 +74,7 @@ impl FunctionConfig {
         })
     }
 
+    /// Reads the settings from `(name, value)` pairs; blank values count as unset.
     pub fn from_vars(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {

@@ -11,14 +11,17 @@ use crate::error::StewardError;
 pub struct Deadline(Option<Instant>);
 
 impl Deadline {
+    /// No deadline: there is always time left.
     pub fn unlimited() -> Self {
         Self(None)
     }
 
+    /// A deadline at `instant`.
     pub fn at(instant: Instant) -> Self {
         Self(Some(instant))
     }
 
+    /// A deadline `duration` from now; unlimited if that instant cannot be represented.
     pub fn after(duration: Duration) -> Self {
         Self(Instant::now().checked_add(duration))
     }

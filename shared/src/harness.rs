@@ -28,6 +28,7 @@ impl Invocation {
         Self::until(Deadline::unlimited())
     }
 
+    /// Under `deadline`, today's date (UTC).
     pub fn until(deadline: Deadline) -> Self {
         Self {
             deadline,
@@ -59,6 +60,7 @@ impl<R> Handled<R> {
         Self::Skipped(format!("a {} event", event.detail_type()))
     }
 
+    /// Skips an event, for `reason`.
     pub fn skipped(reason: &str) -> Self {
         Self::Skipped(reason.into())
     }
@@ -69,6 +71,7 @@ pub trait Handler: Sync {
     /// The report of what was done; it names its `outcome`.
     type Report: Serialize;
 
+    /// Handles one event; an `Err` is the invocation's error, classified for Lambda's retries.
     fn handle(
         &self,
         event: StewardEvent,

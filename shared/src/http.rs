@@ -94,6 +94,7 @@ pub struct SdkHttpClient {
 }
 
 impl SdkHttpClient {
+    /// The SDK's HTTP client on `client`, ready for `SdkConfig::http_client`.
     pub fn shared(client: reqwest::Client) -> SharedHttpClient {
         SharedHttpClient::new(Self { client })
     }

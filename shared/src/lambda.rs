@@ -12,9 +12,11 @@ use crate::http::TrustRoots;
 
 /// What every function builds once, at init.
 pub struct Init {
+    /// The function's configuration.
     pub config: FunctionConfig,
     /// The one HTTP client, under `sdk` too; for the registries.
     pub http: reqwest::Client,
+    /// The AWS SDK configuration, on `http`.
     pub sdk: SdkConfig,
 }
 

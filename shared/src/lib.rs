@@ -4,6 +4,8 @@
 //! The rule of use: functions and CLI → `ports` and adapters (`aws`, `oci`, `http`) →
 //! the domain; never back. The domain knows no SDK, no HTTP client and no async runtime.
 
+#![warn(missing_docs)]
+
 pub use steward_core::{
     date, error, events, glob, image, labels, manifest, notify, policy, push, reference,
     replication, scan, semver, tag,

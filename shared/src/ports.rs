@@ -56,7 +56,9 @@ pub trait TagStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<String>, StewardError>> + Send;
 }
 
+/// Publishes notifications (to SNS in production).
 pub trait Notifier: Send + Sync {
+    /// Publishes one notification: its message, subject and attributes.
     fn publish(
         &self,
         notification: &Notification,
@@ -66,13 +68,17 @@ pub trait Notifier: Send + Sync {
 /// A scan's status and findings, as DescribeImageScanFindings reports them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanFindings {
+    /// Whether the scan completed.
     pub state: ScanState,
+    /// Findings per severity, as ECR counts them.
     pub counts: std::collections::BTreeMap<VulnSeverity, u64>,
+    /// Each finding, where ECR lists them.
     pub findings: Vec<VulnFinding>,
 }
 
 /// Reads scan results from ECR (basic findings, and enhanced ones where ECR returns them).
 pub trait ScanReader: Send + Sync {
+    /// The scan results of the image `digest` in `repository`.
     fn scan_findings(
         &self,
         repository: &str,
@@ -82,6 +88,7 @@ pub trait ScanReader: Send + Sync {
 
 /// Copies an image to one replication target.
 pub trait Replicator: Send + Sync {
+    /// Copies the image `source` and its `tags` to `target`; the stats say what was written.
     fn replicate(
         &self,
         source: &ImageRef,

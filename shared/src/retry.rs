@@ -9,8 +9,11 @@ use crate::error::StewardError;
 /// Exponential backoff with full jitter, on throttling, 5xx and connection errors.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
+    /// Tries in all, the first included.
     pub attempts: u32,
+    /// The backoff before the first retry, doubling each attempt (before jitter).
     pub base: Duration,
+    /// The longest backoff (before jitter).
     pub cap: Duration,
 }
 

@@ -11,6 +11,7 @@ use crate::ports::Notifier;
 pub struct Inbox(Mutex<Vec<Notification>>);
 
 impl Inbox {
+    /// The notifications published so far, in order.
     pub fn received(&self) -> Vec<Notification> {
         self.0.lock().map(|inbox| inbox.clone()).unwrap_or_default()
     }

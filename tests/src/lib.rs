@@ -8,6 +8,9 @@
 //!   request and injects faults (cut uploads, 503s, corrupted blobs) on demand;
 //! - helpers to find the built function binaries and to load the sample events.
 
+// Test support for the integration tests: a failed setup step fails the test, so it may unwrap.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;

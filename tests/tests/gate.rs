@@ -2,6 +2,9 @@
 //! with the stack's env and nothing else, against moto's ECR (scan results scripted through
 //! moto's API) and the stack's OCI registry (labels). Each test starts its own stack.
 
+// An integration test: a failed step is a failed test, so it may unwrap and expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;

@@ -4,6 +4,9 @@
 //! The handler tests build `PushGuard` from the adapters; the last ones run the built
 //! `push-guard` binary under the Runtime API emulator (`cargo build --workspace` first).
 
+// An integration test: a failed step is a failed test, so it may unwrap and expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 

@@ -17,6 +17,9 @@
 //! A copy writes to the destination's registry only: moto's eu-west-1 ECR learns of no image.
 //! So the assertions read the destination registry, directly (not through the proxy).
 
+// An integration test: a failed step is a failed test, so it may unwrap and expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};

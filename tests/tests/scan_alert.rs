@@ -4,6 +4,9 @@
 //! The handler tests build `ScanAlert` from the adapters; the last one runs the built
 //! `scan-alert` binary under the Runtime API emulator (`cargo build --workspace` first).
 
+// An integration test: a failed step is a failed test, so it may unwrap and expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use scan_alert::ScanAlert;

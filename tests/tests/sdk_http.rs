@@ -2,6 +2,9 @@
 //! requests and responses pass through unchanged, and failures reach the SDK's retry strategy
 //! and ecr-steward's error classes as they should. A fault proxy sits between the SDK and moto.
 
+// An integration test: a failed step is a failed test, so it may unwrap and expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::TcpListener;
 
 use aws_config::SdkConfig;

@@ -3,6 +3,9 @@
 //! nothing is half-done (a tag is never removed without its notification being attempted, and a
 //! redelivery reports what the first delivery did).
 
+// An integration test: a failed step is a failed test, so it may unwrap and expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 

@@ -9,6 +9,9 @@
 //! One test in this binary, because it sets `SSL_CERT_FILE` (and clears `SSL_CERT_DIR`) for
 //! the process.
 
+// An integration test: a failed step is a failed test, so it may unwrap and expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -11,9 +11,13 @@ use crate::tag;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TagKind {
+    /// A SemVer version, or an allowed floating alias.
     Semver,
+    /// A commit id, after an allowed prefix.
     GitSha,
+    /// One of the allowed literal tags.
     Literal,
+    /// A match of one of the rule's patterns.
     Pattern,
     /// Not a tag at all under the ECR/OCI grammar.
     Invalid,
@@ -22,6 +26,7 @@ pub enum TagKind {
 }
 
 impl TagKind {
+    /// The kind's name in reports: `semver`, `git-sha`, …
     pub fn as_str(self) -> &'static str {
         match self {
             TagKind::Semver => "semver",
@@ -37,20 +42,29 @@ impl TagKind {
 /// One violated (or warned) check: `check` names it, e.g. `tag.semver.prerelease`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
+    /// The check's name, such as `tag.semver.prerelease`; serialized as `rule`.
     #[serde(rename = "rule")]
     pub check: &'static str,
+    /// What is wrong and how to fix it, in words.
     pub message: String,
 }
 
+/// What a rule says of one tag (and of the labels, when they were given).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TagVerdict {
+    /// The tag judged.
     pub tag: String,
+    /// The repository, when known.
     pub repository: Option<String>,
     /// The policy rule that applied; `None` when no rule matches the repository.
     pub rule: Option<String>,
+    /// What the tag was recognised as.
     pub kind: TagKind,
+    /// True when there are no violations (warnings allowed).
     pub compliant: bool,
+    /// The checks that failed.
     pub violations: Vec<Finding>,
+    /// The checks that warn without failing.
     pub warnings: Vec<Finding>,
 }
 

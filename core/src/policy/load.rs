@@ -4,9 +4,12 @@ use std::path::Path;
 
 use super::model::Policy;
 
+/// The syntax a policy is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceFormat {
+    /// YAML.
     Yaml,
+    /// JSON.
     Json,
 }
 
@@ -22,20 +25,28 @@ impl SourceFormat {
     }
 }
 
+/// Why a policy could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
+    /// The file could not be read.
     #[error("cannot read policy file {path}: {source}")]
     Read {
+        /// The file's path, as given.
         path: String,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The text is not a valid policy; the message says where and why.
     #[error("{}: {message}\n  hint: {hint}", locate(.origin, .position))]
     Invalid {
+        /// Where the text came from: a path, or a name such as `built-in policy`.
         origin: String,
         /// 1-based line and column, when the parser knows them.
         position: Option<(usize, usize)>,
+        /// What is wrong.
         message: String,
+        /// How to fix it.
         hint: String,
     },
 }
@@ -48,6 +59,7 @@ fn locate(origin: &str, position: &Option<(usize, usize)>) -> String {
 }
 
 impl Policy {
+    /// Reads and validates a policy file; the format is detected by [`SourceFormat::detect`].
     pub fn from_file(path: &Path) -> Result<Self, PolicyError> {
         let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
             path: path.display().to_string(),
@@ -60,6 +72,7 @@ impl Policy {
         )
     }
 
+    /// Validates a policy given as text; `origin` names it in errors.
     pub fn from_text(text: &str, origin: &str, format: SourceFormat) -> Result<Self, PolicyError> {
         let invalid = |position, raw: String| {
             let (message, hint) = split_hint(&raw);

@@ -25,14 +25,22 @@ pub enum ScanJudgement {
     /// No rule governs the repository: its scans are not judged (and both say so).
     Ungoverned,
     /// Judged against the bar of the rule named.
-    Judged { rule: String, verdict: ScanVerdict },
+    Judged {
+        /// The name of the rule whose bar applied.
+        rule: String,
+        /// What the bar says of the scan.
+        verdict: ScanVerdict,
+    },
 }
 
 /// The built-in policy, as documented text.
 pub const DEFAULT_POLICY_YAML: &str = include_str!("default-policy.yaml");
 
 impl Policy {
-    /// The policy that applies when none is given.
+    /// The policy that applies when none is given: [`DEFAULT_POLICY_YAML`], parsed.
+    // The text is embedded at compile time and a unit test parses it, so this cannot fail at
+    // run time; a panic here would be a build that skipped its tests.
+    #[allow(clippy::expect_used)]
     pub fn builtin() -> Self {
         Policy::from_text(DEFAULT_POLICY_YAML, "built-in policy", SourceFormat::Yaml)
             .expect("the built-in policy is valid (a unit test proves it)")

@@ -8,12 +8,16 @@ use serde::{Deserialize, Deserializer};
 
 use crate::glob::Glob;
 
+/// A policy file, validated: the mode, the rules in file order, and the replication rules.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
+    /// The format version; always 1.
     pub version: FormatVersion,
+    /// The mode for rules that set none; audit by default.
     #[serde(default)]
     pub mode: Mode,
+    /// The rules, in file order; never empty. A repository takes the first whose globs match it.
     #[serde(deserialize_with = "non_empty_rules")]
     pub rules: Vec<Rule>,
     /// Copies to other regions, done by the replicator function and `ecr-steward replicate`.
@@ -64,6 +68,7 @@ impl<'de> Deserialize<'de> for FormatVersion {
     }
 }
 
+/// What push-guard does about a violation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
@@ -74,18 +79,22 @@ pub enum Mode {
     Enforce,
 }
 
+/// The checks for a set of repositories: tag kinds, labels, the scan bar and how enforce mode acts.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Filled in by the loader when the file gives none.
     #[serde(default)]
     pub name: String,
+    /// The repositories the rule governs; never empty. `**` (the default) matches every one.
     #[serde(default = "every_repository", deserialize_with = "non_empty_globs")]
     pub repositories: Vec<Glob>,
     /// Overrides the policy's mode for the repositories of this rule.
     #[serde(default)]
     pub mode: Option<Mode>,
+    /// The kinds of tag the rule allows.
     pub tags: TagRules,
+    /// The labels an image must carry, and the checks on their values.
     #[serde(default)]
     pub labels: LabelRules,
     /// The vulnerability bar for scans of these repositories.
@@ -123,45 +132,63 @@ pub enum LastTag {
     Delete,
 }
 
+/// The kinds of tag a rule allows; a tag is compliant when it is of one of them and no literal
+/// denies it.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TagRules {
+    /// SemVer 2.0.0 versions; `None` when the rule does not allow them.
     #[serde(default)]
     pub semver: Option<SemverRule>,
+    /// Commit ids; `None` when the rule does not allow them.
     #[serde(default)]
     pub git_sha: Option<GitShaRule>,
+    /// Exact tags allowed or denied.
     #[serde(default)]
     pub literals: LiteralRules,
+    /// Regular expressions (anchored) a tag may match instead.
     #[serde(default)]
     pub patterns: Vec<Pattern>,
 }
 
+/// How SemVer tags are allowed.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SemverRule {
+    /// Whether the tag may, must or must not start with a lowercase `v`.
     #[serde(default)]
     pub prefix_v: PrefixV,
+    /// Allow pre-release versions (`1.2.3-rc.1`); true by default.
     #[serde(default = "yes")]
     pub prerelease: bool,
+    /// Allow the floating aliases `MAJOR` and `MAJOR.MINOR`; false by default.
     #[serde(default)]
     pub floating_aliases: bool,
+    /// Warn (not fail) on `0.y.z` versions; true by default.
     #[serde(default = "yes")]
     pub warn_major_zero: bool,
 }
 
+/// The `v` in front of a SemVer tag (`v1.2.3`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PrefixV {
+    /// With or without the `v`.
     #[default]
     Optional,
+    /// Only with the `v`.
     Required,
+    /// Only without the `v`.
     Forbidden,
 }
 
+/// Commit-id tags: lowercase hex of a bounded length, after one of the allowed prefixes.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, try_from = "RawGitShaRule")]
 pub struct GitShaRule {
+    /// The fewest hex characters accepted; at least 1.
     pub min_length: usize,
+    /// The most hex characters accepted; at most 64 (a SHA-256 repository's object names).
     pub max_length: usize,
     /// Longest first, so that the longest prefix a tag starts with is the one stripped.
     pub prefixes: Vec<String>,
@@ -215,35 +242,47 @@ impl TryFrom<RawGitShaRule> for GitShaRule {
     }
 }
 
+/// Exact tags a rule allows, or denies whatever kind they are.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LiteralRules {
+    /// Tags allowed as they are, such as `stable`.
     #[serde(default)]
     pub allow: Vec<String>,
+    /// Tags never allowed, such as `latest`; a deny wins over every kind.
     #[serde(default)]
     pub deny: Vec<String>,
 }
 
+/// The labels an image must carry and the checks on their values.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LabelRules {
+    /// Label keys that must be present with a non-empty value.
     #[serde(default)]
     pub required: Vec<String>,
+    /// Checks between the OCI labels and the tag.
     #[serde(default)]
     pub consistency: Consistency,
+    /// Label key to the pattern its value must match, when present.
     #[serde(default)]
     pub values: BTreeMap<String, Pattern>,
 }
 
+/// Checks on the OCI labels; each is on by default.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Consistency {
+    /// `image.version` equals the SemVer tag without its `v`.
     #[serde(default = "yes")]
     pub version: bool,
+    /// `image.revision` is a full 40-hex commit id, which a git-sha tag must be a prefix of.
     #[serde(default = "yes")]
     pub revision: bool,
+    /// `image.created` is an RFC 3339 timestamp.
     #[serde(default = "yes")]
     pub created: bool,
+    /// `image.source` is a URL.
     #[serde(default = "yes")]
     pub source: bool,
 }
@@ -267,6 +306,7 @@ pub struct Pattern {
 }
 
 impl Pattern {
+    /// Compiles `source` anchored at both ends; the error names the fault and gives a hint.
     pub fn new(source: &str) -> Result<Self, String> {
         regex::Regex::new(&format!("^(?:{source})$"))
             .map(|regex| Self {
@@ -288,10 +328,12 @@ impl Pattern {
             })
     }
 
+    /// The expression as written, without the anchors.
     pub fn as_str(&self) -> &str {
         &self.source
     }
 
+    /// True when the whole of `text` matches.
     pub fn is_match(&self, text: &str) -> bool {
         self.regex.is_match(text)
     }
@@ -349,6 +391,8 @@ impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for NonEmpty<T> {
     }
 }
 
+// `**` is a constant that `Glob::new` accepts (its unit tests build it), so this cannot fail.
+#[allow(clippy::expect_used)]
 fn every_repository() -> Vec<Glob> {
     vec![Glob::new("**").expect("`**` is a valid glob")]
 }

@@ -6,12 +6,18 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::model::{Rule, TagRules};
 use crate::glob::Glob;
 
+/// One replication rule: images of these repositories, with tags this rule allows, go to these
+/// destinations.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(try_from = "RawReplicationRule")]
 pub struct ReplicationRule {
+    /// The rule's name; `replicate <globs>` when the file gives none.
     pub name: String,
+    /// The source repositories; never empty.
     pub repositories: Vec<Glob>,
+    /// Where the images go; never empty.
     pub destinations: Vec<Destination>,
+    /// Create a destination repository that does not exist yet; false by default.
     pub create_repository: bool,
     /// The `tags` section as a rule, so a tag replicates exactly when it would comply with it.
     tags: Rule,
@@ -73,9 +79,11 @@ impl TryFrom<RawReplicationRule> for ReplicationRule {
     }
 }
 
+/// One destination of a replication rule.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Destination {
+    /// The destination region, such as `eu-west-1`.
     #[serde(deserialize_with = "region")]
     pub region: String,
     /// Another account's registry; the function's own when absent.
@@ -119,14 +127,21 @@ fn account<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>,
 /// One copy to make: where an image goes, and under which rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Target {
+    /// The replication rule's name.
     pub rule: String,
+    /// The destination region.
     pub region: String,
+    /// The destination account; `None` for the function's own.
     pub account: Option<String>,
+    /// The destination repository's name, `{repository}` filled in.
     pub repository: String,
+    /// Create the repository when it does not exist.
     pub create_repository: bool,
 }
 
 impl ReplicationRule {
+    /// True when the repository matches one of the rule's globs and the tag complies with its
+    /// `tags` section (every tag, without one).
     pub fn matches(&self, repository: &str, tag: &str) -> bool {
         self.repositories
             .iter()
@@ -134,6 +149,7 @@ impl ReplicationRule {
             && self.tags.evaluate(tag, None).compliant
     }
 
+    /// The copies to make of an image of `repository`, one per destination.
     pub fn targets(&self, repository: &str) -> impl Iterator<Item = Target> + '_ {
         let repository = repository.to_string();
         self.destinations.iter().map(move |destination| Target {

@@ -1,3 +1,5 @@
+//! Unit tests of the policy: loading, its error messages, and the verdicts of its rules.
+
 use super::*;
 use crate::labels::{CREATED, REVISION, SOURCE, VERSION};
 

@@ -1,6 +1,8 @@
 //! push-guard: on an `ECR Image Action` PUSH, judges the tag and the image's labels against
 //! the policy; in audit mode it notifies, in enforce mode it also removes the offending tag.
 
+#![warn(missing_docs)]
+
 use std::time::Duration;
 
 use steward::error::StewardError;
@@ -16,12 +18,18 @@ use tracing::info;
 /// Time kept for a tag change (a few ECR calls, retried when throttled) and its notification.
 pub const CHANGE_RESERVE: Duration = Duration::from_secs(3);
 
+/// push-guard on its ports: `R` reads images and their labels, `T` reads and changes tags in ECR,
+/// `N` publishes notifications.
 pub struct PushGuard<R, T, N> {
+    /// The policy pushes are judged by.
     pub policy: Policy,
     /// Overrides the policy's modes (the SAM parameter `Mode`).
     pub mode_override: Option<Mode>,
+    /// Reads what a tag names and the image's labels.
     pub images: R,
+    /// Reads and changes tags (enforce mode).
     pub tags: T,
+    /// Publishes the notifications.
     pub notifier: N,
 }
 

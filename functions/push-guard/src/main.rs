@@ -1,3 +1,6 @@
+//! push-guard's Lambda entry point: the configuration and the AWS adapters, wired into
+//! [`push_guard::PushGuard`] and run.
+
 use push_guard::PushGuard;
 use steward::aws::{Ecr, Registries, Sns};
 use steward::lambda::Init;

@@ -2,6 +2,8 @@
 //! regions and reports per region; turns ECR's own `ECR Replication Action` events into
 //! notifications too.
 
+#![warn(missing_docs)]
+
 use std::time::{Duration, Instant};
 
 use steward::deadline::Deadline;
@@ -20,7 +22,10 @@ use tracing::info;
 /// Time kept for publishing the report after the copies.
 pub const PUBLISH_RESERVE: Duration = Duration::from_secs(2);
 
+/// The replicator on its ports: `I` reads the source images, `R` copies to a target, `N` publishes
+/// notifications.
 pub struct ReplicatorFunction<I, R, N> {
+    /// The policy whose replication rules apply.
     pub policy: Policy,
     /// Overrides the policy's modes (the SAM parameter `Mode`): in enforce mode only tags the
     /// policy admits are copied, so a tag push-guard removes is never spread.
@@ -29,7 +34,9 @@ pub struct ReplicatorFunction<I, R, N> {
     pub notify_already_replicated: bool,
     /// The source registry: what a tag names there just before copying, and labels.
     pub images: I,
+    /// Copies an image to one target.
     pub replicator: R,
+    /// Publishes the reports.
     pub notifier: N,
 }
 

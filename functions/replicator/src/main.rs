@@ -1,3 +1,6 @@
+//! replicator's Lambda entry point: the configuration and the AWS adapters, wired into
+//! [`replicator::ReplicatorFunction`] and run.
+
 use replicator::ReplicatorFunction;
 use steward::aws::{Registries, RegistryReplicator, Sns};
 use steward::lambda::Init;

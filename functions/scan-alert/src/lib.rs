@@ -1,6 +1,8 @@
 //! scan-alert: on `ECR Image Scan` (basic) and `Inspector2 Scan` (enhanced) events, compares
 //! the findings with the rule's vulnerability bar and notifies.
 
+#![warn(missing_docs)]
+
 use steward::error::StewardError;
 use steward::events::StewardEvent;
 use steward::harness::{Handled, Handler, Invocation};
@@ -15,11 +17,15 @@ use tracing::info;
 /// Why a scan of a repository that no rule governs is not judged.
 const UNGOVERNED: &str = "no rule of the policy governs the repository";
 
+/// scan-alert on its ports: `S` reads scan findings from ECR, `N` publishes notifications.
 pub struct ScanAlert<S, N> {
+    /// The policy whose scan bars apply.
     pub policy: Policy,
     /// Notify about scans that pass the bar too.
     pub notify_clean: bool,
+    /// Reads the scan findings.
     pub scans: S,
+    /// Publishes the alerts.
     pub notifier: N,
 }
 

@@ -1,3 +1,6 @@
+//! scan-alert's Lambda entry point: the configuration and the AWS adapters, wired into
+//! [`scan_alert::ScanAlert`] and run.
+
 use scan_alert::ScanAlert;
 use steward::aws::{Ecr, Sns};
 use steward::lambda::Init;

@@ -20,6 +20,7 @@ pub enum Destinations {
     Policy,
     /// These regions, every tag, the same repository name.
     Regions {
+        /// The destination regions.
         regions: Vec<String>,
         /// Create a missing destination repository.
         create_repository: bool,
@@ -31,7 +32,9 @@ pub enum Destinations {
 pub struct BackfillRequest {
     /// The source region.
     pub region: String,
+    /// The source repositories: names or globs.
     pub repositories: Glob,
+    /// Where the copies go.
     pub destinations: Destinations,
     /// Only tags matching this (anchored) pattern.
     pub tags: Option<Pattern>,
@@ -40,17 +43,23 @@ pub struct BackfillRequest {
 /// One image to copy to one place, with the tags it gets there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PlannedCopy {
+    /// The source repository.
     pub repository: String,
+    /// The image, by digest.
     pub digest: String,
+    /// The tags it gets at the destination.
     pub tags: Vec<String>,
+    /// Where it goes.
     pub target: Target,
 }
 
 /// A planned copy and how it went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CopyResult {
+    /// What was to be copied.
     #[serde(flatten)]
     pub copy: PlannedCopy,
+    /// How it went.
     #[serde(flatten)]
     pub run: CopyRun,
 }

@@ -17,34 +17,41 @@ const MAX_POLL_INTERVAL: Duration = Duration::from_secs(15);
 /// What to gate.
 #[derive(Debug, Clone)]
 pub struct GateRequest {
+    /// The image's region.
     pub region: String,
+    /// The image's repository.
     pub repository: String,
     /// By tag, only that tag is judged; by digest, every tag of the image.
     pub image: ImageSelector,
     /// How long to wait for the scan to complete; `None` looks once.
     pub wait: Option<Duration>,
+    /// Today, for scan ignores that expire.
     pub today: Date,
 }
 
 /// The gate's findings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Gate {
+    /// The image's repository.
     pub repository: String,
     /// The image, with all its tags.
     pub image: TaggedImage,
     /// One verdict per judged tag.
     pub results: Vec<TagVerdict>,
+    /// The scan half.
     pub scan: GateScan,
 }
 
 /// The scan half of a gate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GateScan {
+    /// The scan completed and was judged (or the repository is not governed).
     Judged(ScanJudgement),
     /// The scan ended without findings (`FAILED`, `UNSUPPORTED_IMAGE`, …).
     Incomplete(ScanState),
     /// The scan was still running when the wait ran out.
     TimedOut {
+        /// How long the gate waited.
         waited: Duration,
     },
 }
@@ -64,19 +71,33 @@ impl Gate {
 /// Why there is no gate to report.
 #[derive(Debug, thiserror::Error)]
 pub enum GateError {
+    /// ECR has no such image.
     #[error("{repository}{image} not found in ECR")]
     ImageNotFound {
+        /// The repository looked in.
         repository: String,
+        /// The image looked for.
         image: ImageSelector,
     },
+    /// The registry could not give the image's labels.
     #[error("cannot read the labels of {repository}@{digest} from the registry: {source}")]
     Labels {
+        /// The image's repository.
         repository: String,
+        /// The image.
         digest: String,
+        /// Why.
         source: StewardError,
     },
+    /// The image was never scanned and the repository does not scan on push.
     #[error("scanning is off for repository {repository}: scan-on-push is disabled and {digest} was never scanned; enable scan-on-push (aws ecr put-image-scanning-configuration --repository-name {repository} --image-scanning-configuration scanOnPush=true) or enhanced scanning, or start a scan (aws ecr start-image-scan --repository-name {repository} --image-id imageDigest={digest})")]
-    ScanningOff { repository: String, digest: String },
+    ScanningOff {
+        /// The repository that does not scan.
+        repository: String,
+        /// The image that was never scanned.
+        digest: String,
+    },
+    /// ECR failed otherwise.
     #[error(transparent)]
     Service(#[from] StewardError),
 }

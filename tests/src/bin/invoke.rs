@@ -9,6 +9,9 @@
 //! Exit status: 0 when every event got a response, 1 when one got an error or the function
 //! failed to initialise, 2 for a usage error.
 
+// A test-bed tool, not production code: a failure should stop it loudly, so it may unwrap.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

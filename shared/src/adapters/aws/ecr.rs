@@ -18,12 +18,14 @@ pub struct Ecr {
 }
 
 impl Ecr {
+    /// An ECR client on `config` (its region and credentials).
     pub fn new(config: &SdkConfig) -> Self {
         Self {
             client: aws_sdk_ecr::Client::new(config),
         }
     }
 
+    /// An ECR client for `region`, with `config`'s credentials and HTTP client.
     pub fn in_region(config: &SdkConfig, region: &str) -> Self {
         let config = config
             .to_builder()
@@ -32,6 +34,7 @@ impl Ecr {
         Self::new(&config)
     }
 
+    /// The SDK client, for calls this adapter does not wrap.
     pub fn client(&self) -> &aws_sdk_ecr::Client {
         &self.client
     }

@@ -83,8 +83,11 @@ impl Registries {
 /// when the rule says so, with the source's tag mutability and scan-on-push), then copies.
 #[derive(Clone)]
 pub struct RegistryReplicator {
+    /// The SDK configuration; the destination region is set per copy.
     pub sdk: SdkConfig,
+    /// The registry clients, by region.
     pub registries: Registries,
+    /// How the copies run (parallelism, retries).
     pub options: CopyOptions,
 }
 

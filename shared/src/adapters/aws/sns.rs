@@ -16,6 +16,7 @@ pub struct Sns {
 }
 
 impl Sns {
+    /// A publisher to `topic_arn`, on `config`.
     pub fn new(config: &SdkConfig, topic_arn: &str) -> Self {
         Self {
             client: aws_sdk_sns::Client::new(config),

@@ -22,14 +22,18 @@ use crate::retry::RetryPolicy;
 /// One end of a copy: a registry and a repository in it.
 #[derive(Clone, Copy)]
 pub struct Endpoint<'a> {
+    /// The registry.
     pub registry: &'a RegistryClient,
+    /// The repository's name in it.
     pub repository: &'a str,
 }
 
+/// How a copy runs.
 #[derive(Debug, Clone, Copy)]
 pub struct CopyOptions {
     /// Blobs copied at once.
     pub parallelism: usize,
+    /// Retries of each registry call.
     pub retry: RetryPolicy,
 }
 

@@ -56,6 +56,7 @@ impl RegistryClient {
         }
     }
 
+    /// The registry's base URL, without a trailing `/`.
     pub fn base(&self) -> &str {
         &self.base
     }
@@ -217,6 +218,7 @@ impl RegistryClient {
             .map(str::to_string))
     }
 
+    /// True when the repository has the blob (a HEAD request); `false` on 404.
     pub async fn has_blob(&self, repository: &str, digest: &str) -> Result<bool, StewardError> {
         let response = self
             .request(
@@ -311,6 +313,7 @@ impl RegistryClient {
         let _ = self.authorized(self.http.delete(location)).send().await;
     }
 
+    /// Uploads a manifest's exact bytes under `reference` (a tag or its digest).
     pub async fn put_manifest(
         &self,
         repository: &str,
