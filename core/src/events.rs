@@ -313,21 +313,43 @@ pub fn repository_from_arn(name_or_arn: &str) -> &str {
     }
 }
 
+/// The sample events in `events/`, as AWS documents them: the one loader of every test.
+#[cfg(any(test, feature = "testing"))]
+pub mod samples {
+    use serde_json::Value;
+
+    /// The folder of the samples.
+    pub const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../events");
+
+    /// The sample `name` (e.g. `image-push-semver.json`), as JSON.
+    ///
+    /// # Panics
+    /// When the file is missing or not JSON: a mistake in the test that asks for it.
+    pub fn sample_event(name: &str) -> Value {
+        let path = format!("{DIR}/{name}");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read the sample event {path}: {e}"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path} is not JSON: {e}"))
+    }
+
+    /// The sample `name`, changed by `patch`.
+    pub fn patched_sample(name: &str, patch: impl FnOnce(&mut Value)) -> Value {
+        let mut event = sample_event(name);
+        patch(&mut event);
+        event
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn sample(name: &str) -> Value {
-        let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(&path).expect("sample event");
-        serde_json::from_str(&text).expect("sample is JSON")
-    }
+    use super::samples::{sample_event as sample, DIR};
 
     #[test]
     fn every_sample_event_is_typed() {
-        let dir = format!("{}/../events", env!("CARGO_MANIFEST_DIR"));
         let mut count = 0;
-        for entry in std::fs::read_dir(dir).expect("events/") {
+        for entry in std::fs::read_dir(DIR).expect("events/") {
             let path = entry.expect("entry").path();
             if path.extension().is_some_and(|e| e == "json") {
                 let name = path

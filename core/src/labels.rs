@@ -237,6 +237,27 @@ pub fn is_full_sha(text: &str) -> bool {
     text.len() == 40 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+/// Labels for tests: what the built-in policy requires, consistent with each other.
+#[cfg(any(test, feature = "testing"))]
+pub mod samples {
+    use super::{Labels, CREATED, REVISION, SOURCE};
+
+    /// `source`, `revision` (a full SHA) and `created`, as a build sets them.
+    pub const COMPLIANT: [(&str, &str); 3] = [
+        (SOURCE, "https://github.com/example/app"),
+        (REVISION, "4f9c2e1a7b3d5c8e9f0a1b2c3d4e5f6a7b8c9d0e"),
+        (CREATED, "2026-11-20T09:41:07Z"),
+    ];
+
+    /// [`COMPLIANT`] as a label map.
+    pub fn compliant() -> Labels {
+        COMPLIANT
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

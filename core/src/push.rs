@@ -418,13 +418,7 @@ mod tests {
     use crate::labels::Labels;
 
     fn push_event(patch: impl FnOnce(&mut serde_json::Value)) -> EventBridgeEvent<ImageAction> {
-        let path = format!(
-            "{}/../events/image-push-semver.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let mut value: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("json");
-        patch(&mut value);
+        let value = crate::events::samples::patched_sample("image-push-semver.json", patch);
         match StewardEvent::from_value(value).expect("typed") {
             StewardEvent::ImageAction(event) => event,
             other => panic!("unexpected {other:?}"),

@@ -600,9 +600,7 @@ mod tests {
             ("replication-success.json", "replicated"),
             ("replication-failed.json", "replication-failed"),
         ] {
-            let path = format!("{}/../events/{file}", env!("CARGO_MANIFEST_DIR"));
-            let value = serde_json::from_str(&std::fs::read_to_string(path).expect("sample"))
-                .expect("json");
+            let value = crate::events::samples::sample_event(file);
             let StewardEvent::ReplicationAction(event) =
                 StewardEvent::from_value(value).expect("typed")
             else {

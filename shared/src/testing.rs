@@ -2,6 +2,8 @@
 
 use std::sync::Mutex;
 
+pub use crate::events::samples::{patched_sample, sample_event};
+
 use crate::error::StewardError;
 use crate::notify::Notification;
 use crate::ports::Notifier;

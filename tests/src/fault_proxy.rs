@@ -215,6 +215,19 @@ impl FaultProxy {
     pub fn take_requests(&self) -> Vec<Request> {
         std::mem::take(&mut self.shared.lock().requests)
     }
+
+    /// The requests so far, once there are at least `count` (or after a second): a request is
+    /// recorded when its answer has been sent, which the client may see first.
+    pub fn requests_at_least(&self, count: usize) -> Vec<Request> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        loop {
+            let requests = self.requests();
+            if requests.len() >= count || std::time::Instant::now() >= deadline {
+                return requests;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
 }
 
 impl Drop for FaultProxy {

@@ -16,11 +16,13 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 mod fault_proxy;
+mod notified;
 mod push;
 mod runtime_api;
 mod stack;
 
 pub use fault_proxy::{Fault, FaultProxy, Request as ProxiedRequest};
+pub use notified::{NotifiedStack, ARRIVAL, QUIET};
 pub use push::push_image_with;
 pub use runtime_api::{Answer, InitError, RuntimeApi};
 pub use stack::{PushSpec, PushedImage, ScanResult, Stack};
@@ -68,15 +70,7 @@ pub fn function_binary(name: &str) -> PathBuf {
 ///
 /// # Panics
 /// When the sample is missing or not JSON.
-pub fn event_from_sample(name: &str, patch: impl FnOnce(&mut Value)) -> Value {
-    let path = workspace_root().join("events").join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let mut event: Value = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
-    patch(&mut event);
-    event
-}
+pub use steward::testing::patched_sample as event_from_sample;
 
 /// The `ECR Image Action` PUSH event that ECR sends for `image` (from
 /// `image-push-semver.json`; no `image-tag` for an untagged push).

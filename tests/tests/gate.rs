@@ -21,18 +21,8 @@ const RUN_LIMIT: Duration = Duration::from_secs(60);
 
 /// The labels the built-in policy requires, consistent with each other and with `version`.
 fn labelled(spec: PushSpec, version: &str) -> PushSpec {
-    spec.labels([
-        (
-            "org.opencontainers.image.source",
-            "https://github.com/example/app",
-        ),
-        (
-            "org.opencontainers.image.revision",
-            "4f9c2e1a7b3d5c8e9f0a1b2c3d4e5f6a7b8c9d0e",
-        ),
-        ("org.opencontainers.image.created", "2026-11-20T09:41:07Z"),
-        ("org.opencontainers.image.version", version),
-    ])
+    spec.labels(steward::labels::samples::COMPLIANT)
+        .label("org.opencontainers.image.version", version)
 }
 
 /// A scan with the xz backdoor (CRITICAL) and two HIGH findings.
@@ -193,7 +183,7 @@ fn ignore_ids<'a>(report: &'a Value, list: &str) -> Vec<&'a str> {
 }
 
 #[tokio::test]
-async fn a_a_scan_under_the_bar_passes_the_gate() {
+async fn a_scan_under_the_bar_passes_the_gate() {
     let bed = Bed::start();
     let image = bed.push(REPOSITORY, "1.2.3", None).await;
     bed.stack
@@ -256,7 +246,7 @@ async fn a_a_scan_under_the_bar_passes_the_gate() {
 }
 
 #[tokio::test]
-async fn b_a_critical_finding_fails_the_gate() {
+async fn a_critical_finding_fails_the_gate() {
     let bed = Bed::start();
     let image = bed.push(REPOSITORY, "1.2.3", None).await;
     bed.stack.scan(&critical_scan(&image)).await;
@@ -307,7 +297,7 @@ async fn b_a_critical_finding_fails_the_gate() {
 }
 
 #[tokio::test]
-async fn c_fixable_only_counts_enhanced_findings_that_have_a_fix() {
+async fn fixable_only_counts_enhanced_findings_that_have_a_fix() {
     let bed = Bed::start();
     let policy = bed.policy(
         "fixable.yaml",
@@ -378,7 +368,7 @@ async fn c_fixable_only_counts_enhanced_findings_that_have_a_fix() {
 }
 
 #[tokio::test]
-async fn d_ignores_apply_until_they_expire_and_stale_ones_are_reported() {
+async fn ignores_apply_until_they_expire_and_stale_ones_are_reported() {
     let bed = Bed::start();
     let image = bed.push(REPOSITORY, "1.2.3", None).await;
     bed.stack.scan(&critical_scan(&image)).await;
@@ -483,7 +473,7 @@ async fn d_ignores_apply_until_they_expire_and_stale_ones_are_reported() {
 }
 
 #[tokio::test]
-async fn e_a_tag_the_policy_denies_fails_the_gate_despite_a_clean_scan() {
+async fn a_tag_the_policy_denies_fails_the_gate_despite_a_clean_scan() {
     let bed = Bed::start();
     // One image under 1.2.3 and latest (same seed, same digest).
     let spec = labelled(
@@ -540,7 +530,7 @@ async fn e_a_tag_the_policy_denies_fails_the_gate_despite_a_clean_scan() {
 }
 
 #[tokio::test]
-async fn f_gate_waits_for_a_scan_that_completes() {
+async fn gate_waits_for_a_scan_that_completes() {
     let bed = Bed::start();
     let image = bed.push(REPOSITORY, "1.2.3", Some(true)).await;
 
@@ -573,7 +563,7 @@ async fn f_gate_waits_for_a_scan_that_completes() {
 }
 
 #[tokio::test]
-async fn g_gate_times_out_on_a_scan_that_never_completes() {
+async fn gate_times_out_on_a_scan_that_never_completes() {
     let bed = Bed::start();
     let image = bed.push(REPOSITORY, "1.2.3", Some(true)).await;
 
@@ -638,7 +628,7 @@ async fn g_gate_times_out_on_a_scan_that_never_completes() {
 }
 
 #[tokio::test]
-async fn h_gate_stops_at_once_when_scanning_is_off() {
+async fn gate_stops_at_once_when_scanning_is_off() {
     let bed = Bed::start();
     let image = bed.push(REPOSITORY, "1.2.3", Some(false)).await;
 
@@ -664,7 +654,7 @@ async fn h_gate_stops_at_once_when_scanning_is_off() {
 }
 
 #[tokio::test]
-async fn i_gate_failed_scans_fail_the_gate() {
+async fn gate_failed_scans_fail_the_gate() {
     let bed = Bed::start();
     let image = bed.push(REPOSITORY, "1.2.3", None).await;
     bed.stack
@@ -700,7 +690,7 @@ async fn i_gate_failed_scans_fail_the_gate() {
 }
 
 #[test]
-fn j_gate_needs_a_tag_or_a_digest() {
+fn gate_needs_a_tag_or_a_digest() {
     // No stack: the arguments are refused before any AWS call.
     let run = Running::spawn({
         let mut command = Command::new(function_binary("ecr-steward"));
@@ -734,7 +724,7 @@ fn j_gate_needs_a_tag_or_a_digest() {
 }
 
 #[tokio::test]
-async fn k_a_missing_image_is_a_usage_error() {
+async fn a_missing_image_is_a_usage_error() {
     let bed = Bed::start();
     bed.push(REPOSITORY, "1.2.3", None).await;
 
@@ -757,7 +747,7 @@ async fn k_a_missing_image_is_a_usage_error() {
 }
 
 #[tokio::test]
-async fn l_github_and_junit_formats_report_the_scan() {
+async fn github_and_junit_formats_report_the_scan() {
     let bed = Bed::start();
     let image = bed.push(REPOSITORY, "1.2.3", None).await;
     bed.stack.scan(&critical_scan(&image)).await;
@@ -824,7 +814,7 @@ async fn l_github_and_junit_formats_report_the_scan() {
 /// Registry-level basic scanning (`PutRegistryScanningConfiguration` with a `SCAN_ON_PUSH`
 /// filter) scans the repository on push even though its own, legacy `scanOnPush` is off.
 #[tokio::test]
-async fn m_registry_level_scan_on_push_is_waited_for() {
+async fn registry_level_scan_on_push_is_waited_for() {
     use aws_sdk_ecr::types::{
         RegistryScanningRule, ScanFrequency, ScanType, ScanningRepositoryFilter,
         ScanningRepositoryFilterType,

@@ -8,7 +8,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use push_guard::PushGuard;
 use serde_json::{json, Value};
@@ -17,54 +16,38 @@ use steward::error::StewardError;
 use steward::harness::Invoke;
 use steward::policy::{Mode, Policy, SourceFormat};
 use testbed::{
-    event_from_sample, function_binary, push_event, Answer, PushSpec, PushedImage, RuntimeApi,
-    Stack,
+    event_from_sample, function_binary, push_event, Answer, NotifiedStack, PushSpec, PushedImage,
+    RuntimeApi,
 };
 
 const REGION: &str = "us-east-1";
 const REPOSITORY: &str = "team/app";
 const MISSING_DIGEST: &str =
     "sha256:0000000000000000000000000000000000000000000000000000000000000000";
-/// How long to wait to be sure that no notification comes.
-const QUIET: Duration = Duration::from_secs(1);
-/// How long a notification may take to arrive.
-const ARRIVAL: Duration = Duration::from_secs(10);
 
 /// The labels the built-in policy requires, consistent with each other and with `version`.
 fn labelled(spec: PushSpec, version: Option<&str>) -> PushSpec {
-    let spec = spec.labels([
-        (
-            "org.opencontainers.image.source",
-            "https://github.com/example/app",
-        ),
-        (
-            "org.opencontainers.image.revision",
-            "4f9c2e1a7b3d5c8e9f0a1b2c3d4e5f6a7b8c9d0e",
-        ),
-        ("org.opencontainers.image.created", "2026-11-20T09:41:07Z"),
-    ]);
+    let spec = spec.labels(steward::labels::samples::COMPLIANT);
     match version {
         Some(version) => spec.label("org.opencontainers.image.version", version),
         None => spec,
     }
 }
 
-/// A stack, with a topic for the notifications and a queue that receives them.
-struct Bed {
-    stack: Stack,
-    topic: String,
-    queue: String,
+/// The notified stack, with this file's helpers.
+struct Bed(NotifiedStack);
+
+impl std::ops::Deref for Bed {
+    type Target = NotifiedStack;
+
+    fn deref(&self) -> &NotifiedStack {
+        &self.0
+    }
 }
 
 impl Bed {
     async fn start() -> Self {
-        let stack = Stack::start();
-        let (topic, queue) = stack.topic_with_queue(REGION).await;
-        Self {
-            stack,
-            topic,
-            queue,
-        }
+        Self(NotifiedStack::start(REGION).await)
     }
 
     fn guard(
@@ -82,15 +65,6 @@ impl Bed {
             tags: Ecr::new(&sdk),
             notifier: Sns::new(&sdk, &self.topic),
         }
-    }
-
-    /// The SNS envelopes that arrived on the queue: waits for `expected` of them, or for
-    /// [`QUIET`] when none is expected.
-    async fn notifications(&self, expected: usize) -> Vec<Value> {
-        let timeout = if expected == 0 { QUIET } else { ARRIVAL };
-        self.stack
-            .receive_notifications(&self.queue, expected, timeout)
-            .await
     }
 
     /// The image's tags in moto's ECR; `None` when the image is gone.
@@ -162,7 +136,7 @@ async fn a_compliant_push_is_left_alone_and_not_notified() {
 }
 
 #[tokio::test]
-async fn b_a_violation_in_audit_mode_is_notified_through_sns_and_left_in_place() {
+async fn a_violation_in_audit_mode_is_notified_through_sns_and_left_in_place() {
     let bed = Bed::start().await;
     let image = bed.stack.push_image(&labelled(
         PushSpec::new(REGION, REPOSITORY).tag("latest"),
@@ -209,7 +183,7 @@ async fn b_a_violation_in_audit_mode_is_notified_through_sns_and_left_in_place()
 }
 
 #[tokio::test]
-async fn c_enforce_mode_removes_the_offending_tag_and_keeps_the_image() {
+async fn enforce_mode_removes_the_offending_tag_and_keeps_the_image() {
     let bed = Bed::start().await;
     let latest = bed.compliant_image_also_tagged_latest("enforce").await;
 
@@ -253,7 +227,7 @@ fn quarantine_tag_of(image: &PushedImage) -> String {
 }
 
 #[tokio::test]
-async fn c_enforce_on_an_image_s_only_tag_quarantines_it_and_the_image_stays_reachable() {
+async fn enforce_on_an_image_s_only_tag_quarantines_it_and_the_image_stays_reachable() {
     let bed = Bed::start().await;
     let image = only_tagged_latest(&bed, "only-latest").await;
     let guard = bed.guard(Policy::builtin(), Some(Mode::Enforce));
@@ -285,7 +259,7 @@ async fn c_enforce_on_an_image_s_only_tag_quarantines_it_and_the_image_stays_rea
 }
 
 #[tokio::test]
-async fn c_keep_leaves_an_only_tag_and_delete_removes_the_image_only_when_the_policy_says_so() {
+async fn keep_leaves_an_only_tag_and_delete_removes_the_image_only_when_the_policy_says_so() {
     let bed = Bed::start().await;
     let policy = |choice: &str| {
         Policy::from_text(
@@ -322,7 +296,7 @@ async fn c_keep_leaves_an_only_tag_and_delete_removes_the_image_only_when_the_po
 }
 
 #[tokio::test]
-async fn c_an_immutable_repository_is_enforced_without_losing_the_image() {
+async fn an_immutable_repository_is_enforced_without_losing_the_image() {
     let bed = Bed::start().await;
     for mutability in ["IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION"] {
         let repository = format!("team/{}", mutability.to_lowercase().replace('_', "-"));
@@ -362,7 +336,7 @@ async fn c_an_immutable_repository_is_enforced_without_losing_the_image() {
 }
 
 #[tokio::test]
-async fn d_a_multi_arch_image_is_judged_on_every_platform() {
+async fn a_multi_arch_image_is_judged_on_every_platform() {
     let bed = Bed::start().await;
     let image = bed.stack.push_image(&labelled(
         PushSpec::new(REGION, REPOSITORY)
@@ -399,7 +373,7 @@ async fn d_a_multi_arch_image_is_judged_on_every_platform() {
 }
 
 #[tokio::test]
-async fn e_an_event_delivered_twice_in_enforce_mode_removes_the_tag_once() {
+async fn an_event_delivered_twice_in_enforce_mode_removes_the_tag_once() {
     let bed = Bed::start().await;
     let latest = bed.compliant_image_also_tagged_latest("twice").await;
     // Enforce through the policy this time: the rule's own mode.
@@ -432,7 +406,7 @@ async fn e_an_event_delivered_twice_in_enforce_mode_removes_the_tag_once() {
 }
 
 #[tokio::test]
-async fn f_an_event_for_a_missing_image_is_a_non_retryable_not_found() {
+async fn an_event_for_a_missing_image_is_a_non_retryable_not_found() {
     let bed = Bed::start().await;
     let existing = bed.stack.push_image(&labelled(
         PushSpec::new(REGION, REPOSITORY).tag("1.2.3"),
@@ -457,7 +431,7 @@ async fn f_an_event_for_a_missing_image_is_a_non_retryable_not_found() {
 }
 
 #[tokio::test]
-async fn g_the_binary_answers_the_runtime_api() {
+async fn the_binary_answers_the_runtime_api() {
     let bed = Bed::start().await;
     let image = bed.stack.push_image(&labelled(
         PushSpec::new(REGION, REPOSITORY).tag("1.2.3"),
@@ -509,7 +483,7 @@ async fn g_the_binary_answers_the_runtime_api() {
 }
 
 #[test]
-fn g_the_binary_fails_its_init_without_a_topic() {
+fn the_binary_fails_its_init_without_a_topic() {
     let env = [("AWS_REGION".to_string(), REGION.to_string())];
     let error = RuntimeApi::invoke_binary(
         &function_binary("push-guard"),

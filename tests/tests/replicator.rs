@@ -340,7 +340,7 @@ fn description(envelope: &Value) -> String {
 }
 
 #[tokio::test]
-async fn a_a_single_platform_image_arrives_byte_for_byte_and_a_rerun_only_reads() {
+async fn a_single_platform_image_arrives_byte_for_byte_and_a_rerun_only_reads() {
     let bed = Bed::start();
     let image = bed.push(&["--tag", "1.0.0", "--layers", "3", "--layer-size", "65536"]);
 
@@ -402,7 +402,7 @@ async fn a_a_single_platform_image_arrives_byte_for_byte_and_a_rerun_only_reads(
 }
 
 #[tokio::test]
-async fn b_a_multi_arch_index_arrives_with_every_platform_and_a_rerun_only_reads() {
+async fn a_multi_arch_index_arrives_with_every_platform_and_a_rerun_only_reads() {
     let bed = Bed::start();
     let image = bed.push(&[
         "--tag",
@@ -455,7 +455,7 @@ async fn b_a_multi_arch_index_arrives_with_every_platform_and_a_rerun_only_reads
 }
 
 #[tokio::test]
-async fn c_pre_releases_are_not_replicated() {
+async fn pre_releases_are_not_replicated() {
     let bed = Bed::start();
     let (topic, queue) = bed.stack.topic_with_queue(SOURCE).await;
     let function = bed.function(RELEASES_ONLY, &topic);
@@ -495,7 +495,7 @@ async fn c_pre_releases_are_not_replicated() {
 }
 
 #[tokio::test]
-async fn d_a_destination_cut_off_mid_upload_gets_no_manifest_and_a_rerun_completes() {
+async fn a_destination_cut_off_mid_upload_gets_no_manifest_and_a_rerun_completes() {
     let bed = Bed::start();
     let image = bed.push(&["--tag", "3.0.0", "--layers", "4", "--layer-size", "2000000"]);
     // Every PATCH is cut after 1 MiB: each layer upload dies half-way, every attempt.
@@ -538,7 +538,7 @@ async fn d_a_destination_cut_off_mid_upload_gets_no_manifest_and_a_rerun_complet
 }
 
 #[tokio::test]
-async fn e_corrupted_source_bytes_fail_the_copy_and_push_nothing() {
+async fn corrupted_source_bytes_fail_the_copy_and_push_nothing() {
     let bed = Bed::start();
     let image = bed.push(&["--tag", "4.0.0", "--layers", "2", "--layer-size", "300000"]);
     let corrupting = FaultProxy::start(bed.stack.registry(SOURCE)).expect("start the proxy");
@@ -574,7 +574,7 @@ async fn e_corrupted_source_bytes_fail_the_copy_and_push_nothing() {
 }
 
 #[tokio::test]
-async fn f_a_burst_of_503s_is_retried_through() {
+async fn a_burst_of_503s_is_retried_through() {
     let bed = Bed::start();
     let image = bed.push(&["--tag", "5.0.0", "--layers", "2", "--layer-size", "100000"]);
     bed.proxy.set_fault(Fault::Unavailable { requests: 3 });
@@ -628,7 +628,7 @@ fn file_digest(path: &Path) -> String {
 }
 
 #[tokio::test]
-async fn g_skopeo_reads_the_copy() {
+async fn skopeo_reads_the_copy() {
     let skopeo = skopeo();
     let bed = Bed::start();
     let single = bed.push(&["--tag", "6.0.0", "--layers", "2", "--layer-size", "50000"]);
@@ -713,7 +713,7 @@ async fn g_skopeo_reads_the_copy() {
 }
 
 #[tokio::test]
-async fn h_the_function_replicates_a_push_and_notifies_with_a_line_per_region() {
+async fn the_function_replicates_a_push_and_notifies_with_a_line_per_region() {
     let bed = Bed::start();
     let (topic, queue) = bed.stack.topic_with_queue(SOURCE).await;
     let function = bed.function(REPLICATE_TEAM, &topic);
@@ -758,7 +758,7 @@ async fn h_the_function_replicates_a_push_and_notifies_with_a_line_per_region() 
 }
 
 #[tokio::test]
-async fn i_a_destination_that_answers_503_fails_retryably_and_is_notified() {
+async fn a_destination_that_answers_503_fails_retryably_and_is_notified() {
     let bed = Bed::start();
     let (topic, queue) = bed.stack.topic_with_queue(SOURCE).await;
     let function = bed.function(REPLICATE_TEAM, &topic);
@@ -820,7 +820,7 @@ fn stdout_json(output: &Output) -> Value {
 }
 
 #[tokio::test]
-async fn j_the_cli_lists_copies_and_fails_when_a_destination_does() {
+async fn the_cli_lists_copies_and_fails_when_a_destination_does() {
     let bed = Bed::start();
     let first = bed
         .stack
@@ -915,7 +915,7 @@ async fn j_the_cli_lists_copies_and_fails_when_a_destination_does() {
 /// engine retries it, and reports it as retryable. Small blobs hide the difference: the
 /// kernel's socket buffers take a 2 MB body whole before the cut shows.
 #[tokio::test]
-async fn k_a_connection_cut_mid_blob_is_retried_and_retryable() {
+async fn a_connection_cut_mid_blob_is_retried_and_retryable() {
     let bed = Bed::start();
     let image = bed.push(&[
         "--tag",
@@ -977,7 +977,7 @@ fn writes(requests: &[testbed::ProxiedRequest]) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn l_a_late_event_for_an_older_push_leaves_the_destination_tag_on_the_newer_image() {
+async fn a_late_event_for_an_older_push_leaves_the_destination_tag_on_the_newer_image() {
     let bed = Bed::start();
     let (topic, queue) = bed.stack.topic_with_queue(SOURCE).await;
     let function = bed.function(REPLICATE_TEAM, &topic);
@@ -1059,7 +1059,7 @@ replication:
 ";
 
 #[tokio::test]
-async fn m_a_two_way_rule_set_deployed_in_both_regions_copies_once_and_never_onto_itself() {
+async fn a_two_way_rule_set_deployed_in_both_regions_copies_once_and_never_onto_itself() {
     let bed = Bed::start();
     let (topic, queue) = bed.stack.topic_with_queue(SOURCE).await;
     let source_proxy = FaultProxy::start(bed.stack.registry(SOURCE)).expect("proxy");

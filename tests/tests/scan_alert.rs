@@ -7,8 +7,6 @@
 // An integration test: a failed step is a failed test, so it may unwrap and expect.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::Duration;
-
 use scan_alert::ScanAlert;
 use serde_json::{json, Value};
 use steward::aws::{Ecr, Sns};
@@ -16,34 +14,28 @@ use steward::date::Date;
 use steward::harness::{Invocation, Invoke};
 use steward::policy::{Policy, SourceFormat};
 use testbed::{
-    event_from_sample, function_binary, Answer, PushSpec, PushedImage, RuntimeApi, ScanResult,
-    Stack,
+    event_from_sample, function_binary, Answer, NotifiedStack, PushSpec, PushedImage, RuntimeApi,
+    ScanResult,
 };
 
 const REGION: &str = "us-east-1";
 const ACCOUNT: &str = "123456789012";
 const REPOSITORY: &str = "team/app";
-/// How long to wait to be sure that no notification comes.
-const QUIET: Duration = Duration::from_secs(1);
-/// How long a notification may take to arrive.
-const ARRIVAL: Duration = Duration::from_secs(10);
 
-/// A stack, with a topic for the notifications and a queue that receives them.
-struct Bed {
-    stack: Stack,
-    topic: String,
-    queue: String,
+/// The notified stack, with this file's helpers.
+struct Bed(NotifiedStack);
+
+impl std::ops::Deref for Bed {
+    type Target = NotifiedStack;
+
+    fn deref(&self) -> &NotifiedStack {
+        &self.0
+    }
 }
 
 impl Bed {
     async fn start() -> Self {
-        let stack = Stack::start();
-        let (topic, queue) = stack.topic_with_queue(REGION).await;
-        Self {
-            stack,
-            topic,
-            queue,
-        }
+        Self(NotifiedStack::start(REGION).await)
     }
 
     fn alert(&self, policy: Policy, notify_clean: bool) -> ScanAlert<Ecr, Sns> {
@@ -60,15 +52,6 @@ impl Bed {
     fn push(&self, tag: &str) -> PushedImage {
         self.stack
             .push_image(&PushSpec::new(REGION, REPOSITORY).tag(tag))
-    }
-
-    /// The SNS envelopes that arrived on the queue: waits for `expected` of them, or for
-    /// [`QUIET`] when none is expected.
-    async fn notifications(&self, expected: usize) -> Vec<Value> {
-        let timeout = if expected == 0 { QUIET } else { ARRIVAL };
-        self.stack
-            .receive_notifications(&self.queue, expected, timeout)
-            .await
     }
 }
 
@@ -136,7 +119,7 @@ fn today() -> Date {
 }
 
 #[tokio::test]
-async fn a_a_basic_scan_over_the_bar_is_notified_with_its_findings() {
+async fn a_basic_scan_over_the_bar_is_notified_with_its_findings() {
     let bed = Bed::start().await;
     let image = bed.push("1.2.3");
     bed.stack
@@ -210,7 +193,7 @@ async fn a_a_basic_scan_over_the_bar_is_notified_with_its_findings() {
 }
 
 #[tokio::test]
-async fn b_an_inspector_scan_names_its_repository_by_arn_and_reads_enhanced_findings() {
+async fn an_inspector_scan_names_its_repository_by_arn_and_reads_enhanced_findings() {
     let bed = Bed::start().await;
     let image = bed.push("2.0.0");
     bed.stack
@@ -275,7 +258,7 @@ async fn b_an_inspector_scan_names_its_repository_by_arn_and_reads_enhanced_find
 }
 
 #[tokio::test]
-async fn c_a_clean_scan_is_quiet_unless_clean_scans_are_wanted() {
+async fn a_clean_scan_is_quiet_unless_clean_scans_are_wanted() {
     let bed = Bed::start().await;
     let image = bed.push("1.2.3");
     bed.stack.scan(&ScanResult::complete(&image)).await;
@@ -311,7 +294,7 @@ async fn c_a_clean_scan_is_quiet_unless_clean_scans_are_wanted() {
 }
 
 #[tokio::test]
-async fn d_a_failed_scan_is_notified_as_such() {
+async fn a_failed_scan_is_notified_as_such() {
     let bed = Bed::start().await;
     let image = bed.push("1.2.3");
     let event = basic_event(&image, "FAILED", json!({}));
@@ -338,7 +321,7 @@ async fn d_a_failed_scan_is_notified_as_such() {
 }
 
 #[tokio::test]
-async fn e_without_a_scan_in_ecr_the_event_counts_decide() {
+async fn without_a_scan_in_ecr_the_event_counts_decide() {
     let bed = Bed::start().await;
     // Never scanned in moto: DescribeImageScanFindings answers ScanNotFoundException.
     let image = bed.push("1.2.3");
@@ -363,7 +346,7 @@ async fn e_without_a_scan_in_ecr_the_event_counts_decide() {
 }
 
 #[tokio::test]
-async fn f_the_binary_answers_the_runtime_api() {
+async fn the_binary_answers_the_runtime_api() {
     let bed = Bed::start().await;
     let image = bed.push("1.2.3");
     bed.stack

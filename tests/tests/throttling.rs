@@ -15,31 +15,30 @@ use steward::aws::{Ecr, Registries, Sns};
 use steward::deadline::Deadline;
 use steward::harness::{Invocation, Invoke};
 use steward::policy::{Mode, Policy};
-use testbed::{push_event, Fault, FaultProxy, PushSpec, PushedImage, Stack};
+use testbed::{push_event, Fault, FaultProxy, NotifiedStack, PushSpec, PushedImage};
 
 const REGION: &str = "us-east-1";
 const REPOSITORY: &str = "team/app";
-const ARRIVAL: Duration = Duration::from_secs(10);
 
 struct Bed {
-    stack: Stack,
+    notified: NotifiedStack,
     /// In front of moto: ECR and SNS calls go through it.
     proxy: FaultProxy,
-    topic: String,
-    queue: String,
+}
+
+impl std::ops::Deref for Bed {
+    type Target = NotifiedStack;
+
+    fn deref(&self) -> &NotifiedStack {
+        &self.notified
+    }
 }
 
 impl Bed {
     async fn start() -> Self {
-        let stack = Stack::start();
-        let (topic, queue) = stack.topic_with_queue(REGION).await;
-        let proxy = FaultProxy::start(stack.endpoint()).expect("start the proxy");
-        Self {
-            stack,
-            proxy,
-            topic,
-            queue,
-        }
+        let notified = NotifiedStack::start(REGION).await;
+        let proxy = FaultProxy::start(notified.stack.endpoint()).expect("start the proxy");
+        Self { notified, proxy }
     }
 
     fn through_proxy(&self) -> SdkConfig {
@@ -98,10 +97,7 @@ async fn a_burst_of_throttling_from_ecr_and_sns_is_retried_through() {
     assert_eq!(report["outcome"], "tag-removed", "{report:#}");
     assert_eq!(bed.injected(), 2, "two throttled answers, then through");
     assert_eq!(bed.tags(&image).await, Some(vec!["1.2.3".to_string()]));
-    let envelopes = bed
-        .stack
-        .receive_notifications(&bed.queue, 1, ARRIVAL)
-        .await;
+    let envelopes = bed.notifications(1).await;
     assert_eq!(envelopes.len(), 1, "{envelopes:#?}");
 }
 
@@ -138,7 +134,13 @@ async fn ecr_that_stays_throttled_gives_a_retryable_error_before_the_deadline_an
             "Retryable.Throttled",
             "{fault:?}: {error}"
         );
-        assert!(bed.injected() >= attempts, "{fault:?}: {}", bed.injected());
+        let injected = bed
+            .proxy
+            .requests_at_least(attempts)
+            .iter()
+            .filter(|r| r.injected)
+            .count();
+        assert!(injected >= attempts, "{fault:?}: {injected}");
         assert_eq!(
             bed.tags(&image).await,
             Some(vec!["1.2.3".to_string(), "latest".to_string()]),
@@ -187,10 +189,7 @@ async fn sns_down_after_a_removal_fails_retryably_and_the_redelivery_reports_it(
     bed.proxy.set_fault(Fault::PassThrough);
     let report = guard.invoke(push_event(&image)).await.expect("redelivered");
     assert_eq!(report["outcome"], "already-removed", "{report:#}");
-    let envelopes = bed
-        .stack
-        .receive_notifications(&bed.queue, 1, ARRIVAL)
-        .await;
+    let envelopes = bed.notifications(1).await;
     assert_eq!(envelopes.len(), 1, "{envelopes:#?}");
     assert_eq!(
         envelopes[0]["MessageAttributes"]["outcome"]["Value"],

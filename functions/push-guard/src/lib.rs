@@ -178,20 +178,7 @@ mod tests {
     const NEWER: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 
     fn good_labels() -> Labels {
-        [
-            (
-                "org.opencontainers.image.source",
-                "https://github.com/example/app",
-            ),
-            (
-                "org.opencontainers.image.revision",
-                "4f9c2e1d8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d",
-            ),
-            ("org.opencontainers.image.created", "2026-11-20T09:41:07Z"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+        steward::labels::samples::compliant()
     }
 
     fn guard_with(
@@ -224,9 +211,7 @@ mod tests {
     }
 
     fn push(tag: &str) -> Value {
-        let mut event: Value =
-            serde_json::from_str(include_str!("../../../events/image-push-semver.json"))
-                .expect("sample");
+        let mut event: Value = steward::testing::sample_event("image-push-semver.json");
         event["detail"]["image-tag"] = tag.into();
         event
     }
@@ -381,9 +366,7 @@ mod tests {
             .remove("image-tag");
         let mut delete = push("latest");
         delete["detail"]["action-type"] = "DELETE".into();
-        let scan: Value =
-            serde_json::from_str(include_str!("../../../events/image-scan-basic.json"))
-                .expect("sample");
+        let scan: Value = steward::testing::sample_event("image-scan-basic.json");
         for event in [untagged, delete, scan] {
             let response = guard.invoke(event).await.expect("handled");
             assert!(response["outcome"] == "skipped", "{response}");

@@ -161,8 +161,6 @@ mod tests {
     use steward::replication::CopyStats;
     use steward::testing::{Inbox, MemoryImages};
 
-    use serde_json::Value;
-
     use super::*;
     use steward::harness::{Invocation, Invoke};
 
@@ -235,10 +233,7 @@ mod tests {
         function_with(POLICY, copies, None)
     }
 
-    fn sample(name: &str) -> Value {
-        let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("json")
-    }
+    use steward::testing::sample_event as sample;
 
     #[tokio::test(flavor = "current_thread")]
     async fn copies_matching_tags_to_every_destination_and_notifies_once() {

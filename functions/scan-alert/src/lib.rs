@@ -126,7 +126,7 @@ mod tests {
     use steward::scan::{VulnFinding, VulnSeverity};
     use steward::testing::Inbox;
 
-    use serde_json::{json, Value};
+    use serde_json::json;
     use steward::date::Date;
     use steward::harness::Invocation;
 
@@ -185,10 +185,7 @@ mod tests {
         }
     }
 
-    fn sample(name: &str) -> Value {
-        let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-        serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("json")
-    }
+    use steward::testing::sample_event as sample;
 
     fn today() -> Date {
         Date::parse("2026-11-23").expect("date")
