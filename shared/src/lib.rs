@@ -23,5 +23,5 @@ pub mod lambda;
 pub mod ops;
 pub mod ports;
 pub mod retry;
-#[cfg(feature = "testing")]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -212,3 +212,91 @@ impl crate::ports::ImageReader for MemoryImages {
         Ok(self.tags.lock().map_err(|_| poisoned())?.get(tag).cloned())
     }
 }
+
+/// ECR's catalog and scans in memory: repositories with their tagged images, the scan
+/// findings of some digests, and whether each repository scans on push.
+#[derive(Debug, Default)]
+pub struct MemoryCatalog {
+    images: std::collections::BTreeMap<String, Vec<crate::image::TaggedImage>>,
+    scans: std::collections::BTreeMap<String, crate::ports::ScanFindings>,
+    scanning: std::collections::BTreeSet<String>,
+}
+
+impl MemoryCatalog {
+    /// A repository holding `digest` under `tags`; `scans_on_push` for the repository.
+    pub fn with_image(mut self, repository: &str, digest: &str, tags: &[&str]) -> Self {
+        self.images
+            .entry(repository.into())
+            .or_default()
+            .push(crate::image::TaggedImage {
+                digest: digest.into(),
+                tags: tags.iter().map(|t| t.to_string()).collect(),
+            });
+        self
+    }
+
+    /// The repository scans on push.
+    pub fn scanning(mut self, repository: &str) -> Self {
+        self.scanning.insert(repository.into());
+        self
+    }
+
+    /// The scan of `digest` has these findings.
+    pub fn with_scan(mut self, digest: &str, findings: crate::ports::ScanFindings) -> Self {
+        self.scans.insert(digest.into(), findings);
+        self
+    }
+}
+
+impl crate::ports::ImageCatalog for MemoryCatalog {
+    async fn find_image(
+        &self,
+        repository: &str,
+        selector: &crate::image::ImageSelector,
+    ) -> Result<Option<crate::image::TaggedImage>, StewardError> {
+        use crate::image::ImageSelector;
+        Ok(self.images.get(repository).and_then(|images| {
+            images
+                .iter()
+                .find(|image| match selector {
+                    ImageSelector::Tag(tag) => image.tags.contains(tag),
+                    ImageSelector::Digest(digest) => &image.digest == digest,
+                })
+                .cloned()
+        }))
+    }
+
+    async fn repositories(&self) -> Result<Vec<String>, StewardError> {
+        Ok(self.images.keys().cloned().collect())
+    }
+
+    async fn tagged_images(
+        &self,
+        repository: &str,
+    ) -> Result<Vec<crate::image::TaggedImage>, StewardError> {
+        let mut images = self.images.get(repository).cloned().unwrap_or_default();
+        images.retain(|image| !image.tags.is_empty());
+        images.sort_by(|a, b| a.digest.cmp(&b.digest));
+        Ok(images)
+    }
+
+    async fn scans_on_push(&self, repository: &str) -> Result<bool, StewardError> {
+        Ok(self.scanning.contains(repository))
+    }
+}
+
+impl crate::ports::ScanReader for MemoryCatalog {
+    async fn scan_findings(
+        &self,
+        _: &str,
+        digest: &str,
+    ) -> Result<crate::ports::ScanFindings, StewardError> {
+        self.scans
+            .get(digest)
+            .cloned()
+            .ok_or_else(|| StewardError::NotFound {
+                service: crate::error::Service::Ecr,
+                what: format!("the scan of {digest}"),
+            })
+    }
+}

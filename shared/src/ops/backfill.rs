@@ -167,3 +167,88 @@ pub async fn copy_all<R: Replicator>(
     }
     results
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::SourceFormat;
+    use crate::testing::MemoryCatalog;
+
+    const A: &str = "sha256:aaaa";
+    const B: &str = "sha256:bbbb";
+
+    fn catalog() -> MemoryCatalog {
+        MemoryCatalog::default()
+            .with_image("team/app", A, &["1.0.0", "1.0.0-rc.1"])
+            .with_image("team/app", B, &["2.0.0", "latest"])
+            .with_image("other/app", A, &["1.0.0"])
+            .with_image("team/untagged", "sha256:cccc", &[])
+    }
+
+    fn request(destinations: Destinations, tags: Option<&str>) -> BackfillRequest {
+        BackfillRequest {
+            region: "us-east-1".into(),
+            repositories: Glob::new("team/*").expect("glob"),
+            destinations,
+            tags: tags.map(|t| Pattern::new(t).expect("pattern")),
+        }
+    }
+
+    fn summary(plan: &[PlannedCopy]) -> Vec<String> {
+        plan.iter()
+            .map(|c| {
+                format!(
+                    "{}@{} {} -> {}/{}",
+                    c.repository,
+                    c.digest,
+                    c.tags.join(","),
+                    c.target.region,
+                    c.target.repository
+                )
+            })
+            .collect()
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_policy_picks_tags_and_places_and_never_the_image_s_own() {
+        let policy = Policy::from_text(
+            "version: 1\nrules:\n  - tags: { semver: {} }\nreplication:\n  - repositories: [\"team/*\"]\n    tags: { semver: { prerelease: false } }\n    destinations: [{ region: eu-west-1 }, { region: us-east-1 }]\n",
+            "test",
+            SourceFormat::Yaml,
+        )
+        .expect("policy");
+        let plan = plan(&policy, &catalog(), &request(Destinations::Policy, None))
+            .await
+            .expect("planned");
+        assert_eq!(
+            summary(&plan),
+            [
+                "team/app@sha256:aaaa 1.0.0 -> eu-west-1/team/app",
+                "team/app@sha256:bbbb 2.0.0 -> eu-west-1/team/app",
+            ]
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn explicit_regions_take_every_tag_the_pattern_admits() {
+        let to = Destinations::Regions {
+            regions: vec!["eu-west-1".into(), "us-east-1".into()],
+            create_repository: true,
+        };
+        let plan = plan(
+            &Policy::builtin(),
+            &catalog(),
+            &request(to, Some("[0-9.]+")),
+        )
+        .await
+        .expect("planned");
+        assert_eq!(
+            summary(&plan),
+            [
+                "team/app@sha256:aaaa 1.0.0 -> eu-west-1/team/app",
+                "team/app@sha256:bbbb 2.0.0 -> eu-west-1/team/app",
+            ]
+        );
+        assert!(plan.iter().all(|c| c.target.create_repository));
+    }
+}

@@ -197,3 +197,148 @@ async fn wait_for_scan<C: ImageCatalog + ScanReader>(
         interval = (interval * 2).min(MAX_POLL_INTERVAL);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::labels::samples::compliant;
+    use crate::policy::SourceFormat;
+    use crate::ports::ScanFindings;
+    use crate::scan::{VulnFinding, VulnSeverity};
+    use crate::testing::{MemoryCatalog, MemoryImages};
+
+    const DIGEST: &str = "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234abcd";
+
+    fn request(repository: &str, image: ImageSelector) -> GateRequest {
+        GateRequest {
+            region: "us-east-1".into(),
+            repository: repository.into(),
+            image,
+            wait: None,
+            today: Date::parse("2026-12-01").expect("date"),
+        }
+    }
+
+    fn scanned(critical: u64) -> ScanFindings {
+        let finding = |n: u64| VulnFinding {
+            id: format!("CVE-2026-{n:04}"),
+            severity: VulnSeverity::Critical,
+            package: Some("xz-utils".into()),
+            installed_version: Some("5.6.0".into()),
+            fixed_in: None,
+            fixable: None,
+            uri: None,
+        };
+        ScanFindings {
+            state: ScanState::Complete,
+            counts: BTreeMap::from([(VulnSeverity::Critical, critical)]),
+            findings: (0..critical).map(finding).collect(),
+        }
+    }
+
+    fn registry() -> MemoryImages {
+        MemoryImages::default().with("1.2.3", DIGEST, compliant())
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_clean_image_passes_and_a_critical_finding_fails() {
+        let policy = Policy::builtin();
+        for (critical, passed) in [(0, true), (1, false)] {
+            let ecr = MemoryCatalog::default()
+                .with_image("team/app", DIGEST, &["1.2.3", "latest"])
+                .with_scan(DIGEST, scanned(critical));
+            let found = gate(
+                &policy,
+                &ecr,
+                &registry(),
+                &request("team/app", ImageSelector::Tag("1.2.3".into())),
+            )
+            .await
+            .expect("gated");
+            assert_eq!(found.passed(), passed, "{critical} critical");
+            assert_eq!(found.results.len(), 1, "by tag, only that tag");
+            assert_eq!(found.image.tags, ["1.2.3", "latest"]);
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn by_digest_every_tag_is_judged() {
+        let ecr = MemoryCatalog::default()
+            .with_image("team/app", DIGEST, &["1.2.3", "latest"])
+            .with_scan(DIGEST, scanned(0));
+        let found = gate(
+            &Policy::builtin(),
+            &ecr,
+            &registry(),
+            &request("team/app", ImageSelector::Digest(DIGEST.into())),
+        )
+        .await
+        .expect("gated");
+        let compliant: Vec<bool> = found.results.iter().map(|r| r.compliant).collect();
+        assert_eq!(compliant, [true, false], "latest is denied");
+        assert!(!found.passed());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_ungoverned_repository_s_scan_is_not_judged_as_scan_alert_does_not() {
+        let policy = Policy::from_text(
+            "version: 1\nrules:\n  - repositories: [\"team/*\"]\n    tags: { semver: {} }\n",
+            "test",
+            SourceFormat::Yaml,
+        )
+        .expect("policy");
+        let ecr = MemoryCatalog::default()
+            .with_image("other/app", DIGEST, &["1.2.3"])
+            .with_scan(DIGEST, scanned(9));
+        let found = gate(
+            &policy,
+            &ecr,
+            &registry(),
+            &request("other/app", ImageSelector::Tag("1.2.3".into())),
+        )
+        .await
+        .expect("gated");
+        assert_eq!(found.scan, GateScan::Judged(ScanJudgement::Ungoverned));
+        assert!(found.passed());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn no_scan_yet_times_out_or_says_scanning_is_off() {
+        let scanning = MemoryCatalog::default()
+            .with_image("team/app", DIGEST, &["1.2.3"])
+            .scanning("team/app");
+        let request = request("team/app", ImageSelector::Tag("1.2.3".into()));
+        let found = gate(&Policy::builtin(), &scanning, &registry(), &request)
+            .await
+            .expect("gated");
+        assert_eq!(
+            found.scan,
+            GateScan::TimedOut {
+                waited: Duration::ZERO
+            }
+        );
+        assert!(!found.passed());
+
+        let off = MemoryCatalog::default().with_image("team/app", DIGEST, &["1.2.3"]);
+        let error = gate(&Policy::builtin(), &off, &registry(), &request)
+            .await
+            .expect_err("scanning is off");
+        assert!(matches!(error, GateError::ScanningOff { .. }), "{error}");
+
+        let missing = gate(
+            &Policy::builtin(),
+            &off,
+            &registry(),
+            &request_for_missing(),
+        )
+        .await
+        .expect_err("no such image");
+        assert_eq!(missing.to_string(), "team/app:9.9.9 not found in ECR");
+    }
+
+    fn request_for_missing() -> GateRequest {
+        request("team/app", ImageSelector::Tag("9.9.9".into()))
+    }
+}
