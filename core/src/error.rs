@@ -22,6 +22,34 @@ impl std::fmt::Display for Service {
     }
 }
 
+/// An AWS error code that ecr-steward acts on; any other is kept as it came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AwsErrorCode {
+    /// CreateRepository: the repository exists already (a concurrent delivery made it).
+    RepositoryAlreadyExists,
+    /// PutImage: the image (with that tag) is there already; nothing changed.
+    ImageAlreadyExists,
+    /// PutImage: an immutable tag names another image.
+    ImageTagAlreadyExists,
+    /// IAM or a resource policy denied the call.
+    AccessDenied,
+    /// Any other code.
+    Other(String),
+}
+
+impl AwsErrorCode {
+    /// From the code in an AWS answer (`RepositoryAlreadyExistsException`, …).
+    pub fn parse(code: &str) -> Self {
+        match code {
+            "RepositoryAlreadyExistsException" => Self::RepositoryAlreadyExists,
+            "ImageAlreadyExistsException" => Self::ImageAlreadyExists,
+            "ImageTagAlreadyExistsException" => Self::ImageTagAlreadyExists,
+            "AccessDeniedException" | "AccessDenied" => Self::AccessDenied,
+            other => Self::Other(other.into()),
+        }
+    }
+}
+
 /// A failure of an invocation, classified: [`StewardError::is_retryable`] tells whether the
 /// same call may succeed later, [`StewardError::error_type`] names the class.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +88,8 @@ pub enum StewardError {
     Rejected {
         /// The service that refused.
         service: Service,
+        /// The AWS error code, when the answer had one.
+        code: Option<AwsErrorCode>,
         /// The service's own words.
         message: String,
     },
@@ -123,7 +153,11 @@ impl StewardError {
             },
             429 => Self::Throttled { service, message },
             500..=599 => Self::Unavailable { service, message },
-            _ => Self::Rejected { service, message },
+            _ => Self::Rejected {
+                service,
+                code: None,
+                message,
+            },
         }
     }
 }

@@ -65,3 +65,13 @@ impl std::fmt::Display for ImageSelector {
         }
     }
 }
+
+/// A manifest that refers to an image (a signature, an SBOM, an attestation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referrer {
+    /// The referrer's own digest.
+    pub digest: String,
+    /// The tag it is found under where a registry has no referrers API (cosign's and the OCI
+    /// fallback scheme's `sha256-<hex>[.sig|.att|.sbom]`); `None` when listed by the API.
+    pub tag: Option<String>,
+}

@@ -111,12 +111,16 @@ impl RawManifest {
 
 /// `sha256:<hex>` of some bytes.
 pub fn sha256_digest(bytes: &[u8]) -> String {
-    let hash = Sha256::digest(bytes);
-    let mut digest = String::with_capacity(71);
-    digest.push_str("sha256:");
-    for byte in hash {
-        digest.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
-        digest.push(char::from(b"0123456789abcdef"[usize::from(byte & 0xf)]));
+    format!("sha256:{}", lower_hex(&Sha256::digest(bytes)))
+}
+
+/// Bytes as lowercase hex, two digits a byte.
+pub fn lower_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0xf)]));
     }
-    digest
+    text
 }

@@ -99,6 +99,7 @@ mod tests {
                 calls += 1;
                 async {
                     Err(StewardError::Rejected {
+                        code: None,
                         service: Service::Registry,
                         message: "401".into(),
                     })

@@ -3,7 +3,7 @@
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-use crate::error::{with_causes, Service, StewardError};
+use crate::error::{with_causes, AwsErrorCode, Service, StewardError};
 
 /// Maps an SDK error to the classes Lambda's retries act on.
 /// An error without a code the SDK could read (a proxy's or load balancer's page, say) is
@@ -52,24 +52,16 @@ where
                 }
                 _ => StewardError::Rejected {
                     service,
+                    code: Some(AwsErrorCode::parse(code)),
                     message: format!("{code}: {message}"),
                 },
             }
         }
         _ => StewardError::Rejected {
             service,
+            code: None,
             message: with_causes(&error),
         },
-    }
-}
-
-/// The AWS error code of a service error, if it has one.
-pub(super) fn error_code<E: ProvideErrorMetadata>(
-    error: &SdkError<E, HttpResponse>,
-) -> Option<String> {
-    match error {
-        SdkError::ServiceError(context) => context.err().code().map(str::to_string),
-        _ => None,
     }
 }
 
@@ -119,5 +111,10 @@ mod tests {
             );
         }
         assert!(service_error(503, None).to_string().contains("HTTP 503"));
+        let StewardError::Rejected { code, .. } = service_error(400, Some("AccessDeniedException"))
+        else {
+            panic!("rejected");
+        };
+        assert_eq!(code, Some(AwsErrorCode::AccessDenied));
     }
 }

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use aws_config::{Region, SdkConfig};
 use aws_sdk_ecr::types::ImageIdentifier;
 
-use super::classify::{classify, error_code};
-use crate::error::{Service, StewardError};
+use super::classify::classify;
+use crate::error::{AwsErrorCode, Service, StewardError};
 use crate::image::{ImageSelector, TaggedImage};
 use crate::ports::{ImageCatalog, ScanFindings, ScanReader, TagStore};
 use crate::scan::{ScanState, VulnFinding, VulnSeverity};
@@ -39,8 +39,8 @@ impl Ecr {
         &self.client
     }
 
-    /// `Basic …` credentials for the registry, and its endpoint (`https://<account>.dkr.ecr…`).
-    pub async fn registry_credentials(&self) -> Result<(String, String), StewardError> {
+    /// The credentials of the registry of this region, from GetAuthorizationToken.
+    pub async fn registry_credentials(&self) -> Result<RegistryCredentials, StewardError> {
         let output = self
             .client
             .get_authorization_token()
@@ -57,7 +57,27 @@ impl Ecr {
                 })?;
         let token = data.authorization_token().unwrap_or_default();
         let endpoint = data.proxy_endpoint().unwrap_or_default();
-        Ok((format!("Basic {token}"), endpoint.to_string()))
+        Ok(RegistryCredentials {
+            authorization: format!("Basic {token}"),
+            endpoint: endpoint.to_string(),
+        })
+    }
+}
+
+/// What a registry client needs to reach an ECR registry.
+#[derive(Clone)]
+pub struct RegistryCredentials {
+    /// The `Authorization` header's value: `Basic <token>`, valid 12 hours.
+    pub authorization: String,
+    /// The registry's endpoint, `https://<account>.dkr.ecr.<region>.amazonaws.com`.
+    pub endpoint: String,
+}
+
+impl std::fmt::Debug for RegistryCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryCredentials")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
     }
 }
 
@@ -119,12 +139,16 @@ impl TagStore for Ecr {
             .await;
         let error = match put {
             Ok(_) => return Ok(()),
-            Err(error) => error,
+            Err(error) => classify(Service::Ecr, error),
         };
-        match error_code(&error).as_deref() {
+        let code = match &error {
+            StewardError::Rejected { code, .. } => code.clone(),
+            _ => None,
+        };
+        match code {
             // Nothing changed: either the tag already names this image, or (moto) an
             // immutable tag names another one. What the tag names now decides.
-            Some("ImageAlreadyExistsException") => {
+            Some(AwsErrorCode::ImageAlreadyExists) => {
                 match self.tagged_image(repository, tag).await? {
                     Some(current) if current.digest == digest => Ok(()),
                     current => Err(StewardError::Conflict {
@@ -136,11 +160,11 @@ impl TagStore for Ecr {
                     }),
                 }
             }
-            Some("ImageTagAlreadyExistsException") => Err(StewardError::Conflict {
+            Some(AwsErrorCode::ImageTagAlreadyExists) => Err(StewardError::Conflict {
                 service: Service::Ecr,
                 message: format!("tag {tag} of {repository} is immutable and names another image"),
             }),
-            _ => Err(classify(Service::Ecr, error)),
+            _ => Err(error),
         }
     }
 
@@ -170,6 +194,7 @@ impl TagStore for Ecr {
                 return Ok(None);
             }
             return Err(StewardError::Rejected {
+                code: None,
                 service: Service::Ecr,
                 message: format!(
                     "BatchDeleteImage {code}: {}",

@@ -8,7 +8,7 @@ mod sdk;
 mod sns;
 
 pub use classify::classify;
-pub use ecr::Ecr;
+pub use ecr::{Ecr, RegistryCredentials};
 pub use registries::{Registries, RegistryReplicator};
 pub use sdk::{retry_config, sdk_config};
 pub use sns::Sns;

@@ -9,8 +9,8 @@ use aws_config::SdkConfig;
 use tokio::sync::Mutex;
 
 use super::classify::classify;
-use super::ecr::Ecr;
-use crate::error::{Service, StewardError};
+use super::ecr::{Ecr, RegistryCredentials};
+use crate::error::{AwsErrorCode, Service, StewardError};
 use crate::image::{ImageRef, PlatformLabels};
 use crate::oci::copy::{copy_image, CopyOptions, Endpoint};
 use crate::oci::registry::RegistryClient;
@@ -65,7 +65,10 @@ impl Registries {
                 return Ok(client.clone());
             }
         }
-        let (authorization, endpoint) = Ecr::in_region(&self.sdk, region)
+        let RegistryCredentials {
+            authorization,
+            endpoint,
+        } = Ecr::in_region(&self.sdk, region)
             .registry_credentials()
             .await?;
         let endpoint = match (self.overrides.get(region), account) {
@@ -144,11 +147,10 @@ impl RegistryReplicator {
         match created.map_err(|e| classify(Service::Ecr, e)) {
             Ok(_) => Ok(true),
             // Created meanwhile by a concurrent delivery.
-            Err(StewardError::Rejected { message, .. })
-                if message.starts_with("RepositoryAlreadyExistsException") =>
-            {
-                Ok(false)
-            }
+            Err(StewardError::Rejected {
+                code: Some(AwsErrorCode::RepositoryAlreadyExists),
+                ..
+            }) => Ok(false),
             Err(other) => Err(other),
         }
     }

@@ -39,6 +39,7 @@ impl Notifier for Sns {
                 .string_value(value)
                 .build()
                 .map_err(|e| StewardError::Rejected {
+                    code: None,
                     service: Service::Sns,
                     message: e.to_string(),
                 })?;

@@ -8,7 +8,7 @@
 //! - Whatever is already at the destination (checked with HEAD) is skipped, so a repeated copy
 //!   costs a few HEAD requests.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::{stream, StreamExt, TryStreamExt};
@@ -16,6 +16,8 @@ use sha2::{Digest as _, Sha256};
 
 use super::registry::RegistryClient;
 use crate::error::{Service, StewardError};
+use crate::image::Referrer;
+use crate::manifest::lower_hex;
 use crate::replication::CopyStats;
 use crate::retry::RetryPolicy;
 
@@ -110,10 +112,10 @@ pub async fn copy_image(
 async fn copy_referrer(
     source: Endpoint<'_>,
     destination: Endpoint<'_>,
-    referrer: &(String, Option<String>),
+    referrer: &Referrer,
     options: &CopyOptions,
 ) -> Result<CopyStats, StewardError> {
-    let (digest, tag) = referrer;
+    let Referrer { digest, tag } = referrer;
     let stats = copy_manifest(source, destination, digest, options).await?;
     if let Some(tag) = tag {
         let manifest = options
@@ -138,13 +140,19 @@ async fn referrers(
     source: Endpoint<'_>,
     digest: &str,
     options: &CopyOptions,
-) -> Result<Vec<(String, Option<String>)>, StewardError> {
+) -> Result<Vec<Referrer>, StewardError> {
     if let Some(descriptors) = options
         .retry
         .run(|| source.registry.referrers(source.repository, digest))
         .await?
     {
-        return Ok(descriptors.into_iter().map(|d| (d.digest, None)).collect());
+        return Ok(descriptors
+            .into_iter()
+            .map(|d| Referrer {
+                digest: d.digest,
+                tag: None,
+            })
+            .collect());
     }
     let base = digest.replacen(':', "-", 1);
     let mut found = Vec::new();
@@ -155,7 +163,10 @@ async fn referrers(
             .run(|| source.registry.head_manifest(source.repository, &tag))
             .await?
         {
-            found.push((referrer, Some(tag)));
+            found.push(Referrer {
+                digest: referrer,
+                tag: Some(tag),
+            });
         }
     }
     Ok(found)
@@ -274,36 +285,28 @@ async fn stream_blob(
         .start_upload(destination.repository)
         .await?;
 
-    let hasher = Arc::new(Mutex::new(Sha256::new()));
-    let counted = Arc::new(AtomicU64::new(0));
+    let verifier = Verifier::new(&expected, size);
     // Set once the source's body has been read to its end, when `check` runs.
     let finished = Arc::new(AtomicBool::new(false));
-    let (hash_in, count_in) = (hasher.clone(), counted.clone());
+    let seen = verifier.clone();
     let body = response.bytes_stream().map(move |chunk| {
         let chunk = chunk.map_err(std::io::Error::other)?;
-        if let Ok(mut hasher) = hash_in.lock() {
-            hasher.update(&chunk);
-        }
-        count_in.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        seen.observe(&chunk);
         Ok::<_, std::io::Error>(chunk)
     });
     // A last, empty chunk that fails the upload when the bytes were not the blob's.
-    let (hash_end, count_end, wanted) = (hasher.clone(), counted.clone(), expected.clone());
-    let finished_end = finished.clone();
+    let (at_end, finished_end) = (verifier.clone(), finished.clone());
     let check = stream::once(async move {
         finished_end.store(true, Ordering::Release);
-        let actual = hash_end
-            .lock()
-            .map(|h| hex(&h.clone().finalize()))
-            .unwrap_or_default();
-        let bytes = count_end.load(Ordering::Relaxed);
-        if actual != wanted || (size > 0 && bytes != size) {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("source sent {bytes} bytes with sha256 {actual}"),
-            ));
-        }
-        Ok(bytes::Bytes::new())
+        at_end
+            .check()
+            .map(|_| bytes::Bytes::new())
+            .map_err(|(bytes, actual)| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("source sent {bytes} bytes with sha256 {actual}"),
+                )
+            })
     });
     let sent = destination
         .registry
@@ -319,21 +322,19 @@ async fn stream_blob(
             message: format!("blob {digest}: the upload ended before the source's body did"),
         }));
     }
-    let actual = hasher
-        .lock()
-        .map(|h| hex(&h.clone().finalize()))
-        .unwrap_or_default();
-    let bytes = counted.load(Ordering::Relaxed);
-    if actual != expected || (size > 0 && bytes != size) {
-        destination.registry.cancel_upload(&location).await;
-        return Err(StewardError::InvalidResponse {
-            service: Service::Registry,
-            message: format!(
-                "blob {digest} from {}: {bytes} bytes with sha256:{actual}, expected {size} bytes; nothing was pushed",
-                source.repository
-            ),
-        });
-    }
+    let bytes = match verifier.check() {
+        Ok(bytes) => bytes,
+        Err((bytes, actual)) => {
+            destination.registry.cancel_upload(&location).await;
+            return Err(StewardError::InvalidResponse {
+                service: Service::Registry,
+                message: format!(
+                    "blob {digest} from {}: {bytes} bytes with sha256:{actual}, expected {size} bytes; nothing was pushed",
+                    source.repository
+                ),
+            });
+        }
+    };
     let commit_at = match sent {
         Ok(location) => location,
         Err(error) => {
@@ -348,6 +349,43 @@ async fn stream_blob(
     Ok(bytes)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// The sha256 and byte count of a blob as it streams by, checked against what they should be.
+#[derive(Clone)]
+struct Verifier {
+    expected: String,
+    /// 0 when the size is not known.
+    size: u64,
+    seen: Arc<Mutex<(Sha256, u64)>>,
+}
+
+impl Verifier {
+    /// `expected`: the sha256 in lowercase hex, without `sha256:`.
+    fn new(expected: &str, size: u64) -> Self {
+        Self {
+            expected: expected.into(),
+            size,
+            seen: Arc::new(Mutex::new((Sha256::new(), 0))),
+        }
+    }
+
+    fn observe(&self, chunk: &[u8]) {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.0.update(chunk);
+            seen.1 += chunk.len() as u64;
+        }
+    }
+
+    /// The bytes seen when they are the blob's; else how many, and their sha256.
+    fn check(&self) -> Result<u64, (u64, String)> {
+        let (actual, bytes) = self
+            .seen
+            .lock()
+            .map(|seen| (lower_hex(&seen.0.clone().finalize()), seen.1))
+            .unwrap_or_default();
+        if actual == self.expected && (self.size == 0 || bytes == self.size) {
+            Ok(bytes)
+        } else {
+            Err((bytes, actual))
+        }
+    }
 }
