@@ -9,20 +9,37 @@ pub struct Glob {
     text: String,
 }
 
+/// Why text is not a repository glob.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GlobError {
+    /// The text is empty.
+    #[error("a repository glob cannot be empty")]
+    Empty,
+    /// The text has a character no repository name can have.
+    #[error("repository glob {glob:?} has {character:?}; hint: repository names use lowercase letters, digits, '.', '_', '-' and '/' (globs add '*', '**' and '?')")]
+    Character {
+        /// The glob as written.
+        glob: String,
+        /// The first character that cannot be.
+        character: char,
+    },
+}
+
 impl Glob {
     /// Builds a glob; fails on text that could never match a repository name.
-    pub fn new(text: &str) -> Result<Self, String> {
+    pub fn new(text: &str) -> Result<Self, GlobError> {
         if text.is_empty() {
-            return Err("a repository glob cannot be empty".into());
+            return Err(GlobError::Empty);
         }
         if let Some(bad) = text.chars().find(|c| {
             !(c.is_ascii_lowercase()
                 || c.is_ascii_digit()
                 || matches!(c, '.' | '_' | '-' | '/' | '*' | '?'))
         }) {
-            return Err(format!(
-                "repository glob {text:?} has {bad:?}; hint: repository names use lowercase letters, digits, '.', '_', '-' and '/' (globs add '*', '**' and '?')"
-            ));
+            return Err(GlobError::Character {
+                glob: text.into(),
+                character: bad,
+            });
         }
         Ok(Self { text: text.into() })
     }
@@ -132,7 +149,7 @@ mod tests {
     #[test]
     fn rejects_what_cannot_match() {
         assert!(Glob::new("").is_err());
-        let message = Glob::new("Team/*").expect_err("uppercase");
+        let message = Glob::new("Team/*").expect_err("uppercase").to_string();
         assert!(message.contains("'T'"), "{message}");
         assert!(Glob::new("team/[ab]").is_err());
     }

@@ -305,9 +305,19 @@ pub struct Pattern {
     regex: regex::Regex,
 }
 
+/// Why a pattern does not compile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid regular expression {pattern:?}: {detail}; hint: patterns use Rust regex syntax (no look-around or back-references) and are anchored at both ends")]
+pub struct PatternError {
+    /// The pattern as written.
+    pub pattern: String,
+    /// What the regex compiler said.
+    pub detail: String,
+}
+
 impl Pattern {
     /// Compiles `source` anchored at both ends; the error names the fault and gives a hint.
-    pub fn new(source: &str) -> Result<Self, String> {
+    pub fn new(source: &str) -> Result<Self, PatternError> {
         regex::Regex::new(&format!("^(?:{source})$"))
             .map(|regex| Self {
                 source: source.into(),
@@ -322,9 +332,10 @@ impl Pattern {
                         .join(" "),
                     other => other.to_string(),
                 };
-                format!(
-                    "invalid regular expression {source:?}: {detail}; hint: patterns use Rust regex syntax (no look-around or back-references) and are anchored at both ends"
-                )
+                PatternError {
+                    pattern: source.into(),
+                    detail,
+                }
             })
     }
 

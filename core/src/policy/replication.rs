@@ -65,7 +65,7 @@ impl TryFrom<RawReplicationRule> for ReplicationRule {
         let tags = match raw.tags {
             Some(tags) => tags,
             None => TagRules {
-                patterns: vec![super::Pattern::new(".*")?],
+                patterns: vec![super::Pattern::new(".*").map_err(|e| e.to_string())?],
                 ..TagRules::default()
             },
         };
