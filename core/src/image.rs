@@ -75,3 +75,97 @@ pub struct Referrer {
     /// fallback scheme's `sha256-<hex>[.sig|.att|.sbom]`); `None` when listed by the API.
     pub tag: Option<String>,
 }
+
+/// A content digest, `algorithm:hex`, checked once where it comes in (an event, a registry's
+/// answer): `sha256:` and 64 lowercase hex digits, or `sha512:` and 128.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Digest(String);
+
+/// The hash a digest is made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigestAlgorithm {
+    /// What registries and ECR use.
+    Sha256,
+    /// Allowed by the OCI image spec.
+    Sha512,
+}
+
+/// Text that is not a digest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a digest; hint: sha256: and 64 lowercase hex digits (or sha512: and 128)")]
+pub struct DigestError(pub String);
+
+impl Digest {
+    /// Checks `text`.
+    pub fn parse(text: &str) -> Result<Self, DigestError> {
+        let hex_ok = |hex: &str, len: usize| {
+            hex.len() == len && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        };
+        let valid = match text.split_once(':') {
+            Some(("sha256", hex)) => hex_ok(hex, 64),
+            Some(("sha512", hex)) => hex_ok(hex, 128),
+            _ => false,
+        };
+        if valid {
+            Ok(Self(text.into()))
+        } else {
+            Err(DigestError(text.into()))
+        }
+    }
+
+    /// The digest as written, `algorithm:hex`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The hash it is made with.
+    pub fn algorithm(&self) -> DigestAlgorithm {
+        if self.0.starts_with("sha512:") {
+            DigestAlgorithm::Sha512
+        } else {
+            DigestAlgorithm::Sha256
+        }
+    }
+
+    /// The hex digits, without the algorithm.
+    pub fn hex(&self) -> &str {
+        self.0.split_once(':').map_or("", |(_, hex)| hex)
+    }
+}
+
+impl std::fmt::Display for Digest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<Digest> for String {
+    fn from(digest: Digest) -> Self {
+        digest.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_are_checked_once() {
+        let text = format!("sha256:{}", "ab".repeat(32));
+        let digest = Digest::parse(&text).expect("valid");
+        assert_eq!(digest.algorithm(), DigestAlgorithm::Sha256);
+        assert_eq!(digest.hex().len(), 64);
+        assert!(Digest::parse(&format!("sha512:{}", "0".repeat(128))).is_ok());
+        for bad in [
+            "latest",
+            "sha256:",
+            "sha256:ABCD",
+            &format!("sha256:{}", "A".repeat(64)),
+            &format!("sha256:{}", "0".repeat(63)),
+            &format!("md5:{}", "0".repeat(32)),
+            &format!("sha512:{}", "0".repeat(64)),
+        ] {
+            assert!(Digest::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::error::StewardError;
 use crate::events::{ActionResult, ActionType, EventBridgeEvent, ImageAction};
-use crate::image::{PlatformLabels, TaggedImage};
+use crate::image::{Digest, PlatformLabels, TaggedImage};
 use crate::notify::{untrusted, EventType, ImageRef, Notification, Outcome, Severity};
 use crate::policy::{LastTag, Mode, Policy, TagVerdict};
 
@@ -49,11 +49,12 @@ pub fn triage(event: &EventBridgeEvent<ImageAction>) -> Result<Triage, StewardEr
     }
     let digest = detail
         .image_digest
-        .clone()
-        .filter(|d| d.starts_with("sha256:") || d.starts_with("sha512:"))
+        .as_deref()
+        .and_then(|d| Digest::parse(d).ok())
         .ok_or_else(|| {
             StewardError::MalformedEvent("a PUSH event without a valid image-digest".into())
-        })?;
+        })?
+        .into();
     let region = event
         .region
         .clone()

@@ -6,6 +6,7 @@
 use steward::error::StewardError;
 use steward::events::StewardEvent;
 use steward::harness::{Handled, Handler, Invocation};
+use steward::image::Digest;
 use steward::policy::{Policy, ScanJudgement};
 use steward::ports::{Notifier, ScanReader};
 use steward::scan::{
@@ -46,7 +47,7 @@ impl<S: ScanReader, N: Notifier> Handler for ScanAlert<S, N> {
             other => return Ok(Handled::other_event(&other)),
         };
         let image = &scan.image;
-        if !image.digest.starts_with("sha256:") {
+        if Digest::parse(&image.digest).is_err() {
             return Err(StewardError::MalformedEvent(
                 "a scan event without a valid image-digest".into(),
             ));

@@ -16,7 +16,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::registry::RegistryClient;
 use crate::error::{Service, StewardError};
-use crate::image::Referrer;
+use crate::image::{Digest, DigestAlgorithm, Referrer};
 use crate::manifest::lower_hex;
 use crate::replication::CopyStats;
 use crate::retry::RetryPolicy;
@@ -272,12 +272,14 @@ async fn stream_blob(
     digest: &str,
     size: u64,
 ) -> Result<u64, StewardError> {
-    let expected = digest
-        .strip_prefix("sha256:")
+    let expected = Digest::parse(digest)
+        .ok()
+        .filter(|d| d.algorithm() == DigestAlgorithm::Sha256)
         .ok_or_else(|| StewardError::InvalidResponse {
             service: Service::Registry,
             message: format!("blob {digest}: only sha256 digests are supported"),
         })?
+        .hex()
         .to_string();
     let response = source.registry.get_blob(source.repository, digest).await?;
     let location = destination

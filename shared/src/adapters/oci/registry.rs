@@ -9,7 +9,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use reqwest::Response;
 
 use crate::error::{with_causes, Service, StewardError};
-use crate::image::PlatformLabels;
+use crate::image::{Digest, DigestAlgorithm, PlatformLabels};
 use crate::labels::Labels;
 pub use crate::manifest::{
     sha256_digest, Descriptor, ManifestDoc, Platform, RawManifest, DOCKER_LIST, DOCKER_MANIFEST,
@@ -423,7 +423,8 @@ pub(crate) async fn read_capped(
 }
 
 pub(crate) fn verify(bytes: &[u8], digest: &str, what: &str) -> Result<(), StewardError> {
-    if !digest.starts_with("sha256:") {
+    let sha256 = Digest::parse(digest).is_ok_and(|d| d.algorithm() == DigestAlgorithm::Sha256);
+    if !sha256 {
         return Err(StewardError::InvalidResponse {
             service: Service::Registry,
             message: format!("{what}: only sha256 digests are supported"),
