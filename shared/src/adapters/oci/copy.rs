@@ -18,6 +18,7 @@ use super::registry::RegistryClient;
 use crate::error::{Service, StewardError};
 use crate::image::{Digest, DigestAlgorithm, Referrer};
 use crate::manifest::lower_hex;
+use crate::manifest::RawManifest;
 use crate::replication::CopyStats;
 use crate::retry::RetryPolicy;
 
@@ -82,22 +83,10 @@ pub async fn copy_image(
                 continue;
             }
             if manifest.is_none() {
-                manifest = Some(
-                    options
-                        .retry
-                        .run(|| source.registry.manifest(source.repository, digest))
-                        .await?,
-                );
+                manifest = Some(fetch_manifest(source, digest, options).await?);
             }
             if let Some(manifest) = &manifest {
-                options
-                    .retry
-                    .run(|| {
-                        destination
-                            .registry
-                            .put_manifest(destination.repository, tag, manifest)
-                    })
-                    .await?;
+                put_tag(destination, tag, manifest, options).await?;
                 stats.tags_set += 1;
             }
         }
@@ -118,20 +107,40 @@ async fn copy_referrer(
     let Referrer { digest, tag } = referrer;
     let stats = copy_manifest(source, destination, digest, options).await?;
     if let Some(tag) = tag {
-        let manifest = options
-            .retry
-            .run(|| source.registry.manifest(source.repository, digest))
-            .await?;
-        options
-            .retry
-            .run(|| {
-                destination
-                    .registry
-                    .put_manifest(destination.repository, tag, &manifest)
-            })
-            .await?;
+        let manifest = fetch_manifest(source, digest, options).await?;
+        put_tag(destination, tag, &manifest, options).await?;
     }
     Ok(stats)
+}
+
+/// The exact manifest `digest` at the source.
+async fn fetch_manifest(
+    source: Endpoint<'_>,
+    digest: &str,
+    options: &CopyOptions,
+) -> Result<RawManifest, StewardError> {
+    options
+        .retry
+        .run(|| source.registry.manifest(source.repository, digest))
+        .await
+}
+
+/// Points `tag` at `manifest` at the destination (PUT by tag, the same bytes).
+async fn put_tag(
+    destination: Endpoint<'_>,
+    tag: &str,
+    manifest: &RawManifest,
+    options: &CopyOptions,
+) -> Result<(), StewardError> {
+    options
+        .retry
+        .run(|| {
+            destination
+                .registry
+                .put_manifest(destination.repository, tag, manifest)
+        })
+        .await
+        .map(|_| ())
 }
 
 /// The manifests that refer to `digest`: from the referrers API, or where a registry lacks it,
