@@ -72,3 +72,39 @@ pub const ANSWER_MARGIN: Duration = Duration::from_millis(500);
 pub fn deadline(context: &lambda_runtime::Context) -> Deadline {
     Deadline::from_epoch_millis(context.deadline).earlier_by(ANSWER_MARGIN)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use super::*;
+
+    #[test]
+    fn the_deadline_comes_from_the_context_with_a_margin_to_answer_in() {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default();
+        let mut context = lambda_runtime::Context::default();
+        context.deadline = now_ms + 3_000;
+        let left = deadline(&context).remaining().expect("a deadline");
+        assert!(
+            left <= Duration::from_millis(2_500) && left > Duration::from_millis(2_000),
+            "{left:?}"
+        );
+        assert_eq!(
+            Failure(StewardError::Throttled {
+                service: crate::error::Service::Sns,
+                message: "slow down".into()
+            })
+            .into_diagnostic_type(),
+            "Retryable.Throttled"
+        );
+    }
+
+    impl Failure {
+        fn into_diagnostic_type(self) -> String {
+            lambda_runtime::Diagnostic::from(self).error_type
+        }
+    }
+}
