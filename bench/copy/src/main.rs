@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Engines:
-//! - `steward` (default): `steward::copy::copy_image`, as the replicator function and
+//! - `steward` (default): `steward::oci::copy::copy_image`, as the replicator function and
 //!   `ecr-steward replicate` call it (current-thread runtime unless `--threads N`);
 //! - `nohash`: the same requests through the same `RegistryClient`, with the body forwarded
 //!   as is (no sha256, no size check, no end-of-body check): what verification costs.
@@ -18,10 +18,11 @@ use std::time::Instant;
 
 use futures_util::{stream, StreamExt, TryStreamExt};
 use serde_json::json;
-use steward::copy::{copy_image, CopyOptions, CopyStats, Endpoint};
 use steward::error::StewardError;
 use steward::http::TrustRoots;
-use steward::registry::RegistryClient;
+use steward::oci::copy::{copy_image, CopyOptions, Endpoint};
+use steward::oci::registry::RegistryClient;
+use steward::replication::CopyStats;
 
 struct Args {
     from: String,
