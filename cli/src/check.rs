@@ -8,7 +8,7 @@ use steward::labels::{self, Labels};
 use steward::policy::Policy;
 use steward::reference;
 
-use crate::report::Report;
+use crate::render::Report;
 use crate::{CheckArgs, PolicyArg};
 
 pub fn run(args: &CheckArgs) -> anyhow::Result<bool> {
@@ -28,7 +28,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<bool> {
     let report = Report::new(policy_origin, labels.is_some(), results);
     print!(
         "{}",
-        report.render(args.format, crate::report::use_colour())
+        report.render(args.format, crate::render::use_colour())
     );
     Ok(report.compliant)
 }

@@ -13,7 +13,7 @@ use steward::scan::ScanState;
 
 use crate::check::load_policy;
 use crate::exit::Exit;
-use crate::report::{ImageSummary, Report, ScanSection};
+use crate::render::{ImageSummary, Report, ScanSection};
 use crate::GateArgs;
 
 pub fn run(args: &GateArgs) -> anyhow::Result<Exit> {
@@ -103,7 +103,7 @@ pub fn run(args: &GateArgs) -> anyhow::Result<Exit> {
         let report = Report::new(policy_origin, true, found.results).with_scan(image, section);
         print!(
             "{}",
-            report.render(args.format, crate::report::use_colour())
+            report.render(args.format, crate::render::use_colour())
         );
         Ok(match (passed, timed_out) {
             (_, true) => Exit::TimedOut,

@@ -4,8 +4,8 @@ mod aws;
 mod check;
 mod exit;
 mod gate;
+mod render;
 mod replicate;
-mod report;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -8,14 +8,12 @@ use steward::aws::{Ecr, Registries, RegistryReplicator};
 use steward::config::registry_overrides;
 use steward::glob::Glob;
 use steward::oci::copy::CopyOptions;
-use steward::ops::backfill::{
-    copy_all, plan, BackfillRequest, CopyResult, Destinations, PlannedCopy,
-};
-use steward::policy::{Pattern, Target};
+use steward::ops::backfill::{copy_all, plan, BackfillRequest, Destinations};
+use steward::policy::Pattern;
 
 use crate::check::load_policy;
 use crate::exit::Exit;
-use crate::{ReplicateArgs, ReplicateFormat};
+use crate::ReplicateArgs;
 
 pub fn run(args: &ReplicateArgs) -> anyhow::Result<Exit> {
     let (policy, _) = load_policy(&args.policy)?;
@@ -51,7 +49,7 @@ pub fn run(args: &ReplicateArgs) -> anyhow::Result<Exit> {
         };
         let planned = plan(&policy, &Ecr::new(&sdk), &request).await?;
         if args.dry_run {
-            print_plan(&planned, args.format);
+            crate::render::copies::print_plan(&planned, args.format);
             return Ok(Exit::Pass);
         }
         let replicator = RegistryReplicator {
@@ -79,85 +77,7 @@ pub fn run(args: &ReplicateArgs) -> anyhow::Result<Exit> {
         if progress {
             eprint!("\r\x1b[2K");
         }
-        print_summary(&results, args.format);
+        crate::render::copies::print_summary(&results, args.format);
         Ok(Exit::from_passed(results.iter().all(|r| r.run.ok)))
     })
-}
-
-fn destination(target: &Target) -> String {
-    match &target.account {
-        Some(account) => format!("{}/{} ({account})", target.region, target.repository),
-        None => format!("{}/{}", target.region, target.repository),
-    }
-}
-
-fn print_plan(plan: &[PlannedCopy], format: ReplicateFormat) {
-    if format == ReplicateFormat::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "dry_run": true, "copies": plan }))
-                .unwrap_or_default()
-        );
-        return;
-    }
-    println!(
-        "{:<30} {:<20} {:<25} DESTINATION",
-        "REPOSITORY", "DIGEST", "TAGS"
-    );
-    for copy in plan {
-        println!(
-            "{:<30} {:<20} {:<25} {}",
-            copy.repository,
-            short(&copy.digest),
-            copy.tags.join(","),
-            destination(&copy.target)
-        );
-    }
-    println!(
-        "{} cop{} would be made (dry run: nothing was copied)",
-        plan.len(),
-        if plan.len() == 1 { "y" } else { "ies" }
-    );
-}
-
-fn print_summary(results: &[CopyResult], format: ReplicateFormat) {
-    let failed = results.iter().filter(|r| !r.run.ok).count();
-    if format == ReplicateFormat::Json {
-        let summary = serde_json::json!({ "copies": results, "failed": failed });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&summary).unwrap_or_default()
-        );
-        return;
-    }
-    println!(
-        "{:<30} {:<25} {:<30} {:<6} {:>12} {:>7} {:>7} {:>8}",
-        "REPOSITORY", "TAGS", "DESTINATION", "RESULT", "BYTES", "COPIED", "SKIPPED", "MS"
-    );
-    for result in results {
-        let (copy, run) = (&result.copy, &result.run);
-        println!(
-            "{:<30} {:<25} {:<30} {:<6} {:>12} {:>7} {:>7} {:>8}",
-            copy.repository,
-            copy.tags.join(","),
-            destination(&copy.target),
-            if run.ok { "ok" } else { "FAILED" },
-            run.stats.bytes_copied,
-            run.stats.blobs_copied,
-            run.stats.blobs_skipped,
-            run.duration_ms
-        );
-        if let Some(error) = &run.error {
-            println!("    {}", steward::notify::visible(error));
-        }
-    }
-    println!(
-        "{} copies, {} ok, {failed} failed",
-        results.len(),
-        results.len() - failed
-    );
-}
-
-fn short(digest: &str) -> &str {
-    digest.get(..19).unwrap_or(digest)
 }

@@ -1,0 +1,84 @@
+//! What `replicate` prints: the plan (`--dry-run`) or the copies made, as a table or JSON.
+
+use steward::ops::backfill::{CopyResult, PlannedCopy};
+use steward::policy::Target;
+
+use crate::ReplicateFormat;
+
+fn destination(target: &Target) -> String {
+    match &target.account {
+        Some(account) => format!("{}/{} ({account})", target.region, target.repository),
+        None => format!("{}/{}", target.region, target.repository),
+    }
+}
+
+pub fn print_plan(plan: &[PlannedCopy], format: ReplicateFormat) {
+    if format == ReplicateFormat::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "dry_run": true, "copies": plan }))
+                .unwrap_or_default()
+        );
+        return;
+    }
+    println!(
+        "{:<30} {:<20} {:<25} DESTINATION",
+        "REPOSITORY", "DIGEST", "TAGS"
+    );
+    for copy in plan {
+        println!(
+            "{:<30} {:<20} {:<25} {}",
+            copy.repository,
+            short(&copy.digest),
+            copy.tags.join(","),
+            destination(&copy.target)
+        );
+    }
+    println!(
+        "{} cop{} would be made (dry run: nothing was copied)",
+        plan.len(),
+        if plan.len() == 1 { "y" } else { "ies" }
+    );
+}
+
+pub fn print_summary(results: &[CopyResult], format: ReplicateFormat) {
+    let failed = results.iter().filter(|r| !r.run.ok).count();
+    if format == ReplicateFormat::Json {
+        let summary = serde_json::json!({ "copies": results, "failed": failed });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).unwrap_or_default()
+        );
+        return;
+    }
+    println!(
+        "{:<30} {:<25} {:<30} {:<6} {:>12} {:>7} {:>7} {:>8}",
+        "REPOSITORY", "TAGS", "DESTINATION", "RESULT", "BYTES", "COPIED", "SKIPPED", "MS"
+    );
+    for result in results {
+        let (copy, run) = (&result.copy, &result.run);
+        println!(
+            "{:<30} {:<25} {:<30} {:<6} {:>12} {:>7} {:>7} {:>8}",
+            copy.repository,
+            copy.tags.join(","),
+            destination(&copy.target),
+            if run.ok { "ok" } else { "FAILED" },
+            run.stats.bytes_copied,
+            run.stats.blobs_copied,
+            run.stats.blobs_skipped,
+            run.duration_ms
+        );
+        if let Some(error) = &run.error {
+            println!("    {}", steward::notify::visible(error));
+        }
+    }
+    println!(
+        "{} copies, {} ok, {failed} failed",
+        results.len(),
+        results.len() - failed
+    );
+}
+
+fn short(digest: &str) -> &str {
+    digest.get(..19).unwrap_or(digest)
+}

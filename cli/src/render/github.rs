@@ -1,0 +1,71 @@
+//! The report as GitHub workflow commands: an annotation a finding.
+
+use std::fmt::Write as _;
+
+use super::*;
+
+impl Report {
+    pub(super) fn github(&self) -> String {
+        let mut out = String::new();
+        for result in &self.results {
+            let title = escape_property(&format!("ecr-steward: tag {}", result.tag));
+            for (level, finding) in result
+                .violations
+                .iter()
+                .map(|f| ("error", f))
+                .chain(result.warnings.iter().map(|f| ("warning", f)))
+            {
+                let _ = writeln!(
+                    out,
+                    "::{level} title={title}::{}",
+                    escape_data(&describe(finding))
+                );
+            }
+        }
+        if !self.labels_checked {
+            let _ = writeln!(
+                out,
+                "::notice title=ecr-steward::{}",
+                escape_data(LABELS_NOT_CHECKED)
+            );
+        }
+        if let Some(scan) = &self.scan {
+            let (errors, warnings) = scan.problems();
+            for (level, line) in errors
+                .iter()
+                .map(|l| ("error", l))
+                .chain(warnings.iter().map(|l| ("warning", l)))
+            {
+                let _ = writeln!(
+                    out,
+                    "::{level} title=ecr-steward%3A scan::{}",
+                    escape_data(line)
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "ecr-steward: {} of {} tags compliant{}",
+            self.results.len() - self.failures(),
+            self.results.len(),
+            match &self.scan {
+                Some(scan) if scan.passed => "; scan passed",
+                Some(_) => "; scan failed",
+                None => "",
+            }
+        );
+        out
+    }
+}
+
+/// Workflow-command data: `%`, CR and LF are escaped.
+fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Workflow-command properties also escape `:` and `,`.
+fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
