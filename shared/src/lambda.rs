@@ -68,9 +68,13 @@ pub async fn run<H: Handler>(handler: &H) -> Result<(), lambda_runtime::Error> {
 /// at worst) reaches the runtime before the function's timeout.
 pub const ANSWER_MARGIN: Duration = Duration::from_millis(500);
 
-/// The invocation's deadline, [`ANSWER_MARGIN`] early.
+/// The invocation's deadline, [`ANSWER_MARGIN`] early; unlimited when the runtime gave none
+/// (0: an emulator that does not send `Lambda-Runtime-Deadline-Ms`).
 pub fn deadline(context: &lambda_runtime::Context) -> Deadline {
-    Deadline::from_epoch_millis(context.deadline).earlier_by(ANSWER_MARGIN)
+    match context.deadline {
+        0 => Deadline::unlimited(),
+        at => Deadline::from_epoch_millis(at).earlier_by(ANSWER_MARGIN),
+    }
 }
 
 #[cfg(test)]
@@ -88,6 +92,11 @@ mod tests {
         let mut context = lambda_runtime::Context::default();
         context.deadline = now_ms + 3_000;
         let left = deadline(&context).remaining().expect("a deadline");
+        assert_eq!(
+            deadline(&lambda_runtime::Context::default()).remaining(),
+            None,
+            "no deadline given, none applied"
+        );
         assert!(
             left <= Duration::from_millis(2_500) && left > Duration::from_millis(2_000),
             "{left:?}"
