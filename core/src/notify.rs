@@ -92,6 +92,8 @@ pub enum Outcome {
     TagMovedOn,
     /// push-guard: ECR refused a change (immutable tags); not retried.
     Refused,
+    /// push-guard: a tag pushed again during its removal took the newer image with it.
+    NewerImageDeleted,
     /// scan-alert: within the bar.
     Passed,
     /// scan-alert: over the bar.
@@ -108,7 +110,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, in order; for documentation and tests.
-    pub const ALL: [Outcome; 14] = [
+    pub const ALL: [Outcome; 15] = [
         Self::Audited,
         Self::TagRemoved,
         Self::Quarantined,
@@ -117,6 +119,7 @@ impl Outcome {
         Self::AlreadyRemoved,
         Self::TagMovedOn,
         Self::Refused,
+        Self::NewerImageDeleted,
         Self::Passed,
         Self::Failed,
         Self::ScanFailed,
@@ -136,6 +139,7 @@ impl Outcome {
             Self::AlreadyRemoved => "already-removed",
             Self::TagMovedOn => "tag-moved-on",
             Self::Refused => "refused",
+            Self::NewerImageDeleted => "newer-image-deleted",
             Self::Passed => "passed",
             Self::Failed => "failed",
             Self::ScanFailed => "scan-failed",

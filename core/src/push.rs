@@ -44,10 +44,7 @@ pub fn triage(event: &EventBridgeEvent<ImageAction>) -> Result<Triage, StewardEr
     let Some(tag) = detail.image_tag.clone().filter(|t| !t.is_empty()) else {
         return Ok(Triage::Skip("an untagged push"));
     };
-    if is_quarantine_tag(&tag) {
-        return Ok(Triage::Skip("ecr-steward's own quarantine tag"));
-    }
-    let digest = detail
+    let digest: String = detail
         .image_digest
         .as_deref()
         .and_then(|d| Digest::parse(d).ok())
@@ -55,6 +52,11 @@ pub fn triage(event: &EventBridgeEvent<ImageAction>) -> Result<Triage, StewardEr
             StewardError::MalformedEvent("a PUSH event without a valid image-digest".into())
         })?
         .into();
+    // Only the image's own quarantine tag is ecr-steward's; one shaped like it on another
+    // image is judged like any tag.
+    if tag == quarantine_tag(&digest) {
+        return Ok(Triage::Skip("ecr-steward's own quarantine tag"));
+    }
     let region = event
         .region
         .clone()
@@ -139,12 +141,30 @@ pub enum EnforcementStep {
     DeleteImage,
 }
 
+impl EnforcementStep {
+    /// True when the step changes tags (and so must run to its end once started).
+    pub fn changes_tags(&self) -> bool {
+        matches!(
+            self,
+            Self::Remove { .. } | Self::Quarantine(_) | Self::DeleteImage
+        )
+    }
+}
+
 /// What to do about `tag`, judged on `digest`, given the image the tag names now.
+///
+/// `stays` says whether another tag of the image will stay on it: one the policy admits, or the
+/// image's own quarantine tag. Tags that break the policy too are being removed by their own
+/// events, perhaps at this very moment, so they do not keep the image: an image whose other
+/// tags all break the policy is treated as if this were its last tag (otherwise two deliveries
+/// for `latest` and `dev` of one push would each remove a tag, and the second would delete the
+/// image).
 pub fn plan_enforcement(
     digest: &str,
     tag: &str,
     current: Option<&TaggedImage>,
     last_tag: LastTag,
+    stays: impl Fn(&str) -> bool,
 ) -> EnforcementStep {
     let Some(current) = current else {
         return EnforcementStep::AlreadyGone;
@@ -153,13 +173,17 @@ pub fn plan_enforcement(
         return EnforcementStep::MovedOn;
     }
     let other_tags: Vec<String> = current.tags.iter().filter(|t| *t != tag).cloned().collect();
-    if !other_tags.is_empty() {
+    let kept_by_another = other_tags
+        .iter()
+        .any(|t| *t == quarantine_tag(digest) || stays(t));
+    if kept_by_another {
         return EnforcementStep::Remove { other_tags };
     }
     match last_tag {
         LastTag::Quarantine => EnforcementStep::Quarantine(quarantine_tag(digest)),
         LastTag::Keep => EnforcementStep::Keep,
-        LastTag::Delete => EnforcementStep::DeleteImage,
+        LastTag::Delete if other_tags.is_empty() => EnforcementStep::DeleteImage,
+        LastTag::Delete => EnforcementStep::Remove { other_tags },
     }
 }
 
@@ -195,6 +219,12 @@ pub enum GuardAction {
         #[serde(skip_serializing_if = "Option::is_none")]
         restored_to: Option<String>,
     },
+    /// The tag was pushed again on a newer image during its removal, and ECR's removal took it
+    /// from that image; as it was that image's only tag, ECR deleted the newer image.
+    NewerImageDeleted {
+        /// The newer image's digest; push it again.
+        newer_digest: String,
+    },
     /// ECR refused a change (immutable tags); what was done before it is said in `reason`.
     Refused {
         /// ECR's refusal, and what had been done before it.
@@ -214,6 +244,7 @@ impl GuardAction {
             Self::ImageDeleted => Outcome::ImageDeleted,
             Self::AlreadyRemoved => Outcome::AlreadyRemoved,
             Self::TagMovedOn { .. } => Outcome::TagMovedOn,
+            Self::NewerImageDeleted { .. } => Outcome::NewerImageDeleted,
             Self::Refused { .. } => Outcome::Refused,
         })
     }
@@ -305,6 +336,10 @@ impl GuardReport {
             GuardAction::TagMovedOn { .. } => (
                 Severity::Info,
                 format!("Tag moved on in {repository}: {}", self.tag),
+            ),
+            GuardAction::NewerImageDeleted { .. } => (
+                Severity::Critical,
+                format!("Newer image deleted in {repository}: {}", self.tag),
             ),
             GuardAction::Refused { .. } => (
                 Severity::Critical,
@@ -403,6 +438,9 @@ impl GuardReport {
                 restored_to: Some(digest),
             } => format!(
                 "Enforce mode: the tag was pushed again while it was being removed; ECR removed it from the new image `{digest}`, and ecr-steward put it straight back there. This image was not changed."
+            ),
+            GuardAction::NewerImageDeleted { newer_digest } => format!(
+                "Enforce mode: `{tag}` was pushed again as `{newer_digest}` while it was being removed. ECR removed it from that newer image, and as it was that image's only tag, ECR deleted the image, so it could not be put back. Push `{newer_digest}` again. This image was not changed."
             ),
             GuardAction::Refused { reason } => format!(
                 "Enforce mode: ECR refused a change: {}. It is not retried.",
@@ -628,8 +666,9 @@ mod tests {
             digest: digest.into(),
             tags: tags.iter().map(|t| t.to_string()).collect(),
         };
-        let plan =
-            |current: Option<&TaggedImage>, last| plan_enforcement(digest, "latest", current, last);
+        let plan = |current: Option<&TaggedImage>, last| {
+            plan_enforcement(digest, "latest", current, last, |t| t == "1.2.3")
+        };
         assert_eq!(plan(None, LastTag::Delete), EnforcementStep::AlreadyGone);
         let moved = TaggedImage {
             digest: "sha256:other".into(),
@@ -662,5 +701,16 @@ mod tests {
             plan(Some(&quarantined), LastTag::Quarantine),
             EnforcementStep::Remove { .. }
         ));
+        // Other tags that break the policy too do not keep the image: their own deliveries
+        // remove them, maybe at the same time.
+        let all_offending = image(&["latest", "dev", "quarantine-000000000000"]);
+        assert_eq!(
+            plan(Some(&all_offending), LastTag::Quarantine),
+            EnforcementStep::Quarantine("quarantine-7f5b2640fe6f".into())
+        );
+        assert_eq!(
+            plan(Some(&all_offending), LastTag::Keep),
+            EnforcementStep::Keep
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! The one harness every function runs in: the event parsed once into a typed
-//! [`StewardEvent`], the handler's decision under the invocation's deadline, skips logged, and
+//! [`StewardEvent`], the handler's decision with the invocation's deadline, skips logged, and
 //! one response vocabulary: every response has an `outcome` (`skipped` with its `reason`, or
 //! the handler's own report, whose `outcome` names what was done).
 
@@ -79,8 +79,8 @@ pub trait Handler: Sync {
     ) -> impl Future<Output = Result<Handled<Self::Report>, StewardError>> + Send;
 }
 
-/// Runs `handler` on one raw event, as Lambda gives it: parsed, handled under the deadline,
-/// answered as JSON.
+/// Runs `handler` on one raw event, as Lambda gives it: parsed, handled (the handler keeps to
+/// `invocation.deadline`), answered as JSON.
 pub async fn invoke<H: Handler>(
     handler: &H,
     event: Value,
@@ -88,8 +88,9 @@ pub async fn invoke<H: Handler>(
 ) -> Result<Value, StewardError> {
     let event = StewardEvent::from_value(event)
         .map_err(|error| StewardError::MalformedEvent(error.to_string()))?;
-    let work = Box::pin(handler.handle(event, invocation));
-    match invocation.deadline.run(work).await? {
+    // The handler applies the deadline itself: reads may be cut off, a change it has started
+    // must run to its end and its notification.
+    match Box::pin(handler.handle(event, invocation)).await? {
         Handled::Skipped(reason) => {
             tracing::info!(%reason, "skipped");
             Ok(json!({ "outcome": "skipped", "reason": reason }))

@@ -132,6 +132,7 @@ impl Stack {
             .behavior_version(BehaviorVersion::latest())
             .http_client(http)
             .retry_config(steward::aws::retry_config())
+            .timeout_config(steward::aws::timeout_config())
             .endpoint_url(self.endpoint())
             .region(Region::new(region.to_string()))
             .credentials_provider(SharedCredentialsProvider::new(credentials))

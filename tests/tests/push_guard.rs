@@ -259,6 +259,28 @@ async fn enforce_on_an_image_s_only_tag_quarantines_it_and_the_image_stays_reach
 }
 
 #[tokio::test]
+async fn two_offending_tags_of_one_push_leave_the_image_quarantined_not_deleted() {
+    let bed = Bed::start().await;
+    let spec = labelled(PushSpec::new(REGION, REPOSITORY).seed("two-bad"), None);
+    let latest = bed.stack.push_image(&spec.clone().tag("latest"));
+    let dev = bed.stack.push_image(&spec.tag("dev"));
+    assert_eq!(latest.digest, dev.digest);
+    let guard = bed.guard(Policy::builtin(), Some(Mode::Enforce));
+
+    // One event per tag; neither tag keeps the image for the other.
+    let first = guard.invoke(push_event(&latest)).await.expect("latest");
+    let second = guard.invoke(push_event(&dev)).await.expect("dev");
+
+    assert_eq!(first["outcome"], "quarantined", "{first:#}");
+    assert_eq!(second["outcome"], "tag-removed", "{second:#}");
+    assert_eq!(
+        bed.tags(&latest).await,
+        Some(vec![quarantine_tag_of(&latest)]),
+        "the image is still there"
+    );
+}
+
+#[tokio::test]
 async fn keep_leaves_an_only_tag_and_delete_removes_the_image_only_when_the_policy_says_so() {
     let bed = Bed::start().await;
     let policy = |choice: &str| {

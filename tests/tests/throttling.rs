@@ -66,7 +66,11 @@ impl Bed {
 
     /// `latest` beside a compliant `1.2.3` on one image.
     async fn tagged_latest(&self, seed: &str) -> PushedImage {
-        let spec = PushSpec::new(REGION, REPOSITORY).seed(seed);
+        // Labelled as the built-in policy wants, so that `1.2.3` is a tag that stays.
+        let spec = PushSpec::new(REGION, REPOSITORY)
+            .seed(seed)
+            .labels(steward::labels::samples::COMPLIANT)
+            .label("org.opencontainers.image.version", "1.2.3");
         self.stack.push_image(&spec.clone().tag("1.2.3"));
         self.stack.push_image(&spec.tag("latest"))
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use steward::error::StewardError;
 use steward::events::StewardEvent;
 use steward::harness::{Handled, Handler, Invocation};
-use steward::policy::{LastTag, Mode, Policy};
+use steward::policy::{Mode, Policy};
 use steward::ports::{ImageReader, Notifier, TagStore};
 use steward::push::{
     judge, plan_enforcement, triage, EnforcementStep, GuardAction, GuardReport, Triage,
@@ -16,7 +16,7 @@ use steward::push::{
 use tracing::info;
 
 /// Time kept for a tag change (a few ECR calls, retried when throttled) and its notification.
-pub const CHANGE_RESERVE: Duration = Duration::from_secs(3);
+pub const CHANGE_RESERVE: Duration = Duration::from_secs(10);
 
 /// push-guard on its ports: `R` reads images and their labels, `T` reads and changes tags in ECR,
 /// `N` publishes notifications.
@@ -36,8 +36,8 @@ pub struct PushGuard<R, T, N> {
 impl<R: ImageReader, T: TagStore, N: Notifier> Handler for PushGuard<R, T, N> {
     type Report = GuardReport;
 
-    /// A tag is changed only while [`CHANGE_RESERVE`] is left before the deadline, so that
-    /// the change is always followed by its notification.
+    /// A tag is changed only while [`CHANGE_RESERVE`] is left before the deadline; the change
+    /// and its notification then run to their end (each call bounded by the SDK's timeouts).
     async fn handle(
         &self,
         event: StewardEvent,
@@ -52,10 +52,17 @@ impl<R: ImageReader, T: TagStore, N: Notifier> Handler for PushGuard<R, T, N> {
         };
         let image = &pushed.image;
         let rule = self.policy.rule_for(Some(&image.repository));
+        // Reads may be cut off by the deadline (a retry reads again); a change, once started,
+        // is not: it runs to its end and its notification.
+        let deadline = invocation.deadline;
         let platforms = match rule {
             Some(_) => {
-                self.images
-                    .platform_labels(&image.region, &image.repository, &image.digest)
+                deadline
+                    .run(self.images.platform_labels(
+                        &image.region,
+                        &image.repository,
+                        &image.digest,
+                    ))
                     .await?
             }
             None => Vec::new(),
@@ -70,10 +77,23 @@ impl<R: ImageReader, T: TagStore, N: Notifier> Handler for PushGuard<R, T, N> {
             (false, Mode::Audit) => GuardAction::Audited,
             (false, Mode::Enforce) => {
                 let last_tag = rule.map(|rule| rule.enforce.last_tag).unwrap_or_default();
-                invocation
-                    .deadline
-                    .ensure(CHANGE_RESERVE, "changing the tag")?;
-                self.enforce(&image.repository, &pushed.tag, &image.digest, last_tag)
+                let current = deadline
+                    .run(self.tags.tagged_image(&image.repository, &pushed.tag))
+                    .await?;
+                let stays = |other: &str| {
+                    judge(&self.policy, &image.repository, other, &platforms).compliant
+                };
+                let step = plan_enforcement(
+                    &image.digest,
+                    &pushed.tag,
+                    current.as_ref(),
+                    last_tag,
+                    stays,
+                );
+                if step.changes_tags() {
+                    deadline.ensure(CHANGE_RESERVE, "changing the tag")?;
+                }
+                self.enforce(&image.repository, &pushed.tag, &image.digest, step)
                     .await?
             }
         };
@@ -94,17 +114,15 @@ impl<R: ImageReader, T: TagStore, N: Notifier> Handler for PushGuard<R, T, N> {
 }
 
 impl<R: ImageReader, T: TagStore, N: Notifier> PushGuard<R, T, N> {
-    /// Removes the offending tag as the rule says, looking at the tag just before acting.
-    /// ECR's refusals (immutable tags) are reported, not retried.
+    /// Carries out `step`, decided on what the tag named just before. ECR's refusals
+    /// (immutable tags) are reported, not retried.
     async fn enforce(
         &self,
         repository: &str,
         tag: &str,
         digest: &str,
-        last_tag: LastTag,
+        step: EnforcementStep,
     ) -> Result<GuardAction, StewardError> {
-        let current = self.tags.tagged_image(repository, tag).await?;
-        let step = plan_enforcement(digest, tag, current.as_ref(), last_tag);
         let result = match step {
             EnforcementStep::AlreadyGone => Ok(GuardAction::AlreadyRemoved),
             EnforcementStep::MovedOn => Ok(GuardAction::TagMovedOn { restored_to: None }),
@@ -157,6 +175,12 @@ impl<R: ImageReader, T: TagStore, N: Notifier> PushGuard<R, T, N> {
                 Err(StewardError::Conflict { message, .. }) => Ok(GuardAction::Refused {
                     reason: format!("{tag} was pushed again as {newer} while it was being removed, and putting it back failed: {message}"),
                 }),
+                // It was the newer image's only tag, so ECR deleted that image with it.
+                Err(StewardError::NotFound { .. }) => {
+                    Ok(GuardAction::NewerImageDeleted {
+                        newer_digest: newer,
+                    })
+                }
                 Err(other) => Err(other),
             },
         }
@@ -326,6 +350,54 @@ mod tests {
         assert!(newer.contains(&"latest".to_string()), "{newer:?}");
         assert_eq!(guard.tags.tags_of(DIGEST), Some(vec!["1.4.2".to_string()]));
         assert_eq!(outcomes(&guard), ["tag-moved-on"]);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn two_offending_tags_of_one_push_leave_the_image_quarantined() {
+        // `docker push` of `latest` and `dev` at once: one event each. Neither delivery counts
+        // the other offending tag as keeping the image (its own delivery removes it, maybe at
+        // the same moment), so the first quarantines the image before it removes its tag.
+        let tags = MemoryTags::default().with_image(DIGEST, &["latest", "dev"]);
+        let guard = guard_with(Policy::builtin(), Some(Mode::Enforce), tags);
+        let mut dev = push("dev");
+        dev["detail"]["image-tag"] = "dev".into();
+        let (first, second) = futures_join(guard.invoke(push("latest")), guard.invoke(dev)).await;
+        let outcomes = [
+            first.expect("latest")["outcome"].clone(),
+            second.expect("dev")["outcome"].clone(),
+        ];
+        assert!(outcomes.contains(&"quarantined".into()), "{outcomes:?}");
+        assert_eq!(
+            guard.tags.tags_of(DIGEST),
+            Some(vec!["quarantine-7f5b2640fe6f".to_string()]),
+            "the image is still there, under its quarantine tag"
+        );
+    }
+
+    async fn futures_join<A: std::future::Future, B: std::future::Future>(
+        a: A,
+        b: B,
+    ) -> (A::Output, B::Output) {
+        let a = a.await;
+        let b = b.await;
+        (a, b)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_newer_image_deleted_by_the_race_is_reported_not_hidden() {
+        let tags = MemoryTags::default().with_image(DIGEST, &["latest", "1.4.2"]);
+        tags.race_next_removal("latest", NEWER);
+        let guard = guard_with(Policy::builtin(), Some(Mode::Enforce), tags);
+        let report = guard.invoke(push("latest")).await.expect("reported");
+        assert_eq!(report["outcome"], "newer-image-deleted", "{report}");
+        assert_eq!(report["digest"], DIGEST);
+        assert_eq!(report["newer_digest"], NEWER);
+        assert_eq!(guard.tags.tags_of(NEWER), None);
+        let notification = &guard.notifier.received()[0];
+        assert_eq!(notification.outcome, "newer-image-deleted");
+        assert!(notification
+            .description
+            .contains(&format!("Push `{NEWER}` again")));
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -76,9 +76,12 @@ impl<I: ImageReader, R: Replicator, N: Notifier> Handler for ReplicatorFunction<
             ));
         }
         if self.mode(&image.repository) == Mode::Enforce {
-            let platforms = self
-                .images
-                .platform_labels(&image.region, &image.repository, &image.digest)
+            let platforms = invocation
+                .deadline
+                .run(
+                    self.images
+                        .platform_labels(&image.region, &image.repository, &image.digest),
+                )
                 .await?;
             if !judge(&self.policy, &image.repository, &pushed.tag, &platforms).compliant {
                 return Ok(Handled::skipped(
@@ -88,9 +91,12 @@ impl<I: ImageReader, R: Replicator, N: Notifier> Handler for ReplicatorFunction<
         }
         // The state acted on, read just before acting: a late or repeated event whose tag
         // names another image now copies nothing (the newer push has its own event).
-        let at_source = self
-            .images
-            .tag_digest(&image.region, &image.repository, &pushed.tag)
+        let at_source = invocation
+            .deadline
+            .run(
+                self.images
+                    .tag_digest(&image.region, &image.repository, &pushed.tag),
+            )
             .await?;
         let outcomes = match at_source {
             None => return Ok(Handled::skipped("the tag no longer exists at the source")),

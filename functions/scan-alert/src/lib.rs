@@ -33,12 +33,26 @@ pub struct ScanAlert<S, N> {
 impl<S: ScanReader, N: Notifier> Handler for ScanAlert<S, N> {
     type Report = ScanReport;
 
+    /// Reads and a publish only: the whole of it may be cut off by the deadline (a retry
+    /// publishes again).
     async fn handle(
         &self,
         event: StewardEvent,
         invocation: Invocation,
     ) -> Result<Handled<ScanReport>, StewardError> {
-        let today = invocation.today;
+        invocation
+            .deadline
+            .run(self.alert(event, invocation.today))
+            .await
+    }
+}
+
+impl<S: ScanReader, N: Notifier> ScanAlert<S, N> {
+    async fn alert(
+        &self,
+        event: StewardEvent,
+        today: steward::date::Date,
+    ) -> Result<Handled<ScanReport>, StewardError> {
         let scan = match event {
             StewardEvent::ImageScan(event) => ScanEvent::from_event(ScanKind::Basic, &event),
             StewardEvent::Inspector2Scan(event) => {

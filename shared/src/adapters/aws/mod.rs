@@ -10,5 +10,5 @@ mod sns;
 pub use classify::classify;
 pub use ecr::{Ecr, RegistryCredentials};
 pub use registries::{Registries, RegistryReplicator};
-pub use sdk::{retry_config, sdk_config};
+pub use sdk::{retry_config, sdk_config, timeout_config};
 pub use sns::Sns;

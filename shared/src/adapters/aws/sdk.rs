@@ -13,6 +13,7 @@ pub async fn sdk_config(http: &reqwest::Client) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(SdkHttpClient::shared(http.clone()))
         .retry_config(retry_config())
+        .timeout_config(timeout_config())
         .load()
         .await
 }
@@ -26,4 +27,13 @@ pub fn retry_config() -> aws_config::retry::RetryConfig {
         .with_max_attempts(3)
         .with_initial_backoff(Duration::from_millis(100))
         .with_max_backoff(Duration::from_secs(2))
+}
+
+/// The SDK's timeouts: 5 s an attempt, 12 s a call with its retries, so that no call hangs
+/// past an invocation's reserve for a change and its notification.
+pub fn timeout_config() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .operation_attempt_timeout(Duration::from_secs(5))
+        .operation_timeout(Duration::from_secs(12))
+        .build()
 }
