@@ -173,14 +173,15 @@ pub fn plan_enforcement(
         return EnforcementStep::MovedOn;
     }
     let other_tags: Vec<String> = current.tags.iter().filter(|t| *t != tag).cloned().collect();
+    let own_quarantine_tag = quarantine_tag(digest);
     let kept_by_another = other_tags
         .iter()
-        .any(|t| *t == quarantine_tag(digest) || stays(t));
+        .any(|t| *t == own_quarantine_tag || stays(t));
     if kept_by_another {
         return EnforcementStep::Remove { other_tags };
     }
     match last_tag {
-        LastTag::Quarantine => EnforcementStep::Quarantine(quarantine_tag(digest)),
+        LastTag::Quarantine => EnforcementStep::Quarantine(own_quarantine_tag),
         LastTag::Keep => EnforcementStep::Keep,
         LastTag::Delete if other_tags.is_empty() => EnforcementStep::DeleteImage,
         LastTag::Delete => EnforcementStep::Remove { other_tags },
@@ -247,14 +248,6 @@ impl GuardAction {
             Self::NewerImageDeleted { .. } => Outcome::NewerImageDeleted,
             Self::Refused { .. } => Outcome::Refused,
         })
-    }
-
-    /// True when this delivery changed a tag or an image.
-    pub fn changed_something(&self) -> bool {
-        matches!(
-            self,
-            Self::TagRemoved { .. } | Self::Quarantined { .. } | Self::ImageDeleted
-        )
     }
 }
 

@@ -16,11 +16,6 @@ impl Deadline {
         Self(None)
     }
 
-    /// A deadline at `instant`.
-    pub fn at(instant: Instant) -> Self {
-        Self(Some(instant))
-    }
-
     /// A deadline `duration` from now; unlimited if that instant cannot be represented.
     pub fn after(duration: Duration) -> Self {
         Self(Instant::now().checked_add(duration))

@@ -62,6 +62,15 @@ impl Policy {
         rule.mode.unwrap_or(self.mode)
     }
 
+    /// The mode in force for a repository: `forced` (a deployment's setting) when given, else
+    /// the mode of the repository's rule, else the policy's.
+    pub fn mode_in(&self, repository: &str, forced: Option<Mode>) -> Mode {
+        forced.unwrap_or_else(|| {
+            self.rule_for(Some(repository))
+                .map_or(self.mode, |rule| self.mode_for(rule))
+        })
+    }
+
     /// Judges a complete scan of an image of `repository` against its rule's bar. `findings`
     /// is `None` when only the counts are known (then ignores and `fixable_only` cannot apply).
     pub fn judge_scan(

@@ -191,6 +191,9 @@ rules:
     assert_eq!(policy.mode_for(legacy), Mode::Audit);
     let other = policy.rule_for(Some("x")).expect("rule");
     assert_eq!(policy.mode_for(other), Mode::Enforce);
+    assert_eq!(policy.mode_in("old-app", None), Mode::Audit);
+    assert_eq!(policy.mode_in("x", None), Mode::Enforce);
+    assert_eq!(policy.mode_in("old-app", Some(Mode::Enforce)), Mode::Enforce);
 }
 
 #[test]

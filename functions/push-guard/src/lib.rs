@@ -68,10 +68,7 @@ impl<R: ImageReader, T: TagStore, N: Notifier> Handler for PushGuard<R, T, N> {
             None => Vec::new(),
         };
         let verdict = judge(&self.policy, &image.repository, &pushed.tag, &platforms);
-        let mode = self
-            .mode_override
-            .or(rule.map(|rule| self.policy.mode_for(rule)))
-            .unwrap_or(self.policy.mode);
+        let mode = self.policy.mode_in(&image.repository, self.mode_override);
         let action = match (verdict.compliant, mode) {
             (true, _) => GuardAction::Compliant,
             (false, Mode::Audit) => GuardAction::Audited,
@@ -123,7 +120,7 @@ impl<R: ImageReader, T: TagStore, N: Notifier> PushGuard<R, T, N> {
         digest: &str,
         step: EnforcementStep,
     ) -> Result<GuardAction, StewardError> {
-        let result = match step {
+        match step {
             EnforcementStep::AlreadyGone => Ok(GuardAction::AlreadyRemoved),
             EnforcementStep::MovedOn => Ok(GuardAction::TagMovedOn { restored_to: None }),
             EnforcementStep::Keep => Ok(GuardAction::KeptLastTag),
@@ -152,8 +149,7 @@ impl<R: ImageReader, T: TagStore, N: Notifier> PushGuard<R, T, N> {
                     Err(other) => Err(other),
                 }
             }
-        };
-        result
+        }
     }
 
     /// Removes `tag`; when ECR says it was removed from another image than `digest` (pushed

@@ -75,7 +75,7 @@ impl<I: ImageReader, R: Replicator, N: Notifier> Handler for ReplicatorFunction<
                 "no replication rule matches the repository and tag",
             ));
         }
-        if self.mode(&image.repository) == Mode::Enforce {
+        if self.policy.mode_in(&image.repository, self.mode_override) == Mode::Enforce {
             let platforms = invocation
                 .deadline
                 .run(
@@ -127,15 +127,6 @@ impl<I: ImageReader, R: Replicator, N: Notifier> Handler for ReplicatorFunction<
 }
 
 impl<I: ImageReader, R: Replicator, N: Notifier> ReplicatorFunction<I, R, N> {
-    fn mode(&self, repository: &str) -> Mode {
-        self.mode_override
-            .or(self
-                .policy
-                .rule_for(Some(repository))
-                .map(|rule| self.policy.mode_for(rule)))
-            .unwrap_or(self.policy.mode)
-    }
-
     /// Every destination is tried; one failing does not stop the others.
     async fn copy_to_every_target(
         &self,
