@@ -193,7 +193,10 @@ rules:
     assert_eq!(policy.mode_for(other), Mode::Enforce);
     assert_eq!(policy.mode_in("old-app", None), Mode::Audit);
     assert_eq!(policy.mode_in("x", None), Mode::Enforce);
-    assert_eq!(policy.mode_in("old-app", Some(Mode::Enforce)), Mode::Enforce);
+    assert_eq!(
+        policy.mode_in("old-app", Some(Mode::Enforce)),
+        Mode::Enforce
+    );
 }
 
 #[test]
