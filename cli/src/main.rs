@@ -4,6 +4,7 @@ mod aws;
 mod check;
 mod exit;
 mod gate;
+mod iam;
 mod render;
 mod replicate;
 
@@ -19,7 +20,7 @@ use exit::Exit;
     version,
     about = "Checks, gates and reports on Amazon ECR images"
 )]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -35,6 +36,9 @@ enum Command {
     /// Validate or print policy files.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Print IAM policies: what a CI pipeline needs to push and gate.
+    #[command(subcommand)]
+    Iam(iam::IamCommand),
 }
 
 #[derive(Args)]
@@ -56,6 +60,9 @@ pub struct CheckArgs {
     labels: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Also append the report as markdown to FILE (a job summary: `$GITHUB_STEP_SUMMARY`).
+    #[arg(long, value_name = "FILE")]
+    summary: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -80,6 +87,9 @@ pub struct GateArgs {
     region: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Also append the report as markdown to FILE (a job summary: `$GITHUB_STEP_SUMMARY`).
+    #[arg(long, value_name = "FILE")]
+    summary: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -140,6 +150,7 @@ pub enum Format {
     Json,
     Github,
     Junit,
+    Markdown,
 }
 
 fn main() -> ExitCode {
@@ -155,6 +166,7 @@ fn main() -> ExitCode {
             print!("{}", steward::policy::DEFAULT_POLICY_YAML);
             Ok(Exit::Pass)
         }
+        Command::Iam(command) => iam::run(&command),
     };
     match outcome {
         Ok(exit) => exit.into(),
