@@ -900,7 +900,7 @@ async fn one_run_gives_annotations_and_a_markdown_job_summary() {
         "| CRITICAL | 1 | 1 | ❌ 0 allowed |",
         "| HIGH | 2 | 2 |  |",
         "- ❌ scan.thresholds: CRITICAL 1 findings, 0 allowed",
-        "| CRITICAL | CVE-2024-3094 | xz-utils | 5.6.0 |",
+        "| CRITICAL | [CVE-2024-3094](https://security-tracker.debian.org/tracker/CVE-2024-3094) | xz-utils | 5.6.0 |",
     ] {
         assert!(
             markdown.contains(expected),

@@ -20,7 +20,7 @@ impl Report {
             "### {} ecr-steward{}: {} of {total} tag{} compliant{}\n",
             mark(self.compliant),
             match &self.image {
-                Some(image) => format!(" gate `{}`", untrusted(&image.repository)),
+                Some(image) => format!(" gate {}", untrusted(&image.repository)),
                 None => " check".into(),
             },
             total - failures,
