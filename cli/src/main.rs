@@ -5,6 +5,8 @@ mod check;
 mod exit;
 mod gate;
 mod iam;
+#[cfg(test)]
+mod reference;
 mod render;
 mod replicate;
 
@@ -20,7 +22,7 @@ use exit::Exit;
     version,
     about = "Checks, gates and reports on Amazon ECR images"
 )]
-pub(crate) struct Cli {
+struct Cli {
     #[command(subcommand)]
     command: Command,
 }
