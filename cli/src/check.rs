@@ -26,10 +26,7 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<bool> {
         .map(|(repository, tag)| policy.evaluate(repository.as_deref(), tag, labels.as_ref()))
         .collect();
     let report = Report::new(policy_origin, labels.is_some(), results);
-    print!(
-        "{}",
-        report.render(args.format, crate::render::use_colour())
-    );
+    report.emit(args.format, args.summary.as_deref())?;
     Ok(report.compliant)
 }
 

@@ -101,10 +101,7 @@ pub fn run(args: &GateArgs) -> anyhow::Result<Exit> {
             }
         }
         let report = Report::new(policy_origin, true, found.results).with_scan(image, section);
-        print!(
-            "{}",
-            report.render(args.format, crate::render::use_colour())
-        );
+        report.emit(args.format, args.summary.as_deref())?;
         Ok(match (passed, timed_out) {
             (_, true) => Exit::TimedOut,
             (true, false) => Exit::Pass,

@@ -4,6 +4,9 @@ mod aws;
 mod check;
 mod exit;
 mod gate;
+mod iam;
+#[cfg(test)]
+mod reference;
 mod render;
 mod replicate;
 
@@ -35,6 +38,9 @@ enum Command {
     /// Validate or print policy files.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Print IAM policies: what a CI pipeline needs to push and gate.
+    #[command(subcommand)]
+    Iam(iam::IamCommand),
 }
 
 #[derive(Args)]
@@ -56,6 +62,9 @@ pub struct CheckArgs {
     labels: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Also append the report as markdown to FILE (a job summary: `$GITHUB_STEP_SUMMARY`).
+    #[arg(long, value_name = "FILE")]
+    summary: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -80,6 +89,9 @@ pub struct GateArgs {
     region: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Also append the report as markdown to FILE (a job summary: `$GITHUB_STEP_SUMMARY`).
+    #[arg(long, value_name = "FILE")]
+    summary: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -140,6 +152,7 @@ pub enum Format {
     Json,
     Github,
     Junit,
+    Markdown,
 }
 
 fn main() -> ExitCode {
@@ -155,6 +168,7 @@ fn main() -> ExitCode {
             print!("{}", steward::policy::DEFAULT_POLICY_YAML);
             Ok(Exit::Pass)
         }
+        Command::Iam(command) => iam::run(&command),
     };
     match outcome {
         Ok(exit) => exit.into(),

@@ -8,6 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn run_step(inputs: &[(&str, &str)]) -> (i32, String, String) {
+    run_step_with(inputs, None)
+}
+
+/// Runs the step; with `summary`, GITHUB_STEP_SUMMARY names that file as on a runner.
+fn run_step_with(inputs: &[(&str, &str)], summary: Option<&Path>) -> (i32, String, String) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let action: serde_yaml::Value = serde_yaml::from_str(
         &std::fs::read_to_string(root.join("action.yml")).expect("action.yml"),
@@ -44,12 +49,17 @@ fn run_step(inputs: &[(&str, &str)]) -> (i32, String, String) {
         ("TAG", ""),
         ("POLICY", ""),
         ("WAIT", ""),
+        ("SUMMARY", "true"),
     ];
     for (name, value) in defaults {
         command.env(format!("INPUT_{name}"), value);
     }
     for (name, value) in inputs {
         command.env(format!("INPUT_{name}"), value);
+    }
+    command.env_remove("GITHUB_STEP_SUMMARY");
+    if let Some(summary) = summary {
+        command.env("GITHUB_STEP_SUMMARY", summary);
     }
     let output = command.output().expect("bash runs");
     let outputs = std::fs::read_to_string(&output_file).unwrap_or_default();
@@ -97,4 +107,42 @@ fn an_unknown_command_is_a_usage_error() {
         stdout.contains("::error::command must be check or gate"),
         "{stdout}"
     );
+}
+
+#[test]
+fn one_run_annotates_and_writes_the_job_summary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let summary = dir.path().join("step_summary.md");
+    let (code, stdout, outputs) = run_step_with(
+        &[("TAGS", "team/web:latest\nteam/web:1.4.2")],
+        Some(&summary),
+    );
+    assert_eq!(code, 1, "{stdout}");
+    assert_eq!(outputs.trim(), "exit-code=1");
+    assert!(
+        stdout.contains("::error title=ecr-steward%3A tag latest::tag.literals.deny"),
+        "{stdout}"
+    );
+    let markdown = std::fs::read_to_string(&summary).expect("the job summary");
+    assert!(
+        markdown.starts_with("### ❌ ecr-steward check: 1 of 2 tags compliant"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| ❌ | latest | team/web | literal | default | **tag.literals.deny**: tag \\`latest\\` is denied by rule \\`default\\` |"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| ✅ | 1.4.2 | team/web | semver | default |  |"),
+        "{markdown}"
+    );
+
+    // summary: false leaves the job summary alone.
+    let untouched = dir.path().join("untouched.md");
+    let (code, _, _) = run_step_with(
+        &[("TAGS", "team/web:1.4.2"), ("SUMMARY", "false")],
+        Some(&untouched),
+    );
+    assert_eq!(code, 0);
+    assert!(!untouched.exists());
 }

@@ -11,6 +11,7 @@ pub mod date;
 pub mod error;
 pub mod events;
 pub mod glob;
+pub mod iam;
 pub mod image;
 pub mod labels;
 pub mod manifest;

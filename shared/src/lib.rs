@@ -6,6 +6,8 @@
 
 #![warn(missing_docs)]
 
+/// The IAM policy a CI pipeline needs (`ecr-steward iam pipeline`).
+pub use steward_core::iam;
 pub use steward_core::{
     date, error, events, glob, image, labels, manifest, notify, policy, push, reference,
     replication, scan, semver, tag,

@@ -859,3 +859,72 @@ async fn registry_level_scan_on_push_is_waited_for() {
         "{run:#?}"
     );
 }
+
+/// The GitHub Action's run: annotations on stdout and the job summary in markdown, from one
+/// gate (`--format github --summary FILE`): the tags, the counts against the bar, the top
+/// findings.
+#[tokio::test]
+async fn one_run_gives_annotations_and_a_markdown_job_summary() {
+    let bed = Bed::start();
+    let image = bed.push(REPOSITORY, "1.2.3", None).await;
+    bed.stack.scan(&critical_scan(&image)).await;
+    let summary = bed.dir.path().join("step-summary.md");
+    std::fs::write(&summary, "earlier step\n").expect("an earlier step's summary");
+
+    let run = bed.gate(&[
+        "--repository",
+        REPOSITORY,
+        "--tag",
+        "1.2.3",
+        "--format",
+        "github",
+        "--summary",
+        summary.to_str().expect("utf-8 path"),
+    ]);
+    run.expect_code(1);
+    assert!(
+        run.stdout.contains(
+            "::error title=ecr-steward%3A scan::scan.thresholds: CRITICAL 1 findings, 0 allowed"
+        ),
+        "{run:#?}"
+    );
+    let markdown = std::fs::read_to_string(&summary).expect("the summary");
+    assert!(
+        markdown.starts_with("earlier step\n"),
+        "appended: {markdown}"
+    );
+    for expected in [
+        "### ❌ ecr-steward gate team/app: 1 of 1 tag compliant, scan failed",
+        "| ✅ | 1.2.3 | team/app | semver | default |  |",
+        "#### ❌ Scan: failed",
+        "| CRITICAL | 1 | 1 | ❌ 0 allowed |",
+        "| HIGH | 2 | 2 |  |",
+        "- ❌ scan.thresholds: CRITICAL 1 findings, 0 allowed",
+        "| CRITICAL | [CVE-2024-3094](https://security-tracker.debian.org/tracker/CVE-2024-3094) | xz-utils | 5.6.0 |",
+    ] {
+        assert!(
+            markdown.contains(expected),
+            "{expected:?} missing:\n{markdown}"
+        );
+    }
+    assert_eq!(
+        markdown.matches(image.digest.as_str()).count(),
+        1,
+        "the digest once: {markdown}"
+    );
+
+    // --format markdown alone prints the same document.
+    let alone = bed.gate(&[
+        "--repository",
+        REPOSITORY,
+        "--tag",
+        "1.2.3",
+        "--format",
+        "markdown",
+    ]);
+    alone.expect_code(1);
+    assert_eq!(
+        alone.stdout.trim(),
+        markdown.trim_start_matches("earlier step\n").trim()
+    );
+}

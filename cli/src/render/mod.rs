@@ -1,10 +1,11 @@
 //! The outputs of `check` and `gate`: one report, rendered as text for people (`text.rs`),
-//! JSON (here), GitHub workflow commands (`github.rs`) or JUnit XML (`junit.rs`); and what
-//! `replicate` prints (`copies.rs`).
+//! JSON (here), GitHub workflow commands (`github.rs`), JUnit XML (`junit.rs`) or markdown
+//! for a job summary (`markdown.rs`); and what `replicate` prints (`copies.rs`).
 
 pub mod copies;
 mod github;
 mod junit;
+mod markdown;
 mod text;
 
 use std::io::IsTerminal;
@@ -133,7 +134,25 @@ impl Report {
             }
             Format::Github => visible(&self.github()).into_owned(),
             Format::Junit => self.junit(),
+            Format::Markdown => visible(&self.markdown()).into_owned(),
         }
+    }
+
+    /// Prints the report in `format`, and appends it as markdown to `summary` when given (a
+    /// job summary such as `$GITHUB_STEP_SUMMARY`): one run gives both.
+    pub fn emit(&self, format: Format, summary: Option<&std::path::Path>) -> anyhow::Result<()> {
+        print!("{}", self.render(format, use_colour()));
+        if let Some(path) = summary {
+            use std::io::Write as _;
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| anyhow::anyhow!("cannot open --summary {}: {e}", path.display()))?;
+            writeln!(file, "{}", self.render(Format::Markdown, false))
+                .map_err(|e| anyhow::anyhow!("cannot write --summary {}: {e}", path.display()))?;
+        }
+        Ok(())
     }
 
     pub(crate) fn failures(&self) -> usize {

@@ -409,16 +409,23 @@ impl LabelRules {
     }
 }
 
+/// The version label agrees with the tag when it is the tag itself, the same version with or
+/// without a leading `v`, or, for a floating alias (`1`, `v1.2`), a version or alias the alias
+/// is a prefix of. docker/metadata-action writes the first tag it generates, `v` and all
+/// (`v1.2.3`), or the alias when only aliases are pushed (`2.0`).
 fn check_version_label(tag: &str, shape: Shape<'_>, value: &str, verdict: &mut TagVerdict) {
     let expected = split_v_prefix(tag).1;
-    let consistent = match shape {
-        Shape::Version => value == expected,
-        // `1.2` and `1` float over the newest 1.2.x and 1.x.y: the label names that release.
-        Shape::Alias(alias) => semver::parse(value).is_some_and(|version| {
-            version.major == alias.major && alias.minor.is_none_or(|minor| version.minor == minor)
-        }),
-        Shape::Sha { .. } | Shape::Other => true,
-    };
+    let label = split_v_prefix(value).1;
+    let consistent = value == tag
+        || match shape {
+            Shape::Version => label == expected,
+            // `1.2` and `1` float over the newest 1.2.x and 1.x.y: the label names that
+            // release, or an alias at least as precise as the tag.
+            Shape::Alias(alias) => version_parts(label).is_some_and(|(major, minor)| {
+                major == alias.major && alias.minor.is_none_or(|m| minor == Some(m))
+            }),
+            Shape::Sha { .. } | Shape::Other => true,
+        };
     if !consistent {
         verdict.violation(
             "labels.consistency.version",
@@ -428,6 +435,14 @@ fn check_version_label(tag: &str, shape: Shape<'_>, value: &str, verdict: &mut T
             ),
         );
     }
+}
+
+/// MAJOR and MINOR of a full version (`1.2.3`, `1.2.3-rc.1`) or of an alias (`1.2`, `1`).
+fn version_parts(text: &str) -> Option<(&str, Option<&str>)> {
+    if let Some(version) = semver::parse(text) {
+        return Some((version.major, Some(version.minor)));
+    }
+    semver::parse_alias(text).map(|alias| (alias.major, alias.minor))
 }
 
 /// Splits a leading `v` or `V` off a tag that continues with a digit.

@@ -106,4 +106,6 @@ impl Policy {
 }
 
 #[cfg(test)]
+mod metadata_action;
+#[cfg(test)]
 mod tests;

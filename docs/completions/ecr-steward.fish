@@ -1,0 +1,98 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_ecr_steward_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_ecr_steward_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_ecr_steward_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_ecr_steward_using_subcommand
+    set -l cmd (__fish_ecr_steward_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -s h -l help -d 'Print help'
+complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -s V -l version -d 'Print version'
+complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -f -a "check" -d 'Check tags (and labels) against the policy before a push'
+complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -f -a "gate" -d 'Gate a pushed image: its tags and labels against the policy, its scan against the bar'
+complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -f -a "replicate" -d 'Copy images to other regions: a backfill, or a one-off copy'
+complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -f -a "policy" -d 'Validate or print policy files'
+complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -f -a "iam" -d 'Print IAM policies: what a CI pipeline needs to push and gate'
+complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -l tag -d 'A tag to check (repeatable)' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -l tags-file -d 'docker/metadata-action\'s `tags` output: one bare tag or full reference a line (`-` for stdin)' -r -F
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -l repository -d 'The repository the tags are for; picks the policy rule. Taken from references when absent' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -l policy -d 'Policy file (YAML or JSON); the built-in policy when absent' -r -F
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -l labels -d 'Labels to check: an OCI image config, `docker inspect` output, metadata-action\'s `json` output, or key=value lines (`-` for stdin). Without it, labels are not checked' -r -F
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -l format -r -f -a "text\t''
+json\t''
+github\t''
+junit\t''
+markdown\t''"
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -l summary -d 'Also append the report as markdown to FILE (a job summary: `$GITHUB_STEP_SUMMARY`)' -r -F
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -s h -l help -d 'Print help'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand gate" -l repository -d 'The ECR repository' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand gate" -l tag -d 'The image\'s tag' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand gate" -l digest -d 'The image\'s digest (sha256:…); every tag of the image is checked' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand gate" -l policy -d 'Policy file (YAML or JSON); the built-in policy when absent' -r -F
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand gate" -l wait -d 'Wait this long for the scan to complete (e.g. 90s, 10m), polling with backoff' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand gate" -l region -d 'AWS region; from the environment or profile when absent' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand gate" -l format -r -f -a "text\t''
+json\t''
+github\t''
+junit\t''
+markdown\t''"
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand gate" -l summary -d 'Also append the report as markdown to FILE (a job summary: `$GITHUB_STEP_SUMMARY`)' -r -F
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand gate" -s h -l help -d 'Print help'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l repository -d 'Repositories to copy from: a name or a glob (`team/*`, `**`)' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l to -d 'A destination region (repeatable); without it, the policy\'s replication rules decide destinations and tags' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l tag-pattern -d 'Only tags matching this regular expression (anchored)' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l policy -d 'Policy file (YAML or JSON); the built-in policy when absent' -r -F
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l region -d 'The source region; from the environment or profile when absent' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l format -r -f -a "text\t''
+json\t''"
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l create-repository -d 'With --to: create missing destination repositories'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l dry-run -d 'List what would be copied, and copy nothing'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -s h -l help -d 'Print help'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and not __fish_seen_subcommand_from validate show-default help" -s h -l help -d 'Print help'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and not __fish_seen_subcommand_from validate show-default help" -f -a "validate" -d 'Check a policy file; prints what is wrong, with line and column'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and not __fish_seen_subcommand_from validate show-default help" -f -a "show-default" -d 'Print the built-in policy, a documented starting point'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and not __fish_seen_subcommand_from validate show-default help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and __fish_seen_subcommand_from validate" -s h -l help -d 'Print help'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and __fish_seen_subcommand_from show-default" -s h -l help -d 'Print help'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "validate" -d 'Check a policy file; prints what is wrong, with line and column'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "show-default" -d 'Print the built-in policy, a documented starting point'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand iam; and not __fish_seen_subcommand_from pipeline help" -s h -l help -d 'Print help'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand iam; and not __fish_seen_subcommand_from pipeline help" -f -a "pipeline" -d 'The least-privilege IAM policy a CI pipeline needs to push to repositories and, with --gate, to run `ecr-steward gate` on what it pushed'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand iam; and not __fish_seen_subcommand_from pipeline help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand iam; and __fish_seen_subcommand_from pipeline" -l repository -d 'A repository the pipeline pushes to: a name or a glob (`team/*`, `team/**`); repeatable' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand iam; and __fish_seen_subcommand_from pipeline" -l account -d 'The AWS account of the repositories (12 digits); `*` (any account) when absent' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand iam; and __fish_seen_subcommand_from pipeline" -l region -d 'The region of the repositories; `*` (any region) when absent' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand iam; and __fish_seen_subcommand_from pipeline" -l partition -d 'The ARN partition: `aws`, `aws-cn`, `aws-us-gov`' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand iam; and __fish_seen_subcommand_from pipeline" -l gate -d 'Also grant what `ecr-steward gate` reads: the images, their scan findings and the scanning settings'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand iam; and __fish_seen_subcommand_from pipeline" -s h -l help -d 'Print help'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand iam; and __fish_seen_subcommand_from help" -f -a "pipeline" -d 'The least-privilege IAM policy a CI pipeline needs to push to repositories and, with --gate, to run `ecr-steward gate` on what it pushed'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand iam; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy iam help" -f -a "check" -d 'Check tags (and labels) against the policy before a push'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy iam help" -f -a "gate" -d 'Gate a pushed image: its tags and labels against the policy, its scan against the bar'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy iam help" -f -a "replicate" -d 'Copy images to other regions: a backfill, or a one-off copy'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy iam help" -f -a "policy" -d 'Validate or print policy files'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy iam help" -f -a "iam" -d 'Print IAM policies: what a CI pipeline needs to push and gate'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy iam help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "validate" -d 'Check a policy file; prints what is wrong, with line and column'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "show-default" -d 'Print the built-in policy, a documented starting point'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and __fish_seen_subcommand_from iam" -f -a "pipeline" -d 'The least-privilege IAM policy a CI pipeline needs to push to repositories and, with --gate, to run `ecr-steward gate` on what it pushed'
