@@ -11,6 +11,8 @@ stays at a few MiB whatever the size.
         --layers 8 --layer-size 134217728
 
 Prints one JSON line: {"repository", "tag", "digest", "size"} (size: all blobs, in bytes).
+An https:// registry is verified against the default store (SSL_CERT_FILE); the
+REGISTRY_AUTHORIZATION environment variable, when set, is sent as the Authorization header.
 """
 import argparse
 import hashlib
@@ -32,16 +34,23 @@ OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 class Registry:
     def __init__(self, base: str):
         url = urllib.parse.urlsplit(base)
-        if url.scheme != "http":
-            sys.exit(f"make_image: {base}: http:// only")
-        self.base, self.host, self.port = base.rstrip("/"), url.hostname, url.port or 80
+        if url.scheme not in ("http", "https"):
+            sys.exit(f"make_image: {base}: http:// or https:// only")
+        self.base = base.rstrip("/")
+        self.authorization = os.environ.get("REGISTRY_AUTHORIZATION")
 
     def request(self, method, target, body=None, headers=None, ok=(200, 201, 202), chunked=False):
         url = urllib.parse.urlsplit(urllib.parse.urljoin(self.base + "/", target))
         path = url.path + (f"?{url.query}" if url.query else "")
-        conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=120)
+        if url.scheme == "https":
+            conn = http.client.HTTPSConnection(url.hostname, url.port or 443, timeout=120)
+        else:
+            conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=120)
+        headers = dict(headers or {})
+        if self.authorization:
+            headers["Authorization"] = self.authorization
         try:
-            conn.request(method, path, body=body, headers=headers or {}, encode_chunked=chunked)
+            conn.request(method, path, body=body, headers=headers, encode_chunked=chunked)
             resp = conn.getresponse()
             data = resp.read()
         finally:

@@ -65,17 +65,37 @@ def parse_platform(text: str) -> dict:
 
 
 # ------------------------------------------------------------------ registry (OCI distribution)
+class SameOriginAuthorization(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect without the Authorization header when it leaves the registry's
+    origin (ECR sends blob reads to a pre-signed S3 URL, which carries its own signature)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None:
+            old, nxt = urllib.parse.urlsplit(req.full_url), urllib.parse.urlsplit(newurl)
+            if (old.scheme, old.netloc) != (nxt.scheme, nxt.netloc):
+                new.remove_header("Authorization")
+        return new
+
+
 class Registry:
-    def __init__(self, base: str, repository: str):
+    def __init__(self, base: str, repository: str, authorization: str | None = None):
         self.base = base.rstrip("/")
         self.repo = repository
+        # Sent on every request, as an ECR client does with GetAuthorizationToken's token.
+        self.authorization = authorization
+        # SSL_CERT_FILE (the stack's CA) is honoured by the default context.
+        self.opener = urllib.request.build_opener(SameOriginAuthorization())
 
     def _req(self, method, url, data=None, headers=None, ok=(200,)):
         if not url.startswith("http"):
             url = self.base + url
-        req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+        headers = dict(headers or {})
+        if self.authorization:
+            headers["Authorization"] = self.authorization
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(req, timeout=60) as resp:
+            with self.opener.open(req, timeout=60) as resp:
                 body = resp.read()
                 status, hdrs = resp.status, resp.headers
         except urllib.error.HTTPError as err:
@@ -225,12 +245,16 @@ def main():
               file=sys.stderr)
     platforms = args.platform or [parse_platform("linux/amd64")]
     media = MEDIA[args.media]
-    reg = Registry(registry, args.repository)
     rng = random.Random(args.seed) if args.seed is not None else random.Random(os.urandom(16))
 
+    # The registry's credentials come from ECR's GetAuthorizationToken, as for any ECR client
+    # (also with --no-ecr, which only skips recording the image in ECR).
+    client = ecr_client(args.region, args.endpoint_url)
+    token = client.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    reg = Registry(registry, args.repository, f"Basic {token}")
     ecr = None
     if not args.no_ecr:
-        ecr = ecr_client(args.region, args.endpoint_url)
+        ecr = client
         ensure_repository(ecr, args.repository)
 
     children = []

@@ -46,11 +46,7 @@ impl TrustRoots {
 /// The HTTP client: bounded timeouts, and no automatic redirects (they would carry the
 /// registry's Authorization header to S3; the registry client follows them itself).
 pub fn client(roots: TrustRoots) -> Result<reqwest::Client, StewardError> {
-    let builder = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(5))
-        .read_timeout(Duration::from_secs(30))
-        .user_agent(concat!("ecr-steward/", env!("CARGO_PKG_VERSION")));
+    let builder = base_builder();
     let builder = match roots {
         TrustRoots::Bundled => builder.tls_backend_preconfigured(bundled_tls()?),
         TrustRoots::System => {
@@ -58,10 +54,40 @@ pub fn client(roots: TrustRoots) -> Result<reqwest::Client, StewardError> {
             builder
         }
     };
+    build(builder)
+}
+
+fn base_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(5))
+        .read_timeout(Duration::from_secs(30))
+        .user_agent(concat!("ecr-steward/", env!("CARGO_PKG_VERSION")))
+}
+
+fn build(builder: reqwest::ClientBuilder) -> Result<reqwest::Client, StewardError> {
     builder.build().map_err(|error| StewardError::Unavailable {
         service: Service::Registry,
         message: format!("cannot build the HTTP client: {}", with_causes(&error)),
     })
+}
+
+/// The HTTP client of [`client`], trusting the bundled roots and `extra_roots` too: for a
+/// private CA handed over explicitly (the test bed's), where [`TrustRoots::System`] would read
+/// the process's `SSL_CERT_FILE`.
+pub fn client_trusting(
+    extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+) -> Result<reqwest::Client, StewardError> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let (_, rejected) = roots.add_parsable_certificates(extra_roots);
+    if rejected > 0 {
+        return Err(StewardError::Unavailable {
+            service: Service::Registry,
+            message: format!("{rejected} extra root certificate(s) cannot be used"),
+        });
+    }
+    build(base_builder().tls_backend_preconfigured(with_roots(roots)?))
 }
 
 /// Installs ring as the process's rustls provider (for [`TrustRoots::System`]). Idempotent.
@@ -70,7 +96,10 @@ pub fn install_crypto() {
 }
 
 fn bundled_tls() -> Result<rustls::ClientConfig, StewardError> {
-    let roots: rustls::RootCertStore = webpki_roots::TLS_SERVER_ROOTS.iter().cloned().collect();
+    with_roots(webpki_roots::TLS_SERVER_ROOTS.iter().cloned().collect())
+}
+
+fn with_roots(roots: rustls::RootCertStore) -> Result<rustls::ClientConfig, StewardError> {
     let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))

@@ -8,6 +8,10 @@
 //!
 //! The registry builds its upload `Location`s from the `Host` header, which is forwarded as
 //! the client sent it, so uploads started through the proxy stay on the proxy.
+//!
+//! The upstream may be `https://` ([`FaultProxy::start_trusting`]): clients speak plain
+//! HTTP/1.1 to the proxy, which speaks TLS (HTTP/1.1) to the registry. The ECR-like registries
+//! of the test bed answer with relative `Location`s, so nothing names the upstream's scheme.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -98,6 +102,11 @@ struct State {
 
 struct Shared {
     upstream: SocketAddr,
+    /// For an `https://` upstream: its TLS configuration and server name.
+    tls: Option<(
+        Arc<rustls::ClientConfig>,
+        rustls::pki_types::ServerName<'static>,
+    )>,
     state: Mutex<State>,
 }
 
@@ -135,16 +144,51 @@ impl FaultProxy {
     /// # Errors
     /// When the URL is not `http://HOST:PORT` or the port cannot be bound.
     pub fn start(upstream: &str) -> io::Result<Self> {
-        let authority = upstream
-            .strip_prefix("http://")
-            .map(|rest| rest.trim_end_matches('/'))
-            .filter(|rest| !rest.contains('/'))
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("{upstream}: expected http://HOST:PORT"),
-                )
-            })?;
+        let authority = authority(upstream, "http://")?;
+        Self::launch(authority, None)
+    }
+
+    /// Starts a pass-through proxy in front of `upstream`, an `https://HOST:PORT` URL whose
+    /// certificate chains to a root in the PEM file `ca` (the test bed's CA).
+    ///
+    /// # Errors
+    /// When the URL is not `https://HOST:PORT`, the CA file does not load, or the port cannot
+    /// be bound.
+    pub fn start_trusting(upstream: &str, ca: &std::path::Path) -> io::Result<Self> {
+        use rustls::pki_types::pem::PemObject;
+        let authority = authority(upstream, "https://")?;
+        let invalid = |message: String| io::Error::new(io::ErrorKind::InvalidInput, message);
+        let mut roots = rustls::RootCertStore::empty();
+        for certificate in rustls::pki_types::CertificateDer::pem_file_iter(ca)
+            .map_err(|e| invalid(format!("{}: {e}", ca.display())))?
+        {
+            let certificate = certificate.map_err(|e| invalid(format!("{}: {e}", ca.display())))?;
+            roots
+                .add(certificate)
+                .map_err(|e| invalid(format!("{}: {e}", ca.display())))?;
+        }
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let host = authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host);
+        let name = rustls::pki_types::ServerName::try_from(host.to_string())
+            .map_err(|e| invalid(format!("{host}: {e}")))?;
+        Self::launch(authority, Some((Arc::new(config), name)))
+    }
+
+    fn launch(
+        authority: &str,
+        tls: Option<(
+            Arc<rustls::ClientConfig>,
+            rustls::pki_types::ServerName<'static>,
+        )>,
+    ) -> io::Result<Self> {
         let upstream = std::net::ToSocketAddrs::to_socket_addrs(authority)?
             .next()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))?;
@@ -152,6 +196,7 @@ impl FaultProxy {
         let address = listener.local_addr()?;
         let shared = Arc::new(Shared {
             upstream,
+            tls,
             state: Mutex::new(State {
                 fault: Fault::PassThrough,
                 requests: Vec::new(),
@@ -228,6 +273,19 @@ impl FaultProxy {
             thread::sleep(Duration::from_millis(5));
         }
     }
+}
+
+/// `HOST:PORT` of `url`, which must be `SCHEME` + `HOST:PORT` (and an optional `/`).
+fn authority<'a>(url: &'a str, scheme: &str) -> io::Result<&'a str> {
+    url.strip_prefix(scheme)
+        .map(|rest| rest.trim_end_matches('/'))
+        .filter(|rest| !rest.contains('/'))
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{url}: expected {scheme}HOST:PORT"),
+            )
+        })
 }
 
 impl Drop for FaultProxy {
@@ -546,24 +604,70 @@ fn copy_data(
     Ok(Copied::Complete)
 }
 
+/// The connection to the upstream: plain TCP, or TLS over it.
+enum Connection {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Read for Connection {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Connection::Plain(stream) => stream.read(buf),
+            Connection::Tls(stream) => stream.read(buf),
+        }
+    }
+}
+
+impl Write for Connection {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Connection::Plain(stream) => stream.write(buf),
+            Connection::Tls(stream) => stream.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Connection::Plain(stream) => stream.flush(),
+            Connection::Tls(stream) => stream.flush(),
+        }
+    }
+}
+
+/// One upstream connection; requests and answers take turns on it, so one buffered reader
+/// serves both directions (writes go through `get_mut`).
 struct Upstream {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+    connection: BufReader<Connection>,
+    socket: TcpStream,
 }
 
 impl Upstream {
-    fn connect(address: SocketAddr) -> io::Result<Self> {
-        let stream = TcpStream::connect(address)?;
+    fn connect(shared: &Shared) -> io::Result<Self> {
+        let stream = TcpStream::connect(shared.upstream)?;
         stream.set_read_timeout(Some(IDLE))?;
         stream.set_nodelay(true)?;
+        let socket = stream.try_clone()?;
+        let connection = match &shared.tls {
+            None => Connection::Plain(stream),
+            Some((config, name)) => {
+                let client = rustls::ClientConnection::new(Arc::clone(config), name.clone())
+                    .map_err(io::Error::other)?;
+                Connection::Tls(Box::new(rustls::StreamOwned::new(client, stream)))
+            }
+        };
         Ok(Self {
-            reader: BufReader::with_capacity(BUFFER, stream.try_clone()?),
-            writer: stream,
+            connection: BufReader::with_capacity(BUFFER, connection),
+            socket,
         })
     }
 
+    fn writer(&mut self) -> &mut Connection {
+        self.connection.get_mut()
+    }
+
     fn close(&self) {
-        let _ = self.writer.shutdown(Shutdown::Both);
+        let _ = self.socket.shutdown(Shutdown::Both);
     }
 }
 
@@ -615,21 +719,22 @@ fn serve(client: TcpStream, shared: &Shared) -> io::Result<()> {
 
         let server = match upstream.as_mut() {
             Some(server) => server,
-            None => upstream.insert(Upstream::connect(shared.upstream)?),
+            None => upstream.insert(Upstream::connect(shared)?),
         };
-        server.writer.write_all(&head.raw)?;
+        server.writer().write_all(&head.raw)?;
         let tamper = match action {
             Action::CutBodyAfter(bytes) => Tamper::CutAfter(bytes),
             _ => Tamper::None,
         };
-        if copy_body(&mut reader, &mut server.writer, framing, tamper)? == Copied::Cut {
+        if copy_body(&mut reader, server.writer(), framing, tamper)? == Copied::Cut {
             request.injected = true;
             shared.record(request);
             cut(&writer, &upstream);
             return Ok(());
         }
 
-        let Some(answer) = read_head(&mut server.reader)? else {
+        server.writer().flush()?;
+        let Some(answer) = read_head(&mut server.connection)? else {
             // The upstream closed without answering: so does the proxy.
             shared.record(request);
             cut(&writer, &upstream);
@@ -656,7 +761,7 @@ fn serve(client: TcpStream, shared: &Shared) -> io::Result<()> {
         };
         request.injected = matches!(tamper, Tamper::FlipAt(_));
         writer.write_all(&answer.raw)?;
-        if copy_body(&mut server.reader, &mut writer, framing, tamper)? == Copied::Cut {
+        if copy_body(&mut server.connection, &mut writer, framing, tamper)? == Copied::Cut {
             request.injected = true;
             shared.record(request);
             cut(&writer, &upstream);
@@ -731,6 +836,7 @@ mod tests {
     fn unavailable_counts_down_to_pass_through() {
         let shared = Shared {
             upstream: "127.0.0.1:1".parse().expect("address"),
+            tls: None,
             state: Mutex::new(State {
                 fault: Fault::Unavailable { requests: 2 },
                 requests: Vec::new(),

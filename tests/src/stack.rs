@@ -21,6 +21,25 @@ use steward::http::{SdkHttpClient, TrustRoots};
 
 use crate::workspace_root;
 
+/// The registries' data plane (`STEWARD_DATA_PLANE` of `scripts/stack`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DataPlane {
+    /// HTTPS (HTTP/2) with the stack's CA, Basic authentication, blobs on moto's S3 behind
+    /// redirects: as ECR's.
+    EcrLike,
+    /// Plain HTTP, no authentication, blobs served by the registry.
+    Plain,
+}
+
+impl DataPlane {
+    fn name(self) -> &'static str {
+        match self {
+            DataPlane::EcrLike => "ecr",
+            DataPlane::Plain => "plain",
+        }
+    }
+}
+
 /// A running test bed. Dropping it stops the servers and removes their files.
 pub struct Stack {
     /// Holds the stack's directory (`<tempdir>/stack`) until drop.
@@ -59,6 +78,16 @@ impl Stack {
     /// # Panics
     /// When the stack does not start; the message has the script's output.
     pub fn start() -> Self {
+        Self::start_on(DataPlane::EcrLike)
+    }
+
+    /// Starts a test bed on the plain data plane (HTTP, no authentication, blobs served by
+    /// the registry itself), for tests whose fault proxy must see blob bodies.
+    pub fn start_plain() -> Self {
+        Self::start_on(DataPlane::Plain)
+    }
+
+    fn start_on(plane: DataPlane) -> Self {
         let tmp = tempfile::Builder::new()
             .prefix("steward-stack-")
             .tempdir()
@@ -67,6 +96,7 @@ impl Stack {
         let output = Command::new(stack_script())
             .arg("up")
             .arg(&dir)
+            .env("STEWARD_DATA_PLANE", plane.name())
             .output()
             .expect("run scripts/stack up");
         let mut stack = Self {
@@ -139,9 +169,61 @@ impl Stack {
             .build()
     }
 
-    /// The functions' HTTP client (bundled roots), for the SDK and the registries alike.
+    /// The functions' HTTP client (bundled roots, and the stack's CA on the ECR-like data
+    /// plane), for the SDK and the registries alike.
     pub fn http(&self) -> reqwest::Client {
-        steward::http::client(TrustRoots::Bundled).expect("an HTTP client")
+        match self.ca_file() {
+            None => steward::http::client(TrustRoots::Bundled).expect("an HTTP client"),
+            Some(ca) => {
+                use rustls::pki_types::{pem::PemObject, CertificateDer};
+                let roots = CertificateDer::pem_file_iter(&ca)
+                    .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+                    .unwrap_or_else(|e| panic!("{}: {e}", ca.display()));
+                steward::http::client_trusting(roots).expect("an HTTP client")
+            }
+        }
+    }
+
+    /// The stack's CA (`SSL_CERT_FILE` of its env file) on the ECR-like data plane.
+    pub fn ca_file(&self) -> Option<PathBuf> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == "SSL_CERT_FILE")
+            .map(|(_, v)| PathBuf::from(v))
+    }
+
+    /// `(user, password)` the registries take (what GetAuthorizationToken gives, `AWS` and
+    /// moto's password); `None` on the plain data plane.
+    pub fn registry_credentials(&self) -> Option<(&str, &str)> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == "TESTBED_REGISTRY_CREDENTIALS")
+            .and_then(|(_, value)| value.split_once(':'))
+    }
+
+    /// The `Authorization` header value the registries take, as an ECR client sends it
+    /// (`Basic` and base64 of `user:password`); `None` on the plain data plane.
+    pub fn registry_authorization(&self) -> Option<String> {
+        self.registry_credentials().map(|(user, password)| {
+            let token = aws_smithy_types::base64::encode(format!("{user}:{password}"));
+            format!("Basic {token}")
+        })
+    }
+
+    /// A registry client for `url` (a region's registry, or a proxy in front of one), with
+    /// the stack's CA and credentials.
+    pub fn registry_client(&self, url: &str) -> steward::oci::registry::RegistryClient {
+        steward::oci::registry::RegistryClient::new(self.http(), url, self.registry_authorization())
+    }
+
+    /// A fault proxy in front of `upstream` (a registry of this stack, or moto), speaking TLS
+    /// to it when it is `https://`.
+    pub fn proxy(&self, upstream: &str) -> crate::FaultProxy {
+        let started = match (upstream.starts_with("https://"), self.ca_file()) {
+            (true, Some(ca)) => crate::FaultProxy::start_trusting(upstream, &ca),
+            _ => crate::FaultProxy::start(upstream),
+        };
+        started.unwrap_or_else(|e| panic!("a fault proxy in front of {upstream}: {e}"))
     }
 
     pub fn ecr(&self, region: &str) -> aws_sdk_ecr::Client {

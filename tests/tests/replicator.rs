@@ -30,7 +30,6 @@ use serde_json::Value;
 use steward::aws::{Registries, RegistryReplicator, Sns};
 use steward::error::StewardError;
 use steward::harness::Invoke;
-use steward::http::TrustRoots;
 use steward::oci::copy::{copy_image, CopyOptions, Endpoint};
 use steward::oci::registry::{sha256_digest, RegistryClient};
 use steward::policy::{Policy, SourceFormat};
@@ -82,11 +81,6 @@ fn quick_retries() -> CopyOptions {
     }
 }
 
-fn registry(url: &str) -> RegistryClient {
-    let http = steward::http::client(TrustRoots::Bundled).expect("an HTTP client");
-    RegistryClient::new(http, url, None)
-}
-
 fn policy(text: &str) -> Policy {
     Policy::from_text(text, "policy.yaml", SourceFormat::Yaml).expect("a valid policy")
 }
@@ -104,16 +98,30 @@ struct Bed {
 }
 
 impl Bed {
+    /// On the ECR-like data plane: HTTPS, Basic authentication, blob reads redirected to S3.
     fn start() -> Self {
-        let stack = Stack::start();
-        let proxy = FaultProxy::start(stack.registry(DESTINATION)).expect("start the proxy");
+        Self::on(Stack::start())
+    }
+
+    /// On the plain data plane, where blob bodies come from the registry itself, for a
+    /// proxy that must see them (on the ECR-like one they come from S3, past the proxy).
+    fn start_plain() -> Self {
+        Self::on(Stack::start_plain())
+    }
+
+    fn on(stack: Stack) -> Self {
+        let proxy = stack.proxy(stack.registry(DESTINATION));
         Self {
-            source: registry(stack.registry(SOURCE)),
-            destination: registry(stack.registry(DESTINATION)),
-            proxied: registry(&proxy.url()),
+            source: stack.registry_client(stack.registry(SOURCE)),
+            destination: stack.registry_client(stack.registry(DESTINATION)),
+            proxied: stack.registry_client(&proxy.url()),
             proxy,
             stack,
         }
+    }
+
+    fn registry(&self, url: &str) -> RegistryClient {
+        self.stack.registry_client(url)
     }
 
     /// Pushes to the source registry only (not to moto's ECR): `push_image.py ARGS`.
@@ -539,13 +547,13 @@ async fn a_destination_cut_off_mid_upload_gets_no_manifest_and_a_rerun_completes
 
 #[tokio::test]
 async fn corrupted_source_bytes_fail_the_copy_and_push_nothing() {
-    let bed = Bed::start();
+    let bed = Bed::start_plain();
     let image = bed.push(&["--tag", "4.0.0", "--layers", "2", "--layer-size", "300000"]);
-    let corrupting = FaultProxy::start(bed.stack.registry(SOURCE)).expect("start the proxy");
+    let corrupting = bed.stack.proxy(bed.stack.registry(SOURCE));
     corrupting.set_fault(Fault::CorruptBlobs);
 
     let error = copy(
-        &registry(&corrupting.url()),
+        &bed.registry(&corrupting.url()),
         &bed.destination,
         &image,
         &quick_retries(),
@@ -648,27 +656,42 @@ async fn skopeo_reads_the_copy() {
     let host = bed
         .destination
         .base()
-        .trim_start_matches("http://")
+        .trim_start_matches("https://")
         .to_string();
     let reference = |tag: &str| format!("docker://{host}/{REPOSITORY}:{tag}");
     let scratch = tempfile::tempdir().expect("a temporary directory");
+    // skopeo verifies the registry's certificate against the stack's CA (a --cert-dir holds
+    // it as ca.crt) and logs in with the credentials GetAuthorizationToken gives.
+    let certs = scratch.path().join("certs");
+    std::fs::create_dir(&certs).expect("a cert dir");
+    std::fs::copy(
+        bed.stack.ca_file().expect("the ECR-like data plane"),
+        certs.join("ca.crt"),
+    )
+    .expect("the CA in the cert dir");
+    let (user, password) = bed.stack.registry_credentials().expect("credentials");
+    let credentials = format!("{user}:{password}");
+    let certs = certs.display().to_string();
     let skopeo = |args: &[&str]| {
+        let (command, rest) = args.split_first().expect("a skopeo command");
+        let access: &[&str] = if *command == "copy" {
+            &["--src-cert-dir", &certs, "--src-creds", &credentials]
+        } else {
+            &["--cert-dir", &certs, "--creds", &credentials]
+        };
         run(Command::new(&skopeo)
-            .args(args)
+            .arg(command)
+            .args(access)
+            .args(rest)
             .env("TMPDIR", scratch.path())
             .env("HOME", scratch.path()))
     };
 
-    let inspected = skopeo(&["inspect", "--tls-verify=false", &reference("6.0.0")]);
+    let inspected = skopeo(&["inspect", &reference("6.0.0")]);
     let inspected: Value = serde_json::from_slice(&inspected.stdout).expect("skopeo's JSON");
     assert_eq!(inspected["Digest"], single.digest.as_str(), "{inspected:#}");
     assert_eq!(inspected["Layers"].as_array().map(Vec::len), Some(2));
-    let raw = skopeo(&[
-        "inspect",
-        "--raw",
-        "--tls-verify=false",
-        &reference("6.1.0"),
-    ]);
+    let raw = skopeo(&["inspect", "--raw", &reference("6.1.0")]);
     assert_eq!(
         sha256_digest(&raw.stdout),
         multi.digest,
@@ -677,13 +700,7 @@ async fn skopeo_reads_the_copy() {
 
     let out = scratch.path().join("single");
     let dir = format!("dir:{}", out.display());
-    skopeo(&[
-        "copy",
-        "--src-tls-verify=false",
-        "--dest-tls-verify=false",
-        &reference("6.0.0"),
-        &dir,
-    ]);
+    skopeo(&["copy", &reference("6.0.0"), &dir]);
     assert_eq!(file_digest(&out.join("manifest.json")), single.digest);
     for (digest, size) in blobs_of(&bed.destination, REPOSITORY, &single.digest).await {
         let hex = digest.trim_start_matches("sha256:");
@@ -694,14 +711,7 @@ async fn skopeo_reads_the_copy() {
 
     let out = scratch.path().join("multi");
     let dir = format!("dir:{}", out.display());
-    skopeo(&[
-        "copy",
-        "--all",
-        "--src-tls-verify=false",
-        "--dest-tls-verify=false",
-        &reference("6.1.0"),
-        &dir,
-    ]);
+    skopeo(&["copy", "--all", &reference("6.1.0"), &dir]);
     assert_eq!(file_digest(&out.join("manifest.json")), multi.digest);
     for child in &multi.children {
         let hex = child.trim_start_matches("sha256:");
@@ -885,7 +895,7 @@ async fn the_cli_lists_copies_and_fails_when_a_destination_does() {
     let summary = stdout_json(&output);
     assert_eq!(summary["failed"], 0, "{summary:#}");
     assert_identical(&bed.source, &bed.destination, &first).await;
-    let api = registry(bed.stack.registry(DESTINATION));
+    let api = bed.registry(bed.stack.registry(DESTINATION));
     assert_eq!(
         api.head_manifest("team/api", "9.1.0").await.expect("HEAD"),
         Some(second.digest.clone())
@@ -916,7 +926,8 @@ async fn the_cli_lists_copies_and_fails_when_a_destination_does() {
 /// kernel's socket buffers take a 2 MB body whole before the cut shows.
 #[tokio::test]
 async fn a_connection_cut_mid_blob_is_retried_and_retryable() {
-    let bed = Bed::start();
+    // The source proxy cuts a blob's body, which on the ECR-like data plane comes from S3.
+    let bed = Bed::start_plain();
     let image = bed.push(&[
         "--tag",
         "10.0.0",
@@ -925,7 +936,7 @@ async fn a_connection_cut_mid_blob_is_retried_and_retryable() {
         "--layer-size",
         "24000000",
     ]);
-    let source_proxy = FaultProxy::start(bed.stack.registry(SOURCE)).expect("start the proxy");
+    let source_proxy = bed.stack.proxy(bed.stack.registry(SOURCE));
     let attempts = quick_retries().retry.attempts as usize;
 
     bed.proxy
@@ -949,7 +960,7 @@ async fn a_connection_cut_mid_blob_is_retried_and_retryable() {
     bed.proxy.set_fault(Fault::PassThrough);
     source_proxy.set_fault(Fault::DropDownloadsAfter { bytes: 1 << 20 });
     let error = copy(
-        &registry(&source_proxy.url()),
+        &bed.registry(&source_proxy.url()),
         &bed.proxied,
         &image,
         &quick_retries(),
@@ -1062,7 +1073,7 @@ replication:
 async fn a_two_way_rule_set_deployed_in_both_regions_copies_once_and_never_onto_itself() {
     let bed = Bed::start();
     let (topic, queue) = bed.stack.topic_with_queue(SOURCE).await;
-    let source_proxy = FaultProxy::start(bed.stack.registry(SOURCE)).expect("proxy");
+    let source_proxy = bed.stack.proxy(bed.stack.registry(SOURCE));
     let in_us = bed.function(TWO_WAY, &topic);
     let in_eu = bed.function_in(
         DESTINATION,

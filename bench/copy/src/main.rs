@@ -113,9 +113,11 @@ fn main() -> ExitCode {
     };
     let started = Instant::now();
     let outcome = runtime.block_on(async {
-        let http = steward::http::client(TrustRoots::Bundled)?;
-        let from = RegistryClient::new(http.clone(), &args.from, None);
-        let to = RegistryClient::new(http, &args.to, None);
+        // As the functions do: the bundled roots unless SSL_CERT_FILE names a store.
+        let http = steward::http::client(TrustRoots::for_lambda())?;
+        let authorization = std::env::var("REGISTRY_AUTHORIZATION").ok();
+        let from = RegistryClient::new(http.clone(), &args.from, authorization.clone());
+        let to = RegistryClient::new(http, &args.to, authorization);
         let setup_ms = started.elapsed().as_secs_f64() * 1e3;
         let source = Endpoint {
             registry: &from,
