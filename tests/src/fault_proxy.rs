@@ -65,6 +65,10 @@ pub struct Request {
     pub status: Option<u16>,
     /// True when the proxy answered it, cut it or altered its answer ([`Fault`]).
     pub injected: bool,
+    /// When its head had arrived.
+    pub started: std::time::Instant,
+    /// When its answer had been sent (or the connection cut).
+    pub finished: std::time::Instant,
 }
 
 impl Request {
@@ -115,7 +119,8 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn record(&self, request: Request) {
+    fn record(&self, mut request: Request) {
+        request.finished = std::time::Instant::now();
         self.lock().requests.push(request);
     }
 }
@@ -286,6 +291,23 @@ fn authority<'a>(url: &'a str, scheme: &str) -> io::Result<&'a str> {
                 format!("{url}: expected {scheme}HOST:PORT"),
             )
         })
+}
+
+/// The most requests in `requests` that waited on each other: the longest chain in which each
+/// request started after the one before had its answer. Requests sent at once count once.
+pub fn sequential_round_trips(requests: &[Request]) -> usize {
+    let mut sorted: Vec<&Request> = requests.iter().collect();
+    sorted.sort_by_key(|request| request.started);
+    let mut chain: Vec<usize> = Vec::with_capacity(sorted.len());
+    for (j, request) in sorted.iter().enumerate() {
+        let before = (0..j)
+            .filter(|&i| sorted[i].finished <= request.started)
+            .map(|i| chain[i])
+            .max()
+            .unwrap_or(0);
+        chain.push(before + 1);
+    }
+    chain.into_iter().max().unwrap_or(0)
 }
 
 impl Drop for FaultProxy {
@@ -693,11 +715,14 @@ fn serve(client: TcpStream, shared: &Shared) -> io::Result<()> {
             Framing::UntilClose => Framing::Length(0),
             framing => framing,
         };
+        let now = std::time::Instant::now();
         let mut request = Request {
             method: method.clone(),
             target: target.clone(),
             status: None,
             injected: false,
+            started: now,
+            finished: now,
         };
         let action = decide(shared, &method, &target);
         if let Some((status, headers, body)) = injected_answer(action, &head) {

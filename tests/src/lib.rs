@@ -21,7 +21,7 @@ mod push;
 mod runtime_api;
 mod stack;
 
-pub use fault_proxy::{Fault, FaultProxy, Request as ProxiedRequest};
+pub use fault_proxy::{sequential_round_trips, Fault, FaultProxy, Request as ProxiedRequest};
 pub use notified::{NotifiedStack, ARRIVAL, QUIET};
 pub use push::push_image_with;
 pub use runtime_api::{Answer, InitError, RuntimeApi};

@@ -168,6 +168,23 @@ impl RuntimeApi {
         env: &[(String, String)],
         events: Vec<Value>,
     ) -> Result<Vec<Answer>, InitError> {
+        Self::invoke_binary_observed(binary, env, events, |_, _| {})
+    }
+
+    /// [`RuntimeApi::invoke_binary`], calling `observe(number, answer)` after each event's
+    /// answer and before the next event is handed over (to read a proxy's requests per event).
+    ///
+    /// # Errors
+    /// As [`RuntimeApi::invoke_binary`].
+    ///
+    /// # Panics
+    /// As [`RuntimeApi::invoke_binary`].
+    pub fn invoke_binary_observed(
+        binary: &Path,
+        env: &[(String, String)],
+        events: Vec<Value>,
+        mut observe: impl FnMut(usize, &Answer),
+    ) -> Result<Vec<Answer>, InitError> {
         let name = binary
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -210,7 +227,10 @@ impl RuntimeApi {
             api.shared.lock().pending.push_back((id.clone(), event));
             api.shared.changed.notify_all();
             match api.wait_for(&mut function, |state| state.results.remove(&id)) {
-                Ok(invocation) => invocations.push(invocation),
+                Ok(invocation) => {
+                    observe(number, &invocation);
+                    invocations.push(invocation);
+                }
                 Err(stop) => {
                     let (_, output) = function.stop();
                     let what = match stop {

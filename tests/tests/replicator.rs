@@ -401,10 +401,17 @@ async fn a_single_platform_image_arrives_byte_for_byte_and_a_rerun_only_reads() 
     );
     let requests = bed.proxy.take_requests();
     assert_only_reads(&requests);
+    // The tag already names the image, and a tag only ever names a complete manifest: one
+    // HEAD, nothing by digest.
     assert_eq!(
         requests.len(),
-        2,
-        "HEAD by digest, HEAD by tag:\n{}",
+        1,
+        "HEAD by tag only:\n{}",
+        listing(&requests)
+    );
+    assert!(
+        requests[0].target.ends_with("/manifests/1.0.0"),
+        "{}",
         listing(&requests)
     );
 }

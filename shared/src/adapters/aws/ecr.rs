@@ -57,9 +57,13 @@ impl Ecr {
                 })?;
         let token = data.authorization_token().unwrap_or_default();
         let endpoint = data.proxy_endpoint().unwrap_or_default();
+        let expires_at = data
+            .expires_at()
+            .and_then(|at| std::time::SystemTime::try_from(*at).ok());
         Ok(RegistryCredentials {
             authorization: format!("Basic {token}"),
             endpoint: endpoint.to_string(),
+            expires_at,
         })
     }
 }
@@ -71,6 +75,8 @@ pub struct RegistryCredentials {
     pub authorization: String,
     /// The registry's endpoint, `https://<account>.dkr.ecr.<region>.amazonaws.com`.
     pub endpoint: String,
+    /// When the token expires, as ECR says (`expiresAt`).
+    pub expires_at: Option<std::time::SystemTime>,
 }
 
 impl std::fmt::Debug for RegistryCredentials {

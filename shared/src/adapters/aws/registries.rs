@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::SdkConfig;
 use tokio::sync::Mutex;
@@ -18,8 +18,21 @@ use crate::policy::Target;
 use crate::ports::{ImageReader, Replicator};
 use crate::replication::CopyStats;
 
-/// How long a registry token is reused; ECR's are valid for 12 hours.
-const TOKEN_REUSE: Duration = Duration::from_secs(6 * 3600);
+/// ECR's registry tokens are valid for 12 hours: the longest a token is reused.
+const TOKEN_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+/// A token is given up this long before it expires, so that no request carries a stale one.
+const TOKEN_MARGIN: Duration = Duration::from_secs(10 * 60);
+
+/// How long a token obtained `now` that ECR says expires at `expires_at` may be reused: until
+/// shortly before it expires, at most 12 hours. An `expiresAt` that is not in the future (moto
+/// answers one from 2015) is not believed; the 12 hours are.
+fn token_reuse(expires_at: Option<SystemTime>, now: SystemTime) -> Duration {
+    let lifetime = expires_at
+        .and_then(|at| at.duration_since(now).ok())
+        .filter(|left| !left.is_zero())
+        .map_or(TOKEN_LIFETIME, |left| left.min(TOKEN_LIFETIME));
+    lifetime.saturating_sub(TOKEN_MARGIN)
+}
 
 /// Registry clients per region, authenticated with ECR tokens, created on first use and
 /// reused while their token is fresh. An endpoint override (for local registries) replaces
@@ -29,7 +42,11 @@ pub struct Registries {
     sdk: SdkConfig,
     http: reqwest::Client,
     overrides: BTreeMap<String, String>,
+    /// Region/account → the client and until when its token is reused.
     cache: Arc<Mutex<BTreeMap<String, (RegistryClient, Instant)>>>,
+    /// Destination repositories (region/account/name) known to exist: a warm copy does not ask
+    /// ECR again. Forgotten when a copy finds one missing.
+    known_repositories: Arc<Mutex<std::collections::BTreeSet<String>>>,
 }
 
 impl Registries {
@@ -44,6 +61,7 @@ impl Registries {
             http,
             overrides,
             cache: Arc::default(),
+            known_repositories: Arc::default(),
         }
     }
 
@@ -60,14 +78,15 @@ impl Registries {
     ) -> Result<RegistryClient, StewardError> {
         let key = format!("{region}/{}", account.unwrap_or_default());
         let mut cache = self.cache.lock().await;
-        if let Some((client, since)) = cache.get(&key) {
-            if since.elapsed() < TOKEN_REUSE {
+        if let Some((client, until)) = cache.get(&key) {
+            if Instant::now() < *until {
                 return Ok(client.clone());
             }
         }
         let RegistryCredentials {
             authorization,
             endpoint,
+            expires_at,
         } = Ecr::in_region(&self.sdk, region)
             .registry_credentials()
             .await?;
@@ -77,7 +96,8 @@ impl Registries {
             (None, None) => endpoint,
         };
         let client = RegistryClient::new(self.http.clone(), &endpoint, Some(authorization));
-        cache.insert(key, (client.clone(), Instant::now()));
+        let until = Instant::now() + token_reuse(expires_at, SystemTime::now());
+        cache.insert(key, (client.clone(), until));
         Ok(client)
     }
 }
@@ -163,13 +183,27 @@ impl Replicator for RegistryReplicator {
         tags: &[String],
         target: &Target,
     ) -> Result<CopyStats, StewardError> {
-        self.ensure_repository(source, target).await?;
+        let known = known_key(target);
+        if !self
+            .registries
+            .known_repositories
+            .lock()
+            .await
+            .contains(&known)
+        {
+            self.ensure_repository(source, target).await?;
+            self.registries
+                .known_repositories
+                .lock()
+                .await
+                .insert(known.clone());
+        }
         let from = self.registries.client(&source.region).await?;
         let to = self
             .registries
             .client_for(&target.region, target.account.as_deref())
             .await?;
-        copy_image(
+        let copied = copy_image(
             Endpoint {
                 registry: &from,
                 repository: &source.repository,
@@ -182,8 +216,26 @@ impl Replicator for RegistryReplicator {
             tags,
             &self.options,
         )
-        .await
+        .await;
+        if let Err(StewardError::NotFound { .. }) = &copied {
+            // Deleted since it was checked: the next copy checks (and creates) it again.
+            self.registries
+                .known_repositories
+                .lock()
+                .await
+                .remove(&known);
+        }
+        copied
     }
+}
+
+fn known_key(target: &Target) -> String {
+    format!(
+        "{}/{}/{}",
+        target.region,
+        target.account.as_deref().unwrap_or_default(),
+        target.repository
+    )
 }
 
 impl ImageReader for Registries {
@@ -209,5 +261,40 @@ impl ImageReader for Registries {
             .await?
             .head_manifest(repository, tag)
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn a_token_is_reused_until_shortly_before_it_expires_and_never_past_twelve_hours() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        assert_eq!(
+            token_reuse(Some(now + 12 * HOUR), now),
+            12 * HOUR - TOKEN_MARGIN
+        );
+        assert_eq!(token_reuse(Some(now + HOUR), now), HOUR - TOKEN_MARGIN);
+        assert_eq!(
+            token_reuse(Some(now + 48 * HOUR), now),
+            12 * HOUR - TOKEN_MARGIN
+        );
+        assert_eq!(
+            token_reuse(Some(now + Duration::from_secs(60)), now),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn an_expiry_in_the_past_or_none_is_not_believed() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        // moto's tokens say they expired in 2015.
+        let moto = SystemTime::UNIX_EPOCH + Duration::from_secs(1_420_070_400);
+        assert_eq!(token_reuse(Some(moto), now), 12 * HOUR - TOKEN_MARGIN);
+        assert_eq!(token_reuse(Some(now), now), 12 * HOUR - TOKEN_MARGIN);
+        assert_eq!(token_reuse(None, now), 12 * HOUR - TOKEN_MARGIN);
     }
 }

@@ -5,12 +5,15 @@
 //! - Blobs stream from source to destination, never held whole in memory; their sha256 is
 //!   computed on the way, and an upload whose bytes do not match is abandoned, never committed.
 //! - A manifest is pushed only after every blob it references is present at the destination.
-//! - Whatever is already at the destination (checked with HEAD) is skipped, so a repeated copy
-//!   costs a few HEAD requests.
+//! - Whatever is already at the destination (checked with HEAD) is skipped. A repeated copy
+//!   whose tags are in place costs one round trip: the destination's tags and the source's
+//!   referrers are looked up at once (with a registry that lacks the referrers API, its
+//!   fallback tags are looked up at once too, one more round trip).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use futures_util::future::{try_join, try_join_all};
 use futures_util::{stream, StreamExt, TryStreamExt};
 use sha2::{Digest as _, Sha256};
 
@@ -61,18 +64,32 @@ pub async fn copy_image(
     tags: &[String],
     options: &CopyOptions,
 ) -> Result<CopyStats, StewardError> {
-    let mut stats = copy_manifest(source, destination, digest, options).await?;
-    // Read only when a tag has to move: a re-copy whose tags are in place needs no GET.
-    let mut manifest = None;
-    for tag in tags {
-        let current = options
-            .retry
-            .run(|| {
+    // Independent lookups, sent at once: where the tags stand at the destination, and what
+    // refers to the image at the source.
+    let (current, referrers) = try_join(
+        try_join_all(tags.iter().map(|tag| {
+            options.retry.run(move || {
                 destination
                     .registry
                     .head_manifest(destination.repository, tag)
             })
-            .await?;
+        })),
+        referrers(source, digest, options),
+    )
+    .await?;
+    // A tag only ever names a manifest whose blobs and children are all there.
+    let in_place = !tags.is_empty() && current.iter().all(|at| at.as_deref() == Some(digest));
+    let mut stats = if in_place {
+        CopyStats {
+            manifests_skipped: 1,
+            ..CopyStats::default()
+        }
+    } else {
+        copy_manifest(source, destination, digest, options).await?
+    };
+    // Read only when a tag has to move: a re-copy whose tags are in place needs no GET.
+    let mut manifest = None;
+    for (tag, current) in tags.iter().zip(&current) {
         if current.as_deref() != Some(digest) {
             let at_source = options
                 .retry
@@ -91,7 +108,7 @@ pub async fn copy_image(
             }
         }
     }
-    for referrer in referrers(source, digest, options).await? {
+    for referrer in referrers {
         stats.add(Box::pin(copy_referrer(source, destination, &referrer, options)).await?);
     }
     Ok(stats)
@@ -107,8 +124,18 @@ async fn copy_referrer(
     let Referrer { digest, tag } = referrer;
     let stats = copy_manifest(source, destination, digest, options).await?;
     if let Some(tag) = tag {
-        let manifest = fetch_manifest(source, digest, options).await?;
-        put_tag(destination, tag, &manifest, options).await?;
+        let current = options
+            .retry
+            .run(|| {
+                destination
+                    .registry
+                    .head_manifest(destination.repository, tag)
+            })
+            .await?;
+        if current.as_deref() != Some(digest.as_str()) {
+            let manifest = fetch_manifest(source, digest, options).await?;
+            put_tag(destination, tag, &manifest, options).await?;
+        }
     }
     Ok(stats)
 }
@@ -164,21 +191,26 @@ async fn referrers(
             .collect());
     }
     let base = digest.replacen(':', "-", 1);
-    let mut found = Vec::new();
-    for suffix in [".sig", ".att", ".sbom", ""] {
-        let tag = format!("{base}{suffix}");
-        if let Some(referrer) = options
+    let tags: Vec<String> = [".sig", ".att", ".sbom", ""]
+        .iter()
+        .map(|suffix| format!("{base}{suffix}"))
+        .collect();
+    let found = try_join_all(tags.iter().map(|tag| {
+        options
             .retry
-            .run(|| source.registry.head_manifest(source.repository, &tag))
-            .await?
-        {
-            found.push(Referrer {
-                digest: referrer,
+            .run(move || source.registry.head_manifest(source.repository, tag))
+    }))
+    .await?;
+    Ok(tags
+        .into_iter()
+        .zip(found)
+        .filter_map(|(tag, referrer)| {
+            referrer.map(|digest| Referrer {
+                digest,
                 tag: Some(tag),
-            });
-        }
-    }
-    Ok(found)
+            })
+        })
+        .collect())
 }
 
 /// Copies one manifest by digest, after everything it references.

@@ -28,6 +28,9 @@ pub struct RegistryClient {
     http: reqwest::Client,
     base: String,
     authorization: Option<String>,
+    /// Set once the registry has answered that it has no referrers API (docker-registry 2.8
+    /// has none; ECR has one): later lookups go straight to the fallback tags.
+    no_referrers_api: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for RegistryClient {
@@ -53,6 +56,7 @@ impl RegistryClient {
             http,
             base: base.trim_end_matches('/').to_string(),
             authorization,
+            no_referrers_api: std::sync::Arc::default(),
         }
     }
 
@@ -142,24 +146,24 @@ impl RegistryClient {
                 labels,
             }]);
         }
-        let mut platforms = Vec::new();
-        for child in &doc.manifests {
+        // The platforms are read at once: each child's manifest, then its config.
+        let children = doc.manifests.iter().filter_map(|child| {
             let platform = child.platform.as_ref().map(Platform::name);
-            if platform.as_deref() == Some("unknown/unknown") {
-                continue;
-            }
+            (platform.as_deref() != Some("unknown/unknown")).then_some((child, platform))
+        });
+        futures_util::future::try_join_all(children.map(|(child, platform)| async {
             let manifest = self.manifest(repository, &child.digest).await?;
             let child_doc = manifest.parse()?;
             let labels = self
                 .image_labels(repository, &child_doc, &doc.annotations)
                 .await?;
-            platforms.push(PlatformLabels {
+            Ok::<_, StewardError>(PlatformLabels {
                 platform,
                 digest: child.digest.clone(),
                 labels,
-            });
-        }
-        Ok(platforms)
+            })
+        }))
+        .await
     }
 
     async fn image_labels(
@@ -342,6 +346,10 @@ impl RegistryClient {
         repository: &str,
         digest: &str,
     ) -> Result<Option<Vec<Descriptor>>, StewardError> {
+        use std::sync::atomic::Ordering;
+        if self.no_referrers_api.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
         let response = self
             .request(
                 reqwest::Method::GET,
@@ -351,7 +359,10 @@ impl RegistryClient {
             .send()
             .await
             .map_err(network)?;
+        // A registry with the API answers 200 for any digest, with an empty index when
+        // nothing refers to it (OCI Distribution 1.1); these mean it has no such API.
         if matches!(response.status().as_u16(), 404 | 405 | 400) {
+            self.no_referrers_api.store(true, Ordering::Relaxed);
             return Ok(None);
         }
         let what = format!("referrers of {repository}@{digest}");
