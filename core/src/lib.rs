@@ -14,6 +14,7 @@ pub mod glob;
 pub mod image;
 pub mod labels;
 pub mod manifest;
+pub mod metrics;
 pub mod notify;
 pub mod policy;
 pub mod push;
