@@ -511,7 +511,11 @@ impl Measurements {
         self.samples
             .iter()
             .filter(|sample| sample.metric == metric)
-            .filter(|sample| filter.iter().all(|wanted| sample.dimensions.contains(wanted)))
+            .filter(|sample| {
+                filter
+                    .iter()
+                    .all(|wanted| sample.dimensions.contains(wanted))
+            })
             .map(|sample| sample.value)
             .sum()
     }
@@ -648,7 +652,9 @@ impl Measured for GuardReport {
         }
         if matches!(
             self.action,
-            GuardAction::TagRemoved { .. } | GuardAction::Quarantined { .. } | GuardAction::ImageDeleted
+            GuardAction::TagRemoved { .. }
+                | GuardAction::Quarantined { .. }
+                | GuardAction::ImageDeleted
         ) {
             into.tag_removed();
         }
@@ -703,7 +709,8 @@ impl Measured for ReplicatorReport {
                 into.property(Property::Digest, &report.digest);
                 for destination in &report.outcomes {
                     let run = &destination.run;
-                    let latency = (run.status != RegionStatus::TagMovedOn).then_some(run.duration_ms);
+                    let latency =
+                        (run.status != RegionStatus::TagMovedOn).then_some(run.duration_ms);
                     into.copy(run.status, run.stats.bytes_copied, latency);
                 }
             }

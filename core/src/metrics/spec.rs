@@ -54,7 +54,10 @@ const MIN_TIMESTAMP_MS: u64 = 1_000_000_000_000;
 /// document. The error names the first rule broken.
 pub fn check_line(line: &str) -> Result<Value, String> {
     if line.len() > MAX_DOCUMENT_BYTES {
-        return Err(format!("{} bytes; a log event holds {MAX_DOCUMENT_BYTES}", line.len()));
+        return Err(format!(
+            "{} bytes; a log event holds {MAX_DOCUMENT_BYTES}",
+            line.len()
+        ));
     }
     let document: Value =
         serde_json::from_str(line).map_err(|e| format!("not one JSON value: {e}"))?;
@@ -75,7 +78,9 @@ pub fn check(document: &Value) -> Result<(), String> {
         .and_then(Value::as_u64)
         .ok_or("`_aws.Timestamp` is not a non-negative integer")?;
     if timestamp < MIN_TIMESTAMP_MS {
-        return Err(format!("`_aws.Timestamp` {timestamp} is not in milliseconds"));
+        return Err(format!(
+            "`_aws.Timestamp` {timestamp} is not in milliseconds"
+        ));
     }
     let directives = aws
         .get("CloudWatchMetrics")
@@ -92,7 +97,9 @@ pub fn check(document: &Value) -> Result<(), String> {
             .and_then(Value::as_str)
             .ok_or(format!("{at}.Namespace is not a string"))?;
         if namespace.is_empty() || namespace.len() > 255 || namespace.starts_with(':') {
-            return Err(format!("{at}.Namespace {namespace:?} is not a CloudWatch namespace"));
+            return Err(format!(
+                "{at}.Namespace {namespace:?} is not a CloudWatch namespace"
+            ));
         }
         let sets = directive
             .get("Dimensions")
@@ -110,7 +117,9 @@ pub fn check(document: &Value) -> Result<(), String> {
                 let key = key
                     .as_str()
                     .filter(|k| !k.is_empty() && k.len() <= 250)
-                    .ok_or(format!("{at} has a dimension key that is not a short string"))?;
+                    .ok_or(format!(
+                        "{at} has a dimension key that is not a short string"
+                    ))?;
                 let target = root
                     .get(key)
                     .and_then(Value::as_str)
@@ -128,9 +137,9 @@ pub fn check(document: &Value) -> Result<(), String> {
             return Err(format!("{at} has {} metrics", metrics.len()));
         }
         for definition in metrics {
-            let definition = definition
-                .as_object()
-                .ok_or(format!("{at}.Metrics has a definition that is not an object"))?;
+            let definition = definition.as_object().ok_or(format!(
+                "{at}.Metrics has a definition that is not an object"
+            ))?;
             only(definition, &["Name", "Unit", "StorageResolution"], &at)?;
             let name = definition
                 .get("Name")
@@ -140,7 +149,9 @@ pub fn check(document: &Value) -> Result<(), String> {
             if let Some(unit) = definition.get("Unit") {
                 let unit = unit.as_str().unwrap_or_default();
                 if !UNITS.contains(&unit) {
-                    return Err(format!("metric {name:?}: {unit:?} is not a CloudWatch unit"));
+                    return Err(format!(
+                        "metric {name:?}: {unit:?} is not a CloudWatch unit"
+                    ));
                 }
             }
             if let Some(resolution) = definition.get("StorageResolution") {
@@ -168,7 +179,9 @@ pub fn check(document: &Value) -> Result<(), String> {
 /// The specification's objects "MUST NOT contain any additional members".
 fn only(object: &serde_json::Map<String, Value>, allowed: &[&str], at: &str) -> Result<(), String> {
     match object.keys().find(|key| !allowed.contains(&key.as_str())) {
-        Some(key) => Err(format!("{at} has a member the specification does not define: {key:?}")),
+        Some(key) => Err(format!(
+            "{at} has a member the specification does not define: {key:?}"
+        )),
         None => Ok(()),
     }
 }

@@ -54,10 +54,19 @@ fn every_document_keeps_to_the_specification() {
     for document in &documents {
         spec::check(document).unwrap_or_else(|e| panic!("{e}: {document:#}"));
         spec::check_line(&document.to_string()).expect("as a log line");
-        assert_eq!(document["_aws"]["Timestamp"], NOW_MS, "milliseconds, as given");
+        assert_eq!(
+            document["_aws"]["Timestamp"], NOW_MS,
+            "milliseconds, as given"
+        );
         assert_eq!(document["Function"], "replicator");
-        assert_eq!(document["repository"], "team/web", "properties on every document");
-        for directive in document["_aws"]["CloudWatchMetrics"].as_array().expect("directives") {
+        assert_eq!(
+            document["repository"], "team/web",
+            "properties on every document"
+        );
+        for directive in document["_aws"]["CloudWatchMetrics"]
+            .as_array()
+            .expect("directives")
+        {
             assert_eq!(directive["Namespace"], "ecr-steward");
             for definition in directive["Metrics"].as_array().expect("metrics") {
                 let metric = Metric::ALL
@@ -75,23 +84,43 @@ fn every_document_keeps_to_the_specification() {
     let dimension = |d, v| Some((d, v));
     assert_eq!(values(&documents, Metric::Events, None), [1]);
     assert_eq!(
-        values(&documents, Metric::Violations, dimension(Dimension::Check, "labels.required")),
+        values(
+            &documents,
+            Metric::Violations,
+            dimension(Dimension::Check, "labels.required")
+        ),
         [2]
     );
     assert_eq!(values(&documents, Metric::Violations, None).len(), 2);
     assert_eq!(values(&documents, Metric::ScanBreaches, None), [1, 1]);
     assert_eq!(
-        values(&documents, Metric::CopyLatency, dimension(Dimension::Status, "copied")),
+        values(
+            &documents,
+            Metric::CopyLatency,
+            dimension(Dimension::Status, "copied")
+        ),
         [120, 80]
     );
     assert_eq!(values(&documents, Metric::BytesCopied, None), [4096, 1024]);
     assert_eq!(
-        values(&documents, Metric::Copies, dimension(Dimension::Status, "tag-moved-on")),
+        values(
+            &documents,
+            Metric::Copies,
+            dimension(Dimension::Status, "tag-moved-on")
+        ),
         [1]
     );
-    assert_eq!(values(&documents, Metric::CopyLatency, None).len(), 3, "moved-on is not timed");
     assert_eq!(
-        values(&documents, Metric::Failures, dimension(Dimension::ErrorClass, "Retryable.Throttled")),
+        values(&documents, Metric::CopyLatency, None).len(),
+        3,
+        "moved-on is not timed"
+    );
+    assert_eq!(
+        values(
+            &documents,
+            Metric::Failures,
+            dimension(Dimension::ErrorClass, "Retryable.Throttled")
+        ),
         [1]
     );
     // Two checks and three statuses cannot share a document; the rest can.
@@ -122,7 +151,10 @@ fn more_than_a_hundred_values_start_another_document() {
 fn one_value_is_a_number_and_several_an_array() {
     let mut m = Measurements::new(Function::PushGuard);
     m.event(EventOutcome::Compliant);
-    let documents = m.emf(&Namespace::parse("Platform/ECR").expect("namespace"), NOW_MS);
+    let documents = m.emf(
+        &Namespace::parse("Platform/ECR").expect("namespace"),
+        NOW_MS,
+    );
     assert_eq!(
         documents,
         [json!({
@@ -146,7 +178,11 @@ fn the_vocabularies_fit_the_specification_and_never_collide() {
     for unit in Unit::ALL {
         assert!(spec::UNITS.contains(&unit.as_str()), "{unit:?}");
     }
-    assert_eq!(Unit::ALL.len(), spec::UNITS.len(), "every EMF unit is modelled");
+    assert_eq!(
+        Unit::ALL.len(),
+        spec::UNITS.len(),
+        "every EMF unit is modelled"
+    );
     let mut names: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
     names.extend(Dimension::ALL.iter().map(|d| d.as_str()));
     names.extend(Property::ALL.iter().map(|p| p.as_str()));
@@ -189,15 +225,23 @@ fn the_checker_refuses_what_the_specification_forbids() {
     assert!(broken(&|d| d["_aws"]["Timestamp"] = json!(NOW_MS / 1000)).contains("milliseconds"));
     assert!(broken(&|d| d["Function"] = json!(1)).contains("string target"));
     assert!(broken(&|d| d["Events"] = json!("1")).contains("numeric target"));
-    assert!(broken(&|d| d["Events"] = json!((0..101).collect::<Vec<u32>>())).contains("101 values"));
-    assert!(broken(&|d| d["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"] = json!("Requests"))
-        .contains("not a CloudWatch unit"));
-    assert!(broken(&|d| d["_aws"]["CloudWatchMetrics"][0]["Dimensions"] = json!([]))
-        .contains("non-empty"));
+    assert!(
+        broken(&|d| d["Events"] = json!((0..101).collect::<Vec<u32>>())).contains("101 values")
+    );
+    assert!(broken(
+        &|d| d["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"] = json!("Requests")
+    )
+    .contains("not a CloudWatch unit"));
+    assert!(
+        broken(&|d| d["_aws"]["CloudWatchMetrics"][0]["Dimensions"] = json!([]))
+            .contains("non-empty")
+    );
     assert!(broken(&|d| d["_aws"]["CloudWatchMetrics"][0]["Extra"] = json!(1)).contains("Extra"));
-    assert!(broken(&|d| d["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0] =
-        json!((0..31).map(|i| format!("D{i}")).collect::<Vec<_>>()))
-    .contains("31 keys"));
+    assert!(
+        broken(&|d| d["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0] =
+            json!((0..31).map(|i| format!("D{i}")).collect::<Vec<_>>()))
+        .contains("31 keys")
+    );
     assert!(spec::check_line("prefix {}").is_err());
 }
 
@@ -251,7 +295,13 @@ fn a_replication_counts_each_destination() {
     assert_eq!(m.total(Metric::Copies, &[]), 3);
     assert_eq!(m.total(Metric::Copies, &[(Dimension::Status, "failed")]), 1);
     assert_eq!(m.total(Metric::BytesCopied, &[]), 2048);
-    assert_eq!(m.total(Metric::CopyLatency, &[(Dimension::Status, "copied")]), 250);
+    assert_eq!(
+        m.total(Metric::CopyLatency, &[(Dimension::Status, "copied")]),
+        250
+    );
     assert_eq!(m.total(Metric::CopyLatency, &[]), 290);
-    assert_eq!(m.properties().get(&Property::Tag).map(String::as_str), Some("1.4.2"));
+    assert_eq!(
+        m.properties().get(&Property::Tag).map(String::as_str),
+        Some("1.4.2")
+    );
 }
