@@ -305,19 +305,22 @@ pub enum Property {
     Tag,
     /// The image's manifest digest.
     Digest,
+    /// The invocation's request id, as in the function's other log lines.
+    RequestId,
 }
 
 impl Property {
     /// Every property.
-    pub const ALL: [Property; 3] = [Self::Repository, Self::Tag, Self::Digest];
+    pub const ALL: [Property; 4] = [Self::Repository, Self::Tag, Self::Digest, Self::RequestId];
 
-    /// The member's name, such as `repository` (lower case: never a metric's or a
+    /// The member's name, such as `repository` (starting lower case: never a metric's or a
     /// dimension's name).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Repository => "repository",
             Self::Tag => "tag",
             Self::Digest => "digest",
+            Self::RequestId => "requestId",
         }
     }
 }

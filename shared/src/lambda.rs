@@ -11,6 +11,7 @@ use crate::emf::EmfLog;
 use crate::error::StewardError;
 use crate::harness::{answer, Handler, Invocation};
 use crate::http::TrustRoots;
+use crate::metrics::Property;
 
 /// Where [`run`] writes the invocations' metrics: set once by [`init`] from the
 /// configuration, like the tracing subscriber it sets up beside it.
@@ -65,7 +66,9 @@ pub async fn run<H: Handler>(handler: &H) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
             let invocation = Invocation::until(deadline(&event.context));
-            let answered = answer(handler, event.payload, invocation).await;
+            let mut answered = answer(handler, event.payload, invocation).await;
+            let request_id = &event.context.request_id;
+            answered.metrics.property(Property::RequestId, request_id);
             metrics.write(&answered.metrics);
             answered.result.map_err(Failure::from)
         },

@@ -168,6 +168,16 @@ impl RuntimeApi {
         env: &[(String, String)],
         events: Vec<Value>,
     ) -> Result<Vec<Answer>, InitError> {
+        Self::invoke_binary_with_output(binary, env, events).map(|(answers, _)| answers)
+    }
+
+    /// [`RuntimeApi::invoke_binary`], with the function's output (stdout and stderr, as they
+    /// interleaved): its log, as Lambda would send it to CloudWatch Logs.
+    pub fn invoke_binary_with_output(
+        binary: &Path,
+        env: &[(String, String)],
+        events: Vec<Value>,
+    ) -> Result<(Vec<Answer>, String), InitError> {
         let name = binary
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -223,7 +233,7 @@ impl RuntimeApi {
         }
         let (_, output) = function.stop();
         eprintln!("---- {name}'s output ----\n{output}---- end of {name}'s output ----");
-        Ok(invocations)
+        Ok((invocations, output))
     }
 
     /// Waits until `ready` finds something in the state, the function exits, or [`TIMEOUT`].
