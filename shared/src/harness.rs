@@ -1,7 +1,8 @@
 //! The one harness every function runs in: the event parsed once into a typed
 //! [`StewardEvent`], the handler's decision with the invocation's deadline, skips logged, and
 //! one response vocabulary: every response has an `outcome` (`skipped` with its `reason`, or
-//! the handler's own report, whose `outcome` names what was done).
+//! the handler's own report, whose `outcome` names what was done). Every answer comes with
+//! its metrics ([`Answered`]), derived from the same typed outcome, report or error.
 
 use std::future::Future;
 
