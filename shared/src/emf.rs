@@ -7,22 +7,53 @@
 //! the two never interleave, and the tracing formatter never wraps an EMF line. Lambda sends
 //! stdout to CloudWatch Logs as it is; with the JSON log format it does not wrap lines that
 //! are JSON already.
+//!
+//! With the JSON log format, Lambda's log-level filter (`LogLevel`, which Lambda passes as
+//! `AWS_LAMBDA_LOG_LEVEL`) treats a line without a `level` as INFO and drops it below WARN or
+//! ERROR. So each document carries a `level`: INFO, or the configured level when that is
+//! higher, and the metrics pass whatever the level.
 
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::metrics::{Measurements, Namespace};
 
+/// The variable through which Lambda passes the application log level (`LoggingConfig`).
+pub const LAMBDA_LOG_LEVEL: &str = "AWS_LAMBDA_LOG_LEVEL";
+
 /// Writes measurements as EMF lines in a namespace.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmfLog {
     namespace: Namespace,
+    level: &'static str,
+}
+
+impl Default for EmfLog {
+    fn default() -> Self {
+        Self::new(Namespace::default())
+    }
 }
 
 impl EmfLog {
-    /// Metrics in `namespace`.
+    /// Metrics in `namespace`, at level INFO.
     pub fn new(namespace: Namespace) -> Self {
-        Self { namespace }
+        Self {
+            namespace,
+            level: "INFO",
+        }
+    }
+
+    /// The documents' `level`: INFO, or `configured` when it is WARN, ERROR or FATAL, so
+    /// that Lambda's log-level filter keeps them (case as Lambda accepts it, any).
+    pub fn at_level(mut self, configured: Option<&str>) -> Self {
+        let configured = configured.unwrap_or_default().trim().to_ascii_uppercase();
+        self.level = match configured.as_str() {
+            "WARN" => "WARN",
+            "ERROR" => "ERROR",
+            "FATAL" => "FATAL",
+            _ => "INFO",
+        };
+        self
     }
 
     /// The namespace the metrics go to.
@@ -33,7 +64,10 @@ impl EmfLog {
     /// The lines for `measurements` at `timestamp_ms`, each a JSON document with a newline.
     pub fn render(&self, measurements: &Measurements, timestamp_ms: u64) -> String {
         let mut text = String::new();
-        for document in measurements.emf(&self.namespace, timestamp_ms) {
+        for mut document in measurements.emf(&self.namespace, timestamp_ms) {
+            if let Some(members) = document.as_object_mut() {
+                members.insert("level".into(), self.level.into());
+            }
             text.push_str(&document.to_string());
             text.push('\n');
         }
@@ -95,6 +129,29 @@ mod tests {
             );
             assert_eq!(document["Function"], "scan-alert");
             assert_eq!(document[Metric::Violations.name()], 1);
+            assert_eq!(document["level"], "INFO");
         }
+    }
+
+    #[test]
+    fn the_level_keeps_the_lines_through_lambdas_log_level_filter() {
+        let mut measurements = Measurements::new(Function::PushGuard);
+        measurements.event(EventOutcome::Compliant);
+        let level = |configured| {
+            let text = EmfLog::default()
+                .at_level(configured)
+                .render(&measurements, now_ms());
+            let document = spec::check_line(text.trim_end()).expect("valid");
+            document["level"].as_str().map(str::to_string)
+        };
+        assert_eq!(level(None).as_deref(), Some("INFO"));
+        assert_eq!(
+            level(Some("DEBUG")).as_deref(),
+            Some("INFO"),
+            "INFO passes DEBUG"
+        );
+        assert_eq!(level(Some("warn")).as_deref(), Some("WARN"));
+        assert_eq!(level(Some("ERROR")).as_deref(), Some("ERROR"));
+        assert_eq!(level(Some("FATAL")).as_deref(), Some("FATAL"));
     }
 }

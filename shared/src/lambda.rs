@@ -32,7 +32,8 @@ pub struct Init {
 pub async fn init() -> Result<Init, lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = FunctionConfig::for_lambda_init()?;
-    let _ = METRICS.set(EmfLog::new(config.metrics_namespace.clone()));
+    let level = std::env::var(crate::emf::LAMBDA_LOG_LEVEL).ok();
+    let _ = METRICS.set(EmfLog::new(config.metrics_namespace.clone()).at_level(level.as_deref()));
     let http = crate::http::client(TrustRoots::for_lambda())?;
     let sdk = crate::aws::sdk_config(&http).await;
     Ok(Init { config, http, sdk })

@@ -109,6 +109,10 @@ fn run(
     );
     for document in &documents {
         assert_eq!(document["Function"], name, "{document}");
+        assert_eq!(
+            document["level"], "INFO",
+            "kept by Lambda's log-level filter"
+        );
         let request_id = document["requestId"].as_str().unwrap_or_default();
         assert!(request_id.starts_with("8f2b3d6e-"), "{document}");
     }
