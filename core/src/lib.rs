@@ -15,6 +15,7 @@ pub mod iam;
 pub mod image;
 pub mod labels;
 pub mod manifest;
+pub mod metrics;
 pub mod notify;
 pub mod policy;
 pub mod push;

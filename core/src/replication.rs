@@ -83,6 +83,18 @@ pub enum RegionStatus {
     Failed,
 }
 
+impl RegionStatus {
+    /// The status's name, such as `already-replicated`; the same as its serialized name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Copied => "copied",
+            Self::AlreadyReplicated => "already-replicated",
+            Self::TagMovedOn => "tag-moved-on",
+            Self::Failed => "failed",
+        }
+    }
+}
+
 /// How one copy went: the same for the replicator's destinations and the CLI's backfill.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CopyRun {

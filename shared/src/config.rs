@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::metrics::Namespace;
 use crate::policy::{Mode, Policy, PolicyError, SourceFormat};
 
 /// Inline policy document (YAML or JSON); the SAM parameter `PolicyDocument` sets it.
@@ -19,6 +20,9 @@ pub const NOTIFY_CLEAN: &str = "STEWARD_NOTIFY_CLEAN";
 /// `true` to notify when a replication finds the image already at every destination
 /// (replicator); off by default, so repeats, backfills and two-way rule sets stay quiet.
 pub const NOTIFY_ALREADY_REPLICATED: &str = "STEWARD_NOTIFY_ALREADY_REPLICATED";
+/// The CloudWatch namespace of the functions' metrics (EMF lines in their logs); default
+/// `ecr-steward`. The SAM parameter `MetricsNamespace` sets it.
+pub const METRICS_NAMESPACE: &str = "STEWARD_METRICS_NAMESPACE";
 /// `STEWARD_REGISTRY_US_EAST_1=http://127.0.0.1:5001`: a registry endpoint for a region,
 /// instead of the one ECR's token names (for local runs).
 pub const REGISTRY_PREFIX: &str = "STEWARD_REGISTRY_";
@@ -57,6 +61,8 @@ pub struct FunctionConfig {
     pub notify_clean: bool,
     /// [`NOTIFY_ALREADY_REPLICATED`]; false when unset.
     pub notify_already_replicated: bool,
+    /// [`METRICS_NAMESPACE`]; `ecr-steward` when unset.
+    pub metrics_namespace: Namespace,
 }
 
 impl FunctionConfig {
@@ -118,6 +124,13 @@ impl FunctionConfig {
         };
         let notify_clean = flag(NOTIFY_CLEAN)?;
         let notify_already_replicated = flag(NOTIFY_ALREADY_REPLICATED)?;
+        let metrics_namespace = match get(METRICS_NAMESPACE) {
+            None => Namespace::default(),
+            Some(text) => Namespace::parse(text).map_err(|message| ConfigError::Invalid {
+                variable: METRICS_NAMESPACE.into(),
+                message: format!("{text:?}: {message}"),
+            })?,
+        };
         Ok(Self {
             policy,
             mode_override,
@@ -125,6 +138,7 @@ impl FunctionConfig {
             registry_overrides,
             notify_clean,
             notify_already_replicated,
+            metrics_namespace,
         })
     }
 }
@@ -213,5 +227,21 @@ mod tests {
         let policy = error(&[TOPIC, (POLICY, "version: 1\nrules: []\n")]);
         assert!(policy.contains("STEWARD_POLICY:2:8"), "{policy}");
         assert!(error(&[TOPIC, (POLICY_FILE, "/nonexistent.yaml")]).contains("/nonexistent.yaml"));
+    }
+
+    #[test]
+    fn the_metrics_namespace_defaults_and_is_checked() {
+        let config = FunctionConfig::from_vars(vars(&[TOPIC])).expect("valid");
+        assert_eq!(config.metrics_namespace.as_str(), "ecr-steward");
+        let config = FunctionConfig::from_vars(vars(&[TOPIC, (METRICS_NAMESPACE, "Platform/ECR")]))
+            .expect("valid");
+        assert_eq!(config.metrics_namespace.as_str(), "Platform/ECR");
+        let error = FunctionConfig::from_vars(vars(&[TOPIC, (METRICS_NAMESPACE, "AWS/ECR")]))
+            .expect_err("reserved")
+            .to_string();
+        assert!(
+            error.starts_with("STEWARD_METRICS_NAMESPACE is invalid"),
+            "{error}"
+        );
     }
 }

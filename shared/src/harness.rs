@@ -1,7 +1,8 @@
 //! The one harness every function runs in: the event parsed once into a typed
 //! [`StewardEvent`], the handler's decision with the invocation's deadline, skips logged, and
 //! one response vocabulary: every response has an `outcome` (`skipped` with its `reason`, or
-//! the handler's own report, whose `outcome` names what was done).
+//! the handler's own report, whose `outcome` names what was done). Every answer comes with
+//! its metrics ([`Answered`]), derived from the same typed outcome, report or error.
 
 use std::future::Future;
 
@@ -12,6 +13,7 @@ use crate::date::Date;
 use crate::deadline::Deadline;
 use crate::error::StewardError;
 use crate::events::StewardEvent;
+use crate::metrics::{Function, Measured, Measurements};
 
 /// What the harness gives a handler besides the event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,12 +48,20 @@ impl Invocation {
 }
 
 /// What a handler made of an event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Handled<R> {
     /// Its report: serialized as the response, with its own `outcome`.
     Done(R),
     /// Not this function's business; the reason is logged and answered.
     Skipped(String),
+    /// Its report (notified and counted), and the error the invocation ends with all the
+    /// same, so that Lambda retries it (a copy to one destination failed, say).
+    Failed {
+        /// What was done, as far as it went.
+        report: R,
+        /// Why the invocation fails.
+        error: StewardError,
+    },
 }
 
 impl<R> Handled<R> {
@@ -68,8 +78,12 @@ impl<R> Handled<R> {
 
 /// A function's decision logic, on the ports it is generic over.
 pub trait Handler: Sync {
-    /// The report of what was done; it names its `outcome`.
-    type Report: Serialize;
+    /// Which function this is: the `Function` dimension of its metrics.
+    const FUNCTION: Function;
+
+    /// The report of what was done; it names its `outcome`, and says what it counts
+    /// ([`Measured`], in `steward_core::metrics`).
+    type Report: Serialize + Measured;
 
     /// Handles one event; an `Err` is the invocation's error, classified for Lambda's retries.
     fn handle(
@@ -86,18 +100,61 @@ pub async fn invoke<H: Handler>(
     event: Value,
     invocation: Invocation,
 ) -> Result<Value, StewardError> {
-    let event = StewardEvent::from_value(event)
-        .map_err(|error| StewardError::MalformedEvent(error.to_string()))?;
+    answer(handler, event, invocation).await.result
+}
+
+/// An invocation's answer and what it counted.
+#[derive(Debug)]
+pub struct Answered {
+    /// The response, or the invocation's error.
+    pub result: Result<Value, StewardError>,
+    /// The metrics of the invocation: its event by outcome, the report's own counts, the
+    /// failure by class.
+    pub metrics: Measurements,
+}
+
+/// [`invoke`], with the invocation's metrics.
+pub async fn answer<H: Handler>(handler: &H, event: Value, invocation: Invocation) -> Answered {
+    let event = match StewardEvent::from_value(event) {
+        Ok(event) => event,
+        Err(error) => return failed(H::FUNCTION, StewardError::MalformedEvent(error.to_string())),
+    };
     // The handler applies the deadline itself: reads may be cut off, a change it has started
     // must run to its end and its notification.
-    match Box::pin(handler.handle(event, invocation)).await? {
-        Handled::Skipped(reason) => {
+    match Box::pin(handler.handle(event, invocation)).await {
+        Err(error) => failed(H::FUNCTION, error),
+        Ok(Handled::Skipped(reason)) => {
             tracing::info!(%reason, "skipped");
-            Ok(json!({ "outcome": "skipped", "reason": reason }))
+            Answered {
+                result: Ok(json!({ "outcome": "skipped", "reason": reason })),
+                metrics: Measurements::of_skip(H::FUNCTION),
+            }
         }
-        Handled::Done(report) => serde_json::to_value(&report).map_err(|error| {
-            StewardError::Internal(format!("the report could not be serialized: {error}"))
-        }),
+        Ok(Handled::Done(report)) => {
+            let mut metrics = Measurements::of_report(H::FUNCTION, &report);
+            let result = serde_json::to_value(&report).map_err(|error| {
+                StewardError::Internal(format!("the report could not be serialized: {error}"))
+            });
+            if let Err(error) = &result {
+                metrics.failure(error);
+            }
+            Answered { result, metrics }
+        }
+        Ok(Handled::Failed { report, error }) => {
+            let mut metrics = Measurements::of_report(H::FUNCTION, &report);
+            metrics.failure(&error);
+            Answered {
+                result: Err(error),
+                metrics,
+            }
+        }
+    }
+}
+
+fn failed(function: Function, error: StewardError) -> Answered {
+    Answered {
+        metrics: Measurements::of_error(function, &error),
+        result: Err(error),
     }
 }
 
@@ -121,6 +178,14 @@ pub trait Invoke: Handler {
         Self: Sized,
     {
         invoke(self, event, invocation)
+    }
+
+    /// Handles a raw event within `invocation`'s deadline, with the invocation's metrics.
+    fn answer(&self, event: Value, invocation: Invocation) -> impl Future<Output = Answered> + Send
+    where
+        Self: Sized,
+    {
+        answer(self, event, invocation)
     }
 }
 

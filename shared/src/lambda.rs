@@ -1,14 +1,21 @@
 //! What the Lambda entry points share.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
 
 use crate::config::FunctionConfig;
 use crate::deadline::Deadline;
+use crate::emf::EmfLog;
 use crate::error::StewardError;
-use crate::harness::{invoke, Handler, Invocation};
+use crate::harness::{answer, Handler, Invocation};
 use crate::http::TrustRoots;
+use crate::metrics::Property;
+
+/// Where [`run`] writes the invocations' metrics: set once by [`init`] from the
+/// configuration, like the tracing subscriber it sets up beside it.
+static METRICS: OnceLock<EmfLog> = OnceLock::new();
 
 /// What every function builds once, at init.
 pub struct Init {
@@ -25,6 +32,8 @@ pub struct Init {
 pub async fn init() -> Result<Init, lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = FunctionConfig::for_lambda_init()?;
+    let level = std::env::var(crate::emf::LAMBDA_LOG_LEVEL).ok();
+    let _ = METRICS.set(EmfLog::new(config.metrics_namespace.clone()).at_level(level.as_deref()));
     let http = crate::http::client(TrustRoots::for_lambda())?;
     let sdk = crate::aws::sdk_config(&http).await;
     Ok(Init { config, http, sdk })
@@ -51,14 +60,18 @@ impl From<Failure> for lambda_runtime::Diagnostic {
     }
 }
 
-/// Runs the Lambda runtime loop: every event through [`invoke`], under its deadline.
+/// Runs the Lambda runtime loop: every event through the harness, under its deadline; each
+/// invocation's metrics are written to the log (EMF) before it answers.
 pub async fn run<H: Handler>(handler: &H) -> Result<(), lambda_runtime::Error> {
+    let metrics = METRICS.get_or_init(EmfLog::default);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
             let invocation = Invocation::until(deadline(&event.context));
-            invoke(handler, event.payload, invocation)
-                .await
-                .map_err(Failure::from)
+            let mut answered = answer(handler, event.payload, invocation).await;
+            let request_id = &event.context.request_id;
+            answered.metrics.property(Property::RequestId, request_id);
+            metrics.write(&answered.metrics);
+            answered.result.map_err(Failure::from)
         },
     ))
     .await

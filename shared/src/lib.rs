@@ -8,6 +8,8 @@
 
 /// The IAM policy a CI pipeline needs (`ecr-steward iam pipeline`).
 pub use steward_core::iam;
+/// The metrics model (`steward_core::metrics`); [`emf`] writes it to the log.
+pub use steward_core::metrics;
 pub use steward_core::{
     date, error, events, glob, image, labels, manifest, notify, policy, push, reference,
     replication, scan, semver, tag,
@@ -18,6 +20,7 @@ pub use adapters::{aws, oci};
 
 pub mod config;
 pub mod deadline;
+pub mod emf;
 pub mod harness;
 pub mod http;
 #[cfg(feature = "lambda")]

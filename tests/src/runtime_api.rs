@@ -168,11 +168,28 @@ impl RuntimeApi {
         env: &[(String, String)],
         events: Vec<Value>,
     ) -> Result<Vec<Answer>, InitError> {
+        Self::invoke_binary_with_output(binary, env, events).map(|(answers, _)| answers)
+    }
+
+    /// [`RuntimeApi::invoke_binary`], with the function's output (stdout and stderr, as they
+    /// interleaved): its log, as Lambda would send it to CloudWatch Logs.
+    ///
+    /// # Errors
+    /// As [`RuntimeApi::invoke_binary`].
+    ///
+    /// # Panics
+    /// As [`RuntimeApi::invoke_binary`].
+    pub fn invoke_binary_with_output(
+        binary: &Path,
+        env: &[(String, String)],
+        events: Vec<Value>,
+    ) -> Result<(Vec<Answer>, String), InitError> {
         Self::invoke_binary_observed(binary, env, events, |_, _| {})
     }
 
-    /// [`RuntimeApi::invoke_binary`], calling `observe(number, answer)` after each event's
-    /// answer and before the next event is handed over (to read a proxy's requests per event).
+    /// [`RuntimeApi::invoke_binary_with_output`], calling `observe(number, answer)` after each
+    /// event's answer and before the next event is handed over (to read a proxy's requests per
+    /// event).
     ///
     /// # Errors
     /// As [`RuntimeApi::invoke_binary`].
@@ -184,7 +201,7 @@ impl RuntimeApi {
         env: &[(String, String)],
         events: Vec<Value>,
         mut observe: impl FnMut(usize, &Answer),
-    ) -> Result<Vec<Answer>, InitError> {
+    ) -> Result<(Vec<Answer>, String), InitError> {
         let name = binary
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -243,7 +260,7 @@ impl RuntimeApi {
         }
         let (_, output) = function.stop();
         eprintln!("---- {name}'s output ----\n{output}---- end of {name}'s output ----");
-        Ok(invocations)
+        Ok((invocations, output))
     }
 
     /// Waits until `ready` finds something in the state, the function exits, or [`TIMEOUT`].

@@ -8,6 +8,7 @@ use std::time::Duration;
 use steward::error::StewardError;
 use steward::events::StewardEvent;
 use steward::harness::{Handled, Handler, Invocation};
+use steward::metrics::Function;
 use steward::policy::{Mode, Policy};
 use steward::ports::{ImageReader, Notifier, TagStore};
 use steward::push::{
@@ -34,6 +35,7 @@ pub struct PushGuard<R, T, N> {
 }
 
 impl<R: ImageReader, T: TagStore, N: Notifier> Handler for PushGuard<R, T, N> {
+    const FUNCTION: Function = Function::PushGuard;
     type Report = GuardReport;
 
     /// A tag is changed only while [`CHANGE_RESERVE`] is left before the deadline; the change
@@ -455,5 +457,75 @@ mod tests {
         let error = guard.invoke(missing).await.expect_err("not found");
         assert!(!error.is_retryable());
         assert_eq!(error.error_type(), "NonRetryable.NotFound");
+    }
+
+    mod metrics {
+        use steward::harness::Invocation;
+        use steward::metrics::{Dimension, Metric};
+
+        use super::*;
+
+        fn events(metrics: &steward::metrics::Measurements, outcome: &str) -> u64 {
+            metrics.total(Metric::Events, &[(Dimension::Outcome, outcome)])
+        }
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn each_outcome_counts_its_event_violations_and_removed_tags() {
+            let compliant = guard(Some(Mode::Enforce), &["1.4.2"])
+                .answer(push("1.4.2"), Invocation::unlimited())
+                .await;
+            assert_eq!(events(&compliant.metrics, "compliant"), 1);
+            assert_eq!(compliant.metrics.total(Metric::Violations, &[]), 0);
+
+            let audited = guard(None, &["latest"])
+                .answer(push("latest"), Invocation::unlimited())
+                .await;
+            assert_eq!(events(&audited.metrics, "audited"), 1);
+            let denied = [(Dimension::Check, "tag.literals.deny")];
+            assert_eq!(audited.metrics.total(Metric::Violations, &denied), 1);
+            assert_eq!(audited.metrics.total(Metric::TagsRemoved, &[]), 0);
+
+            let enforce = guard(Some(Mode::Enforce), &["latest", "1.4.2"]);
+            let removed = enforce
+                .answer(push("latest"), Invocation::unlimited())
+                .await;
+            assert_eq!(events(&removed.metrics, "tag-removed"), 1);
+            assert_eq!(removed.metrics.total(Metric::TagsRemoved, &[]), 1);
+            let again = enforce
+                .answer(push("latest"), Invocation::unlimited())
+                .await;
+            assert_eq!(events(&again.metrics, "already-removed"), 1);
+            assert_eq!(
+                again.metrics.total(Metric::TagsRemoved, &[]),
+                0,
+                "removed once"
+            );
+
+            let quarantined = guard(Some(Mode::Enforce), &["latest"])
+                .answer(push("latest"), Invocation::unlimited())
+                .await;
+            assert_eq!(events(&quarantined.metrics, "quarantined"), 1);
+            assert_eq!(quarantined.metrics.total(Metric::TagsRemoved, &[]), 1);
+        }
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn skips_and_failures_are_counted_by_class() {
+            let guard = guard(Some(Mode::Enforce), &["quarantine-7f5b2640fe6f"]);
+            let skipped = guard
+                .answer(push("quarantine-7f5b2640fe6f"), Invocation::unlimited())
+                .await;
+            assert_eq!(events(&skipped.metrics, "skipped"), 1);
+            assert_eq!(skipped.metrics.total(Metric::Failures, &[]), 0);
+            let malformed = guard
+                .answer(
+                    serde_json::json!({"detail-type": 7}),
+                    Invocation::unlimited(),
+                )
+                .await;
+            assert!(malformed.result.is_err());
+            assert_eq!(events(&malformed.metrics, "error"), 1);
+            let class = [(Dimension::ErrorClass, "NonRetryable.MalformedEvent")];
+            assert_eq!(malformed.metrics.total(Metric::Failures, &class), 1);
+        }
     }
 }

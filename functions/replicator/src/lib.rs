@@ -10,6 +10,7 @@ use steward::deadline::Deadline;
 use steward::error::{Service, StewardError};
 use steward::events::StewardEvent;
 use steward::harness::{Handled, Handler, Invocation};
+use steward::metrics::Function;
 use steward::policy::{Mode, Policy};
 use steward::ports::{ImageReader, Notifier, Replicator};
 use steward::push::{judge, triage, Triage};
@@ -41,6 +42,7 @@ pub struct ReplicatorFunction<I, R, N> {
 }
 
 impl<I: ImageReader, R: Replicator, N: Notifier> Handler for ReplicatorFunction<I, R, N> {
+    const FUNCTION: Function = Function::Replicator;
     type Report = ReplicatorReport;
 
     /// Copies stop [`PUBLISH_RESERVE`] before the deadline (a region cut off so is reported as
@@ -117,9 +119,13 @@ impl<I: ImageReader, R: Replicator, N: Notifier> Handler for ReplicatorFunction<
         info!(repository = %report.repository, tag = %report.tag, outcome = report.outcome.as_str(), failed = failed.len(), "replication handled");
         if !failed.is_empty() {
             // Retryable: a retry copies only what is still missing.
-            return Err(StewardError::Unavailable {
+            let error = StewardError::Unavailable {
                 service: Service::Registry,
                 message: format!("replication to {} failed", failed.join(", ")),
+            };
+            return Ok(Handled::Failed {
+                report: ReplicatorReport::Copy(report),
+                error,
             });
         }
         Ok(Handled::Done(ReplicatorReport::Copy(report)))
@@ -428,5 +434,69 @@ mod tests {
             .expect("handled");
         assert_eq!(native["outcome"], "replication-failed");
         assert_eq!(function.notifier.received().len(), 1);
+    }
+
+    mod metrics {
+        use steward::metrics::{Dimension, Metric};
+
+        use super::*;
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn copies_count_per_destination_with_bytes_and_latency() {
+            let answered = function(vec![])
+                .answer(sample("image-push-semver.json"), Invocation::unlimited())
+                .await;
+            let m = &answered.metrics;
+            assert!(answered.result.is_ok());
+            assert_eq!(
+                m.total(Metric::Events, &[(Dimension::Outcome, "replicated")]),
+                1
+            );
+            assert_eq!(m.total(Metric::Copies, &[(Dimension::Status, "copied")]), 2);
+            assert_eq!(
+                m.total(Metric::BytesCopied, &[]),
+                20,
+                "10 bytes to each of two"
+            );
+            let timed = m
+                .samples()
+                .iter()
+                .filter(|s| s.metric == Metric::CopyLatency)
+                .count();
+            assert_eq!(timed, 2);
+            assert_eq!(m.total(Metric::Failures, &[]), 0);
+        }
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn a_failed_destination_counts_its_copy_and_the_failure_and_keeps_the_rest() {
+            let answered = function(vec!["ap-south-1"])
+                .answer(sample("image-push-semver.json"), Invocation::unlimited())
+                .await;
+            let error = answered.result.expect_err("partly failed");
+            assert!(error.is_retryable());
+            let m = &answered.metrics;
+            let outcome = [(Dimension::Outcome, "replication-failed")];
+            assert_eq!(m.total(Metric::Events, &outcome), 1);
+            assert_eq!(m.total(Metric::Copies, &[(Dimension::Status, "failed")]), 1);
+            assert_eq!(m.total(Metric::Copies, &[(Dimension::Status, "copied")]), 1);
+            assert_eq!(
+                m.total(Metric::BytesCopied, &[]),
+                10,
+                "eu-west-1's copy counts"
+            );
+            let class = [(Dimension::ErrorClass, "Retryable.Unavailable")];
+            assert_eq!(m.total(Metric::Failures, &class), 1);
+        }
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn native_replication_events_count_as_events() {
+            let answered = function(vec![])
+                .answer(sample("replication-failed.json"), Invocation::unlimited())
+                .await;
+            let m = &answered.metrics;
+            let outcome = [(Dimension::Outcome, "replication-failed")];
+            assert_eq!(m.total(Metric::Events, &outcome), 1);
+            assert_eq!(m.total(Metric::Copies, &[]), 0);
+        }
     }
 }

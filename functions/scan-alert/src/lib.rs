@@ -7,6 +7,7 @@ use steward::error::StewardError;
 use steward::events::StewardEvent;
 use steward::harness::{Handled, Handler, Invocation};
 use steward::image::Digest;
+use steward::metrics::Function;
 use steward::policy::{Policy, ScanJudgement};
 use steward::ports::{Notifier, ScanReader};
 use steward::scan::{
@@ -31,6 +32,7 @@ pub struct ScanAlert<S, N> {
 }
 
 impl<S: ScanReader, N: Notifier> Handler for ScanAlert<S, N> {
+    const FUNCTION: Function = Function::ScanAlert;
     type Report = ScanReport;
 
     /// Reads and a publish only: the whole of it may be cut off by the deadline (a retry
@@ -301,5 +303,54 @@ mod tests {
             .await
             .expect_err("malformed");
         assert_eq!(error.error_type(), "NonRetryable.MalformedEvent");
+    }
+
+    mod metrics {
+        use steward::metrics::{Dimension, Metric};
+
+        use super::*;
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn scans_count_their_outcome_and_breaches_by_severity() {
+            let findings = vec![
+                cve("CVE-1", VulnSeverity::Critical),
+                cve("CVE-2", VulnSeverity::Critical),
+            ];
+            let over = alert(BAR, Some(findings), false)
+                .answer(sample("image-scan-basic.json"), Invocation::on(today()))
+                .await;
+            let m = &over.metrics;
+            assert_eq!(
+                m.total(Metric::Events, &[(Dimension::Outcome, "failed")]),
+                1
+            );
+            assert_eq!(
+                m.total(Metric::ScanBreaches, &[(Dimension::Severity, "CRITICAL")]),
+                1,
+                "one breach: CRITICAL over its bar"
+            );
+            assert_eq!(m.total(Metric::ScanBreaches, &[]), 1);
+
+            let clean = alert(BAR, Some(vec![]), false)
+                .answer(
+                    sample("image-scan-basic-clean.json"),
+                    Invocation::on(today()),
+                )
+                .await;
+            let m = &clean.metrics;
+            assert_eq!(
+                m.total(Metric::Events, &[(Dimension::Outcome, "passed")]),
+                1
+            );
+            assert_eq!(m.total(Metric::ScanBreaches, &[]), 0);
+
+            let mut failed = sample("image-scan-basic.json");
+            failed["detail"]["scan-status"] = "UNSUPPORTED_IMAGE".into();
+            let failed = alert(BAR, None, false)
+                .answer(failed, Invocation::on(today()))
+                .await;
+            let outcome = [(Dimension::Outcome, "scan-failed")];
+            assert_eq!(failed.metrics.total(Metric::Events, &outcome), 1);
+        }
     }
 }

@@ -124,7 +124,7 @@ fn measure(
     set(&mut env, "STEWARD_NOTIFY_CLEAN", "true".into());
     counted.take();
     let costs = Mutex::new(Vec::new());
-    let answers = RuntimeApi::invoke_binary_observed(
+    let (answers, _) = RuntimeApi::invoke_binary_observed(
         &function_binary(function),
         &env,
         vec![event.clone(), event.clone()],
