@@ -7,7 +7,7 @@
 #![warn(missing_docs)]
 
 pub use steward_core::{
-    date, error, events, glob, image, labels, manifest, notify, policy, push, reference,
+    audit, date, error, events, glob, image, labels, manifest, notify, policy, push, reference,
     replication, scan, semver, tag,
 };
 
