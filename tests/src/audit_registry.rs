@@ -139,6 +139,14 @@ fn release(region: &str, number: usize, index: usize) -> BulkImage {
 }
 
 /// The settings every `svc/` repository complies with, but for the planted ones.
+///
+/// How moto differs from AWS here: its BatchGetRepositoryScanningConfiguration answers
+/// `scanOnPush: false, scanFrequency: MANUAL` for a repository created with scan-on-push on
+/// (AWS reports the flag), so only DescribeRepositories shows it; the adapter reads both, as
+/// AWS documents both. moto stores tag-mutability exclusion filters, KMS keys it does not
+/// check, lifecycle policies (validated) and repository policies (validated as IAM
+/// documents), and answers GetLifecyclePolicy and GetRepositoryPolicy with the
+/// `*NotFoundException` AWS uses when none is set.
 async fn create_service_repository(stack: &Stack, region: &str, repository: &str) {
     let ecr = stack.ecr(region);
     let mut mutability = ImageTagMutability::Immutable;

@@ -223,8 +223,9 @@ async fn the_audit_finds_every_planted_violation_and_nothing_else() {
         "{markdown}"
     );
     assert!(
-        markdown
-            .contains("| us-east-1 | `svc/app-15` | `services` | 41 | 46 | 45 | 2 | 0 | 0 | 0 | ok |"),
+        markdown.contains(
+            "| us-east-1 | `svc/app-15` | `services` | 41 | 46 | 45 | 2 | 0 | 0 | 0 | ok |"
+        ),
         "{markdown}"
     );
     assert!(

@@ -38,6 +38,10 @@ fn by_check(summary: &RepositorySummary) -> String {
         .join(" ")
 }
 
+fn findings(count: usize) -> String {
+    format!("{count} finding{}", if count == 1 { "" } else { "s" })
+}
+
 fn headline(report: &AuditReport) -> String {
     let totals = &report.totals;
     let flagged = report
@@ -46,9 +50,8 @@ fn headline(report: &AuditReport) -> String {
         .filter(|r| r.findings > 0)
         .count();
     let mut line = format!(
-        "{} finding{} in {flagged} of {} repositor{} ({}); {} images, {} tags, {} compliant",
-        totals.findings,
-        if totals.findings == 1 { "" } else { "s" },
+        "{} in {flagged} of {} repositor{} ({}); {} images, {} tags, {} compliant",
+        findings(totals.findings),
         totals.repositories,
         if totals.repositories == 1 { "y" } else { "ies" },
         report.regions.join(", "),
@@ -109,11 +112,11 @@ fn text(report: &AuditReport) -> String {
         for (rank, offender) in report.worst_offenders.iter().enumerate() {
             let _ = writeln!(
                 out,
-                "  {}. {}/{}: {} findings",
+                "  {}. {}/{}: {}",
                 rank + 1,
                 offender.region,
                 offender.repository,
-                offender.findings
+                findings(offender.findings)
             );
         }
     }
@@ -221,11 +224,11 @@ fn markdown(report: &AuditReport) -> String {
         for (rank, offender) in report.worst_offenders.iter().enumerate() {
             let _ = writeln!(
                 out,
-                "{}. `{}` ({}): {} findings",
+                "{}. `{}` ({}): {}",
                 rank + 1,
                 offender.repository,
                 offender.region,
-                offender.findings
+                findings(offender.findings)
             );
         }
     }

@@ -326,18 +326,20 @@ impl RepositoryRules {
                 ScanningRequirement::Enhanced => (enhanced, "enhanced scanning"),
             };
             if !ok {
+                let fix = match required {
+                    ScanningRequirement::OnPush => format!(
+                        "its scan-on-push flag is off and no registry rule scans it on push (scan frequency {}); turn it on: aws ecr put-image-scanning-configuration --repository-name {repository} --image-scanning-configuration scanOnPush=true",
+                        frequency.unwrap_or("unknown")
+                    ),
+                    ScanningRequirement::Enhanced => format!(
+                        "registry scanning {}, scan frequency {}; add an ENHANCED registry scanning rule that covers it (aws ecr put-registry-scanning-configuration)",
+                        settings.registry_scan_type.as_deref().unwrap_or("unknown"),
+                        frequency.unwrap_or("unknown")
+                    ),
+                };
                 add(
                     "repository.scanning",
-                    format!(
-                        "repository `{repository}` does not have {wanted} (scan-on-push {}, registry scanning {} {}); {}",
-                        if settings.scan_on_push { "on" } else { "off" },
-                        settings.registry_scan_type.as_deref().unwrap_or("unknown"),
-                        frequency.unwrap_or("unknown"),
-                        match required {
-                            ScanningRequirement::OnPush => format!("turn it on: aws ecr put-image-scanning-configuration --repository-name {repository} --image-scanning-configuration scanOnPush=true"),
-                            ScanningRequirement::Enhanced => "add a registry scanning rule of type ENHANCED that covers it (put-registry-scanning-configuration)".into(),
-                        }
-                    ),
+                    format!("repository `{repository}` does not have {wanted}: {fix}"),
                 );
             }
         }

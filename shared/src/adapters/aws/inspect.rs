@@ -58,6 +58,8 @@ impl RepositoryInspector for Ecr {
             settings.scan_frequency = config
                 .and_then(|c| c.scan_frequency())
                 .map(|f| f.as_str().to_string());
+            // AWS reports the repository's own flag here too; moto always says false (and
+            // MANUAL), so DescribeRepositories' flag above is kept either way.
             settings.scan_on_push |= config.is_some_and(|c| c.scan_on_push());
             if required == ScanningRequirement::Enhanced {
                 settings.registry_scan_type = self
