@@ -310,6 +310,7 @@ pub struct MemoryInspector {
     settings: std::collections::BTreeMap<String, crate::policy::RepositorySettings>,
     denied: std::collections::BTreeSet<String>,
     reads: std::sync::atomic::AtomicUsize,
+    throttled: std::sync::atomic::AtomicUsize,
 }
 
 impl MemoryInspector {
@@ -337,6 +338,13 @@ impl MemoryInspector {
         self
     }
 
+    /// The next `reads` reads naming a repository are throttled (`ThrottlingException`).
+    pub fn throttle_next(self, reads: usize) -> Self {
+        self.throttled
+            .store(reads, std::sync::atomic::Ordering::Relaxed);
+        self
+    }
+
     /// How many reads named a repository so far.
     pub fn reads(&self) -> usize {
         self.reads.load(std::sync::atomic::Ordering::Relaxed)
@@ -345,6 +353,17 @@ impl MemoryInspector {
     fn check(&self, repository: &str) -> Result<(), StewardError> {
         self.reads
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let throttled = self.throttled.fetch_update(
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+            |left| left.checked_sub(1),
+        );
+        if throttled.is_ok() {
+            return Err(StewardError::Throttled {
+                service: crate::error::Service::Ecr,
+                message: "Rate exceeded".into(),
+            });
+        }
         if self.denied.contains(repository) {
             return Err(StewardError::Rejected {
                 service: crate::error::Service::Ecr,

@@ -595,6 +595,41 @@ mod tests {
     }
 
     #[tokio::test(flavor = "current_thread")]
+    async fn throttled_reads_are_retried_and_a_read_that_keeps_failing_stops_the_audit() {
+        let (mut catalogs, labels) = registry();
+        let throttled = catalogs
+            .remove("us-east-1")
+            .expect("source")
+            .throttle_next(3);
+        catalogs.insert("us-east-1".into(), throttled);
+        let mut patient = request(None, 1);
+        patient.retry.attempts = 5;
+        let report = audit(&policy(), "test", &catalogs, &labels, &patient, &|_| {})
+            .await
+            .expect("audited after the retries");
+        assert_eq!(report.findings.len(), 6);
+        assert!(catalogs["us-east-1"].reads() > 3);
+
+        let (mut catalogs, labels) = registry();
+        let throttled = catalogs
+            .remove("us-east-1")
+            .expect("source")
+            .throttle_next(100);
+        catalogs.insert("us-east-1".into(), throttled);
+        let error = audit(
+            &policy(),
+            "test",
+            &catalogs,
+            &labels,
+            &request(None, 1),
+            &|_| {},
+        )
+        .await
+        .expect_err("still throttled after 2 attempts");
+        assert!(error.to_string().contains("throttled"), "{error}");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
     async fn a_region_without_a_client_is_an_error() {
         let (mut catalogs, labels) = registry();
         catalogs.remove("eu-west-1");
