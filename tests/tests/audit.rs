@@ -22,6 +22,8 @@ struct Audit<'a> {
     stack: &'a Stack,
     policy: std::path::PathBuf,
     moto: &'a FaultProxy,
+    /// In front of the us-east-1 and eu-west-1 registries, counting reads.
+    registries: [&'a FaultProxy; 2],
 }
 
 impl Audit<'_> {
@@ -31,6 +33,8 @@ impl Audit<'_> {
             .stack
             .command(function_binary("ecr-steward"))
             .env("AWS_ENDPOINT_URL", self.moto.url())
+            .env("STEWARD_REGISTRY_US_EAST_1", self.registries[0].url())
+            .env("STEWARD_REGISTRY_EU_WEST_1", self.registries[1].url())
             .arg("audit")
             .arg("--policy")
             .arg(&self.policy)
@@ -68,10 +72,13 @@ async fn the_audit_finds_every_planted_violation_and_nothing_else() {
     std::fs::write(&policy, POLICY).unwrap();
     let moto = FaultProxy::start(stack.endpoint()).unwrap();
     moto.set_fault(Fault::DenyRepository { repository: DENIED });
+    let us = FaultProxy::start(stack.registry(US)).unwrap();
+    let eu = FaultProxy::start(stack.registry(EU)).unwrap();
     let audit = Audit {
         stack: &stack,
         policy,
         moto: &moto,
+        registries: [&us, &eu],
     };
 
     // JSON: finding by finding.
@@ -186,7 +193,28 @@ async fn the_audit_finds_every_planted_violation_and_nothing_else() {
     assert_eq!(report["clean"], false);
 
     // Labels were read once per digest: one manifest GET a tagged image, plus the index's
-    // two children (the registries' request counts are not proxied here; ECR's are).
+    // two children, and one config GET a platform image; nothing else. The ungoverned
+    // image (misc/tools) is not read at all.
+    let images = totals["images"].as_u64().unwrap() as usize;
+    // (A request is recorded just after its answer: a second lets the last ones land.)
+    let reads: Vec<_> = us
+        .requests_at_least(usize::MAX)
+        .into_iter()
+        .chain(eu.requests())
+        .collect();
+    let manifests = reads
+        .iter()
+        .filter(|r| r.method == "GET" && r.path().contains("/manifests/"))
+        .count();
+    let blobs = reads
+        .iter()
+        .filter(|r| r.method == "GET" && r.path().contains("/blobs/"))
+        .count();
+    assert_eq!(manifests, images - 1 + 2, "one manifest read a digest");
+    assert_eq!(blobs, images - 1 - 1 + 2, "one config read a platform image");
+    assert_eq!(reads.len(), manifests + blobs, "no other registry request");
+    us.take_requests();
+    eu.take_requests();
     let ecr_requests = moto.take_requests().len();
     assert!(
         ecr_requests < seeded.repositories * 6 + 20,
