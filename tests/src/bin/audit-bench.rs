@@ -30,6 +30,10 @@ struct Args {
     /// The concurrencies to compare; the first is the baseline.
     #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
     concurrency: Vec<usize>,
+    /// Straight to moto and the registries, without the counting proxies (no request
+    /// counts), to see what the proxies cost.
+    #[arg(long)]
+    direct: bool,
 }
 
 struct Proxies {
@@ -46,20 +50,39 @@ impl Proxies {
     }
 }
 
+/// One run's figures.
+#[derive(Debug, Clone, Copy, Default)]
+struct Figures {
+    seconds: f64,
+    /// The CLI's own CPU time (user + system), from /usr/bin/time.
+    cpu_seconds: f64,
+    images: usize,
+    ecr: usize,
+    registry: usize,
+}
+
 fn run(
     args: &Args,
     stack: &Stack,
     proxies: &Proxies,
     policy: &std::path::Path,
     concurrency: usize,
-) -> (Duration, usize, usize, usize) {
+) -> Figures {
     proxies.take();
     let started = Instant::now();
     let output = stack
-        .command(&args.cli)
-        .env("AWS_ENDPOINT_URL", proxies.moto.url())
-        .env("STEWARD_REGISTRY_US_EAST_1", proxies.us.url())
-        .env("STEWARD_REGISTRY_EU_WEST_1", proxies.eu.url())
+        .command("/usr/bin/time")
+        .args(["-f", "cpu %U %S"])
+        .arg(&args.cli)
+        .envs(if args.direct {
+            vec![]
+        } else {
+            vec![
+                ("AWS_ENDPOINT_URL", proxies.moto.url()),
+                ("STEWARD_REGISTRY_US_EAST_1", proxies.us.url()),
+                ("STEWARD_REGISTRY_EU_WEST_1", proxies.eu.url()),
+            ]
+        })
         .arg("audit")
         .arg("--policy")
         .arg(policy)
@@ -83,7 +106,25 @@ fn run(
     // A request is recorded just after its answer is sent: let the last ones land.
     std::thread::sleep(Duration::from_millis(200));
     let (ecr, registry) = proxies.take();
-    (elapsed, images, ecr, registry)
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let cpu_seconds = stderr
+        .lines()
+        .rev()
+        .find_map(|line| line.strip_prefix("cpu "))
+        .map(|times| {
+            times
+                .split_whitespace()
+                .filter_map(|t| t.parse::<f64>().ok())
+                .sum()
+        })
+        .expect("/usr/bin/time's line");
+    Figures {
+        seconds: elapsed.as_secs_f64(),
+        cpu_seconds,
+        images,
+        ecr,
+        registry,
+    }
 }
 
 fn main() {
@@ -112,44 +153,45 @@ fn main() {
     // One warm-up run (page cache, moto's first answers).
     run(&args, &stack, &proxies, &policy, args.concurrency[0].max(8));
 
-    let mut times: Vec<Vec<f64>> = vec![Vec::new(); args.concurrency.len()];
-    let mut counts = vec![(0usize, 0usize, 0usize); args.concurrency.len()];
+    let mut runs: Vec<Vec<Figures>> = vec![Vec::new(); args.concurrency.len()];
     for _ in 0..args.reps {
         for (slot, &concurrency) in args.concurrency.iter().enumerate() {
-            let (elapsed, images, ecr, registry) =
-                run(&args, &stack, &proxies, &policy, concurrency);
-            times[slot].push(elapsed.as_secs_f64());
-            counts[slot] = (images, ecr, registry);
+            runs[slot].push(run(&args, &stack, &proxies, &policy, concurrency));
         }
     }
     println!(
-        "{:>11} {:>10} {:>12} {:>9} {:>13} {:>18} {:>16}",
+        "{:>11} {:>9} {:>9} {:>7} {:>10} {:>8} {:>22}",
         "concurrency",
         "median s",
         "images/s",
         "vs seq",
-        "ECR requests",
-        "registry requests",
-        "requests/image"
+        "CLI CPU s",
+        "CLI CPU",
+        "requests/image (ECR + registry)"
     );
-    let median = |values: &[f64]| {
-        let mut sorted = values.to_vec();
-        sorted.sort_by(f64::total_cmp);
+    let median = |figures: &[Figures]| {
+        let mut sorted = figures.to_vec();
+        sorted.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
         sorted[sorted.len() / 2]
     };
-    let baseline = median(&times[0]);
+    let baseline = median(&runs[0]).seconds;
     for (slot, &concurrency) in args.concurrency.iter().enumerate() {
-        let seconds = median(&times[slot]);
-        let (images, ecr, registry) = counts[slot];
+        let figures = median(&runs[slot]);
         println!(
-            "{:>11} {:>10.2} {:>12.0} {:>8.2}x {:>13} {:>18} {:>16.2}",
+            "{:>11} {:>9.2} {:>9.0} {:>6.2}x {:>10.2} {:>7.0}% {:>22}",
             concurrency,
-            seconds,
-            images as f64 / seconds,
-            baseline / seconds,
-            ecr,
-            registry,
-            (ecr + registry) as f64 / images as f64
+            figures.seconds,
+            figures.images as f64 / figures.seconds,
+            baseline / figures.seconds,
+            figures.cpu_seconds,
+            100.0 * figures.cpu_seconds / figures.seconds,
+            format!(
+                "{:.2} ({} + {})",
+                (figures.ecr + figures.registry) as f64 / figures.images as f64,
+                figures.ecr,
+                figures.registry
+            ),
         );
     }
+    println!("CLI CPU: the CLI's user + system time, and its share of the wall time; the rest is waiting for moto and the registries");
 }
