@@ -211,7 +211,11 @@ async fn the_audit_finds_every_planted_violation_and_nothing_else() {
         .filter(|r| r.method == "GET" && r.path().contains("/blobs/"))
         .count();
     assert_eq!(manifests, images - 1 + 2, "one manifest read a digest");
-    assert_eq!(blobs, images - 1 - 1 + 2, "one config read a platform image");
+    assert_eq!(
+        blobs,
+        images - 1 - 1 + 2,
+        "one config read a platform image"
+    );
     assert_eq!(reads.len(), manifests + blobs, "no other registry request");
     us.take_requests();
     eu.take_requests();
