@@ -1,5 +1,6 @@
 //! `ecr-steward`: the CI gate and operator tool.
 
+mod audit;
 mod aws;
 mod check;
 mod exit;
@@ -38,6 +39,8 @@ enum Command {
     /// Validate or print policy files.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Audit a whole registry against the policy: tags, labels, repository settings, replicas.
+    Audit(AuditArgs),
     /// Print IAM policies: what a CI pipeline needs to push and gate.
     #[command(subcommand)]
     Iam(iam::IamCommand),
@@ -129,6 +132,39 @@ pub enum ReplicateFormat {
 }
 
 #[derive(Args)]
+pub struct AuditArgs {
+    /// The repositories to audit: a name or a glob (`team/*`, `**`).
+    #[arg(long, value_name = "GLOB", default_value = "**")]
+    repository: String,
+    /// A region to audit (repeatable); from the environment or profile when absent.
+    #[arg(long, value_name = "REGION")]
+    region: Vec<String>,
+    #[command(flatten)]
+    policy: PolicyArg,
+    #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
+    format: AuditFormat,
+    /// Judge at most this many images in all (by region, repository and digest).
+    #[arg(long, value_name = "N")]
+    max_images: Option<usize>,
+    /// Reads at once (ECR and the registries).
+    #[arg(long, value_name = "N", default_value_t = steward::ops::audit::DEFAULT_CONCURRENCY)]
+    concurrency: usize,
+}
+
+/// What `audit` prints.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    /// A per-repository table, the worst offenders and every finding.
+    Text,
+    /// One document with stable field names.
+    Json,
+    /// One row per finding.
+    Csv,
+    /// A summary for a GitHub job summary or a wiki page.
+    Markdown,
+}
+
+#[derive(Args)]
 pub struct PolicyArg {
     /// Policy file (YAML or JSON); the built-in policy when absent.
     #[arg(long = "policy", value_name = "FILE", env = "STEWARD_POLICY_FILE")]
@@ -161,6 +197,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(&args).map(Exit::from_passed),
         Command::Gate(args) => gate::run(&args),
         Command::Replicate(args) => replicate::run(&args),
+        Command::Audit(args) => audit::run(&args),
         Command::Policy(PolicyCommand::Validate { file }) => {
             check::validate(&file).map(Exit::from_passed)
         }

@@ -11,7 +11,7 @@ pub use steward_core::iam;
 /// The metrics model (`steward_core::metrics`); [`emf`] writes it to the log.
 pub use steward_core::metrics;
 pub use steward_core::{
-    date, error, events, glob, image, labels, manifest, notify, policy, push, reference,
+    audit, date, error, events, glob, image, labels, manifest, notify, policy, push, reference,
     replication, scan, semver, tag,
 };
 

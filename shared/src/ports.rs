@@ -123,3 +123,24 @@ pub trait ImageCatalog: Send + Sync {
         repository: &str,
     ) -> impl Future<Output = Result<bool, StewardError>> + Send;
 }
+
+/// The reads `ecr-steward audit` needs beyond the catalog: a repository's set-up, and what the
+/// tags of a replica's destination name.
+pub trait RepositoryInspector: Send + Sync {
+    /// The set-up of `repository`, as far as `rules` checks it: the lifecycle policy, the
+    /// repository policy and the scanning configuration are read only when a rule asks.
+    fn repository_settings(
+        &self,
+        repository: &str,
+        rules: &crate::policy::RepositoryRules,
+    ) -> impl Future<Output = Result<crate::policy::RepositorySettings, StewardError>> + Send;
+
+    /// Tag → digest for every tagged image of `repository` in `account`'s registry (the
+    /// caller's own when `None`), all pages; `None` when the repository does not exist.
+    fn tag_digests(
+        &self,
+        account: Option<&str>,
+        repository: &str,
+    ) -> impl Future<Output = Result<Option<std::collections::BTreeMap<String, String>>, StewardError>>
+           + Send;
+}

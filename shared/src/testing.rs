@@ -300,3 +300,143 @@ impl crate::ports::ScanReader for MemoryCatalog {
             })
     }
 }
+
+/// A registry for `audit`'s unit tests: a [`MemoryCatalog`] with repository settings, and
+/// repositories whose reads ECR denies (`AccessDeniedException`).
+#[derive(Debug, Default)]
+pub struct MemoryInspector {
+    /// The repositories and their images.
+    pub catalog: MemoryCatalog,
+    settings: std::collections::BTreeMap<String, crate::policy::RepositorySettings>,
+    denied: std::collections::BTreeSet<String>,
+    reads: std::sync::atomic::AtomicUsize,
+    throttled: std::sync::atomic::AtomicUsize,
+}
+
+impl MemoryInspector {
+    /// Over these repositories and images.
+    pub fn new(catalog: MemoryCatalog) -> Self {
+        Self {
+            catalog,
+            ..Self::default()
+        }
+    }
+
+    /// The repository is set up so.
+    pub fn with_settings(
+        mut self,
+        repository: &str,
+        settings: crate::policy::RepositorySettings,
+    ) -> Self {
+        self.settings.insert(repository.into(), settings);
+        self
+    }
+
+    /// Every read naming the repository is denied.
+    pub fn denied(mut self, repository: &str) -> Self {
+        self.denied.insert(repository.into());
+        self
+    }
+
+    /// The next `reads` reads naming a repository are throttled (`ThrottlingException`).
+    pub fn throttle_next(self, reads: usize) -> Self {
+        self.throttled
+            .store(reads, std::sync::atomic::Ordering::Relaxed);
+        self
+    }
+
+    /// How many reads named a repository so far.
+    pub fn reads(&self) -> usize {
+        self.reads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn check(&self, repository: &str) -> Result<(), StewardError> {
+        self.reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let throttled = self.throttled.fetch_update(
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+            |left| left.checked_sub(1),
+        );
+        if throttled.is_ok() {
+            return Err(StewardError::Throttled {
+                service: crate::error::Service::Ecr,
+                message: "Rate exceeded".into(),
+            });
+        }
+        if self.denied.contains(repository) {
+            return Err(StewardError::Rejected {
+                service: crate::error::Service::Ecr,
+                code: Some(crate::error::AwsErrorCode::AccessDenied),
+                message: format!("AccessDeniedException: not authorized on {repository}"),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl crate::ports::ImageCatalog for MemoryInspector {
+    async fn find_image(
+        &self,
+        repository: &str,
+        selector: &crate::image::ImageSelector,
+    ) -> Result<Option<crate::image::TaggedImage>, StewardError> {
+        self.check(repository)?;
+        self.catalog.find_image(repository, selector).await
+    }
+
+    async fn repositories(&self) -> Result<Vec<String>, StewardError> {
+        let mut names = self.catalog.repositories().await?;
+        names.extend(self.settings.keys().cloned());
+        names.extend(self.denied.iter().cloned());
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    async fn tagged_images(
+        &self,
+        repository: &str,
+    ) -> Result<Vec<crate::image::TaggedImage>, StewardError> {
+        self.check(repository)?;
+        self.catalog.tagged_images(repository).await
+    }
+
+    async fn scans_on_push(&self, repository: &str) -> Result<bool, StewardError> {
+        self.check(repository)?;
+        self.catalog.scans_on_push(repository).await
+    }
+}
+
+impl crate::ports::RepositoryInspector for MemoryInspector {
+    async fn repository_settings(
+        &self,
+        repository: &str,
+        _: &crate::policy::RepositoryRules,
+    ) -> Result<crate::policy::RepositorySettings, StewardError> {
+        self.check(repository)?;
+        Ok(self.settings.get(repository).cloned().unwrap_or_default())
+    }
+
+    async fn tag_digests(
+        &self,
+        _: Option<&str>,
+        repository: &str,
+    ) -> Result<Option<std::collections::BTreeMap<String, String>>, StewardError> {
+        self.check(repository)?;
+        let Some(images) = self.catalog.images.get(repository) else {
+            return Ok(None);
+        };
+        Ok(Some(
+            images
+                .iter()
+                .flat_map(|image| {
+                    image
+                        .tags
+                        .iter()
+                        .map(|tag| (tag.clone(), image.digest.clone()))
+                })
+                .collect(),
+        ))
+    }
+}

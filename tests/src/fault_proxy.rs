@@ -52,6 +52,11 @@ pub enum Fault {
     /// Forwards the first `bytes` of the body of every successful blob GET, then closes both
     /// connections: a source that goes away mid-download.
     DropDownloadsAfter { bytes: u64 },
+    /// Answers every request whose body names `repository` (as a JSON string: an ECR call's
+    /// `repositoryName` or `repositoryNames`) as ECR answers a call IAM denies: `400` with
+    /// `AccessDeniedException` (the JSON protocol's error shape); forwards the others. moto
+    /// does not enforce IAM, so this is how a test meets a denied repository.
+    DenyRepository { repository: &'static str },
 }
 
 /// One request that reached the proxy, with what came of it.
@@ -338,6 +343,8 @@ enum Action {
     CutBodyAfter(u64),
     CorruptBody,
     CutAnswerAfter(u64),
+    DenyIfBodyNames(&'static str),
+    AnswerAccessDenied,
 }
 
 fn decide(shared: &Shared, method: &str, target: &str) -> Action {
@@ -387,6 +394,7 @@ fn decide(shared: &Shared, method: &str, target: &str) -> Action {
         Fault::DropUploadsAfter { .. } | Fault::CorruptBlobs | Fault::DropDownloadsAfter { .. } => {
             Action::Forward
         }
+        Fault::DenyRepository { repository } => Action::DenyIfBodyNames(repository),
     }
 }
 
@@ -415,6 +423,11 @@ fn injected_answer(
             r#"{"__type":"ThrottlingException","message":"Rate exceeded (injected by the fault proxy)"}"#,
         )),
         Action::Answer429 => Some(("429 Too Many Requests", "Content-Type: text/plain\r\n", "slow down")),
+        Action::AnswerAccessDenied => Some((
+            "400 Bad Request",
+            "Content-Type: application/x-amz-json-1.1\r\nx-amzn-ErrorType: AccessDeniedException\r\n",
+            r#"{"__type":"AccessDeniedException","message":"User: arn:aws:iam::123456789012:user/auditor is not authorized to perform this action on this repository with an explicit deny (injected by the fault proxy)"}"#,
+        )),
         _ => None,
     }
 }
@@ -724,9 +737,24 @@ fn serve(client: TcpStream, shared: &Shared) -> io::Result<()> {
             started: now,
             finished: now,
         };
-        let action = decide(shared, &method, &target);
+        let mut action = decide(shared, &method, &target);
+        // A body read ahead to decide on (DenyRepository), forwarded as read.
+        let mut early_body: Option<Vec<u8>> = None;
+        if let Action::DenyIfBodyNames(repository) = action {
+            let mut body = Vec::new();
+            copy_body(&mut reader, &mut body, framing, Tamper::None)?;
+            let named = format!("\"{repository}\"");
+            action = if String::from_utf8_lossy(&body).contains(&named) {
+                Action::AnswerAccessDenied
+            } else {
+                Action::Forward
+            };
+            early_body = Some(body);
+        }
         if let Some((status, headers, body)) = injected_answer(action, &head) {
-            copy_body(&mut reader, &mut io::sink(), framing, Tamper::None)?;
+            if early_body.is_none() {
+                copy_body(&mut reader, &mut io::sink(), framing, Tamper::None)?;
+            }
             let answer = format!(
                 "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\n\r\n",
                 body.len()
@@ -751,7 +779,15 @@ fn serve(client: TcpStream, shared: &Shared) -> io::Result<()> {
             Action::CutBodyAfter(bytes) => Tamper::CutAfter(bytes),
             _ => Tamper::None,
         };
-        if copy_body(&mut reader, server.writer(), framing, tamper)? == Copied::Cut {
+        let copied = match &early_body {
+            Some(body) => {
+                server.writer().write_all(body)?;
+                server.writer().flush()?;
+                Copied::Complete
+            }
+            None => copy_body(&mut reader, server.writer(), framing, tamper)?,
+        };
+        if copied == Copied::Cut {
             request.injected = true;
             shared.record(request);
             cut(&writer, &upstream);

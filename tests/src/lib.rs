@@ -15,12 +15,15 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+pub mod audit_registry;
+mod bulk;
 mod fault_proxy;
 mod notified;
 mod push;
 mod runtime_api;
 mod stack;
 
+pub use bulk::{push_bulk, BulkImage, Pushed};
 pub use fault_proxy::{sequential_round_trips, Fault, FaultProxy, Request as ProxiedRequest};
 pub use notified::{NotifiedStack, ARRIVAL, QUIET};
 pub use push::push_image_with;

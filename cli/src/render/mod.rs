@@ -2,6 +2,7 @@
 //! JSON (here), GitHub workflow commands (`github.rs`), JUnit XML (`junit.rs`) or markdown
 //! for a job summary (`markdown.rs`); and what `replicate` prints (`copies.rs`).
 
+pub mod audit;
 pub mod copies;
 mod github;
 mod junit;

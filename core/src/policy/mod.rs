@@ -4,6 +4,7 @@ mod evaluate;
 mod load;
 mod model;
 mod replication;
+mod repository;
 
 pub use evaluate::{Finding, TagKind, TagVerdict};
 pub use load::{PolicyError, SourceFormat};
@@ -12,6 +13,10 @@ pub use model::{
     Policy, PrefixV, Rule, SemverRule, TagRules,
 };
 pub use replication::{Destination, ReplicationRule, Target};
+pub use repository::{
+    public_grants, ArnPattern, EncryptionRule, EncryptionType, MutabilityRule, PublicGrant,
+    RepositoryRules, RepositorySettings, ScanningRequirement, SettingFinding, TagMutability,
+};
 
 use std::collections::BTreeMap;
 

@@ -36,6 +36,7 @@ impl Rule {
             labels: LabelRules::default(),
             scan: crate::scan::ScanRules::default(),
             enforce: EnforceRules::default(),
+            repository: None,
             allowed: String::new(),
         };
         rule.allowed = rule.describe_allowed();
@@ -103,6 +104,9 @@ pub struct Rule {
     /// How enforce mode removes a tag.
     #[serde(default)]
     pub enforce: EnforceRules,
+    /// How the repositories must be set up (`ecr-steward audit` checks it); none when absent.
+    #[serde(default)]
+    pub repository: Option<super::RepositoryRules>,
     /// What the rule allows, in words, for violation messages.
     #[serde(skip)]
     pub allowed: String,

@@ -3,6 +3,7 @@
 
 mod classify;
 mod ecr;
+mod inspect;
 mod registries;
 mod sdk;
 mod sns;
