@@ -56,6 +56,9 @@ pub enum EventType {
     /// ECR's own replication reported a result.
     #[serde(rename = "replicator.native")]
     ReplicatorNative,
+    /// The retention function planned or pruned a repository.
+    #[serde(rename = "retention.run")]
+    RetentionRun,
 }
 
 impl EventType {
@@ -67,6 +70,7 @@ impl EventType {
             Self::ScanAlertScanFailed => "scan-alert.scan-failed",
             Self::ReplicatorCopy => "replicator.copy",
             Self::ReplicatorNative => "replicator.native",
+            Self::RetentionRun => "retention.run",
         }
     }
 }
@@ -106,11 +110,17 @@ pub enum Outcome {
     ReplicationFailed,
     /// replicator: every destination had the image already.
     AlreadyReplicated,
+    /// retention, dry run: what a run would delete in a repository; nothing deleted.
+    PrunePlanned,
+    /// retention: the repository's expired images were deleted.
+    Pruned,
+    /// retention: some expired images could not be deleted.
+    PruneFailed,
 }
 
 impl Outcome {
     /// Every outcome, in order; for documentation and tests.
-    pub const ALL: [Outcome; 15] = [
+    pub const ALL: [Outcome; 18] = [
         Self::Audited,
         Self::TagRemoved,
         Self::Quarantined,
@@ -126,6 +136,9 @@ impl Outcome {
         Self::Replicated,
         Self::ReplicationFailed,
         Self::AlreadyReplicated,
+        Self::PrunePlanned,
+        Self::Pruned,
+        Self::PruneFailed,
     ];
 
     /// The attribute value, such as `tag-removed`; the same as its serialized name.
@@ -146,6 +159,9 @@ impl Outcome {
             Self::Replicated => "replicated",
             Self::ReplicationFailed => "replication-failed",
             Self::AlreadyReplicated => "already-replicated",
+            Self::PrunePlanned => "prune-planned",
+            Self::Pruned => "pruned",
+            Self::PruneFailed => "prune-failed",
         }
     }
 }

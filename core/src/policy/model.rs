@@ -36,6 +36,7 @@ impl Rule {
             labels: LabelRules::default(),
             scan: crate::scan::ScanRules::default(),
             enforce: EnforceRules::default(),
+            retention: None,
             allowed: String::new(),
         };
         rule.allowed = rule.describe_allowed();
@@ -103,6 +104,9 @@ pub struct Rule {
     /// How enforce mode removes a tag.
     #[serde(default)]
     pub enforce: EnforceRules,
+    /// Which images `prune` and the retention function keep and expire; `None`: none expire.
+    #[serde(default)]
+    pub retention: Option<super::retention::Retention>,
     /// What the rule allows, in words, for violation messages.
     #[serde(skip)]
     pub allowed: String,
@@ -143,6 +147,9 @@ pub struct TagRules {
     /// Commit ids; `None` when the rule does not allow them.
     #[serde(default)]
     pub git_sha: Option<GitShaRule>,
+    /// Upstream version plus packaging revision (`8.0.12-c15`); `None` when not allowed.
+    #[serde(default)]
+    pub upstream: Option<UpstreamRule>,
     /// Exact tags allowed or denied.
     #[serde(default)]
     pub literals: LiteralRules,
@@ -240,6 +247,16 @@ impl TryFrom<RawGitShaRule> for GitShaRule {
             prefixes,
         })
     }
+}
+
+/// Upstream-plus-revision tags: a dotted numeric upstream version, `-`, and a revision the
+/// pattern admits (`8.0.12-c15` with `revision: 'c[0-9]+'`). When a rule allows them, such a
+/// tag is of this kind, not a SemVer pre-release.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamRule {
+    /// What the packaging revision after the `-` must match (anchored), e.g. `c[0-9]+`.
+    pub revision: Pattern,
 }
 
 /// Exact tags a rule allows, or denies whatever kind they are.
