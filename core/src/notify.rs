@@ -274,7 +274,14 @@ impl Notification {
     pub fn chat_message(&self) -> Value {
         let mut context = self.context.clone();
         context.insert("repository".into(), self.image.repository.clone());
-        context.insert("digest".into(), self.image.digest.clone());
+        // A notification about a whole repository (retention) has no digest: its thread is
+        // the repository's.
+        let thread = if self.image.digest.is_empty() {
+            format!("{}:{}", self.event_type.as_str(), self.image.repository)
+        } else {
+            context.insert("digest".into(), self.image.digest.clone());
+            self.image.digest.clone()
+        };
         context.insert("region".into(), self.image.region.clone());
         context.insert("outcome".into(), self.outcome.as_str().into());
         let mut next_steps = self.next_steps.clone();
@@ -282,7 +289,7 @@ impl Notification {
         let mut message = json!({
             "version": "1.0",
             "source": "custom",
-            "id": format!("{}:{}", self.event_type.as_str(), self.image.digest),
+            "id": format!("{}:{}", self.event_type.as_str(), thread),
             "content": {
                 "textType": "client-markdown",
                 "title": format!("{} {}", self.severity.emoji(), self.title),
@@ -291,7 +298,7 @@ impl Notification {
                 "keywords": self.keywords,
             },
             "metadata": {
-                "threadId": self.image.digest,
+                "threadId": thread,
                 "summary": self.title,
                 "eventType": self.event_type,
                 "relatedResources": [self.repository_arn()],

@@ -884,5 +884,8 @@ pub fn recheck_view(
     view
 }
 
+mod report;
+pub use report::{megabytes, DeleteFailure, Pruning};
+
 #[cfg(test)]
 mod tests;

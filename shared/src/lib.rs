@@ -8,7 +8,7 @@
 
 pub use steward_core::{
     date, error, events, glob, image, labels, manifest, notify, policy, push, reference,
-    replication, scan, semver, tag,
+    replication, retention, scan, semver, tag, timestamp, upstream,
 };
 
 mod adapters;

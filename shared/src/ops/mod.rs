@@ -3,3 +3,4 @@
 
 pub mod backfill;
 pub mod gate;
+pub mod prune;
