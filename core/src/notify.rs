@@ -289,7 +289,11 @@ impl Notification {
         let mut message = json!({
             "version": "1.0",
             "source": "custom",
-            "id": format!("{}:{}", self.event_type.as_str(), thread),
+            "id": if self.image.digest.is_empty() {
+                thread.clone()
+            } else {
+                format!("{}:{}", self.event_type.as_str(), thread)
+            },
             "content": {
                 "textType": "client-markdown",
                 "title": format!("{} {}", self.severity.emoji(), self.title),

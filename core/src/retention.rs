@@ -884,7 +884,9 @@ pub fn recheck_view(
     view
 }
 
+mod lifecycle;
 mod report;
+pub use lifecycle::{lifecycle_policy, Lifecycle};
 pub use report::{megabytes, DeleteFailure, Pruning};
 
 #[cfg(test)]
