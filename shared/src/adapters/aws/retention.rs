@@ -193,6 +193,48 @@ impl RetentionStore for Ecr {
                 });
             }
         }
+        // ECR names every deleted image in `imageIds`; moto names only tagged ones (once a
+        // tag). A digest reported neither way is looked up: gone means deleted.
+        let unreported: Vec<&String> = digests
+            .iter()
+            .filter(|d| {
+                !deleted.contains(d.as_str())
+                    && !answer.gone.contains(d)
+                    && !answer.failed.iter().any(|f| &f.digest == *d)
+            })
+            .collect();
+        if !unreported.is_empty() {
+            let mut request = self.client.describe_images().repository_name(repository);
+            for digest in &unreported {
+                request =
+                    request.image_ids(ImageIdentifier::builder().image_digest(*digest).build());
+            }
+            let still: BTreeSet<String> = match request.send().await {
+                Ok(output) => output
+                    .image_details()
+                    .iter()
+                    .filter_map(|d| d.image_digest().map(str::to_string))
+                    .collect(),
+                // DescribeImages fails as a whole when an asked image is missing.
+                Err(_) => self
+                    .retention_images(repository)
+                    .await?
+                    .into_iter()
+                    .map(|image| image.digest)
+                    .collect(),
+            };
+            for digest in unreported {
+                if still.contains(digest) {
+                    answer.failed.push(DeleteFailure {
+                        digest: digest.clone(),
+                        code: "NotReported".into(),
+                        message: "BatchDeleteImage neither deleted it nor named a failure".into(),
+                    });
+                } else {
+                    deleted.insert(digest.clone());
+                }
+            }
+        }
         answer.deleted = deleted.into_iter().collect();
         Ok(answer)
     }
