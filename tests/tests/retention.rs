@@ -485,9 +485,9 @@ async fn retention_plans_applies_and_runs_on_its_schedule() {
             .expired_digests()
             .into_iter()
             .collect::<Vec<_>>(),
-        [old.clone()]
+        std::slice::from_ref(&old)
     );
-    assert_eq!(result.pruning.kept_on_recheck, [old.clone()]);
+    assert_eq!(result.pruning.kept_on_recheck, std::slice::from_ref(&old));
     assert!(result.pruning.deleted.is_empty());
     assert_eq!(
         bed.stack.image_tags(REGION, race, &old).await,
