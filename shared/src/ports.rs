@@ -143,12 +143,14 @@ pub trait RetentionStore: Send + Sync {
         digests: &[String],
     ) -> impl Future<Output = Result<DeleteAnswer, StewardError>> + Send;
 
-    /// Every repository with when retention last finished a run on it (`None`: never), so a
-    /// run can start with the longest-waiting ones.
-    fn retention_marks(
+    /// Every repository of the registry, by name (all pages).
+    fn repository_names(&self) -> impl Future<Output = Result<Vec<String>, StewardError>> + Send;
+
+    /// When retention last finished a run on the repository; `None`: never (or unreadable).
+    fn retention_mark(
         &self,
-    ) -> impl Future<Output = Result<Vec<(String, Option<crate::timestamp::Timestamp>)>, StewardError>>
-           + Send;
+        repository: &str,
+    ) -> impl Future<Output = Result<Option<crate::timestamp::Timestamp>, StewardError>> + Send;
 
     /// Records that retention finished a run on the repository at `at`.
     fn mark_retention_run(

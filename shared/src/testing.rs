@@ -431,15 +431,26 @@ impl crate::ports::RetentionStore for MemoryRetention {
         Ok(answer)
     }
 
-    async fn retention_marks(
-        &self,
-    ) -> Result<Vec<(String, Option<crate::timestamp::Timestamp>)>, StewardError> {
-        let images = self.images.lock().map_err(|_| poisoned())?;
-        let marks = self.marks.lock().map_err(|_| poisoned())?;
-        Ok(images
+    async fn repository_names(&self) -> Result<Vec<String>, StewardError> {
+        Ok(self
+            .images
+            .lock()
+            .map_err(|_| poisoned())?
             .keys()
-            .map(|name| (name.clone(), marks.get(name).copied()))
+            .cloned()
             .collect())
+    }
+
+    async fn retention_mark(
+        &self,
+        repository: &str,
+    ) -> Result<Option<crate::timestamp::Timestamp>, StewardError> {
+        Ok(self
+            .marks
+            .lock()
+            .map_err(|_| poisoned())?
+            .get(repository)
+            .copied())
     }
 
     async fn mark_retention_run(

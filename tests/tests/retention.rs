@@ -211,8 +211,12 @@ impl RetentionStore for PushBetween<'_> {
         self.ecr.delete_images(repository, digests).await
     }
 
-    async fn retention_marks(&self) -> Result<Vec<(String, Option<Timestamp>)>, StewardError> {
-        self.ecr.retention_marks().await
+    async fn repository_names(&self) -> Result<Vec<String>, StewardError> {
+        self.ecr.repository_names().await
+    }
+
+    async fn retention_mark(&self, repository: &str) -> Result<Option<Timestamp>, StewardError> {
+        self.ecr.retention_mark(repository).await
     }
 
     async fn mark_retention_run(

@@ -151,7 +151,7 @@ impl Pruning {
         let mut next_steps = Vec::new();
         match outcome {
             Outcome::PrunePlanned => next_steps.push(
-                "Review the plan with `ecr-steward prune --repository NAME`; deploy with RetentionApply=true to delete".into(),
+                "Review the plan with `ecr-steward prune --repository NAME`; deploy with RetentionMode=apply to delete".into(),
             ),
             Outcome::PruneFailed => next_steps.push(
                 "The next run tries again; `ecr-steward prune --repository NAME --apply` runs it now".into(),

@@ -126,17 +126,23 @@ impl<S: RetentionStore, N: Notifier> Handler for Retention<S, N> {
             .iter()
             .map(|g| Glob::new(g).map_err(|e| StewardError::MalformedEvent(e.to_string())))
             .collect::<Result<Vec<_>, _>>()?;
-        let marks = invocation
+        let names = invocation
             .deadline
-            .run(self.store.retention_marks())
+            .run(self.store.repository_names())
             .await?;
-        let names: Vec<String> = marks.iter().map(|(name, _)| name.clone()).collect();
-        let governed = select(&self.policy, &names, &globs);
-        let mut order: Vec<(Option<Timestamp>, String)> = marks
-            .into_iter()
-            .filter(|(name, _)| governed.contains(name))
-            .map(|(name, mark)| (mark, name))
-            .collect();
+        let mut order: Vec<(Option<Timestamp>, String)> = Vec::new();
+        for repository in select(&self.policy, &names, &globs) {
+            // An unreadable mark counts as never run: the repository is taken early.
+            let mark = invocation
+                .deadline
+                .run(self.store.retention_mark(&repository))
+                .await
+                .unwrap_or_else(|failure| {
+                    error!(%repository, %failure, "the last run's mark could not be read");
+                    None
+                });
+            order.push((mark, repository));
+        }
         order.sort();
         let settings = PruneSettings {
             now,

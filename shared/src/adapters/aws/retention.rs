@@ -239,37 +239,24 @@ impl RetentionStore for Ecr {
         Ok(answer)
     }
 
-    async fn retention_marks(&self) -> Result<Vec<(String, Option<Timestamp>)>, StewardError> {
-        let mut pages = self.client.describe_repositories().into_paginator().send();
-        let mut repositories = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| classify(Service::Ecr, e))?;
-            for repository in page.repositories() {
-                if let (Some(name), Some(arn)) =
-                    (repository.repository_name(), repository.repository_arn())
-                {
-                    repositories.push((name.to_string(), arn.to_string()));
-                }
-            }
-        }
-        let mut marks = Vec::with_capacity(repositories.len());
-        for (name, arn) in repositories {
-            let tags = self
-                .client
-                .list_tags_for_resource()
-                .resource_arn(&arn)
-                .send()
-                .await
-                .map_err(|e| classify(Service::Ecr, e))?;
-            let mark = tags
-                .tags()
-                .iter()
-                .find(|tag| tag.key() == RETENTION_MARK_TAG)
-                .and_then(|tag| Timestamp::parse_rfc3339(tag.value()));
-            marks.push((name, mark));
-        }
-        marks.sort();
-        Ok(marks)
+    async fn repository_names(&self) -> Result<Vec<String>, StewardError> {
+        crate::ports::ImageCatalog::repositories(self).await
+    }
+
+    async fn retention_mark(&self, repository: &str) -> Result<Option<Timestamp>, StewardError> {
+        let arn = self.repository_arn(repository).await?;
+        let tags = self
+            .client
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .map_err(|e| classify(Service::Ecr, e))?;
+        Ok(tags
+            .tags()
+            .iter()
+            .find(|tag| tag.key() == RETENTION_MARK_TAG)
+            .and_then(|tag| Timestamp::parse_rfc3339(tag.value())))
     }
 
     async fn mark_retention_run(
