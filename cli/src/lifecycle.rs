@@ -11,14 +11,15 @@ use crate::LifecycleRenderArgs;
 
 pub fn render(args: &LifecycleRenderArgs) -> anyhow::Result<Exit> {
     let (policy, origin) = load_policy(&args.policy)?;
-    let rule = policy.rule_for(args.repository.as_deref()).ok_or_else(|| {
-        match &args.repository {
-            Some(name) => anyhow!("no rule of {origin} governs repository {name}"),
-            None => anyhow!(
+    let rule =
+        policy
+            .rule_for(args.repository.as_deref())
+            .ok_or_else(|| match &args.repository {
+                Some(name) => anyhow!("no rule of {origin} governs repository {name}"),
+                None => anyhow!(
                 "no rule of {origin} applies to every repository (`**`); pass --repository NAME"
             ),
-        }
-    })?;
+            })?;
     let Some(retention) = &rule.retention else {
         bail!(
             "rule `{}` has no `retention` section: nothing to render",
