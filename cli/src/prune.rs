@@ -200,3 +200,97 @@ fn summary(results: &[RepositoryPrune], applied: bool) -> String {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use steward::policy::{Policy, SourceFormat};
+    use steward::retention::{plan, ImageRecord};
+    use steward::timestamp::DAY;
+
+    use super::*;
+
+    /// The worked example of README.md ("Retention"), rendered as `prune` prints it.
+    #[test]
+    fn renders_the_readme_example() {
+        let policy = Policy::from_text(
+            "version: 1\nrules:\n  - name: services\n    repositories: [\"team/*\"]\n    tags: { semver: { floating_aliases: true }, git_sha: { prefixes: [\"sha-\"] }, literals: { allow: [stable] } }\n    retention:\n      semver: { keep_per_major: 2, keep_per_minor: 1, prerelease: { max_age_days: 30, until_released: true } }\n      git_sha: { keep_newest: 1, max_age_days: 14 }\n      untagged: { max_age_days: 7 }\n      protect: [stable]\n",
+            "policy.yaml",
+            SourceFormat::Yaml,
+        )
+        .expect("valid");
+        let now = Timestamp::parse_rfc3339("2026-12-01T00:00:00Z").expect("valid");
+        let image = |n: u8, days: i64, tags: &[&str]| ImageRecord {
+            digest: format!("sha256:{}", format!("{n:02x}").repeat(32)),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            pushed_at: Timestamp(now.0 - days * DAY),
+            last_pulled: None,
+            media_type: None,
+            size_bytes: Some(30_000_000),
+            children: vec![],
+            subject: None,
+        };
+        let mut index = image(1, 3, &["2.3.1", "2.3", "2"]);
+        index.children = vec![image(2, 3, &[]).digest, image(3, 3, &[]).digest];
+        let mut signature = image(4, 3, &[]);
+        signature.subject = Some(index.digest.clone());
+        let mut old_index = image(16, 100, &["2.1.3"]);
+        old_index.children = vec![image(17, 100, &[]).digest, image(18, 100, &[]).digest];
+        let images = vec![
+            index,
+            image(2, 3, &[]),
+            image(3, 3, &[]),
+            signature,
+            image(5, 2, &["2.4.0-rc.1"]),
+            image(6, 20, &["2.3.0"]),
+            image(7, 25, &["2.3.0-rc.2"]),
+            image(8, 60, &["2.2.0"]),
+            image(9, 90, &["2.1.4"]),
+            old_index,
+            image(17, 100, &[]),
+            image(18, 100, &[]),
+            image(19, 300, &["1.9.2", "1"]),
+            image(20, 320, &["1.9.1", "stable"]),
+            image(21, 330, &["1.9.0"]),
+            image(22, 1, &["sha-1a2b3c4"]),
+            image(23, 10, &["sha-5d6e7f8"]),
+            image(24, 40, &["sha-9f8e7d6"]),
+            image(25, 15, &[]),
+        ];
+        let rule = &policy.rules[0];
+        let plan = plan(
+            "team/api",
+            rule,
+            rule.retention.as_ref().expect("set"),
+            &images,
+            now,
+        );
+        let pruning = Pruning {
+            repository: plan.repository.clone(),
+            rule: plan.rule.clone(),
+            applied: false,
+            kept: plan.kept_count(),
+            expired: plan.expired().cloned().collect(),
+            expired_bytes: plan.expired_bytes(),
+            deleted: vec![],
+            kept_on_recheck: vec![],
+            failed: vec![],
+            already_gone: vec![],
+            unfinished: false,
+        };
+        let printed = text(&plan, &pruning);
+        println!("{printed}");
+        assert!(
+            printed
+                .starts_with("team/api (rule services): 19 images, 12 kept, 7 expire (210.0 MB)\n"),
+            "{printed}"
+        );
+        for line in [
+            "  EXPIRE  sha256:070707070707 2026-11-06 2.3.0-rc.2               2.3.0-rc.2 [semver.prerelease]: its release 2.3.0 exists\n",
+            "  EXPIRE  sha256:111111111111 2026-08-23 <untagged>               [index-child]: only in expired index sha256:101010101010\n",
+            "  keep    sha256:040404040404 2026-11-28 <untagged>               [referrer]: refers to kept image sha256:010101010101\n",
+            "  keep    sha256:141414141414 2026-01-15 1.9.1,stable             1.9.1 [semver.release]: newest 2 of 1.x (#2); stable [protect]: protected by `stable`\n",
+        ] {
+            assert!(printed.contains(line), "{line}{printed}");
+        }
+    }
+}
