@@ -169,7 +169,7 @@ fn planned(raw: &[Raw], retention: &str) -> (Vec<ImageRecord>, Plan, Policy) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(400))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn never_expires_what_a_kept_manifest_references(raw in repository(), retention in retention()) {
