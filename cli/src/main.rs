@@ -8,6 +8,8 @@ mod gate;
 mod iam;
 #[cfg(test)]
 mod reference;
+mod lifecycle;
+mod prune;
 mod render;
 mod replicate;
 
@@ -44,6 +46,57 @@ enum Command {
     /// Print IAM policies: what a CI pipeline needs to push and gate.
     #[command(subcommand)]
     Iam(iam::IamCommand),
+    /// Plan retention (the policy's `retention` sections) image by image; delete with --apply.
+    Prune(PruneArgs),
+    /// ECR native lifecycle policies from the policy's retention sections.
+    #[command(subcommand)]
+    Lifecycle(LifecycleCommand),
+}
+
+#[derive(Args)]
+pub struct PruneArgs {
+    /// Repositories to prune: a name or a glob (`team/*`, `**`; repeatable). Every repository
+    /// whose rule has a retention section when absent.
+    #[arg(long, value_name = "GLOB")]
+    repository: Vec<String>,
+    #[command(flatten)]
+    policy: PolicyArg,
+    /// Delete what the plan expires (BatchDeleteImage, 100 a batch, each batch checked again
+    /// just before). Without it, a dry run: nothing is deleted.
+    #[arg(long)]
+    apply: bool,
+    /// Measure ages at this moment (RFC 3339) instead of now, for reproducible plans.
+    #[arg(long, value_name = "RFC3339", value_parser = prune::parse_now)]
+    now: Option<steward::timestamp::Timestamp>,
+    /// AWS region; from the environment or profile when absent.
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+    #[arg(long, value_enum, default_value_t = PruneFormat::Text)]
+    format: PruneFormat,
+}
+
+/// What `prune` prints: a table, or one JSON document.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PruneFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum LifecycleCommand {
+    /// Print the part of a rule's retention that ECR's lifecycle policy can express, as
+    /// `aws ecr put-lifecycle-policy --lifecycle-policy-text` takes it; what it cannot
+    /// express goes to stderr.
+    Render(LifecycleRenderArgs),
+}
+
+#[derive(Args)]
+pub struct LifecycleRenderArgs {
+    /// The repository whose rule to render; the rule for every repository (`**`) when absent.
+    #[arg(long, value_name = "NAME")]
+    repository: Option<String>,
+    #[command(flatten)]
+    policy: PolicyArg,
 }
 
 #[derive(Args)]
@@ -201,6 +254,8 @@ fn main() -> ExitCode {
         Command::Policy(PolicyCommand::Validate { file }) => {
             check::validate(&file).map(Exit::from_passed)
         }
+        Command::Prune(args) => prune::run(&args),
+        Command::Lifecycle(LifecycleCommand::Render(args)) => lifecycle::render(&args),
         Command::Policy(PolicyCommand::ShowDefault) => {
             print!("{}", steward::policy::DEFAULT_POLICY_YAML);
             Ok(Exit::Pass)

@@ -496,7 +496,7 @@ fn policy_validate_accepts_good_files_and_show_default_round_trips() {
         .arg(example("policy.yaml"))
         .assert()
         .code(0)
-        .stdout(predicate::str::contains("valid, 3 rules, mode audit"));
+        .stdout(predicate::str::contains("valid, 4 rules, mode audit"));
 
     let shown = steward()
         .args(["policy", "show-default"])

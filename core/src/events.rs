@@ -220,6 +220,17 @@ pub struct Inspector2Finding {
     pub resources: Vec<Value>,
 }
 
+/// `Scheduled Event`: a schedule's tick. EventBridge Scheduler sends the input the template
+/// gives it (see `events/retention-scheduled.json`), an EventBridge schedule rule its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ScheduledRun {
+    /// Only these repositories (globs), for a run started by hand; every governed one when
+    /// empty.
+    #[serde(default)]
+    pub repositories: Vec<String>,
+}
+
 /// Any event ecr-steward handles, told apart by `detail-type`.
 #[derive(Debug, Clone)]
 pub enum StewardEvent {
@@ -237,6 +248,8 @@ pub enum StewardEvent {
     PullThroughCacheAction(EventBridgeEvent<PullThroughCacheAction>),
     /// `ECR Scan Resource Change`.
     ScanResourceChange(EventBridgeEvent<ScanResourceChange>),
+    /// `Scheduled Event`: the retention function's schedule.
+    Scheduled(EventBridgeEvent<ScheduledRun>),
 }
 
 /// Why an event could not be read.
@@ -285,6 +298,7 @@ impl StewardEvent {
                 Self::PullThroughCacheAction(typed(value, &detail_type)?)
             }
             "ECR Scan Resource Change" => Self::ScanResourceChange(typed(value, &detail_type)?),
+            "Scheduled Event" => Self::Scheduled(typed(value, &detail_type)?),
             _ => return Err(EventError::Unsupported(detail_type)),
         })
     }
@@ -299,6 +313,7 @@ impl StewardEvent {
             Self::ReplicationAction(e) => &e.detail_type,
             Self::PullThroughCacheAction(e) => &e.detail_type,
             Self::ScanResourceChange(e) => &e.detail_type,
+            Self::Scheduled(e) => &e.detail_type,
         }
     }
 }

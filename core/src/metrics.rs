@@ -34,11 +34,18 @@ pub enum Function {
     ScanAlert,
     /// `replicator`.
     Replicator,
+    /// `retention`.
+    Retention,
 }
 
 impl Function {
     /// Every function, in order.
-    pub const ALL: [Function; 3] = [Self::PushGuard, Self::ScanAlert, Self::Replicator];
+    pub const ALL: [Function; 4] = [
+        Self::PushGuard,
+        Self::ScanAlert,
+        Self::Replicator,
+        Self::Retention,
+    ];
 
     /// The dimension value: the function's name, such as `push-guard`.
     pub fn as_str(self) -> &'static str {
@@ -46,6 +53,7 @@ impl Function {
             Self::PushGuard => "push-guard",
             Self::ScanAlert => "scan-alert",
             Self::Replicator => "replicator",
+            Self::Retention => "retention",
         }
     }
 }

@@ -56,6 +56,9 @@ pub enum EventType {
     /// ECR's own replication reported a result.
     #[serde(rename = "replicator.native")]
     ReplicatorNative,
+    /// The retention function planned or pruned a repository.
+    #[serde(rename = "retention.run")]
+    RetentionRun,
 }
 
 impl EventType {
@@ -67,6 +70,7 @@ impl EventType {
             Self::ScanAlertScanFailed => "scan-alert.scan-failed",
             Self::ReplicatorCopy => "replicator.copy",
             Self::ReplicatorNative => "replicator.native",
+            Self::RetentionRun => "retention.run",
         }
     }
 }
@@ -106,11 +110,17 @@ pub enum Outcome {
     ReplicationFailed,
     /// replicator: every destination had the image already.
     AlreadyReplicated,
+    /// retention, dry run: what a run would delete in a repository; nothing deleted.
+    PrunePlanned,
+    /// retention: the repository's expired images were deleted.
+    Pruned,
+    /// retention: some expired images could not be deleted.
+    PruneFailed,
 }
 
 impl Outcome {
     /// Every outcome, in order; for documentation and tests.
-    pub const ALL: [Outcome; 15] = [
+    pub const ALL: [Outcome; 18] = [
         Self::Audited,
         Self::TagRemoved,
         Self::Quarantined,
@@ -126,6 +136,9 @@ impl Outcome {
         Self::Replicated,
         Self::ReplicationFailed,
         Self::AlreadyReplicated,
+        Self::PrunePlanned,
+        Self::Pruned,
+        Self::PruneFailed,
     ];
 
     /// The attribute value, such as `tag-removed`; the same as its serialized name.
@@ -146,6 +159,9 @@ impl Outcome {
             Self::Replicated => "replicated",
             Self::ReplicationFailed => "replication-failed",
             Self::AlreadyReplicated => "already-replicated",
+            Self::PrunePlanned => "prune-planned",
+            Self::Pruned => "pruned",
+            Self::PruneFailed => "prune-failed",
         }
     }
 }
@@ -258,7 +274,14 @@ impl Notification {
     pub fn chat_message(&self) -> Value {
         let mut context = self.context.clone();
         context.insert("repository".into(), self.image.repository.clone());
-        context.insert("digest".into(), self.image.digest.clone());
+        // A notification about a whole repository (retention) has no digest: its thread is
+        // the repository's.
+        let thread = if self.image.digest.is_empty() {
+            format!("{}:{}", self.event_type.as_str(), self.image.repository)
+        } else {
+            context.insert("digest".into(), self.image.digest.clone());
+            self.image.digest.clone()
+        };
         context.insert("region".into(), self.image.region.clone());
         context.insert("outcome".into(), self.outcome.as_str().into());
         let mut next_steps = self.next_steps.clone();
@@ -266,7 +289,11 @@ impl Notification {
         let mut message = json!({
             "version": "1.0",
             "source": "custom",
-            "id": format!("{}:{}", self.event_type.as_str(), self.image.digest),
+            "id": if self.image.digest.is_empty() {
+                thread.clone()
+            } else {
+                format!("{}:{}", self.event_type.as_str(), thread)
+            },
             "content": {
                 "textType": "client-markdown",
                 "title": format!("{} {}", self.severity.emoji(), self.title),
@@ -275,7 +302,7 @@ impl Notification {
                 "keywords": self.keywords,
             },
             "metadata": {
-                "threadId": self.image.digest,
+                "threadId": thread,
                 "summary": self.title,
                 "eventType": self.event_type,
                 "relatedResources": [self.repository_arn()],

@@ -16,6 +16,9 @@ _ecr__steward() {
             ",$1")
                 cmd="ecr__steward"
                 ;;
+            ecr__steward,audit)
+                cmd="ecr__steward__subcmd__audit"
+                ;;
             ecr__steward,check)
                 cmd="ecr__steward__subcmd__check"
                 ;;
@@ -28,11 +31,20 @@ _ecr__steward() {
             ecr__steward,iam)
                 cmd="ecr__steward__subcmd__iam"
                 ;;
+            ecr__steward,lifecycle)
+                cmd="ecr__steward__subcmd__lifecycle"
+                ;;
             ecr__steward,policy)
                 cmd="ecr__steward__subcmd__policy"
                 ;;
+            ecr__steward,prune)
+                cmd="ecr__steward__subcmd__prune"
+                ;;
             ecr__steward,replicate)
                 cmd="ecr__steward__subcmd__replicate"
+                ;;
+            ecr__steward__subcmd__help,audit)
+                cmd="ecr__steward__subcmd__help__subcmd__audit"
                 ;;
             ecr__steward__subcmd__help,check)
                 cmd="ecr__steward__subcmd__help__subcmd__check"
@@ -46,14 +58,23 @@ _ecr__steward() {
             ecr__steward__subcmd__help,iam)
                 cmd="ecr__steward__subcmd__help__subcmd__iam"
                 ;;
+            ecr__steward__subcmd__help,lifecycle)
+                cmd="ecr__steward__subcmd__help__subcmd__lifecycle"
+                ;;
             ecr__steward__subcmd__help,policy)
                 cmd="ecr__steward__subcmd__help__subcmd__policy"
+                ;;
+            ecr__steward__subcmd__help,prune)
+                cmd="ecr__steward__subcmd__help__subcmd__prune"
                 ;;
             ecr__steward__subcmd__help,replicate)
                 cmd="ecr__steward__subcmd__help__subcmd__replicate"
                 ;;
             ecr__steward__subcmd__help__subcmd__iam,pipeline)
                 cmd="ecr__steward__subcmd__help__subcmd__iam__subcmd__pipeline"
+                ;;
+            ecr__steward__subcmd__help__subcmd__lifecycle,render)
+                cmd="ecr__steward__subcmd__help__subcmd__lifecycle__subcmd__render"
                 ;;
             ecr__steward__subcmd__help__subcmd__policy,show-default)
                 cmd="ecr__steward__subcmd__help__subcmd__policy__subcmd__show__subcmd__default"
@@ -72,6 +93,18 @@ _ecr__steward() {
                 ;;
             ecr__steward__subcmd__iam__subcmd__help,pipeline)
                 cmd="ecr__steward__subcmd__iam__subcmd__help__subcmd__pipeline"
+                ;;
+            ecr__steward__subcmd__lifecycle,help)
+                cmd="ecr__steward__subcmd__lifecycle__subcmd__help"
+                ;;
+            ecr__steward__subcmd__lifecycle,render)
+                cmd="ecr__steward__subcmd__lifecycle__subcmd__render"
+                ;;
+            ecr__steward__subcmd__lifecycle__subcmd__help,help)
+                cmd="ecr__steward__subcmd__lifecycle__subcmd__help__subcmd__help"
+                ;;
+            ecr__steward__subcmd__lifecycle__subcmd__help,render)
+                cmd="ecr__steward__subcmd__lifecycle__subcmd__help__subcmd__render"
                 ;;
             ecr__steward__subcmd__policy,help)
                 cmd="ecr__steward__subcmd__policy__subcmd__help"
@@ -98,12 +131,50 @@ _ecr__steward() {
 
     case "${cmd}" in
         ecr__steward)
-            opts="-h -V --help --version check gate replicate policy iam help"
+            opts="-h -V --help --version check gate replicate policy audit iam prune lifecycle help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ecr__subcmd__steward__subcmd__audit)
+            opts="-h --repository --region --policy --format --max-images --concurrency --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --repository)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --region)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json csv markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                --max-images)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -200,8 +271,22 @@ _ecr__steward() {
             return 0
             ;;
         ecr__subcmd__steward__subcmd__help)
-            opts="check gate replicate policy iam help"
+            opts="check gate replicate policy audit iam prune lifecycle help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ecr__subcmd__steward__subcmd__help__subcmd__audit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -283,6 +368,34 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ecr__subcmd__steward__subcmd__help__subcmd__lifecycle)
+            opts="render"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ecr__subcmd__steward__subcmd__help__subcmd__lifecycle__subcmd__render)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ecr__subcmd__steward__subcmd__help__subcmd__policy)
             opts="validate show-default"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -314,6 +427,20 @@ _ecr__steward() {
         ecr__subcmd__steward__subcmd__help__subcmd__policy__subcmd__validate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ecr__subcmd__steward__subcmd__help__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -425,6 +552,84 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ecr__subcmd__steward__subcmd__lifecycle)
+            opts="-h --help render help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ecr__subcmd__steward__subcmd__lifecycle__subcmd__help)
+            opts="render help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ecr__subcmd__steward__subcmd__lifecycle__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ecr__subcmd__steward__subcmd__lifecycle__subcmd__help__subcmd__render)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ecr__subcmd__steward__subcmd__lifecycle__subcmd__render)
+            opts="-h --repository --policy --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --repository)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ecr__subcmd__steward__subcmd__policy)
             opts="-h --help validate show-default help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -516,6 +721,40 @@ _ecr__steward() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ecr__subcmd__steward__subcmd__prune)
+            opts="-h --repository --policy --apply --now --region --format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --repository)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --now)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --region)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -30,7 +30,10 @@ complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -f -a "check" -d '
 complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -f -a "gate" -d 'Gate a pushed image: its tags and labels against the policy, its scan against the bar'
 complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -f -a "replicate" -d 'Copy images to other regions: a backfill, or a one-off copy'
 complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -f -a "policy" -d 'Validate or print policy files'
+complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -f -a "audit" -d 'Audit a whole registry against the policy: tags, labels, repository settings, replicas'
 complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -f -a "iam" -d 'Print IAM policies: what a CI pipeline needs to push and gate'
+complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -f -a "prune" -d 'Plan retention (the policy\'s `retention` sections) image by image; delete with --apply'
+complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -f -a "lifecycle" -d 'ECR native lifecycle policies from the policy\'s retention sections'
 complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -l tag -d 'A tag to check (repeatable)' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -l tags-file -d 'docker/metadata-action\'s `tags` output: one bare tag or full reference a line (`-` for stdin)' -r -F
@@ -76,6 +79,16 @@ complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and __fi
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "validate" -d 'Check a policy file; prints what is wrong, with line and column'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "show-default" -d 'Print the built-in policy, a documented starting point'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand audit" -l repository -d 'The repositories to audit: a name or a glob (`team/*`, `**`)' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand audit" -l region -d 'A region to audit (repeatable); from the environment or profile when absent' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand audit" -l policy -d 'Policy file (YAML or JSON); the built-in policy when absent' -r -F
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand audit" -l format -r -f -a "text\t'A per-repository table, the worst offenders and every finding'
+json\t'One document with stable field names'
+csv\t'One row per finding'
+markdown\t'A summary for a GitHub job summary or a wiki page'"
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand audit" -l max-images -d 'Judge at most this many images in all (by region, repository and digest)' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand audit" -l concurrency -d 'Reads at once (ECR and the registries)' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand audit" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand iam; and not __fish_seen_subcommand_from pipeline help" -s h -l help -d 'Print help'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand iam; and not __fish_seen_subcommand_from pipeline help" -f -a "pipeline" -d 'The least-privilege IAM policy a CI pipeline needs to push to repositories and, with --gate, to run `ecr-steward gate` on what it pushed'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand iam; and not __fish_seen_subcommand_from pipeline help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -87,12 +100,32 @@ complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand iam; and __fish_
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand iam; and __fish_seen_subcommand_from pipeline" -s h -l help -d 'Print help'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand iam; and __fish_seen_subcommand_from help" -f -a "pipeline" -d 'The least-privilege IAM policy a CI pipeline needs to push to repositories and, with --gate, to run `ecr-steward gate` on what it pushed'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand iam; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy iam help" -f -a "check" -d 'Check tags (and labels) against the policy before a push'
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy iam help" -f -a "gate" -d 'Gate a pushed image: its tags and labels against the policy, its scan against the bar'
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy iam help" -f -a "replicate" -d 'Copy images to other regions: a backfill, or a one-off copy'
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy iam help" -f -a "policy" -d 'Validate or print policy files'
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy iam help" -f -a "iam" -d 'Print IAM policies: what a CI pipeline needs to push and gate'
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy iam help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand prune" -l repository -d 'Repositories to prune: a name or a glob (`team/*`, `**`; repeatable). Every repository whose rule has a retention section when absent' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand prune" -l policy -d 'Policy file (YAML or JSON); the built-in policy when absent' -r -F
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand prune" -l now -d 'Measure ages at this moment (RFC 3339) instead of now, for reproducible plans' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand prune" -l region -d 'AWS region; from the environment or profile when absent' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand prune" -l format -r -f -a "text\t''
+json\t''"
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand prune" -l apply -d 'Delete what the plan expires (BatchDeleteImage, 100 a batch, each batch checked again just before). Without it, a dry run: nothing is deleted'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand prune" -s h -l help -d 'Print help'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand lifecycle; and not __fish_seen_subcommand_from render help" -s h -l help -d 'Print help'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand lifecycle; and not __fish_seen_subcommand_from render help" -f -a "render" -d 'Print the part of a rule\'s retention that ECR\'s lifecycle policy can express, as `aws ecr put-lifecycle-policy --lifecycle-policy-text` takes it; what it cannot express goes to stderr'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand lifecycle; and not __fish_seen_subcommand_from render help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand lifecycle; and __fish_seen_subcommand_from render" -l repository -d 'The repository whose rule to render; the rule for every repository (`**`) when absent' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand lifecycle; and __fish_seen_subcommand_from render" -l policy -d 'Policy file (YAML or JSON); the built-in policy when absent' -r -F
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand lifecycle; and __fish_seen_subcommand_from render" -s h -l help -d 'Print help'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand lifecycle; and __fish_seen_subcommand_from help" -f -a "render" -d 'Print the part of a rule\'s retention that ECR\'s lifecycle policy can express, as `aws ecr put-lifecycle-policy --lifecycle-policy-text` takes it; what it cannot express goes to stderr'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand lifecycle; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy audit iam prune lifecycle help" -f -a "check" -d 'Check tags (and labels) against the policy before a push'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy audit iam prune lifecycle help" -f -a "gate" -d 'Gate a pushed image: its tags and labels against the policy, its scan against the bar'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy audit iam prune lifecycle help" -f -a "replicate" -d 'Copy images to other regions: a backfill, or a one-off copy'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy audit iam prune lifecycle help" -f -a "policy" -d 'Validate or print policy files'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy audit iam prune lifecycle help" -f -a "audit" -d 'Audit a whole registry against the policy: tags, labels, repository settings, replicas'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy audit iam prune lifecycle help" -f -a "iam" -d 'Print IAM policies: what a CI pipeline needs to push and gate'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy audit iam prune lifecycle help" -f -a "prune" -d 'Plan retention (the policy\'s `retention` sections) image by image; delete with --apply'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy audit iam prune lifecycle help" -f -a "lifecycle" -d 'ECR native lifecycle policies from the policy\'s retention sections'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy audit iam prune lifecycle help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "validate" -d 'Check a policy file; prints what is wrong, with line and column'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "show-default" -d 'Print the built-in policy, a documented starting point'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and __fish_seen_subcommand_from iam" -f -a "pipeline" -d 'The least-privilege IAM policy a CI pipeline needs to push to repositories and, with --gate, to run `ecr-steward gate` on what it pushed'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and __fish_seen_subcommand_from lifecycle" -f -a "render" -d 'Print the part of a rule\'s retention that ECR\'s lifecycle policy can express, as `aws ecr put-lifecycle-policy --lifecycle-policy-text` takes it; what it cannot express goes to stderr'

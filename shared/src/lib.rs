@@ -12,7 +12,7 @@ pub use steward_core::iam;
 pub use steward_core::metrics;
 pub use steward_core::{
     audit, date, error, events, glob, image, labels, manifest, notify, policy, push, reference,
-    replication, scan, semver, tag,
+    replication, retention, scan, semver, tag, timestamp, upstream,
 };
 
 mod adapters;

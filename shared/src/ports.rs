@@ -144,3 +144,53 @@ pub trait RepositoryInspector: Send + Sync {
     ) -> impl Future<Output = Result<Option<std::collections::BTreeMap<String, String>>, StewardError>>
            + Send;
 }
+
+/// What retention needs from ECR: a repository's images with their times and references,
+/// deletion by digest, and a mark of when retention last ran on a repository.
+pub trait RetentionStore: Send + Sync {
+    /// Every image of the repository (all pages), with push and pull times, and the children
+    /// of its indexes and the `subject` of its referrers.
+    fn retention_images(
+        &self,
+        repository: &str,
+    ) -> impl Future<Output = Result<Vec<crate::retention::ImageRecord>, StewardError>> + Send;
+
+    /// Deletes at most [`MAX_DELETE_BATCH`] images by digest, in one request. Images that
+    /// could not be deleted are in the answer, not an error; an image that is not there any
+    /// more is [`DeleteAnswer::gone`].
+    fn delete_images(
+        &self,
+        repository: &str,
+        digests: &[String],
+    ) -> impl Future<Output = Result<DeleteAnswer, StewardError>> + Send;
+
+    /// Every repository of the registry, by name (all pages).
+    fn repository_names(&self) -> impl Future<Output = Result<Vec<String>, StewardError>> + Send;
+
+    /// When retention last finished a run on the repository; `None`: never (or unreadable).
+    fn retention_mark(
+        &self,
+        repository: &str,
+    ) -> impl Future<Output = Result<Option<crate::timestamp::Timestamp>, StewardError>> + Send;
+
+    /// Records that retention finished a run on the repository at `at`.
+    fn mark_retention_run(
+        &self,
+        repository: &str,
+        at: crate::timestamp::Timestamp,
+    ) -> impl Future<Output = Result<(), StewardError>> + Send;
+}
+
+/// The most digests one BatchDeleteImage takes.
+pub const MAX_DELETE_BATCH: usize = 100;
+
+/// What one deletion request did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeleteAnswer {
+    /// Deleted now.
+    pub deleted: Vec<String>,
+    /// Not there any more (deleted by someone else): nothing to do.
+    pub gone: Vec<String>,
+    /// Refused, with ECR's code and reason.
+    pub failed: Vec<crate::retention::DeleteFailure>,
+}

@@ -440,3 +440,168 @@ impl crate::ports::RepositoryInspector for MemoryInspector {
         ))
     }
 }
+
+/// ECR's images for retention, in memory: repositories of [`ImageRecord`]s, deletion by
+/// digest (ECR's rules: at most 100 a request; an unknown digest is `ImageNotFound`),
+/// repository marks, and changes injected between the plan and the deletion.
+#[derive(Debug, Default)]
+pub struct MemoryRetention {
+    images: Mutex<std::collections::BTreeMap<String, Vec<crate::retention::ImageRecord>>>,
+    marks: Mutex<std::collections::BTreeMap<String, crate::timestamp::Timestamp>>,
+    /// (repository, digest, tag) to add at the second listing: a push after the plan.
+    late_tag: Mutex<Option<(String, String, String)>>,
+    /// Digest → the failure code ECR answers when asked to delete it.
+    refusals: std::collections::BTreeMap<String, String>,
+    /// The size of each deletion request, in order.
+    requests: Mutex<Vec<usize>>,
+    listings: Mutex<usize>,
+}
+
+impl MemoryRetention {
+    /// `repository` holds `image`.
+    pub fn with(self, repository: &str, image: crate::retention::ImageRecord) -> Self {
+        if let Ok(mut images) = self.images.lock() {
+            images.entry(repository.into()).or_default().push(image);
+        }
+        self
+    }
+
+    /// ECR refuses to delete `digest` with `code`.
+    pub fn refusing(mut self, digest: &str, code: &str) -> Self {
+        self.refusals.insert(digest.into(), code.into());
+        self
+    }
+
+    /// Retention last ran on `repository` at `at`.
+    pub fn marked(self, repository: &str, at: crate::timestamp::Timestamp) -> Self {
+        if let Ok(mut marks) = self.marks.lock() {
+            marks.insert(repository.into(), at);
+        }
+        self
+    }
+
+    /// At the second listing (the recheck before the first batch), `tag` is on `digest`.
+    pub fn tag_after_the_plan(&self, repository: &str, digest: &str, tag: &str) {
+        if let Ok(mut late) = self.late_tag.lock() {
+            *late = Some((repository.into(), digest.into(), tag.into()));
+        }
+    }
+
+    /// The digests `repository` holds now, sorted.
+    pub fn digests(&self, repository: &str) -> Vec<String> {
+        let mut digests: Vec<String> = self
+            .images
+            .lock()
+            .map(|images| {
+                images
+                    .get(repository)
+                    .map(|list| list.iter().map(|i| i.digest.clone()).collect())
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+        digests.sort();
+        digests
+    }
+
+    /// The number of digests of each deletion request so far.
+    pub fn delete_requests(&self) -> Vec<usize> {
+        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// When retention last ran on `repository`.
+    pub fn mark(&self, repository: &str) -> Option<crate::timestamp::Timestamp> {
+        self.marks.lock().ok()?.get(repository).copied()
+    }
+}
+
+impl crate::ports::RetentionStore for MemoryRetention {
+    async fn retention_images(
+        &self,
+        repository: &str,
+    ) -> Result<Vec<crate::retention::ImageRecord>, StewardError> {
+        let mut images = self.images.lock().map_err(|_| poisoned())?;
+        let mut listings = self.listings.lock().map_err(|_| poisoned())?;
+        *listings += 1;
+        if *listings >= 2 {
+            if let Some((repo, digest, tag)) = self.late_tag.lock().map_err(|_| poisoned())?.take()
+            {
+                for image in images.get_mut(&repo).into_iter().flatten() {
+                    if image.digest == digest {
+                        image.tags.push(tag.clone());
+                    }
+                }
+            }
+        }
+        Ok(images.get(repository).cloned().unwrap_or_default())
+    }
+
+    async fn delete_images(
+        &self,
+        repository: &str,
+        digests: &[String],
+    ) -> Result<crate::ports::DeleteAnswer, StewardError> {
+        if digests.len() > crate::ports::MAX_DELETE_BATCH {
+            return Err(StewardError::Rejected {
+                service: crate::error::Service::Ecr,
+                code: None,
+                message: "more than 100 image ids".into(),
+            });
+        }
+        self.requests
+            .lock()
+            .map_err(|_| poisoned())?
+            .push(digests.len());
+        let mut images = self.images.lock().map_err(|_| poisoned())?;
+        let list = images.entry(repository.into()).or_default();
+        let mut answer = crate::ports::DeleteAnswer::default();
+        for digest in digests {
+            if let Some(code) = self.refusals.get(digest) {
+                answer.failed.push(crate::retention::DeleteFailure {
+                    digest: digest.clone(),
+                    code: code.clone(),
+                    message: "refused".into(),
+                });
+            } else if list.iter().any(|i| &i.digest == digest) {
+                list.retain(|i| &i.digest != digest);
+                answer.deleted.push(digest.clone());
+            } else {
+                answer.gone.push(digest.clone());
+            }
+        }
+        Ok(answer)
+    }
+
+    async fn repository_names(&self) -> Result<Vec<String>, StewardError> {
+        Ok(self
+            .images
+            .lock()
+            .map_err(|_| poisoned())?
+            .keys()
+            .cloned()
+            .collect())
+    }
+
+    async fn retention_mark(
+        &self,
+        repository: &str,
+    ) -> Result<Option<crate::timestamp::Timestamp>, StewardError> {
+        Ok(self
+            .marks
+            .lock()
+            .map_err(|_| poisoned())?
+            .get(repository)
+            .copied())
+    }
+
+    async fn mark_retention_run(
+        &self,
+        repository: &str,
+        at: crate::timestamp::Timestamp,
+    ) -> Result<(), StewardError> {
+        self.marks
+            .lock()
+            .map_err(|_| poisoned())?
+            .insert(repository.into(), at);
+        Ok(())
+    }
+}

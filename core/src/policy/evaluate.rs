@@ -15,6 +15,8 @@ pub enum TagKind {
     Semver,
     /// A commit id, after an allowed prefix.
     GitSha,
+    /// An upstream version plus packaging revision (`8.0.12-c15`), where the rule allows them.
+    Upstream,
     /// One of the allowed literal tags.
     Literal,
     /// A match of one of the rule's patterns.
@@ -31,6 +33,7 @@ impl TagKind {
         match self {
             TagKind::Semver => "semver",
             TagKind::GitSha => "git-sha",
+            TagKind::Upstream => "upstream",
             TagKind::Literal => "literal",
             TagKind::Pattern => "pattern",
             TagKind::Invalid => "invalid",
@@ -107,6 +110,7 @@ enum Shape<'a> {
     Version,
     Alias(Alias<'a>),
     Sha { hex: &'a str },
+    Upstream { version: &'a str },
     Other,
 }
 
@@ -152,6 +156,13 @@ impl Rule {
     }
 
     fn check_shape<'t>(&self, tag: &'t str, verdict: &mut TagVerdict) -> Shape<'t> {
+        // Declared upstream-plus-revision tags are that kind, not SemVer pre-releases.
+        if let Some(upstream) = self.upstream_shape(tag) {
+            verdict.kind = TagKind::Upstream;
+            return Shape::Upstream {
+                version: upstream.version,
+            };
+        }
         let (prefix, unprefixed) = split_v_prefix(tag);
         if let Some(version) = semver::parse(unprefixed) {
             verdict.kind = TagKind::Semver;
@@ -222,6 +233,12 @@ impl Rule {
         Some(hex)
     }
 
+    /// `tag` read as upstream version and revision, when the rule allows that kind.
+    pub fn upstream_shape<'t>(&self, tag: &'t str) -> Option<crate::upstream::UpstreamTag<'t>> {
+        let rule = self.tags.upstream.as_ref()?;
+        crate::upstream::parse(tag, |revision| rule.revision.is_match(revision))
+    }
+
     fn kind_not_allowed(&self, kind: &str, verdict: &mut TagVerdict) {
         verdict.violation(
             "tag.kinds",
@@ -265,6 +282,12 @@ impl Rule {
             kinds.push(format!(
                 "git SHA ({} to {} lowercase hex, {prefixes})",
                 sha.min_length, sha.max_length
+            ));
+        }
+        if let Some(upstream) = &tags.upstream {
+            kinds.push(format!(
+                "upstream version plus revision (8.0.12-<revision /{}/>)",
+                upstream.revision.as_str()
             ));
         }
         if !tags.literals.allow.is_empty() {
@@ -424,6 +447,8 @@ fn check_version_label(tag: &str, shape: Shape<'_>, value: &str, verdict: &mut T
             Shape::Alias(alias) => version_parts(label).is_some_and(|(major, minor)| {
                 major == alias.major && alias.minor.is_none_or(|m| minor == Some(m))
             }),
+            // `8.0.12-c15`: the label names the upstream version (or the whole tag, above).
+            Shape::Upstream { version } => label == version,
             Shape::Sha { .. } | Shape::Other => true,
         };
     if !consistent {

@@ -5,17 +5,22 @@ mod load;
 mod model;
 mod replication;
 mod repository;
+mod retention;
 
 pub use evaluate::{Finding, TagKind, TagVerdict};
 pub use load::{PolicyError, SourceFormat};
 pub use model::{
     Consistency, EnforceRules, GitShaRule, LabelRules, LastTag, LiteralRules, Mode, Pattern,
-    Policy, PrefixV, Rule, SemverRule, TagRules,
+    Policy, PrefixV, Rule, SemverRule, TagRules, UpstreamRule,
 };
 pub use replication::{Destination, ReplicationRule, Target};
 pub use repository::{
     public_grants, ArnPattern, EncryptionRule, EncryptionType, MutabilityRule, PublicGrant,
     RepositoryRules, RepositorySettings, ScanningRequirement, SettingFinding, TagMutability,
+};
+pub use retention::{
+    Count, Days, GitShaRetention, PrereleaseRetention, Retention, SemverRetention, TagGlob,
+    UntaggedRetention, UpstreamRetention,
 };
 
 use std::collections::BTreeMap;

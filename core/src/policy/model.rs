@@ -37,6 +37,7 @@ impl Rule {
             scan: crate::scan::ScanRules::default(),
             enforce: EnforceRules::default(),
             repository: None,
+            retention: None,
             allowed: String::new(),
         };
         rule.allowed = rule.describe_allowed();
@@ -107,6 +108,9 @@ pub struct Rule {
     /// How the repositories must be set up (`ecr-steward audit` checks it); none when absent.
     #[serde(default)]
     pub repository: Option<super::RepositoryRules>,
+    /// Which images `prune` and the retention function keep and expire; `None`: none expire.
+    #[serde(default)]
+    pub retention: Option<super::retention::Retention>,
     /// What the rule allows, in words, for violation messages.
     #[serde(skip)]
     pub allowed: String,
@@ -147,6 +151,9 @@ pub struct TagRules {
     /// Commit ids; `None` when the rule does not allow them.
     #[serde(default)]
     pub git_sha: Option<GitShaRule>,
+    /// Upstream version plus packaging revision (`8.0.12-c15`); `None` when not allowed.
+    #[serde(default)]
+    pub upstream: Option<UpstreamRule>,
     /// Exact tags allowed or denied.
     #[serde(default)]
     pub literals: LiteralRules,
@@ -244,6 +251,16 @@ impl TryFrom<RawGitShaRule> for GitShaRule {
             prefixes,
         })
     }
+}
+
+/// Upstream-plus-revision tags: a dotted numeric upstream version, `-`, and a revision the
+/// pattern admits (`8.0.12-c15` with `revision: 'c[0-9]+'`). When a rule allows them, such a
+/// tag is of this kind, not a SemVer pre-release.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamRule {
+    /// What the packaging revision after the `-` must match (anchored), e.g. `c[0-9]+`.
+    pub revision: Pattern,
 }
 
 /// Exact tags a rule allows, or denies whatever kind they are.

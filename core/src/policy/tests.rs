@@ -367,3 +367,77 @@ fn unreadable_file_is_a_read_error() {
     assert!(matches!(error, PolicyError::Read { .. }));
     assert!(error.to_string().contains("/nonexistent/policy.yaml"));
 }
+
+const UPSTREAM: &str = "version: 1\nrules:\n  - repositories: [\"**\"]\n    tags:\n      semver: {}\n      upstream: { revision: 'c[0-9]+' }\n";
+
+#[test]
+fn upstream_revision_tags_are_their_own_kind_where_declared() {
+    let policy = yaml(UPSTREAM);
+    for tag in ["8.0.12-c15", "1.25-c1", "2023.1-c7"] {
+        let verdict = verdict(&policy, tag);
+        assert_eq!(verdict.kind, TagKind::Upstream, "{tag}");
+        assert!(verdict.compliant, "{tag}: {:?}", verdict.violations);
+    }
+    // A pre-release stays a pre-release; a revision the pattern refuses is not this kind.
+    assert_eq!(verdict(&policy, "8.0.12-rc.1").kind, TagKind::Semver);
+    assert_eq!(verdict(&policy, "8.0.12-r15").kind, TagKind::Semver);
+    // Without the kind declared, 8.0.12-c15 reads as a SemVer pre-release, as before.
+    assert_eq!(
+        verdict(&Policy::builtin(), "8.0.12-c15").kind,
+        TagKind::Semver
+    );
+    assert!(policy.rules[0]
+        .allowed
+        .contains("8.0.12-<revision /c[0-9]+/>"));
+}
+
+#[test]
+fn upstream_version_label_names_the_upstream_version_or_the_tag() {
+    let policy = yaml(UPSTREAM);
+    let with_version = |version: &str| {
+        let mut labels = good_labels();
+        labels.insert(VERSION.into(), version.into());
+        policy.evaluate(Some("team/app"), "8.0.12-c15", Some(&labels))
+    };
+    assert!(with_version("8.0.12").compliant);
+    assert!(with_version("8.0.12-c15").compliant);
+    let wrong = with_version("8.0.11");
+    assert_eq!(checks(&wrong), vec!["labels.consistency.version"]);
+}
+
+#[test]
+fn retention_sections_are_validated_with_positions() {
+    let base = "version: 1\nrules:\n  - tags: { semver: {} }\n    retention:\n";
+    let policy = yaml(&format!(
+        "{base}      semver: {{ keep_per_major: 3, prerelease: {{ until_released: true }} }}\n      protect: [stable, 'lts-*']\n"
+    ));
+    let retention = policy.rules[0].retention.as_ref().expect("retention");
+    assert_eq!(
+        retention.semver.as_ref().and_then(|s| s.keep_per_major),
+        Some(Count(3))
+    );
+    assert!(retention.protect[1].matches("lts-2026"));
+    assert!(policy.rules[0].retention.is_some());
+    assert!(yaml("version: 1\nrules:\n  - tags: {}\n").rules[0]
+        .retention
+        .is_none());
+    for (text, line, expected) in [
+        ("      semver: { keep_per_major: 0 }\n", 5, "a count of 0"),
+        ("      git_sha: { max_age_days: 0 }\n", 5, "0 days"),
+        ("      untagged: {}\n", 5, "missing field `max_age_days`"),
+        ("      protect: ['a/b']\n", 5, "cannot match a tag"),
+        (
+            "      semver: { keep_per_patch: 1 }\n",
+            5,
+            "unknown field `keep_per_patch`",
+        ),
+    ] {
+        let error = yaml_error(&format!("{base}{text}"));
+        assert!(error.contains(expected), "{text}: {error}");
+        assert!(
+            error.contains(&format!("test.yaml:{line}:")),
+            "{text}: {error}"
+        );
+        assert!(error.contains("hint:"), "{error}");
+    }
+}

@@ -4,3 +4,4 @@
 pub mod audit;
 pub mod backfill;
 pub mod gate;
+pub mod prune;

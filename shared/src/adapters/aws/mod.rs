@@ -5,11 +5,13 @@ mod classify;
 mod ecr;
 mod inspect;
 mod registries;
+mod retention;
 mod sdk;
 mod sns;
 
 pub use classify::classify;
 pub use ecr::{Ecr, RegistryCredentials};
 pub use registries::{Registries, RegistryReplicator};
+pub use retention::RETENTION_MARK_TAG;
 pub use sdk::{retry_config, sdk_config, timeout_config};
 pub use sns::Sns;

@@ -1,0 +1,296 @@
+//! `ecr-steward prune`: the retention plan of each selected repository, image by image, and
+//! with `--apply` its deletion (`steward::ops::prune`); a text table or one JSON document.
+
+use std::io::IsTerminal;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, bail};
+use serde_json::json;
+use steward::aws::Ecr;
+use steward::deadline::Deadline;
+use steward::glob::Glob;
+use steward::notify::visible;
+use steward::ops::prune::{prune_repository, select, Progress, PruneSettings, RepositoryPrune};
+use steward::ports::ImageCatalog;
+use steward::retention::{megabytes, short, Decision, Plan, Pruning};
+use steward::timestamp::Timestamp;
+
+use crate::check::load_policy;
+use crate::exit::Exit;
+use crate::{PruneArgs, PruneFormat};
+
+/// `--now`: an RFC 3339 time.
+pub fn parse_now(text: &str) -> Result<Timestamp, String> {
+    Timestamp::parse_rfc3339(text)
+        .ok_or_else(|| format!("{text:?} is not an RFC 3339 time such as 2026-12-01T00:00:00Z"))
+}
+
+fn clock() -> Timestamp {
+    Timestamp(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64),
+    )
+}
+
+pub fn run(args: &PruneArgs) -> anyhow::Result<Exit> {
+    let (policy, origin) = load_policy(&args.policy)?;
+    let globs = args
+        .repository
+        .iter()
+        .map(|g| Glob::new(g).map_err(|e| anyhow!("--repository: {e}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if policy.rules.iter().all(|rule| rule.retention.is_none()) {
+        bail!("no rule of {origin} has a `retention` section, so nothing would ever expire; add one (see the policy reference)");
+    }
+    let settings = PruneSettings {
+        now: args.now.unwrap_or_else(clock),
+        apply: args.apply,
+        deadline: Deadline::unlimited(),
+    };
+    crate::aws::runtime()?.block_on(async {
+        let aws = crate::aws::connect(args.region.as_deref()).await?;
+        let ecr = Ecr::new(&aws.sdk);
+        let repositories = select(&policy, &ecr.repositories().await?, &globs);
+        if repositories.is_empty() {
+            eprintln!("no repository matches --repository and has a rule with a retention section");
+        }
+        let terminal = std::io::stderr().is_terminal();
+        let mut results: Vec<RepositoryPrune> = Vec::new();
+        let mut errors = 0;
+        for repository in &repositories {
+            let mut progress = |event: Progress| match event {
+                Progress::Batch {
+                    repository,
+                    done,
+                    total,
+                } if terminal => {
+                    eprint!("\r\x1b[2K{repository}: deleting {done}/{total}");
+                }
+                Progress::Batch {
+                    repository,
+                    done,
+                    total,
+                } => {
+                    eprintln!("{repository}: {done}/{total} handled");
+                }
+                Progress::Planned { .. } => {}
+            };
+            match prune_repository(&ecr, &policy, repository, &settings, &mut progress).await {
+                Ok(Some(result)) => {
+                    if terminal && settings.apply {
+                        eprint!("\r\x1b[2K");
+                    }
+                    if args.format == PruneFormat::Text {
+                        print!("{}", text(&result.plan, &result.pruning));
+                    }
+                    results.push(result);
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    errors += 1;
+                    eprintln!("error: {repository}: {}", visible(&error.to_string()));
+                }
+            }
+        }
+        let failed = results.iter().any(|r| !r.pruning.failed.is_empty());
+        match args.format {
+            PruneFormat::Text => println!("{}", summary(&results, settings.apply)),
+            PruneFormat::Json => {
+                let document = json!({
+                    "now": settings.now,
+                    "applied": settings.apply,
+                    "repositories": results.iter().map(|r| json!({
+                        "plan": r.plan,
+                        "pruning": r.pruning,
+                        "outcome": r.pruning.outcome(),
+                    })).collect::<Vec<_>>(),
+                    "errors": errors,
+                });
+                println!("{}", serde_json::to_string_pretty(&document)?);
+            }
+        }
+        Ok(if errors > 0 {
+            Exit::Error
+        } else {
+            Exit::from_passed(!failed)
+        })
+    })
+}
+
+/// One repository: a header, then one line an image (newest push first) with its decision,
+/// tags and the reason; then what `--apply` did.
+pub fn text(plan: &Plan, pruning: &Pruning) -> String {
+    let mut out = format!(
+        "{} (rule {}): {} images, {} kept, {} expire ({})\n",
+        visible(&plan.repository),
+        visible(&plan.rule),
+        plan.images.len(),
+        plan.kept_count(),
+        pruning.expired.len(),
+        megabytes(pruning.expired_bytes)
+    );
+    for image in &plan.images {
+        let decision = match image.decision {
+            Decision::Keep => "keep  ",
+            Decision::Expire if pruning.deleted.contains(&image.digest) => "DELETED",
+            Decision::Expire if pruning.kept_on_recheck.contains(&image.digest) => "kept (recheck)",
+            Decision::Expire if pruning.failed.iter().any(|f| f.digest == image.digest) => {
+                "NOT DELETED"
+            }
+            Decision::Expire => "EXPIRE",
+        };
+        let tags = if image.tags.is_empty() {
+            "<untagged>".to_string()
+        } else {
+            image.tags.join(",")
+        };
+        let reasons = image
+            .reasons
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        out.push_str(&visible(&format!(
+            "  {decision:<7} {} {} {tags:<24} {reasons}\n",
+            short(&image.digest),
+            image.pushed_at.date()
+        )));
+    }
+    if pruning.applied {
+        out.push_str(&format!(
+            "  deleted {}, kept on recheck {}, already gone {}, not deleted {}{}\n",
+            pruning.deleted.len(),
+            pruning.kept_on_recheck.len(),
+            pruning.already_gone.len(),
+            pruning.failed.len(),
+            if pruning.unfinished {
+                " (unfinished)"
+            } else {
+                ""
+            }
+        ));
+        for failure in &pruning.failed {
+            out.push_str(&visible(&format!(
+                "  not deleted {}: {}: {}\n",
+                short(&failure.digest),
+                failure.code,
+                failure.message
+            )));
+        }
+    }
+    out
+}
+
+fn summary(results: &[RepositoryPrune], applied: bool) -> String {
+    let expired: usize = results.iter().map(|r| r.pruning.expired.len()).sum();
+    let bytes: u64 = results.iter().map(|r| r.pruning.expired_bytes).sum();
+    let deleted: usize = results.iter().map(|r| r.pruning.deleted.len()).sum();
+    let failed: usize = results.iter().map(|r| r.pruning.failed.len()).sum();
+    if applied {
+        format!(
+            "{} repositories: {expired} images expired, {deleted} deleted, {failed} not deleted",
+            results.len()
+        )
+    } else {
+        format!(
+            "{} repositories: {expired} images would be deleted ({}); dry run, nothing deleted: pass --apply to delete",
+            results.len(),
+            megabytes(bytes)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use steward::policy::{Policy, SourceFormat};
+    use steward::retention::{plan, ImageRecord};
+    use steward::timestamp::DAY;
+
+    use super::*;
+
+    /// The worked example of README.md ("Retention"), rendered as `prune` prints it.
+    #[test]
+    fn renders_the_readme_example() {
+        let policy = Policy::from_text(
+            "version: 1\nrules:\n  - name: services\n    repositories: [\"team/*\"]\n    tags: { semver: { floating_aliases: true }, git_sha: { prefixes: [\"sha-\"] }, literals: { allow: [stable] } }\n    retention:\n      semver: { keep_per_major: 2, keep_per_minor: 1, prerelease: { max_age_days: 30, until_released: true } }\n      git_sha: { keep_newest: 1, max_age_days: 14 }\n      untagged: { max_age_days: 7 }\n      protect: [stable]\n",
+            "policy.yaml",
+            SourceFormat::Yaml,
+        )
+        .expect("valid");
+        let now = Timestamp::parse_rfc3339("2026-12-01T00:00:00Z").expect("valid");
+        let image = |n: u8, days: i64, tags: &[&str]| ImageRecord {
+            digest: format!("sha256:{}", format!("{n:02x}").repeat(32)),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            pushed_at: Timestamp(now.0 - days * DAY),
+            last_pulled: None,
+            media_type: None,
+            size_bytes: Some(30_000_000),
+            children: vec![],
+            subject: None,
+        };
+        let mut index = image(1, 3, &["2.3.1", "2.3", "2"]);
+        index.children = vec![image(2, 3, &[]).digest, image(3, 3, &[]).digest];
+        let mut signature = image(4, 3, &[]);
+        signature.subject = Some(index.digest.clone());
+        let mut old_index = image(16, 100, &["2.1.3"]);
+        old_index.children = vec![image(17, 100, &[]).digest, image(18, 100, &[]).digest];
+        let images = vec![
+            index,
+            image(2, 3, &[]),
+            image(3, 3, &[]),
+            signature,
+            image(5, 2, &["2.4.0-rc.1"]),
+            image(6, 20, &["2.3.0"]),
+            image(7, 25, &["2.3.0-rc.2"]),
+            image(8, 60, &["2.2.0"]),
+            image(9, 90, &["2.1.4"]),
+            old_index,
+            image(17, 100, &[]),
+            image(18, 100, &[]),
+            image(19, 300, &["1.9.2", "1"]),
+            image(20, 320, &["1.9.1", "stable"]),
+            image(21, 330, &["1.9.0"]),
+            image(22, 1, &["sha-1a2b3c4"]),
+            image(23, 10, &["sha-5d6e7f8"]),
+            image(24, 40, &["sha-9f8e7d6"]),
+            image(25, 15, &[]),
+        ];
+        let rule = &policy.rules[0];
+        let plan = plan(
+            "team/api",
+            rule,
+            rule.retention.as_ref().expect("set"),
+            &images,
+            now,
+        );
+        let pruning = Pruning {
+            repository: plan.repository.clone(),
+            rule: plan.rule.clone(),
+            applied: false,
+            kept: plan.kept_count(),
+            expired: plan.expired().cloned().collect(),
+            expired_bytes: plan.expired_bytes(),
+            deleted: vec![],
+            kept_on_recheck: vec![],
+            failed: vec![],
+            already_gone: vec![],
+            unfinished: false,
+        };
+        let printed = text(&plan, &pruning);
+        println!("{printed}");
+        assert!(
+            printed
+                .starts_with("team/api (rule services): 19 images, 12 kept, 7 expire (210.0 MB)\n"),
+            "{printed}"
+        );
+        for line in [
+            "  EXPIRE  sha256:070707070707 2026-11-06 2.3.0-rc.2               2.3.0-rc.2 [semver.prerelease]: its release 2.3.0 exists\n",
+            "  EXPIRE  sha256:111111111111 2026-08-23 <untagged>               [index-child]: only in expired index sha256:101010101010\n",
+            "  keep    sha256:040404040404 2026-11-28 <untagged>               [referrer]: refers to kept image sha256:010101010101\n",
+            "  keep    sha256:141414141414 2026-01-15 1.9.1,stable             1.9.1 [semver.release]: newest 2 of 1.x (#2); stable [protect]: protected by `stable`\n",
+        ] {
+            assert!(printed.contains(line), "{line}{printed}");
+        }
+    }
+}

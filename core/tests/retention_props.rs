@@ -1,0 +1,252 @@
+//! Property tests of the retention planner, on generated repositories (releases, pre-releases,
+//! aliases, upstream revisions, commit tags, literals, untagged images, indexes sharing
+//! children, referrers by `subject` and by tag) under generated retention sections:
+//! - nothing a kept manifest references is expired (index children, a referrer's subject);
+//! - an image with a protected tag, a floating alias, or a tag no clause speaks of is kept;
+//! - a kept image's referrers are kept; the plan covers every image once;
+//! - the deletion batches delete exactly the expired set, each image after what references it.
+
+// An integration test: a failed step is a failed test, so it may unwrap and expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use proptest::prelude::*;
+use steward_core::policy::{Policy, SourceFormat};
+use steward_core::retention::{
+    deletion_batches, plan, tag_scheme_subject, Decision, ImageRecord, Plan,
+};
+use steward_core::timestamp::{Timestamp, DAY};
+
+const NOW: i64 = 1_800_000_000;
+
+fn digest(n: usize) -> String {
+    format!("sha256:{n:064x}")
+}
+
+fn tag() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (0u8..3, 0u8..4, 0u8..4).prop_map(|(a, b, c)| format!("{a}.{b}.{c}")),
+        (0u8..3, 0u8..4, 0u8..4, 1u8..3).prop_map(|(a, b, c, r)| format!("v{a}.{b}.{c}-rc.{r}")),
+        (0u8..3, 0u8..4).prop_map(|(a, b)| format!("{a}.{b}")),
+        (0u8..3).prop_map(|a| format!("{a}")),
+        (7u8..9, 0u8..3, 0u8..20, 1u8..20).prop_map(|(a, b, c, r)| format!("{a}.{b}.{c}-c{r}")),
+        "[0-9a-f]{7}".prop_map(|hex| format!("sha-{hex}")),
+        prop_oneof![Just("stable"), Just("edge"), Just("lts-1"), Just("main")]
+            .prop_map(String::from),
+    ]
+}
+
+fn retention() -> impl Strategy<Value = String> {
+    let count = || prop_oneof![Just(String::new()), (1u8..4).prop_map(|n| n.to_string())];
+    let days = || prop_oneof![Just(String::new()), (1u16..200).prop_map(|n| n.to_string())];
+    (
+        (count(), count(), days(), any::<bool>()),
+        (count(), count()),
+        (count(), days()),
+        (days(), days(), any::<bool>()),
+    )
+        .prop_map(
+            |((major, minor, pre_days, released), (versions, revisions), (newest, sha_days), (untagged, pulled, protect))| {
+                let field = |name: &str, value: &str| {
+                    if value.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{name}: {value}, ")
+                    }
+                };
+                let mut out = format!(
+                    "{{ semver: {{ {}{}prerelease: {{ {}until_released: {released} }} }}, upstream: {{ {}{} }}, git_sha: {{ {}{} }}",
+                    field("keep_per_major", &major),
+                    field("keep_per_minor", &minor),
+                    field("max_age_days", &pre_days),
+                    field("keep_versions", &versions),
+                    field("keep_revisions", &revisions),
+                    field("keep_newest", &newest),
+                    field("max_age_days", &sha_days),
+                );
+                out = out.replace(", }", " }");
+                if !untagged.is_empty() {
+                    out.push_str(&format!(", untagged: {{ max_age_days: {untagged} }}"));
+                }
+                if !pulled.is_empty() {
+                    out.push_str(&format!(", keep_pulled_within_days: {pulled}"));
+                }
+                if protect {
+                    out.push_str(", protect: [stable, 'lts-*']");
+                }
+                out.push_str(" }");
+                out
+            },
+        )
+}
+
+#[derive(Debug, Clone)]
+struct Raw {
+    tags: Vec<String>,
+    age_days: i64,
+    pulled_days: Option<i64>,
+    children: Vec<usize>,
+    subject: Option<usize>,
+    subject_by_tag: bool,
+}
+
+fn repository() -> impl Strategy<Value = Vec<Raw>> {
+    prop::collection::vec(
+        (
+            prop::collection::vec(tag(), 0..3),
+            0i64..400,
+            prop::option::of(0i64..100),
+            prop::collection::vec(0usize..30, 0..3),
+            prop::option::of(0usize..30),
+            any::<bool>(),
+            0u8..4,
+        )
+            .prop_map(
+                |(tags, age_days, pulled_days, children, subject, by_tag, shape)| Raw {
+                    tags,
+                    age_days,
+                    pulled_days,
+                    // A quarter are indexes, a quarter referrers, the rest plain images.
+                    children: if shape == 0 { children } else { vec![] },
+                    subject: if shape == 1 { subject } else { None },
+                    subject_by_tag: by_tag,
+                },
+            ),
+        1..30,
+    )
+}
+
+/// References point to lower-numbered images only: digests cannot form a cycle.
+fn records(raw: &[Raw]) -> Vec<ImageRecord> {
+    raw.iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut tags = r.tags.clone();
+            tags.sort();
+            tags.dedup();
+            let mut subject = r.subject.filter(|_| i > 0).map(|s| digest(s % i));
+            if r.subject_by_tag {
+                if let Some(s) = subject.take() {
+                    tags = vec![format!("sha256-{}.sig", &s[7..])];
+                }
+            }
+            ImageRecord {
+                digest: digest(i),
+                tags,
+                pushed_at: Timestamp(NOW - r.age_days * DAY),
+                last_pulled: r.pulled_days.map(|d| Timestamp(NOW - d * DAY)),
+                media_type: None,
+                size_bytes: Some(1),
+                children: r
+                    .children
+                    .iter()
+                    .filter(|_| i > 0)
+                    .map(|c| digest(c % i))
+                    .collect(),
+                subject,
+            }
+        })
+        .collect()
+}
+
+fn planned(raw: &[Raw], retention: &str) -> (Vec<ImageRecord>, Plan, Policy) {
+    let text = format!(
+        "version: 1\nrules:\n  - tags: {{ semver: {{ floating_aliases: true }}, git_sha: {{ prefixes: [\"sha-\"] }}, upstream: {{ revision: 'c[0-9]+' }}, literals: {{ allow: [stable, edge] }} }}\n    retention: {retention}\n"
+    );
+    let policy = Policy::from_text(&text, "p.yaml", SourceFormat::Yaml)
+        .unwrap_or_else(|e| panic!("{text}\n{e}"));
+    let images = records(raw);
+    let rule = &policy.rules[0];
+    let plan = plan(
+        "r",
+        rule,
+        rule.retention.as_ref().expect("set"),
+        &images,
+        Timestamp(NOW),
+    );
+    (images, plan, policy)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn never_expires_what_a_kept_manifest_references(raw in repository(), retention in retention()) {
+        let (images, plan, _) = planned(&raw, &retention);
+        let expired = plan.expired_digests();
+        let decision: BTreeMap<&str, Decision> =
+            plan.images.iter().map(|i| (i.digest.as_str(), i.decision)).collect();
+        prop_assert_eq!(plan.images.len(), images.len(), "every image planned once");
+        for image in &images {
+            if decision[image.digest.as_str()] == Decision::Keep {
+                for child in &image.children {
+                    prop_assert!(!expired.contains(child), "kept index {} lists expired {}", image.digest, child);
+                }
+                let subjects = image.subject.iter().cloned().chain(image.tags.iter().filter_map(|t| tag_scheme_subject(t)));
+                for subject in subjects {
+                    prop_assert!(!expired.contains(&subject), "kept referrer {} of expired {}", image.digest, subject);
+                }
+            } else {
+                // An expired image's referrers are not kept for its sake: if one is kept, it
+                // is for a reason of its own, and then it keeps its subject (checked above).
+                prop_assert!(!plan.images.iter().find(|i| i.digest == image.digest).unwrap().reasons.is_empty());
+            }
+        }
+        // A kept image keeps its referrers.
+        for image in &images {
+            if let Some(subject) = &image.subject {
+                if decision.get(subject.as_str()) == Some(&Decision::Keep) {
+                    prop_assert_eq!(decision[image.digest.as_str()], Decision::Keep);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn never_expires_a_protected_alias_or_unruled_tag(raw in repository(), retention in retention()) {
+        let (images, plan, _) = planned(&raw, &retention);
+        let expired = plan.expired_digests();
+        let protects = retention.contains("protect");
+        for image in &images {
+            let safe = image.tags.iter().any(|t| {
+                (protects && (t == "stable" || t.starts_with("lts-")))
+                    || t.parse::<u8>().is_ok()
+                    || (t.split('.').count() == 2 && t.split('.').all(|p| p.parse::<u8>().is_ok()))
+                    || t == "edge" || t == "main" || (!protects && (t == "stable" || t == "lts-1"))
+            });
+            prop_assert!(!(safe && expired.contains(&image.digest)), "{:?} expired", image.tags);
+            if let (Some(days), Some(pulled)) = (
+                retention.split("keep_pulled_within_days: ").nth(1).and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next()).and_then(|d| d.parse::<i64>().ok()),
+                image.last_pulled,
+            ) {
+                if pulled.0 >= NOW - days * DAY {
+                    prop_assert!(!expired.contains(&image.digest), "pulled recently");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn batches_delete_exactly_the_expired_set_in_reference_order(raw in repository(), retention in retention(), size in 1usize..5) {
+        let (images, plan, _) = planned(&raw, &retention);
+        let expired = plan.expired_digests();
+        let batches = deletion_batches(&images, &expired, size);
+        let mut seen = BTreeSet::new();
+        for batch in &batches {
+            let before = seen.clone();
+            prop_assert!(batch.len() <= size);
+            for digest in batch {
+                prop_assert!(seen.insert(digest.clone()), "deleted twice");
+                // Every expired image that references this one was deleted in an earlier batch.
+                for image in images.iter().filter(|i| expired.contains(&i.digest)) {
+                    let references = image.children.contains(digest) || image.subject.as_ref() == Some(digest);
+                    if references {
+                        prop_assert!(before.contains(&image.digest), "{} before {}", digest, image.digest);
+                    }
+                }
+            }
+        }
+        prop_assert_eq!(seen, expired);
+    }
+}

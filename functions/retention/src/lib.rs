@@ -1,0 +1,247 @@
+//! retention: on its schedule's `Scheduled Event`, plans every repository whose rule has a
+//! `retention` section and, with `STEWARD_RETENTION_APPLY=true`, deletes what the plan
+//! expires (`steward::ops::prune`: batches of at most 100, each checked again just before it
+//! is deleted). One notification per repository with something expired.
+//!
+//! A large registry does not fit in one invocation: repositories are taken longest-waiting
+//! first (each carries the time of the last run that finished it, as its repository tag
+//! `ecr-steward:retention-run`; never-run ones come first), and when the time left is short
+//! the rest wait for the next run, which starts with them.
+
+#![warn(missing_docs)]
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use steward::config::ConfigError;
+use steward::error::StewardError;
+use steward::events::StewardEvent;
+use steward::glob::Glob;
+use steward::harness::{Handled, Handler, Invocation};
+use steward::notify::Outcome;
+use steward::ops::prune::{prune_repository, select, PruneSettings};
+use steward::policy::Policy;
+use steward::ports::{Notifier, RetentionStore};
+use steward::retention::Pruning;
+use steward::timestamp::Timestamp;
+use tracing::{error, info};
+
+/// `true`: delete what the plans expire; `false` or unset: a dry run that only notifies.
+pub const RETENTION_APPLY: &str = "STEWARD_RETENTION_APPLY";
+
+/// The time a repository needs before it is started: its listing, its plan, a batch.
+pub const REPOSITORY_RESERVE: Duration = Duration::from_secs(20);
+
+/// Reads [`RETENTION_APPLY`] from `(name, value)` pairs.
+pub fn apply_from(vars: impl IntoIterator<Item = (String, String)>) -> Result<bool, ConfigError> {
+    let value = vars
+        .into_iter()
+        .find(|(name, _)| name == RETENTION_APPLY)
+        .map(|(_, value)| value.trim().to_string())
+        .unwrap_or_default();
+    match value.as_str() {
+        "" | "false" => Ok(false),
+        "true" => Ok(true),
+        other => Err(ConfigError::Invalid {
+            variable: RETENTION_APPLY.into(),
+            message: format!("{other:?}; use true or false"),
+        }),
+    }
+}
+
+/// The retention function on its ports: `S` lists and deletes images, `N` notifies.
+pub struct Retention<S, N> {
+    /// The policy whose retention sections apply.
+    pub policy: Policy,
+    /// Delete (true) or only plan and notify (false).
+    pub apply: bool,
+    /// The region, for notifications, when the event does not name it.
+    pub region: String,
+    /// ECR.
+    pub store: S,
+    /// SNS.
+    pub notifier: N,
+}
+
+/// A repository that could not be pruned this run; the next run starts with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RepositoryError {
+    /// The repository.
+    pub repository: String,
+    /// `Retryable.*` or `NonRetryable.*`.
+    pub error_type: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// What one run did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RetentionReport {
+    /// `pruned`, `prune-planned` (a dry run) or `prune-failed` (a deletion or a repository
+    /// failed).
+    pub outcome: Outcome,
+    /// True when deletions were made.
+    pub applied: bool,
+    /// The moment ages were measured at.
+    pub now: Timestamp,
+    /// Each repository handled, in the order taken.
+    pub repositories: Vec<Pruning>,
+    /// Repositories that could not be read or deleted from.
+    pub errors: Vec<RepositoryError>,
+    /// Repositories left for the next run: the time ran short.
+    pub carried_over: Vec<String>,
+}
+
+fn clock() -> Timestamp {
+    Timestamp(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64),
+    )
+}
+
+/// A run is counted in `Events` by its outcome (`prune-planned`, `pruned`, `prune-failed`).
+impl steward::metrics::Measured for RetentionReport {
+    fn outcome(&self) -> steward::metrics::EventOutcome {
+        steward::metrics::EventOutcome::Done(self.outcome)
+    }
+
+    fn measure(&self, _into: &mut steward::metrics::Measurements) {}
+}
+
+impl<S: RetentionStore, N: Notifier> Handler for Retention<S, N> {
+    const FUNCTION: steward::metrics::Function = steward::metrics::Function::Retention;
+    type Report = RetentionReport;
+
+    async fn handle(
+        &self,
+        event: StewardEvent,
+        invocation: Invocation,
+    ) -> Result<Handled<RetentionReport>, StewardError> {
+        let StewardEvent::Scheduled(event) = event else {
+            return Ok(Handled::other_event(&event));
+        };
+        // Ages are measured at the schedule's time, never later than the clock: a late or
+        // replayed event never expires more than its run would have.
+        let clock = clock();
+        let now = event
+            .time
+            .as_deref()
+            .and_then(Timestamp::parse_rfc3339)
+            .map_or(clock, |at| at.min(clock));
+        let region = event.region.clone().unwrap_or_else(|| self.region.clone());
+        let globs = event
+            .detail
+            .repositories
+            .iter()
+            .map(|g| Glob::new(g).map_err(|e| StewardError::MalformedEvent(e.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+        let names = invocation
+            .deadline
+            .run(self.store.repository_names())
+            .await?;
+        let mut order: Vec<(Option<Timestamp>, String)> = Vec::new();
+        for repository in select(&self.policy, &names, &globs) {
+            // An unreadable mark counts as never run: the repository is taken early.
+            let mark = invocation
+                .deadline
+                .run(self.store.retention_mark(&repository))
+                .await
+                .unwrap_or_else(|failure| {
+                    error!(%repository, %failure, "the last run's mark could not be read");
+                    None
+                });
+            order.push((mark, repository));
+        }
+        order.sort();
+        let settings = PruneSettings {
+            now,
+            apply: self.apply,
+            deadline: invocation.deadline,
+        };
+        let mut report = RetentionReport {
+            outcome: Outcome::PrunePlanned,
+            applied: self.apply,
+            now,
+            repositories: Vec::new(),
+            errors: Vec::new(),
+            carried_over: Vec::new(),
+        };
+        for (_, repository) in order {
+            if !report.carried_over.is_empty()
+                || invocation
+                    .deadline
+                    .ensure(REPOSITORY_RESERVE, "a repository")
+                    .is_err()
+            {
+                report.carried_over.push(repository);
+                continue;
+            }
+            let pruned = prune_repository(
+                &self.store,
+                &self.policy,
+                &repository,
+                &settings,
+                &mut |_| {},
+            )
+            .await;
+            let pruning = match pruned {
+                Ok(Some(result)) => result.pruning,
+                Ok(None) => continue,
+                Err(failure) => {
+                    error!(%repository, error_type = failure.error_type(), %failure, "repository not pruned");
+                    report.errors.push(RepositoryError {
+                        repository,
+                        error_type: failure.error_type().into(),
+                        message: failure.to_string(),
+                    });
+                    continue;
+                }
+            };
+            if pruning.is_news() {
+                self.notifier
+                    .publish(&pruning.notification(&region, event.account.as_deref()))
+                    .await?;
+            }
+            info!(
+                %repository,
+                outcome = %pruning.outcome(),
+                expired = pruning.expired.len(),
+                deleted = pruning.deleted.len(),
+                kept_on_recheck = pruning.kept_on_recheck.len(),
+                failed = pruning.failed.len(),
+                "retention"
+            );
+            if pruning.unfinished {
+                report.carried_over.push(repository);
+            } else if let Err(failure) = self
+                .store
+                .mark_retention_run(&pruning.repository, clock)
+                .await
+            {
+                // Unmarked, it is simply taken early again next time.
+                error!(%repository, %failure, "the run could not be recorded on the repository");
+            }
+            report.repositories.push(pruning);
+        }
+        report.outcome = if !report.errors.is_empty()
+            || report.repositories.iter().any(|r| !r.failed.is_empty())
+        {
+            Outcome::PruneFailed
+        } else if self.apply {
+            Outcome::Pruned
+        } else {
+            Outcome::PrunePlanned
+        };
+        info!(
+            outcome = %report.outcome,
+            repositories = report.repositories.len(),
+            carried_over = report.carried_over.len(),
+            "retention run"
+        );
+        Ok(Handled::Done(report))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,19 @@
+//! retention's Lambda entry point: the configuration and the AWS adapters, wired into
+//! [`retention::Retention`] and run.
+
+use retention::Retention;
+use steward::aws::{Ecr, Sns};
+use steward::lambda::Init;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let Init { config, sdk, .. } = steward::lambda::init().await?;
+    let retention = Retention {
+        apply: retention::apply_from(std::env::vars())?,
+        region: sdk.region().map(ToString::to_string).unwrap_or_default(),
+        store: Ecr::new(&sdk),
+        notifier: Sns::new(&sdk, &config.topic_arn),
+        policy: config.policy,
+    };
+    steward::lambda::run(&retention).await
+}

@@ -1,0 +1,282 @@
+//! ECR for retention (RetentionStore): DescribeImages for the images and their times,
+//! BatchGetImage only for the manifests whose references DescribeImages does not give,
+//! BatchDeleteImage by digest, and a repository tag that records the last run.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_ecr::types::{ImageIdentifier, Tag};
+
+use super::classify::classify;
+use super::ecr::Ecr;
+use crate::error::{Service, StewardError};
+use crate::manifest::{ManifestDoc, DOCKER_LIST, OCI_INDEX, OCI_MANIFEST};
+use crate::ports::{DeleteAnswer, RetentionStore, MAX_DELETE_BATCH};
+use crate::retention::{DeleteFailure, ImageRecord};
+use crate::timestamp::Timestamp;
+
+/// The repository tag that records when retention last finished a run on a repository.
+pub const RETENTION_MARK_TAG: &str = "ecr-steward:retention-run";
+
+/// Image config media types: an image with one of these as its `artifactMediaType` is an
+/// image, not a referrer (signatures and SBOMs carry their own artifact types).
+const IMAGE_CONFIGS: [&str; 2] = [
+    "application/vnd.oci.image.config.v1+json",
+    "application/vnd.docker.container.image.v1+json",
+];
+
+/// Most images one BatchGetImage returns.
+const GET_BATCH: usize = 100;
+
+fn timestamp(time: Option<&aws_smithy_types::DateTime>) -> Option<Timestamp> {
+    time.map(|t| Timestamp(t.secs()))
+}
+
+/// True when the manifest must be read to know its references: an index (its children), or
+/// an OCI manifest that may be a referrer and whose subject ECR did not report. Real ECR
+/// reports `artifactMediaType` and `subjectManifestDigest`, so only indexes are read there;
+/// moto reports neither, so there every OCI manifest is read (100 a request).
+fn needs_manifest(detail: &aws_sdk_ecr::types::ImageDetail) -> bool {
+    match detail.image_manifest_media_type() {
+        Some(OCI_INDEX | DOCKER_LIST) => true,
+        Some(OCI_MANIFEST) | None => {
+            detail.subject_manifest_digest().is_none()
+                && detail
+                    .artifact_media_type()
+                    .is_none_or(|artifact| !IMAGE_CONFIGS.contains(&artifact))
+        }
+        Some(_) => false,
+    }
+}
+
+impl Ecr {
+    async fn repository_arn(&self, repository: &str) -> Result<String, StewardError> {
+        let output = self
+            .client
+            .describe_repositories()
+            .repository_names(repository)
+            .send()
+            .await
+            .map_err(|e| classify(Service::Ecr, e))?;
+        output
+            .repositories()
+            .first()
+            .and_then(|r| r.repository_arn())
+            .map(str::to_string)
+            .ok_or_else(|| StewardError::NotFound {
+                service: Service::Ecr,
+                what: format!("repository {repository}"),
+            })
+    }
+}
+
+impl RetentionStore for Ecr {
+    async fn retention_images(&self, repository: &str) -> Result<Vec<ImageRecord>, StewardError> {
+        let mut pages = self
+            .client
+            .describe_images()
+            .repository_name(repository)
+            .max_results(1000)
+            .into_paginator()
+            .send();
+        let mut images = Vec::new();
+        let mut to_read = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify(Service::Ecr, e))?;
+            for detail in page.image_details() {
+                let Some(digest) = detail.image_digest() else {
+                    continue;
+                };
+                if needs_manifest(detail) {
+                    to_read.push(digest.to_string());
+                }
+                images.push(ImageRecord {
+                    digest: digest.to_string(),
+                    tags: detail.image_tags().to_vec(),
+                    pushed_at: timestamp(detail.image_pushed_at()).unwrap_or(Timestamp(0)),
+                    last_pulled: timestamp(detail.last_recorded_pull_time()),
+                    media_type: detail.image_manifest_media_type().map(str::to_string),
+                    size_bytes: detail
+                        .image_size_in_bytes()
+                        .and_then(|size| u64::try_from(size).ok()),
+                    children: Vec::new(),
+                    subject: detail.subject_manifest_digest().map(str::to_string),
+                });
+            }
+        }
+        for chunk in to_read.chunks(GET_BATCH) {
+            let mut request = self.client.batch_get_image().repository_name(repository);
+            for digest in chunk {
+                request =
+                    request.image_ids(ImageIdentifier::builder().image_digest(digest).build());
+            }
+            for media_type in [
+                OCI_MANIFEST,
+                OCI_INDEX,
+                DOCKER_LIST,
+                crate::manifest::DOCKER_MANIFEST,
+            ] {
+                request = request.accepted_media_types(media_type);
+            }
+            let output = request
+                .send()
+                .await
+                .map_err(|e| classify(Service::Ecr, e))?;
+            for image in output.images() {
+                let (Some(digest), Some(manifest)) = (
+                    image.image_id().and_then(|id| id.image_digest()),
+                    image.image_manifest(),
+                ) else {
+                    continue;
+                };
+                // A manifest that is not JSON references nothing we could keep.
+                let Ok(doc) = serde_json::from_str::<ManifestDoc>(manifest) else {
+                    continue;
+                };
+                if let Some(record) = images.iter_mut().find(|r| r.digest == digest) {
+                    record.children = doc.manifests.into_iter().map(|d| d.digest).collect();
+                    if record.subject.is_none() {
+                        record.subject = doc.subject.map(|d| d.digest);
+                    }
+                }
+            }
+        }
+        Ok(images)
+    }
+
+    async fn delete_images(
+        &self,
+        repository: &str,
+        digests: &[String],
+    ) -> Result<DeleteAnswer, StewardError> {
+        if digests.len() > MAX_DELETE_BATCH {
+            return Err(StewardError::Internal(format!(
+                "{} digests in one BatchDeleteImage; ECR takes at most {MAX_DELETE_BATCH}",
+                digests.len()
+            )));
+        }
+        if digests.is_empty() {
+            return Ok(DeleteAnswer::default());
+        }
+        let mut request = self.client.batch_delete_image().repository_name(repository);
+        for digest in digests {
+            request = request.image_ids(ImageIdentifier::builder().image_digest(digest).build());
+        }
+        let output = request
+            .send()
+            .await
+            .map_err(|e| classify(Service::Ecr, e))?;
+        let mut answer = DeleteAnswer::default();
+        let asked: BTreeSet<&str> = digests.iter().map(String::as_str).collect();
+        let mut deleted = BTreeSet::new();
+        for id in output.image_ids() {
+            if let Some(digest) = id.image_digest().filter(|d| asked.contains(d)) {
+                deleted.insert(digest.to_string());
+            }
+        }
+        for failure in output.failures() {
+            let digest = failure
+                .image_id()
+                .and_then(|id| id.image_digest())
+                .unwrap_or_default()
+                .to_string();
+            let code = failure
+                .failure_code()
+                .map(|c| c.as_str().to_string())
+                .unwrap_or_default();
+            if code == "ImageNotFound" {
+                answer.gone.push(digest);
+            } else {
+                answer.failed.push(DeleteFailure {
+                    digest,
+                    code,
+                    message: failure.failure_reason().unwrap_or_default().to_string(),
+                });
+            }
+        }
+        // ECR names every deleted image in `imageIds`; moto names only tagged ones (once a
+        // tag). A digest reported neither way is looked up: gone means deleted.
+        let unreported: Vec<&String> = digests
+            .iter()
+            .filter(|d| {
+                !deleted.contains(d.as_str())
+                    && !answer.gone.contains(d)
+                    && !answer.failed.iter().any(|f| &f.digest == *d)
+            })
+            .collect();
+        if !unreported.is_empty() {
+            let mut request = self.client.describe_images().repository_name(repository);
+            for digest in &unreported {
+                request =
+                    request.image_ids(ImageIdentifier::builder().image_digest(*digest).build());
+            }
+            let still: BTreeSet<String> = match request.send().await {
+                Ok(output) => output
+                    .image_details()
+                    .iter()
+                    .filter_map(|d| d.image_digest().map(str::to_string))
+                    .collect(),
+                // DescribeImages fails as a whole when an asked image is missing.
+                Err(_) => self
+                    .retention_images(repository)
+                    .await?
+                    .into_iter()
+                    .map(|image| image.digest)
+                    .collect(),
+            };
+            for digest in unreported {
+                if still.contains(digest) {
+                    answer.failed.push(DeleteFailure {
+                        digest: digest.clone(),
+                        code: "NotReported".into(),
+                        message: "BatchDeleteImage neither deleted it nor named a failure".into(),
+                    });
+                } else {
+                    deleted.insert(digest.clone());
+                }
+            }
+        }
+        answer.deleted = deleted.into_iter().collect();
+        Ok(answer)
+    }
+
+    async fn repository_names(&self) -> Result<Vec<String>, StewardError> {
+        crate::ports::ImageCatalog::repositories(self).await
+    }
+
+    async fn retention_mark(&self, repository: &str) -> Result<Option<Timestamp>, StewardError> {
+        let arn = self.repository_arn(repository).await?;
+        let tags = self
+            .client
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .map_err(|e| classify(Service::Ecr, e))?;
+        Ok(tags
+            .tags()
+            .iter()
+            .find(|tag| tag.key() == RETENTION_MARK_TAG)
+            .and_then(|tag| Timestamp::parse_rfc3339(tag.value())))
+    }
+
+    async fn mark_retention_run(
+        &self,
+        repository: &str,
+        at: Timestamp,
+    ) -> Result<(), StewardError> {
+        let arn = self.repository_arn(repository).await?;
+        let tag = Tag::builder()
+            .key(RETENTION_MARK_TAG)
+            .value(at.to_string())
+            .build()
+            .map_err(|e| StewardError::Internal(format!("a repository tag: {e}")))?;
+        self.client
+            .tag_resource()
+            .resource_arn(arn)
+            .tags(tag)
+            .send()
+            .await
+            .map_err(|e| classify(Service::Ecr, e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,175 @@
+//! Retention, on the ports: plan a repository's images under its rule's `retention` section,
+//! and with `apply` delete the expired ones in batches of at most 100, each batch checked
+//! again just before it is deleted. Used by `ecr-steward prune` and the retention function.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use crate::deadline::Deadline;
+use crate::error::StewardError;
+use crate::glob::Glob;
+use crate::policy::{Policy, Retention, Rule};
+use crate::ports::{RetentionStore, MAX_DELETE_BATCH};
+use crate::retention::{self, Plan, Pruning};
+use crate::timestamp::Timestamp;
+
+/// The time a batch needs before it starts: a fresh listing and one BatchDeleteImage.
+pub const BATCH_RESERVE: Duration = Duration::from_secs(10);
+
+/// How a prune runs.
+#[derive(Debug, Clone, Copy)]
+pub struct PruneSettings {
+    /// The moment ages are measured at.
+    pub now: Timestamp,
+    /// Delete (true), or only plan (false, a dry run).
+    pub apply: bool,
+    /// Stop starting batches when less than [`BATCH_RESERVE`] is left.
+    pub deadline: Deadline,
+}
+
+/// What a prune reports as it goes, for a progress display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// The plan of a repository is made.
+    Planned {
+        /// The repository.
+        repository: String,
+        /// How many images it expires.
+        expired: usize,
+        /// How many images it has.
+        images: usize,
+    },
+    /// A batch was deleted.
+    Batch {
+        /// The repository.
+        repository: String,
+        /// Expired images handled so far (deleted, kept on recheck, failed or gone).
+        done: usize,
+        /// Expired images in all.
+        total: usize,
+    },
+}
+
+/// One repository's plan, and what was done with it.
+#[derive(Debug, Clone)]
+pub struct RepositoryPrune {
+    /// Every image with keep or expire and why.
+    pub plan: Plan,
+    /// What was deleted (with `apply`), kept on recheck, or failed.
+    pub pruning: Pruning,
+}
+
+/// The rule and retention section that govern `repository`; `None` when no rule governs it
+/// or its rule has no retention section (then nothing of it ever expires).
+pub fn governing<'p>(policy: &'p Policy, repository: &str) -> Option<(&'p Rule, &'p Retention)> {
+    let rule = policy.rule_for(Some(repository))?;
+    Some((rule, rule.retention.as_ref()?))
+}
+
+/// The repositories of `all` that `globs` select (every one when empty) and that a rule
+/// with a retention section governs, sorted.
+pub fn select(policy: &Policy, all: &[String], globs: &[Glob]) -> Vec<String> {
+    let mut names: Vec<String> = all
+        .iter()
+        .filter(|name| globs.is_empty() || globs.iter().any(|g| g.matches(name)))
+        .filter(|name| governing(policy, name).is_some())
+        .cloned()
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Plans `repository` and, with `settings.apply`, deletes what the plan expires. `None` when
+/// no retention section governs it.
+pub async fn prune_repository<S: RetentionStore>(
+    store: &S,
+    policy: &Policy,
+    repository: &str,
+    settings: &PruneSettings,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<Option<RepositoryPrune>, StewardError> {
+    let Some((rule, retention)) = governing(policy, repository) else {
+        return Ok(None);
+    };
+    let images = store.retention_images(repository).await?;
+    let plan = retention::plan(repository, rule, retention, &images, settings.now);
+    let expired = plan.expired_digests();
+    progress(Progress::Planned {
+        repository: repository.into(),
+        expired: expired.len(),
+        images: images.len(),
+    });
+    let mut pruning = Pruning {
+        repository: repository.into(),
+        rule: rule.name.clone(),
+        applied: settings.apply,
+        kept: plan.kept_count(),
+        expired: plan.expired().cloned().collect(),
+        expired_bytes: plan.expired_bytes(),
+        deleted: Vec::new(),
+        kept_on_recheck: Vec::new(),
+        failed: Vec::new(),
+        already_gone: Vec::new(),
+        unfinished: false,
+    };
+    if !settings.apply || expired.is_empty() {
+        return Ok(Some(RepositoryPrune { plan, pruning }));
+    }
+    let mut deleted: BTreeSet<String> = BTreeSet::new();
+    let mut done = 0;
+    for batch in retention::deletion_batches(&images, &expired, MAX_DELETE_BATCH) {
+        if settings.deadline.ensure(BATCH_RESERVE, "a batch").is_err() {
+            pruning.unfinished = true;
+            break;
+        }
+        // Just before deleting: the repository as it is now, planned again. A tag pushed, an
+        // index or a referrer added since the plan keeps its image.
+        let fresh = store.retention_images(repository).await?;
+        let present: BTreeSet<&str> = fresh.iter().map(|i| i.digest.as_str()).collect();
+        let view = retention::recheck_view(&images, &deleted, &fresh);
+        let still =
+            retention::plan(repository, rule, retention, &view, settings.now).expired_digests();
+        let mut now_delete = Vec::new();
+        for digest in &batch {
+            // An index or referrer that an earlier batch failed to delete still references
+            // it: deleting it would break that manifest.
+            let referenced_by = fresh.iter().find(|image| {
+                (image.children.contains(digest) || image.subject.as_ref() == Some(digest))
+                    && !batch.contains(&image.digest)
+            });
+            if !present.contains(digest.as_str()) {
+                pruning.already_gone.push(digest.clone());
+            } else if !still.contains(digest) {
+                pruning.kept_on_recheck.push(digest.clone());
+            } else if let Some(holder) = referenced_by {
+                pruning.failed.push(retention::DeleteFailure {
+                    digest: digest.clone(),
+                    code: "StillReferenced".into(),
+                    message: format!(
+                        "{} still references it (it was not deleted)",
+                        retention::short(&holder.digest)
+                    ),
+                });
+            } else {
+                now_delete.push(digest.clone());
+            }
+        }
+        let answer = store.delete_images(repository, &now_delete).await?;
+        deleted.extend(answer.deleted.iter().cloned());
+        deleted.extend(answer.gone.iter().cloned());
+        pruning.deleted.extend(answer.deleted);
+        pruning.already_gone.extend(answer.gone);
+        pruning.failed.extend(answer.failed);
+        done += batch.len();
+        progress(Progress::Batch {
+            repository: repository.into(),
+            done,
+            total: expired.len(),
+        });
+    }
+    Ok(Some(RepositoryPrune { plan, pruning }))
+}
+
+#[cfg(test)]
+mod tests;

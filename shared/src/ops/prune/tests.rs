@@ -1,0 +1,214 @@
+//! The prune operation on the in-memory store: dry runs change nothing, `apply` deletes
+//! exactly the plan in batches of at most 100, a change since the plan keeps its image.
+
+use super::*;
+use crate::policy::SourceFormat;
+use crate::retention::{Decision, ImageRecord};
+use crate::testing::MemoryRetention;
+use crate::timestamp::DAY;
+
+const POLICY: &str = r#"
+version: 1
+rules:
+  - repositories: ["team/*"]
+    tags: { semver: {}, git_sha: { prefixes: ["sha-"] } }
+    retention:
+      semver: { keep_per_major: 1 }
+      git_sha: { keep_newest: 1 }
+      untagged: { max_age_days: 7 }
+  - repositories: ["**"]
+    tags: { semver: {} }
+"#;
+
+fn policy() -> Policy {
+    Policy::from_text(POLICY, "p.yaml", SourceFormat::Yaml).expect("valid")
+}
+
+const NOW: Timestamp = Timestamp(1_800_000_000);
+
+fn digest(n: u32) -> String {
+    format!("sha256:{n:064x}")
+}
+
+fn image(n: u32, days: i64, tags: &[&str]) -> ImageRecord {
+    ImageRecord {
+        digest: digest(n),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        pushed_at: Timestamp(NOW.0 - days * DAY),
+        last_pulled: None,
+        media_type: None,
+        size_bytes: Some(10),
+        children: vec![],
+        subject: None,
+    }
+}
+
+fn settings(apply: bool) -> PruneSettings {
+    PruneSettings {
+        now: NOW,
+        apply,
+        deadline: Deadline::unlimited(),
+    }
+}
+
+async fn prune(store: &MemoryRetention, apply: bool) -> RepositoryPrune {
+    prune_repository(store, &policy(), "team/app", &settings(apply), &mut |_| {})
+        .await
+        .expect("runs")
+        .expect("governed")
+}
+
+fn store() -> MemoryRetention {
+    MemoryRetention::default()
+        .with("team/app", image(1, 200, &["1.0.0"]))
+        .with("team/app", image(2, 100, &["1.1.0"]))
+        .with("team/app", image(3, 90, &["sha-aaaaaaa"]))
+        .with("team/app", image(4, 80, &["sha-bbbbbbb"]))
+        .with("team/app", image(5, 30, &[]))
+        .with("team/app", image(6, 1, &[]))
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_dry_run_plans_and_deletes_nothing() {
+    let store = store();
+    let result = prune(&store, false).await;
+    let expired: Vec<&str> = result.plan.expired().map(|i| i.digest.as_str()).collect();
+    assert_eq!(expired.len(), 3, "{expired:?}");
+    assert!(result.pruning.deleted.is_empty());
+    assert_eq!(store.digests("team/app").len(), 6);
+    assert!(store.delete_requests().is_empty());
+    assert_eq!(
+        result.pruning.outcome(),
+        crate::notify::Outcome::PrunePlanned
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn apply_deletes_exactly_the_plan() {
+    let store = store();
+    let result = prune(&store, true).await;
+    let planned = result.plan.expired_digests();
+    assert_eq!(
+        planned,
+        [digest(1), digest(3), digest(5)].into_iter().collect()
+    );
+    let deleted: BTreeSet<String> = result.pruning.deleted.iter().cloned().collect();
+    assert_eq!(deleted, planned);
+    assert_eq!(
+        store.digests("team/app"),
+        vec![digest(2), digest(4), digest(6)]
+    );
+    assert_eq!(result.pruning.outcome(), crate::notify::Outcome::Pruned);
+    // Again: nothing left to expire.
+    let again = prune(&store, true).await;
+    assert!(again.pruning.expired.is_empty() && again.pruning.deleted.is_empty());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn deletes_in_batches_of_at_most_a_hundred() {
+    let mut store = MemoryRetention::default();
+    for n in 0..250 {
+        store = store.with("team/app", image(1000 + n, 30, &[]));
+    }
+    let result = prune(&store, true).await;
+    assert_eq!(result.pruning.deleted.len(), 250);
+    assert_eq!(store.delete_requests(), vec![100, 100, 50]);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_tag_pushed_since_the_plan_keeps_the_image() {
+    let store = store();
+    store.tag_after_the_plan("team/app", &digest(1), "1.0.1-hotfix");
+    let mut seen = Vec::new();
+    let result = prune_repository(&store, &policy(), "team/app", &settings(true), &mut |p| {
+        seen.push(p)
+    })
+    .await
+    .expect("runs")
+    .expect("governed");
+    assert!(result.plan.expired_digests().contains(&digest(1)));
+    assert_eq!(result.pruning.kept_on_recheck, vec![digest(1)]);
+    assert!(store.digests("team/app").contains(&digest(1)));
+    assert!(!result.pruning.deleted.contains(&digest(1)));
+    assert!(matches!(
+        seen.last(),
+        Some(Progress::Batch {
+            done: 3,
+            total: 3,
+            ..
+        })
+    ));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_refused_index_keeps_its_children() {
+    let mut index = image(10, 300, &["1.0.5"]);
+    index.children = vec![digest(11)];
+    let store = store()
+        .with("team/app", index)
+        .with("team/app", image(11, 300, &[]))
+        .refusing(&digest(10), "ImageReferencedByManifestList");
+    let result = prune(&store, true).await;
+    assert_eq!(
+        result
+            .plan
+            .images
+            .iter()
+            .find(|i| i.digest == digest(11))
+            .map(|i| i.decision),
+        Some(Decision::Expire)
+    );
+    let codes: Vec<(&str, &str)> = result
+        .pruning
+        .failed
+        .iter()
+        .map(|f| (f.digest.as_str(), f.code.as_str()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            (digest(10).as_str(), "ImageReferencedByManifestList"),
+            (digest(11).as_str(), "StillReferenced")
+        ]
+    );
+    assert!(store.digests("team/app").contains(&digest(11)));
+    assert_eq!(
+        result.pruning.outcome(),
+        crate::notify::Outcome::PruneFailed
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn out_of_time_starts_no_batch() {
+    let store = store();
+    let result = prune_repository(
+        &store,
+        &policy(),
+        "team/app",
+        &PruneSettings {
+            deadline: Deadline::after(Duration::from_secs(1)),
+            ..settings(true)
+        },
+        &mut |_| {},
+    )
+    .await
+    .expect("runs")
+    .expect("governed");
+    assert!(result.pruning.unfinished);
+    assert!(result.pruning.deleted.is_empty());
+    assert_eq!(store.digests("team/app").len(), 6);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn only_repositories_with_a_retention_section_are_pruned() {
+    let policy = policy();
+    let all = ["team/app".to_string(), "team/web".into(), "other/x".into()];
+    assert_eq!(select(&policy, &all, &[]), ["team/app", "team/web"]);
+    let glob = Glob::new("team/w*").expect("glob");
+    assert_eq!(select(&policy, &all, &[glob]), ["team/web"]);
+    let store = MemoryRetention::default().with("other/x", image(1, 900, &[]));
+    let none = prune_repository(&store, &policy, "other/x", &settings(true), &mut |_| {})
+        .await
+        .expect("runs");
+    assert!(none.is_none());
+}

@@ -1,0 +1,565 @@
+//! Retention against the local test bed, on one stack (moto's ECR, SNS and SQS, and the OCI
+//! registry): releases on several major and minor lines, upstream-plus-revision tags,
+//! pre-releases, commit tags, an untagged image, two multi-arch indexes, signature referrers
+//! (`subject`), a floating alias and a protected tag.
+//!
+//! moto stamps every image with the moment of its push and cannot backdate it, so the ages
+//! here come from `--now` (400 days on); the age cases with months between pushes run on the
+//! in-memory fakes (core's and shared's unit tests). moto also reports no `artifactMediaType`
+//! and no `subjectManifestDigest` (real ECR does), so the adapter reads every OCI manifest
+//! there to find referrers; against AWS it reads only the indexes.
+//!
+//! 1. `ecr-steward prune --format json`: the plan, image by image;
+//! 2. `ecr-steward prune --apply`: deletes exactly the planned set;
+//! 3. `ecr-steward lifecycle render`: moto's PutLifecyclePolicy accepts the document;
+//! 4. a tag pushed between the plan and the deletion keeps its image;
+//! 5. the `retention` binary through the Runtime API: deletes and notifies.
+
+// An integration test: a failed step is a failed test, so it may unwrap and expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_ecr::types::{ImageIdentifier, Tag};
+use serde_json::{json, Value};
+use steward::aws::{Ecr, RETENTION_MARK_TAG};
+use steward::deadline::Deadline;
+use steward::error::StewardError;
+use steward::manifest::{sha256_digest, OCI_MANIFEST};
+use steward::ops::prune::{prune_repository, PruneSettings};
+use steward::policy::{Policy, SourceFormat};
+use steward::ports::{DeleteAnswer, RetentionStore};
+use steward::retention::ImageRecord;
+use steward::timestamp::{Timestamp, DAY};
+use testbed::{event_from_sample, function_binary, Answer, NotifiedStack, PushSpec, RuntimeApi};
+
+const REGION: &str = "us-east-1";
+
+const POLICY: &str = r#"
+version: 1
+rules:
+  - name: services
+    repositories: ["team/*"]
+    tags:
+      semver: { floating_aliases: true }
+      upstream: { revision: 'c[0-9]+' }
+      git_sha: { prefixes: ["sha-"] }
+      literals: { allow: [stable] }
+    retention:
+      semver:
+        keep_per_major: 2
+        keep_per_minor: 1
+        prerelease: { until_released: true, max_age_days: 30 }
+      upstream: { keep_versions: 1, keep_revisions: 1 }
+      git_sha: { keep_newest: 1 }
+      untagged: { max_age_days: 7 }
+      protect: [stable, "lts*"]
+"#;
+
+fn now() -> Timestamp {
+    Timestamp(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64,
+    )
+}
+
+/// Pushes `tags` onto one image (same seed, same bytes, same digest), returning its digest.
+fn push(bed: &NotifiedStack, repository: &str, seed: &str, tags: &[&str]) -> String {
+    let mut digest = String::new();
+    for tag in tags {
+        let spec = PushSpec::new(REGION, repository).seed(seed).tag(tag);
+        digest = bed.stack.push_image(&spec).digest;
+    }
+    digest
+}
+
+/// A multi-arch index tagged `tag`: (index, children).
+fn push_index(
+    bed: &NotifiedStack,
+    repository: &str,
+    seed: &str,
+    tag: &str,
+) -> (String, Vec<String>) {
+    let spec = PushSpec::new(REGION, repository)
+        .seed(seed)
+        .tag(tag)
+        .platform("linux/amd64")
+        .platform("linux/arm64");
+    let pushed = bed.stack.push_image(&spec);
+    assert_eq!(pushed.children.len(), 2);
+    (pushed.digest, pushed.children)
+}
+
+/// A cosign-style signature of `subject`, pushed untagged with PutImage (push_image.py has no
+/// `subject` option): an OCI manifest whose `subject` names the image.
+async fn push_signature(bed: &NotifiedStack, repository: &str, subject: &str, n: u8) -> String {
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": "application/vnd.dev.cosign.artifact.sig.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.empty.v1+json",
+            "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",
+            "size": 2
+        },
+        "layers": [{
+            "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+            "digest": format!("sha256:{}", format!("{n:02x}").repeat(32)),
+            "size": 242
+        }],
+        "subject": { "mediaType": OCI_MANIFEST, "digest": subject, "size": 1000 }
+    })
+    .to_string();
+    let digest = sha256_digest(manifest.as_bytes());
+    bed.stack
+        .ecr(REGION)
+        .put_image()
+        .repository_name(repository)
+        .image_manifest(&manifest)
+        .image_manifest_media_type(OCI_MANIFEST)
+        .image_digest(&digest)
+        .send()
+        .await
+        .expect("put the signature");
+    digest
+}
+
+async fn digests(bed: &NotifiedStack, repository: &str) -> Vec<String> {
+    let mut digests: Vec<String> = bed
+        .stack
+        .ecr(REGION)
+        .describe_images()
+        .repository_name(repository)
+        .send()
+        .await
+        .expect("describe")
+        .image_details()
+        .iter()
+        .filter_map(|d| d.image_digest().map(str::to_string))
+        .collect();
+    digests.sort();
+    digests
+}
+
+fn cli(bed: &NotifiedStack, policy: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let output = bed
+        .stack
+        .command(function_binary("ecr-steward"))
+        .args(args)
+        .arg("--policy")
+        .arg(policy)
+        .output()
+        .expect("run ecr-steward");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Ecr, with a real push of `tag` onto `digest` between the plan and the first deletion (at
+/// the second listing: the recheck).
+struct PushBetween<'a> {
+    ecr: Ecr,
+    client: aws_sdk_ecr::Client,
+    repository: &'a str,
+    digest: String,
+    tag: &'a str,
+    listings: AtomicUsize,
+}
+
+impl RetentionStore for PushBetween<'_> {
+    async fn retention_images(&self, repository: &str) -> Result<Vec<ImageRecord>, StewardError> {
+        if self.listings.fetch_add(1, Ordering::SeqCst) == 1 {
+            let found = self
+                .client
+                .batch_get_image()
+                .repository_name(self.repository)
+                .image_ids(
+                    ImageIdentifier::builder()
+                        .image_digest(&self.digest)
+                        .build(),
+                )
+                .accepted_media_types(OCI_MANIFEST)
+                .send()
+                .await
+                .expect("get");
+            let image = &found.images()[0];
+            self.client
+                .put_image()
+                .repository_name(self.repository)
+                .image_manifest(image.image_manifest().unwrap())
+                .image_manifest_media_type(OCI_MANIFEST)
+                .image_digest(&self.digest)
+                .image_tag(self.tag)
+                .send()
+                .await
+                .expect("retag");
+        }
+        self.ecr.retention_images(repository).await
+    }
+
+    async fn delete_images(
+        &self,
+        repository: &str,
+        digests: &[String],
+    ) -> Result<DeleteAnswer, StewardError> {
+        self.ecr.delete_images(repository, digests).await
+    }
+
+    async fn repository_names(&self) -> Result<Vec<String>, StewardError> {
+        self.ecr.repository_names().await
+    }
+
+    async fn retention_mark(&self, repository: &str) -> Result<Option<Timestamp>, StewardError> {
+        self.ecr.retention_mark(repository).await
+    }
+
+    async fn mark_retention_run(
+        &self,
+        repository: &str,
+        at: Timestamp,
+    ) -> Result<(), StewardError> {
+        self.ecr.mark_retention_run(repository, at).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_plans_applies_and_runs_on_its_schedule() {
+    let bed = NotifiedStack::start(REGION).await;
+    let dir = tempfile::tempdir().unwrap();
+    let policy_file = dir.path().join("policy.yaml");
+    std::fs::write(&policy_file, POLICY).unwrap();
+    let repo = "team/app";
+
+    // ---- the repository
+    let mut expect: BTreeMap<String, (&str, &str, &str)> = BTreeMap::new();
+    let mut image =
+        |name: &'static str, digest: String, decision: &'static str, clause: &'static str| {
+            expect.insert(digest.clone(), (name, decision, clause));
+            digest
+        };
+    image(
+        "1.0.0 + alias 1.0",
+        push(&bed, repo, "a", &["1.0.0", "1.0"]),
+        "keep",
+        "floating-alias",
+    );
+    image(
+        "1.0.1",
+        push(&bed, repo, "b", &["1.0.1"]),
+        "keep",
+        "semver.release",
+    );
+    let old_minor = image(
+        "1.1.0",
+        push(&bed, repo, "c", &["1.1.0"]),
+        "expire",
+        "semver.release",
+    );
+    image(
+        "1.1.1",
+        push(&bed, repo, "d", &["1.1.1"]),
+        "keep",
+        "semver.release",
+    );
+    image(
+        "1.2.0",
+        push(&bed, repo, "e", &["1.2.0"]),
+        "keep",
+        "semver.release",
+    );
+    let newest_one = image(
+        "1.2.1",
+        push(&bed, repo, "f", &["1.2.1"]),
+        "keep",
+        "semver.release",
+    );
+    let (old_index, old_children) = push_index(&bed, repo, "g", "2.0.0");
+    image("2.0.0 index", old_index.clone(), "expire", "semver.release");
+    for child in &old_children {
+        image("2.0.0 child", child.clone(), "expire", "index-child");
+    }
+    image(
+        "2.0.1",
+        push(&bed, repo, "h", &["2.0.1"]),
+        "keep",
+        "semver.release",
+    );
+    let (kept_index, kept_children) = push_index(&bed, repo, "i", "2.1.0");
+    // The floating alias `2` on the same index (same seed, same bytes).
+    let spec = PushSpec::new(REGION, repo)
+        .seed("i")
+        .tag("2")
+        .platform("linux/amd64")
+        .platform("linux/arm64");
+    assert_eq!(bed.stack.push_image(&spec).digest, kept_index);
+    image("2.1.0 index", kept_index.clone(), "keep", "semver.release");
+    for child in &kept_children {
+        image("2.1.0 child", child.clone(), "keep", "index-child");
+    }
+    image(
+        "3.0.0-rc.1",
+        push(&bed, repo, "j", &["3.0.0-rc.1"]),
+        "expire",
+        "semver.prerelease",
+    );
+    image(
+        "2.1.0-rc.1",
+        push(&bed, repo, "k", &["2.1.0-rc.1"]),
+        "expire",
+        "semver.prerelease",
+    );
+    image(
+        "8.0.12-c14",
+        push(&bed, repo, "l", &["8.0.12-c14"]),
+        "expire",
+        "upstream",
+    );
+    image(
+        "8.0.12-c15",
+        push(&bed, repo, "m", &["8.0.12-c15"]),
+        "keep",
+        "upstream",
+    );
+    image(
+        "8.0.9-c3 + stable",
+        push(&bed, repo, "n", &["8.0.9-c3", "stable"]),
+        "keep",
+        "protect",
+    );
+    image(
+        "sha-aaaaaaa",
+        push(&bed, repo, "o", &["sha-aaaaaaa"]),
+        "expire",
+        "git-sha",
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await; // moto stamps whole seconds
+    image(
+        "sha-bbbbbbb",
+        push(&bed, repo, "p", &["sha-bbbbbbb"]),
+        "keep",
+        "git-sha",
+    );
+    let untagged = bed
+        .stack
+        .push_image(&PushSpec::new(REGION, repo).seed("q"))
+        .digest;
+    image("untagged", untagged, "expire", "untagged");
+    image(
+        "signature of 1.2.1",
+        push_signature(&bed, repo, &newest_one, 1).await,
+        "keep",
+        "referrer",
+    );
+    image(
+        "signature of 1.1.0",
+        push_signature(&bed, repo, &old_minor, 2).await,
+        "expire",
+        "referrer",
+    );
+    let all = digests(&bed, repo).await;
+    assert_eq!(all.len(), expect.len());
+    assert_eq!(all.len(), 23);
+
+    // ---- 1. the plan, image by image, 400 days on
+    let later = Timestamp(now().0 + 400 * DAY).to_string();
+    let (code, stdout, stderr) = cli(
+        &bed,
+        &policy_file,
+        &[
+            "prune",
+            "--repository",
+            "team/a*",
+            "--format",
+            "json",
+            "--now",
+            &later,
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}\n{stdout}");
+    let document: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(document["applied"], false);
+    let plan = &document["repositories"][0]["plan"];
+    let mut planned = BTreeMap::new();
+    for image in plan["images"].as_array().unwrap() {
+        planned.insert(
+            image["digest"].as_str().unwrap().to_string(),
+            (
+                image["decision"].as_str().unwrap().to_string(),
+                image["reasons"][0]["clause"].as_str().unwrap().to_string(),
+            ),
+        );
+    }
+    for (digest, (name, decision, clause)) in &expect {
+        assert_eq!(
+            planned.get(digest).map(|(d, c)| (d.as_str(), c.as_str())),
+            Some((*decision, *clause)),
+            "{name} {digest}"
+        );
+    }
+    let expired: Vec<String> = expect
+        .iter()
+        .filter(|(_, (_, decision, _))| *decision == "expire")
+        .map(|(digest, _)| digest.clone())
+        .collect();
+    assert_eq!(expired.len(), 10);
+    assert_eq!(digests(&bed, repo).await, all, "a dry run deletes nothing");
+    // The text plan names each image's reason.
+    let (code, text, _) = cli(&bed, &policy_file, &["prune", "--now", &later]);
+    assert_eq!(code, 0);
+    assert!(
+        text.contains("team/app (rule services): 23 images, 13 kept, 10 expire"),
+        "{text}"
+    );
+    assert!(text.contains("8.0.12-c14 [upstream]: 8.0.12 is among the newest 1 versions of 8.0.x (#1); c14 is not among the newest 1 revisions of 8.0.12 (#2)"), "{text}");
+    assert!(text.contains("dry run, nothing deleted"), "{text}");
+
+    // ---- 2. --apply deletes exactly the planned set
+    let (code, text, stderr) = cli(&bed, &policy_file, &["prune", "--apply", "--now", &later]);
+    assert_eq!(code, 0, "{stderr}\n{text}");
+    assert!(
+        text.contains("deleted 10, kept on recheck 0, already gone 0, not deleted 0"),
+        "{text}"
+    );
+    let mut kept: Vec<String> = all
+        .iter()
+        .filter(|d| !expired.contains(d))
+        .cloned()
+        .collect();
+    kept.sort();
+    assert_eq!(digests(&bed, repo).await, kept);
+
+    // ---- 3. the lifecycle policy ECR can run, accepted by PutLifecyclePolicy
+    let (code, rendered, notes) = cli(
+        &bed,
+        &policy_file,
+        &["lifecycle", "render", "--repository", repo],
+    );
+    assert_eq!(code, 0, "{notes}");
+    assert!(notes.contains("SemVer precedence"), "{notes}");
+    let document: Value = serde_json::from_str(&rendered).expect("JSON");
+    assert_eq!(document["rules"][0]["selection"]["tagStatus"], "untagged");
+    assert_eq!(
+        document["rules"][1]["selection"]["tagPrefixList"],
+        json!(["sha-"])
+    );
+    let put = bed
+        .stack
+        .ecr(REGION)
+        .put_lifecycle_policy()
+        .repository_name(repo)
+        .lifecycle_policy_text(&rendered)
+        .send()
+        .await
+        .expect("moto accepts the rendered lifecycle policy");
+    assert_eq!(put.repository_name(), Some(repo));
+
+    // ---- 4. a tag pushed between the plan and the deletion keeps its image
+    let race = "team/race";
+    let old = push(&bed, race, "r1", &["5.0.0"]);
+    push(&bed, race, "r2", &["5.0.1"]);
+    push(&bed, race, "r3", &["5.1.0"]);
+    let policy = Policy::from_text(POLICY, "policy.yaml", SourceFormat::Yaml).unwrap();
+    let sdk = bed.stack.sdk_config(REGION);
+    let store = PushBetween {
+        ecr: Ecr::new(&sdk),
+        client: bed.stack.ecr(REGION),
+        repository: race,
+        digest: old.clone(),
+        tag: "lts-5",
+        listings: AtomicUsize::new(0),
+    };
+    let settings = PruneSettings {
+        now: Timestamp(now().0 + 400 * DAY),
+        apply: true,
+        deadline: Deadline::unlimited(),
+    };
+    let result = prune_repository(&store, &policy, race, &settings, &mut |_| {})
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        result
+            .plan
+            .expired_digests()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        std::slice::from_ref(&old)
+    );
+    assert_eq!(result.pruning.kept_on_recheck, std::slice::from_ref(&old));
+    assert!(result.pruning.deleted.is_empty());
+    assert_eq!(
+        bed.stack.image_tags(REGION, race, &old).await,
+        Some(vec!["5.0.0".to_string(), "lts-5".to_string()])
+    );
+
+    // ---- 5. the scheduled function, through the Runtime API, applying
+    let scheduled = "team/fn";
+    let doomed = push(&bed, scheduled, "s1", &["6.0.0"]);
+    push(&bed, scheduled, "s2", &["6.0.1"]);
+    push(&bed, scheduled, "s3", &["6.1.0"]);
+    let mut env = bed.stack.env().to_vec();
+    env.push(("STEWARD_TOPIC_ARN".into(), bed.topic.clone()));
+    env.push(("STEWARD_POLICY".into(), POLICY.into()));
+    env.push(("STEWARD_RETENTION_APPLY".into(), "true".into()));
+    let event = event_from_sample("retention-scheduled.json", |event| {
+        event["time"] = now().to_string().into();
+        event["account"] = "123456789012".into();
+    });
+    let answers = RuntimeApi::invoke_binary(&function_binary("retention"), &env, vec![event])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let Answer::Response(report) = &answers[0] else {
+        panic!("{answers:?}");
+    };
+    assert_eq!(report["outcome"], "pruned", "{report:#}");
+    let handled: Vec<&str> = report["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["repository"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        handled,
+        ["team/app", "team/fn", "team/race"],
+        "never-run ones by name"
+    );
+    assert_eq!(bed.stack.image_tags(REGION, scheduled, &doomed).await, None);
+    let envelopes = bed.notifications(1).await;
+    assert_eq!(
+        envelopes.len(),
+        1,
+        "only team/fn had something to delete: {envelopes:#?}"
+    );
+    let message: Value = serde_json::from_str(envelopes[0]["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        message["content"]["title"],
+        ":white_check_mark: Retention deleted 1 image in team/fn"
+    );
+    assert_eq!(message["metadata"]["eventType"], "retention.run");
+    assert_eq!(
+        message["metadata"]["additionalContext"]["outcome"],
+        "pruned"
+    );
+    // Each repository now carries the time of its run, so the next run starts elsewhere.
+    let arn = format!("arn:aws:ecr:{REGION}:123456789012:repository/{scheduled}");
+    let tags = bed
+        .stack
+        .ecr(REGION)
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let mark: Vec<&Tag> = tags
+        .tags()
+        .iter()
+        .filter(|t| t.key() == RETENTION_MARK_TAG)
+        .collect();
+    assert_eq!(mark.len(), 1, "{tags:?}");
+    assert!(Timestamp::parse_rfc3339(mark[0].value()).is_some());
+}
