@@ -6,10 +6,10 @@ mod check;
 mod exit;
 mod gate;
 mod iam;
-#[cfg(test)]
-mod reference;
 mod lifecycle;
 mod prune;
+#[cfg(test)]
+mod reference;
 mod render;
 mod replicate;
 
