@@ -223,6 +223,18 @@ impl Pusher<'_> {
         self.repositories.lock().unwrap().insert(key);
     }
 
+    /// The registries' credentials (on the ECR-like data plane), as a header map.
+    fn authorization(&self) -> reqwest::header::HeaderMap {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(value) = self.stack.registry_authorization() {
+            headers.insert(
+                reqwest::header::AUTHORIZATION,
+                value.parse().expect("a header value"),
+            );
+        }
+        headers
+    }
+
     async fn blob(&self, registry: &str, repository: &str, bytes: &[u8]) -> String {
         let digest = sha256(bytes);
         let key = (registry.to_string(), repository.to_string(), digest.clone());
@@ -240,6 +252,7 @@ impl Pusher<'_> {
         let started = self
             .http
             .post(format!("{registry}/v2/{repository}/blobs/uploads/"))
+            .headers(self.authorization())
             .send()
             .await
             .unwrap();
@@ -263,6 +276,7 @@ impl Pusher<'_> {
         let put = self
             .http
             .put(format!("{location}{separator}digest={digest}"))
+            .headers(self.authorization())
             .header("content-type", "application/octet-stream")
             .body(bytes.to_vec())
             .send()
@@ -292,6 +306,7 @@ impl Pusher<'_> {
         let put = self
             .http
             .put(format!("{registry}/v2/{repository}/manifests/{digest}"))
+            .headers(self.authorization())
             .header("content-type", media_type)
             .body(bytes.to_vec())
             .send()

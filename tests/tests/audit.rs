@@ -70,10 +70,10 @@ async fn the_audit_finds_every_planted_violation_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("policy.yaml");
     std::fs::write(&policy, POLICY).unwrap();
-    let moto = FaultProxy::start(stack.endpoint()).unwrap();
+    let moto = stack.proxy(stack.endpoint());
     moto.set_fault(Fault::DenyRepository { repository: DENIED });
-    let us = FaultProxy::start(stack.registry(US)).unwrap();
-    let eu = FaultProxy::start(stack.registry(EU)).unwrap();
+    let us = stack.proxy(stack.registry(US));
+    let eu = stack.proxy(stack.registry(EU));
     let audit = Audit {
         stack: &stack,
         policy,

@@ -146,9 +146,9 @@ fn main() {
     let policy = dir.path().join("policy.yaml");
     std::fs::write(&policy, POLICY).unwrap();
     let proxies = Proxies {
-        moto: FaultProxy::start(stack.endpoint()).unwrap(),
-        us: FaultProxy::start(stack.registry(US)).unwrap(),
-        eu: FaultProxy::start(stack.registry(EU)).unwrap(),
+        moto: stack.proxy(stack.endpoint()),
+        us: stack.proxy(stack.registry(US)),
+        eu: stack.proxy(stack.registry(EU)),
     };
     // One warm-up run (page cache, moto's first answers).
     run(&args, &stack, &proxies, &policy, args.concurrency[0].max(8));
