@@ -95,6 +95,24 @@ pub fn push_event(image: &PushedImage) -> Value {
     })
 }
 
+/// The `ECR Image Scan` event of a basic scan of `image` that ended in `status`
+/// (`COMPLETE`, `FAILED`) with these severity counts (from `image-scan-basic.json`).
+pub fn basic_scan_event(image: &PushedImage, status: &str, counts: Value) -> Value {
+    event_from_sample("image-scan-basic.json", |event| {
+        event["region"] = image.region.as_str().into();
+        event["resources"] = serde_json::json!([format!(
+            "arn:aws:ecr:{}:123456789012:repository/{}",
+            image.region, image.repository
+        )]);
+        let detail = &mut event["detail"];
+        detail["scan-status"] = status.into();
+        detail["repository-name"] = image.repository.as_str().into();
+        detail["image-digest"] = image.digest.as_str().into();
+        detail["image-tags"] = serde_json::json!(image.tag.iter().collect::<Vec<_>>());
+        detail["finding-severity-counts"] = counts;
+    })
+}
+
 /// Reads a `KEY=VALUE` file such as the stack's `DIR/env`. Blank lines and `#` comments are
 /// skipped; a value quoted by the shell (`'…'`, `"…"`, or backslash escapes) is unquoted.
 pub fn read_env_file(path: &Path) -> std::io::Result<Vec<(String, String)>> {

@@ -9,12 +9,11 @@
 use serde_json::{json, Value};
 use steward::metrics::spec;
 use testbed::{
-    event_from_sample, function_binary, push_event, Answer, NotifiedStack, PushSpec, PushedImage,
-    RuntimeApi, ScanResult,
+    basic_scan_event, function_binary, push_event, Answer, NotifiedStack, PushSpec, RuntimeApi,
+    ScanResult,
 };
 
 const REGION: &str = "us-east-1";
-const ACCOUNT: &str = "123456789012";
 const NAMESPACE: &str = "ecr-steward-test";
 
 /// Every tag of `team/*` goes to eu-west-1, which is created when missing.
@@ -119,23 +118,6 @@ fn run(
     (answers, documents)
 }
 
-/// The `ECR Image Scan` event of a completed basic scan of `image`.
-fn scan_event(image: &PushedImage) -> Value {
-    event_from_sample("image-scan-basic.json", |event| {
-        event["region"] = image.region.as_str().into();
-        event["resources"] = json!([format!(
-            "arn:aws:ecr:{}:{ACCOUNT}:repository/{}",
-            image.region, image.repository
-        )]);
-        let detail = &mut event["detail"];
-        detail["scan-status"] = "COMPLETE".into();
-        detail["repository-name"] = image.repository.as_str().into();
-        detail["image-digest"] = image.digest.as_str().into();
-        detail["image-tags"] = json!(image.tag.iter().collect::<Vec<_>>());
-        detail["finding-severity-counts"] = json!({ "CRITICAL": 1 });
-    })
-}
-
 #[tokio::test]
 async fn each_function_writes_valid_emf_lines_with_what_it_did() {
     let bed = NotifiedStack::start(REGION).await;
@@ -157,7 +139,10 @@ async fn each_function_writes_valid_emf_lines_with_what_it_did() {
         &bed,
         "scan-alert",
         &[],
-        vec![scan_event(&scanned), malformed.clone()],
+        vec![
+            basic_scan_event(&scanned, "COMPLETE", json!({ "CRITICAL": 1 })),
+            malformed.clone(),
+        ],
     );
     assert_eq!(answers[0].response().expect("judged")["outcome"], "failed");
     assert_eq!(total(&emf, "Events", &[("Outcome", "failed")]), 1);

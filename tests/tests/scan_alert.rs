@@ -14,8 +14,8 @@ use steward::date::Date;
 use steward::harness::{Invocation, Invoke};
 use steward::policy::{Policy, SourceFormat};
 use testbed::{
-    event_from_sample, function_binary, Answer, NotifiedStack, PushSpec, PushedImage, RuntimeApi,
-    ScanResult,
+    basic_scan_event, event_from_sample, function_binary, Answer, NotifiedStack, PushSpec,
+    PushedImage, RuntimeApi, ScanResult,
 };
 
 const REGION: &str = "us-east-1";
@@ -53,23 +53,6 @@ impl Bed {
         self.stack
             .push_image(&PushSpec::new(REGION, REPOSITORY).tag(tag))
     }
-}
-
-/// The `ECR Image Scan` event of a basic scan of `image` (from `image-scan-basic.json`).
-fn basic_event(image: &PushedImage, status: &str, counts: Value) -> Value {
-    event_from_sample("image-scan-basic.json", |event| {
-        event["region"] = image.region.as_str().into();
-        event["resources"] = json!([format!(
-            "arn:aws:ecr:{}:{ACCOUNT}:repository/{}",
-            image.region, image.repository
-        )]);
-        let detail = &mut event["detail"];
-        detail["scan-status"] = status.into();
-        detail["repository-name"] = image.repository.as_str().into();
-        detail["image-digest"] = image.digest.as_str().into();
-        detail["image-tags"] = json!(image.tag.iter().collect::<Vec<_>>());
-        detail["finding-severity-counts"] = counts;
-    })
 }
 
 /// The `Inspector2 Scan` event of an enhanced scan of `image`: `repository-name` is the
@@ -129,7 +112,7 @@ async fn a_basic_scan_over_the_bar_is_notified_with_its_findings() {
                 .finding("CVE-2023-4911", "HIGH", "glibc", "2.36-9"),
         )
         .await;
-    let event = basic_event(&image, "COMPLETE", json!({ "CRITICAL": 1, "HIGH": 1 }));
+    let event = basic_scan_event(&image, "COMPLETE", json!({ "CRITICAL": 1, "HIGH": 1 }));
 
     let report = bed
         .alert(builtin(), false)
@@ -262,7 +245,7 @@ async fn a_clean_scan_is_quiet_unless_clean_scans_are_wanted() {
     let bed = Bed::start().await;
     let image = bed.push("1.2.3");
     bed.stack.scan(&ScanResult::complete(&image)).await;
-    let event = basic_event(&image, "COMPLETE", json!({}));
+    let event = basic_scan_event(&image, "COMPLETE", json!({}));
 
     let report = bed
         .alert(builtin(), false)
@@ -297,7 +280,7 @@ async fn a_clean_scan_is_quiet_unless_clean_scans_are_wanted() {
 async fn a_failed_scan_is_notified_as_such() {
     let bed = Bed::start().await;
     let image = bed.push("1.2.3");
-    let event = basic_event(&image, "FAILED", json!({}));
+    let event = basic_scan_event(&image, "FAILED", json!({}));
 
     let report = bed
         .alert(builtin(), false)
@@ -331,7 +314,7 @@ async fn without_a_scan_in_ecr_the_event_counts_decide() {
         SourceFormat::Yaml,
     )
     .expect("valid policy");
-    let event = basic_event(&image, "COMPLETE", json!({ "CRITICAL": 1 }));
+    let event = basic_scan_event(&image, "COMPLETE", json!({ "CRITICAL": 1 }));
 
     let report = bed
         .alert(policy, false)
@@ -360,7 +343,7 @@ async fn the_binary_answers_the_runtime_api() {
     let mut env = bed.stack.env().to_vec();
     env.push(("STEWARD_TOPIC_ARN".into(), bed.topic.clone()));
     let events = vec![
-        basic_event(&image, "COMPLETE", json!({ "CRITICAL": 1 })),
+        basic_scan_event(&image, "COMPLETE", json!({ "CRITICAL": 1 })),
         event_from_sample("image-push-semver.json", |_| {}),
         json!({ "detail-type": "ECR Image Scan", "source": "aws.ecr", "detail": {} }),
     ];

@@ -17,8 +17,8 @@ use std::sync::Mutex;
 
 use serde_json::{json, Value};
 use testbed::{
-    event_from_sample, function_binary, push_event, sequential_round_trips, Answer, FaultProxy,
-    ProxiedRequest, PushSpec, PushedImage, RuntimeApi, ScanResult, Stack,
+    basic_scan_event, function_binary, push_event, sequential_round_trips, Answer, FaultProxy,
+    ProxiedRequest, PushSpec, RuntimeApi, ScanResult, Stack,
 };
 
 const SOURCE: &str = "us-east-1";
@@ -142,22 +142,6 @@ fn measure(
     (costs[0].clone(), costs[1].clone())
 }
 
-fn scan_event(image: &PushedImage) -> Value {
-    event_from_sample("image-scan-basic.json", |event| {
-        event["region"] = image.region.as_str().into();
-        event["resources"] = json!([format!(
-            "arn:aws:ecr:{}:123456789012:repository/{}",
-            image.region, image.repository
-        )]);
-        let detail = &mut event["detail"];
-        detail["scan-status"] = "COMPLETE".into();
-        detail["repository-name"] = image.repository.as_str().into();
-        detail["image-digest"] = image.digest.as_str().into();
-        detail["image-tags"] = json!(image.tag.iter().collect::<Vec<_>>());
-        detail["finding-severity-counts"] = json!({ "HIGH": 1 });
-    })
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let stack = Stack::start();
@@ -190,7 +174,11 @@ async fn main() {
         "multi-arch push (2 platforms)",
         push_event(&multi),
     );
-    row("scan-alert", "basic scan, 1 finding", scan_event(&single));
+    row(
+        "scan-alert",
+        "basic scan, 1 finding",
+        basic_scan_event(&single, "COMPLETE", json!({ "HIGH": 1 })),
+    );
     // The first run copies the image; the measured runs find it at the destination.
     row("replicator", "first copy, single-arch", push_event(&single));
     row("replicator", "image already there", push_event(&single));

@@ -67,13 +67,7 @@ pub async fn copy_image(
     // Independent lookups, sent at once: where the tags stand at the destination, and what
     // refers to the image at the source.
     let (current, referrers) = try_join(
-        try_join_all(tags.iter().map(|tag| {
-            options.retry.run(move || {
-                destination
-                    .registry
-                    .head_manifest(destination.repository, tag)
-            })
-        })),
+        try_join_all(tags.iter().map(|tag| resolve(destination, tag, options))),
         referrers(source, digest, options),
     )
     .await?;
@@ -91,10 +85,7 @@ pub async fn copy_image(
     let mut manifest = None;
     for (tag, current) in tags.iter().zip(&current) {
         if current.as_deref() != Some(digest) {
-            let at_source = options
-                .retry
-                .run(|| source.registry.head_manifest(source.repository, tag))
-                .await?;
+            let at_source = resolve(source, tag, options).await?;
             if at_source.as_deref() != Some(digest) {
                 stats.tags_moved_on += 1;
                 continue;
@@ -124,20 +115,29 @@ async fn copy_referrer(
     let Referrer { digest, tag } = referrer;
     let stats = copy_manifest(source, destination, digest, options).await?;
     if let Some(tag) = tag {
-        let current = options
-            .retry
-            .run(|| {
-                destination
-                    .registry
-                    .head_manifest(destination.repository, tag)
-            })
-            .await?;
-        if current.as_deref() != Some(digest.as_str()) {
+        if resolve(destination, tag, options).await?.as_deref() != Some(digest.as_str()) {
             let manifest = fetch_manifest(source, digest, options).await?;
             put_tag(destination, tag, &manifest, options).await?;
         }
     }
     Ok(stats)
+}
+
+/// The digest `reference` (a tag or a digest) names at `endpoint`, or `None` when it names
+/// nothing (HEAD, retried).
+async fn resolve(
+    endpoint: Endpoint<'_>,
+    reference: &str,
+    options: &CopyOptions,
+) -> Result<Option<String>, StewardError> {
+    options
+        .retry
+        .run(|| {
+            endpoint
+                .registry
+                .head_manifest(endpoint.repository, reference)
+        })
+        .await
 }
 
 /// The exact manifest `digest` at the source.
@@ -195,12 +195,7 @@ async fn referrers(
         .iter()
         .map(|suffix| format!("{base}{suffix}"))
         .collect();
-    let found = try_join_all(tags.iter().map(|tag| {
-        options
-            .retry
-            .run(move || source.registry.head_manifest(source.repository, tag))
-    }))
-    .await?;
+    let found = try_join_all(tags.iter().map(|tag| resolve(source, tag, options))).await?;
     Ok(tags
         .into_iter()
         .zip(found)
@@ -221,15 +216,7 @@ async fn copy_manifest(
     options: &CopyOptions,
 ) -> Result<CopyStats, StewardError> {
     let mut stats = CopyStats::default();
-    let present = options
-        .retry
-        .run(|| {
-            destination
-                .registry
-                .head_manifest(destination.repository, digest)
-        })
-        .await?;
-    if present.is_some() {
+    if resolve(destination, digest, options).await?.is_some() {
         // A manifest is only ever pushed after its blobs and children, so all of them are there.
         stats.manifests_skipped += 1;
         return Ok(stats);
