@@ -173,6 +173,10 @@ pub struct ReplicateArgs {
     /// List what would be copied, and copy nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Copy nothing here: send one copy job per image to this SQS queue (the stack's output
+    /// CopyJobQueueUrl), for the replicator to copy in parallel across Lambda instances.
+    #[arg(long, value_name = "QUEUE_URL")]
+    fan_out: Option<String>,
     #[arg(long, value_enum, default_value_t = ReplicateFormat::Text)]
     format: ReplicateFormat,
 }

@@ -4,11 +4,11 @@
 use std::io::IsTerminal;
 
 use anyhow::{anyhow, bail};
-use steward::aws::{Ecr, Registries, RegistryReplicator};
+use steward::aws::{Ecr, Registries, RegistryReplicator, Sqs};
 use steward::config::registry_overrides;
 use steward::glob::Glob;
 use steward::oci::copy::CopyOptions;
-use steward::ops::backfill::{copy_all, plan, BackfillRequest, Destinations};
+use steward::ops::backfill::{copy_all, fan_out, jobs, plan, BackfillRequest, Destinations};
 use steward::policy::Pattern;
 
 use crate::check::load_policy;
@@ -51,6 +51,20 @@ pub fn run(args: &ReplicateArgs) -> anyhow::Result<Exit> {
         if args.dry_run {
             crate::render::copies::print_plan(&planned, args.format);
             return Ok(Exit::Pass);
+        }
+        if let Some(queue_url) = &args.fan_out {
+            let queue = Sqs::new(&sdk, queue_url);
+            let (sent, error) = match fan_out(&queue, jobs(&region, &planned)).await {
+                Ok(sent) => (sent, None),
+                Err((sent, error)) => (sent, Some(error)),
+            };
+            crate::render::copies::print_fan_out(queue_url, &sent, args.format);
+            if let Some(error) = error {
+                bail!("sending copy jobs to {queue_url} stopped: {error}");
+            }
+            return Ok(Exit::from_passed(
+                sent.iter().all(|s| s.message_id.is_some()),
+            ));
         }
         let replicator = RegistryReplicator {
             registries: Registries::new(

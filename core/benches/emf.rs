@@ -67,7 +67,7 @@ fn replicated() -> ReplicatorReport {
     };
     ReplicatorReport::Copy(ReplicationReport::new(
         &image(),
-        "1.4.2",
+        &["1.4.2".to_string()],
         vec![
             RegionOutcome::new(&target("eu-west-1"), Ok(stats), 2_310),
             RegionOutcome::new(&target("ap-south-1"), Ok(stats), 4_022),

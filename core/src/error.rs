@@ -10,6 +10,8 @@ pub enum Service {
     Sns,
     /// An OCI registry's HTTP API (manifests, blobs).
     Registry,
+    /// Amazon SQS: the replicator's copy job queue.
+    Sqs,
 }
 
 impl std::fmt::Display for Service {
@@ -18,6 +20,7 @@ impl std::fmt::Display for Service {
             Service::Ecr => "ECR",
             Service::Sns => "SNS",
             Service::Registry => "the registry",
+            Service::Sqs => "SQS",
         })
     }
 }

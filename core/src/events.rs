@@ -250,7 +250,47 @@ pub enum StewardEvent {
     ScanResourceChange(EventBridgeEvent<ScanResourceChange>),
     /// `Scheduled Event`: the retention function's schedule.
     Scheduled(EventBridgeEvent<ScheduledRun>),
+    /// A batch of SQS messages from an event source mapping (the replicator's copy jobs).
+    SqsBatch(SqsBatch),
 }
+
+/// A batch of messages, as Lambda's SQS event source mapping delivers it. The bodies are read
+/// by the handler, one by one: a bad message fails alone.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct SqsBatch {
+    /// The messages, at most the mapping's batch size.
+    #[serde(rename = "Records")]
+    pub records: Vec<SqsMessage>,
+}
+
+/// One message of an [`SqsBatch`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SqsMessage {
+    /// SQS's ID of the message: what a partial batch response names.
+    pub message_id: String,
+    /// The message's body, as sent.
+    pub body: String,
+    /// The queue's ARN.
+    #[serde(default, rename = "eventSourceARN")]
+    pub event_source_arn: Option<String>,
+    /// `ApproximateReceiveCount` and the other system attributes, as text.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl SqsMessage {
+    /// How many times the message has been received, this time included; 1 when not said.
+    pub fn receive_count(&self) -> u32 {
+        self.attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|count| count.parse().ok())
+            .unwrap_or(1)
+    }
+}
+
+/// The `detail_type` an [`SqsBatch`] is reported under (it has none of its own).
+pub const SQS_BATCH: &str = "SQS message batch";
 
 /// Why an event could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -272,8 +312,16 @@ pub enum EventError {
 }
 
 impl StewardEvent {
-    /// Reads an event by its `detail-type`.
+    /// Reads an event by its `detail-type`, or an SQS batch by its records' `eventSource`.
     pub fn from_value(value: Value) -> Result<Self, EventError> {
+        if is_sqs_batch(&value) {
+            return serde_json::from_value(value)
+                .map(Self::SqsBatch)
+                .map_err(|error| EventError::Malformed {
+                    detail_type: SQS_BATCH.into(),
+                    reason: error.to_string(),
+                });
+        }
         let detail_type = value
             .get("detail-type")
             .and_then(Value::as_str)
@@ -314,8 +362,19 @@ impl StewardEvent {
             Self::PullThroughCacheAction(e) => &e.detail_type,
             Self::ScanResourceChange(e) => &e.detail_type,
             Self::Scheduled(e) => &e.detail_type,
+            Self::SqsBatch(_) => SQS_BATCH,
         }
     }
+}
+
+fn is_sqs_batch(value: &Value) -> bool {
+    value
+        .get("Records")
+        .and_then(Value::as_array)
+        .and_then(|records| records.first())
+        .and_then(|record| record.get("eventSource"))
+        .and_then(Value::as_str)
+        == Some("aws:sqs")
 }
 
 /// `arn:aws:ecr:us-east-1:123456789012:repository/team/app` → `team/app`; a plain name stays.
@@ -455,6 +514,35 @@ mod tests {
                 serde_json::json!({"detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2", "detail": {}})
             ),
             Err(EventError::Unsupported(_))
+        ));
+    }
+
+    #[test]
+    fn sqs_batches_are_told_by_their_records_and_keep_each_body_as_sent() {
+        let StewardEvent::SqsBatch(batch) =
+            StewardEvent::from_value(sample("copy-jobs-sqs.json")).expect("typed")
+        else {
+            panic!("not a batch");
+        };
+        assert_eq!(batch.records.len(), 2);
+        assert_eq!(
+            batch.records[0].message_id,
+            "059f36b4-87a3-44ab-83d2-661975830a7d"
+        );
+        assert_eq!(batch.records[0].receive_count(), 1);
+        assert!(batch.records[1].body.contains("team-a/worker"));
+        let error = StewardEvent::from_value(serde_json::json!({
+            "Records": [{ "eventSource": "aws:sqs", "body": "{}" }]
+        }))
+        .expect_err("no messageId");
+        assert!(
+            matches!(&error, EventError::Malformed { detail_type, .. } if detail_type == SQS_BATCH),
+            "{error}"
+        );
+        let not_sqs = serde_json::json!({ "Records": [{ "eventSource": "aws:s3" }] });
+        assert!(matches!(
+            StewardEvent::from_value(not_sqs),
+            Err(EventError::NotAnEvent(_))
         ));
     }
 

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod audit;
+pub mod copy_job;
 pub mod date;
 pub mod error;
 pub mod events;

@@ -504,9 +504,15 @@ impl Measurements {
 
     /// One failed invocation, by the error's class.
     pub fn failure(&mut self, error: &StewardError) {
+        self.failure_of_class(error.error_type());
+    }
+
+    /// One failure of the class `error_type` (`Retryable.Unavailable`, …): a failed
+    /// invocation, or one failed job of a batch.
+    pub fn failure_of_class(&mut self, error_type: &'static str) {
         self.push(
             Metric::Failures,
-            vec![(Dimension::ErrorClass, error.error_type())],
+            vec![(Dimension::ErrorClass, error_type)],
             1,
         );
     }
@@ -706,6 +712,7 @@ impl Measured for ReplicatorReport {
         EventOutcome::Done(match self {
             Self::Copy(report) => report.outcome.notified_as(),
             Self::Native(report) => report.outcome,
+            Self::Batch(batch) => batch.outcome().notified_as(),
         })
     }
 
@@ -716,17 +723,31 @@ impl Measured for ReplicatorReport {
         match self {
             Self::Copy(report) => {
                 into.property(Property::Repository, &report.repository);
-                into.property(Property::Tag, &report.tag);
+                into.property(Property::Tag, &report.tag_list());
                 into.property(Property::Digest, &report.digest);
-                for destination in &report.outcomes {
-                    let run = &destination.run;
-                    let latency =
-                        (run.status != RegionStatus::TagMovedOn).then_some(run.duration_ms);
-                    into.copy(run.status, run.stats.bytes_copied, latency);
-                }
+                measure_copies(report, into);
             }
             Self::Native(report) => into.property(Property::Repository, &report.repository),
+            // A batch is one event; its copies and its failed jobs count one by one.
+            Self::Batch(batch) => {
+                for job in &batch.jobs {
+                    if let Some(report) = &job.report {
+                        measure_copies(report, into);
+                    }
+                    if let Some(failure) = &job.failure {
+                        into.failure_of_class(failure.error_type);
+                    }
+                }
+            }
         }
+    }
+}
+
+fn measure_copies(report: &crate::replication::ReplicationReport, into: &mut Measurements) {
+    for destination in &report.outcomes {
+        let run = &destination.run;
+        let latency = (run.status != RegionStatus::TagMovedOn).then_some(run.duration_ms);
+        into.copy(run.status, run.stats.bytes_copied, latency);
     }
 }
 

@@ -212,8 +212,8 @@ pub struct ReplicationReport {
     pub repository: String,
     /// The image's manifest digest.
     pub digest: String,
-    /// The tag copied.
-    pub tag: String,
+    /// The tags copied: the pushed tag, or a copy job's tags.
+    pub tags: Vec<String>,
     /// `replicated`, `replication-failed`, `already-replicated` or `tag-moved-on`.
     pub outcome: ReplicationOutcome,
     /// One outcome per destination.
@@ -223,7 +223,7 @@ pub struct ReplicationReport {
 impl ReplicationReport {
     /// The report on `image` and `tag` from the outcomes of its destinations: failed if any failed,
     /// else replicated if any got something, else tag-moved-on or already-replicated.
-    pub fn new(image: &ImageRef, tag: &str, outcomes: Vec<RegionOutcome>) -> Self {
+    pub fn new(image: &ImageRef, tags: &[String], outcomes: Vec<RegionOutcome>) -> Self {
         let has = |status| outcomes.iter().any(|o| o.run.status == status);
         let outcome = if has(RegionStatus::Failed) {
             ReplicationOutcome::ReplicationFailed
@@ -237,7 +237,7 @@ impl ReplicationReport {
         Self {
             repository: image.repository.clone(),
             digest: image.digest.clone(),
-            tag: tag.into(),
+            tags: tags.to_vec(),
             outcome,
             outcomes,
         }
@@ -271,7 +271,7 @@ impl ReplicationReport {
                 format!(
                     "Replication of {}:{} failed for {}",
                     self.repository,
-                    self.tag,
+                    self.tag_list(),
                     self.failed_regions().join(", ")
                 ),
             ),
@@ -280,7 +280,7 @@ impl ReplicationReport {
                 format!(
                     "Replicated {}:{} to {}",
                     self.repository,
-                    self.tag,
+                    self.tag_list(),
                     self.regions()
                 ),
             ),
@@ -289,16 +289,16 @@ impl ReplicationReport {
                 format!(
                     "Already replicated {}:{} to {}",
                     self.repository,
-                    self.tag,
+                    self.tag_list(),
                     self.regions()
                 ),
             ),
             ReplicationOutcome::TagMovedOn => (
                 Severity::Info,
-                format!("Tag moved on in {}: {}", self.repository, self.tag),
+                format!("Tag moved on in {}: {}", self.repository, self.tag_list()),
             ),
         };
-        let mut description = format!("`{}` (`{}`)\n", untrusted(&self.tag), self.digest);
+        let mut description = format!("`{}` (`{}`)\n", untrusted(&self.tag_list()), self.digest);
         for outcome in &self.outcomes {
             let place = outcome.place();
             let _ = match outcome.run.status {
@@ -342,7 +342,7 @@ impl ReplicationReport {
                     },
                 )
             })
-            .chain([("tag".to_string(), untrusted(&self.tag))])
+            .chain([("tag".to_string(), untrusted(&self.tag_list()))])
             .collect();
         Notification {
             event_type: EventType::ReplicatorCopy,
@@ -358,6 +358,11 @@ impl ReplicationReport {
         }
     }
 
+    /// The tags as one text: `1.4.2` or `1.4.2,latest`.
+    pub fn tag_list(&self) -> String {
+        self.tags.join(",")
+    }
+
     fn regions(&self) -> String {
         self.outcomes
             .iter()
@@ -367,7 +372,8 @@ impl ReplicationReport {
     }
 }
 
-/// The replicator's response: a copy's report, or a native replication event reported.
+/// The replicator's response: a copy's report, a native replication event reported, or a
+/// batch of copy jobs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum ReplicatorReport {
@@ -375,6 +381,96 @@ pub enum ReplicatorReport {
     Copy(ReplicationReport),
     /// ECR's own replication event.
     Native(NativeReport),
+    /// Copy jobs from the job queue.
+    Batch(BatchReport),
+}
+
+/// What a batch of copy jobs did. Its response is Lambda's partial batch response and only
+/// that (`{"batchItemFailures": [{"itemIdentifier": …}]}`): the failed jobs return to the
+/// queue, the others are deleted from it. Each job's report is logged and notified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchReport {
+    /// One per message, in the batch's order.
+    pub jobs: Vec<JobReport>,
+}
+
+/// How one copy job went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JobReport {
+    /// The message's SQS ID.
+    pub message_id: String,
+    /// The copies' report; `None` when the job did not get as far as copying.
+    pub report: Option<ReplicationReport>,
+    /// Why the job failed and returns to the queue; `None` when it is done.
+    pub failure: Option<JobFailure>,
+}
+
+/// A failed job: the class of its error (`Retryable.Unavailable`, …) and the error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JobFailure {
+    /// The error's class, as a Lambda error type.
+    pub error_type: &'static str,
+    /// The error.
+    pub message: String,
+}
+
+impl JobFailure {
+    /// The failure of `error`.
+    pub fn of(error: &crate::error::StewardError) -> Self {
+        Self {
+            error_type: error.error_type(),
+            message: error.to_string(),
+        }
+    }
+}
+
+impl BatchReport {
+    /// The IDs of the messages whose job failed.
+    pub fn failed_messages(&self) -> impl Iterator<Item = &str> {
+        self.jobs
+            .iter()
+            .filter(|job| job.failure.is_some())
+            .map(|job| job.message_id.as_str())
+    }
+
+    /// The batch's outcome: failed if a job failed, else replicated if a job copied
+    /// something, else already-replicated or tag-moved-on as every job found.
+    pub fn outcome(&self) -> ReplicationOutcome {
+        let reports: Vec<&ReplicationReport> =
+            self.jobs.iter().filter_map(|j| j.report.as_ref()).collect();
+        let has = |outcome| reports.iter().any(|r| r.outcome == outcome);
+        if self.failed_messages().next().is_some() {
+            ReplicationOutcome::ReplicationFailed
+        } else if has(ReplicationOutcome::Replicated) {
+            ReplicationOutcome::Replicated
+        } else if !reports.is_empty()
+            && reports
+                .iter()
+                .all(|r| r.outcome == ReplicationOutcome::TagMovedOn)
+        {
+            ReplicationOutcome::TagMovedOn
+        } else {
+            ReplicationOutcome::AlreadyReplicated
+        }
+    }
+}
+
+impl Serialize for BatchReport {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        #[derive(Serialize)]
+        struct Item<'a> {
+            #[serde(rename = "itemIdentifier")]
+            item_identifier: &'a str,
+        }
+        let failures: Vec<Item<'_>> = self
+            .failed_messages()
+            .map(|item_identifier| Item { item_identifier })
+            .collect();
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry("batchItemFailures", &failures)?;
+        map.end()
+    }
 }
 
 /// ECR's own replication event, turned into a notification.
@@ -489,7 +585,7 @@ mod tests {
         };
         let report = ReplicationReport::new(
             &image,
-            "1.2.3",
+            &["1.2.3".to_string()],
             vec![
                 RegionOutcome::new(&target("eu-west-1"), Ok(stats), 120),
                 RegionOutcome::new(
@@ -584,7 +680,7 @@ mod tests {
                 .into_iter()
                 .map(|result| RegionOutcome::new(&target("eu-west-1"), result, 1))
                 .collect();
-            ReplicationReport::new(&image, "1.2.3", outcomes)
+            ReplicationReport::new(&image, &["1.2.3".to_string()], outcomes)
         };
         let quiet = report(vec![Ok(nothing), Ok(nothing)]);
         assert_eq!(quiet.outcome, ReplicationOutcome::AlreadyReplicated);

@@ -65,6 +65,7 @@ complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l to
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l tag-pattern -d 'Only tags matching this regular expression (anchored)' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l policy -d 'Policy file (YAML or JSON); the built-in policy when absent' -r -F
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l region -d 'The source region; from the environment or profile when absent' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l fan-out -d 'Copy nothing here: send one copy job per image to this SQS queue (the stack\'s output CopyJobQueueUrl), for the replicator to copy in parallel across Lambda instances' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l format -r -f -a "text\t''
 json\t''"
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l create-repository -d 'With --to: create missing destination repositories'

@@ -194,3 +194,30 @@ pub struct DeleteAnswer {
     /// Refused, with ECR's code and reason.
     pub failed: Vec<crate::retention::DeleteFailure>,
 }
+
+/// The replicator's copy job queue, as `replicate --fan-out` fills it.
+pub trait JobQueue: Send + Sync {
+    /// Sends up to [`MAX_JOB_BATCH`] jobs at once; for each, in order, the message ID it was
+    /// queued under or why the queue refused it. An `Err` sent none of them.
+    fn send_batch(
+        &self,
+        jobs: &[crate::copy_job::CopyJob],
+    ) -> impl Future<Output = Result<Vec<JobSent>, StewardError>> + Send;
+}
+
+/// The most messages one SendMessageBatch takes.
+pub const MAX_JOB_BATCH: usize = 10;
+
+/// How the queue took one job of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobSent {
+    /// Queued, under this message ID.
+    Queued(String),
+    /// Refused; `retryable` when SQS says the fault is not the sender's.
+    Refused {
+        /// SQS's code and message.
+        reason: String,
+        /// Whether sending it again may work.
+        retryable: bool,
+    },
+}

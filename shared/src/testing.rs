@@ -28,6 +28,64 @@ impl Notifier for Inbox {
     }
 }
 
+/// A job queue in memory: keeps what it queued and the size of every batch sent; can drop
+/// the first few jobs it is sent, as SQS does when an entry fails on its side.
+#[derive(Debug, Default)]
+pub struct MemoryQueue {
+    queued: Mutex<Vec<crate::copy_job::CopyJob>>,
+    batches: Mutex<Vec<usize>>,
+    drop_first: Mutex<usize>,
+}
+
+impl MemoryQueue {
+    /// Refuses the first `count` jobs it is sent, with a retryable fault.
+    pub fn dropping_first(self, count: usize) -> Self {
+        if let Ok(mut drop) = self.drop_first.lock() {
+            *drop = count;
+        }
+        self
+    }
+
+    /// The jobs queued, in order.
+    pub fn jobs(&self) -> Vec<crate::copy_job::CopyJob> {
+        self.queued.lock().map(|q| q.clone()).unwrap_or_default()
+    }
+
+    /// How many jobs each batch carried.
+    pub fn batch_sizes(&self) -> Vec<usize> {
+        self.batches.lock().map(|b| b.clone()).unwrap_or_default()
+    }
+}
+
+impl crate::ports::JobQueue for MemoryQueue {
+    async fn send_batch(
+        &self,
+        jobs: &[crate::copy_job::CopyJob],
+    ) -> Result<Vec<crate::ports::JobSent>, StewardError> {
+        use crate::ports::JobSent;
+        if let Ok(mut batches) = self.batches.lock() {
+            batches.push(jobs.len());
+        }
+        let (Ok(mut queued), Ok(mut drop)) = (self.queued.lock(), self.drop_first.lock()) else {
+            return Err(StewardError::Internal("a lock is poisoned".into()));
+        };
+        Ok(jobs
+            .iter()
+            .map(|job| {
+                if *drop > 0 {
+                    *drop -= 1;
+                    return JobSent::Refused {
+                        reason: "InternalError: try again".into(),
+                        retryable: true,
+                    };
+                }
+                queued.push(job.clone());
+                JobSent::Queued(format!("message-{}", queued.len()))
+            })
+            .collect())
+    }
+}
+
 /// ECR's tags in memory, for one repository, with ECR's rules: removing an image's last tag
 /// deletes the image; a tag moves when it is put on another image.
 #[derive(Debug, Default)]

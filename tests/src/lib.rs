@@ -6,6 +6,7 @@
 //! - [`RuntimeApi`]: a Lambda Runtime API emulator that runs a function binary on events;
 //! - [`FaultProxy`]: an HTTP/1.1 proxy to put in front of a registry, which records every
 //!   request and injects faults (cut uploads, 503s, corrupted blobs) on demand;
+//! - [`EventSource`]: an SQS queue polled as Lambda's event source mapping polls it;
 //! - helpers to find the built function binaries and to load the sample events.
 
 // Test support for the integration tests: a failed setup step fails the test, so it may unwrap.
@@ -17,6 +18,7 @@ use serde_json::Value;
 
 pub mod audit_registry;
 mod bulk;
+mod event_source;
 mod fault_proxy;
 mod notified;
 mod push;
@@ -24,6 +26,7 @@ mod runtime_api;
 mod stack;
 
 pub use bulk::{push_bulk, BulkImage, Pushed};
+pub use event_source::{Batch, EventSource};
 pub use fault_proxy::{sequential_round_trips, Fault, FaultProxy, Request as ProxiedRequest};
 pub use notified::{NotifiedStack, ARRIVAL, QUIET};
 pub use push::push_image_with;

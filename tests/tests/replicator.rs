@@ -8,7 +8,9 @@
 //! - skopeo reading the copy back;
 //! - the replicator function (`ReplicatorFunction` on the real adapters): tag filters,
 //!   notifications through SNS into SQS, a destination that is down;
-//! - the `ecr-steward replicate` binary (`cargo build --workspace` first);
+//! - the `ecr-steward replicate` binary (`cargo build --workspace` first), and its fan-out:
+//!   copy jobs on a moto queue, handed to the replicator binary as Lambda's SQS event source
+//!   mapping would ([`testbed::EventSource`]);
 //! - a connection cut mid-blob, at either end,
 //!   is retried and retryable.
 //!
@@ -1145,5 +1147,175 @@ async fn a_two_way_rule_set_deployed_in_both_regions_copies_once_and_never_onto_
             .await
             .is_empty(),
         "the copy's own PUSH is not notified"
+    );
+}
+
+/// Each backfill repository goes to its own region: `backfill/api` to eu-west-1, and
+/// `backfill/worker` to ap-south-1, whose registry the test serves through the fault proxy
+/// (in front of the eu-west-1 registry) so that it can be taken down and brought back.
+const BACKFILL_RULES: &str = "version: 1
+rules:
+  - tags: { semver: {} }
+replication:
+  - name: api-to-eu
+    repositories: [\"backfill/api\"]
+    destinations: [{ region: eu-west-1 }]
+    create_repository: true
+  - name: worker-to-ap
+    repositories: [\"backfill/worker\"]
+    destinations: [{ region: ap-south-1 }]
+    create_repository: true
+";
+
+/// `replicate --fan-out` plans and queues a job per image; the replicator binary (through the
+/// Runtime API emulator) takes the batch from the queue as Lambda's event source mapping
+/// hands it over; the job whose region is down is the only one named in `batchItemFailures`,
+/// comes back alone, and copies once the region is back.
+#[tokio::test]
+async fn a_fan_out_backfill_copies_through_the_job_queue_and_retries_only_the_failed_job() {
+    let bed = Bed::start();
+    let (topic, notifications) = bed.stack.topic_with_queue(SOURCE).await;
+    let jobs = testbed::EventSource::create(&bed.stack, SOURCE, "copy-jobs").await;
+    let api = bed
+        .stack
+        .push_image(&PushSpec::new(SOURCE, "backfill/api").tag("1.0.0"));
+    let worker = bed
+        .stack
+        .push_image(&PushSpec::new(SOURCE, "backfill/worker").tag("2.0.0"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy_file = dir.path().join("policy.yaml");
+    std::fs::write(&policy_file, BACKFILL_RULES).expect("write the policy");
+
+    let output = Command::new(function_binary("ecr-steward"))
+        .args([
+            "replicate",
+            "--repository",
+            "backfill/*",
+            "--format",
+            "json",
+        ])
+        .arg("--policy")
+        .arg(&policy_file)
+        .args(["--fan-out", &jobs.url])
+        .env_clear()
+        .envs(std::env::var_os("PATH").map(|path| ("PATH", path)))
+        .envs(bed.stack.env().iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("run ecr-steward replicate --fan-out");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let sent = stdout_json(&output);
+    assert_eq!(sent["queued"], 2, "{sent:#}");
+    assert!(
+        bed.proxy.requests().is_empty(),
+        "a fan-out copies nothing itself"
+    );
+
+    let mut env = bed.stack.env().to_vec();
+    env.extend([
+        ("STEWARD_TOPIC_ARN".to_string(), topic.clone()),
+        ("STEWARD_POLICY".into(), BACKFILL_RULES.into()),
+        ("STEWARD_REGISTRY_AP_SOUTH_1".into(), bed.proxy.url()),
+    ]);
+    let run = |event: Value| {
+        let answers =
+            testbed::RuntimeApi::invoke_binary(&function_binary("replicator"), &env, vec![event])
+                .unwrap_or_else(|e| panic!("{e}"));
+        answers[0].response().cloned().unwrap_or_else(|| {
+            panic!(
+                "an error instead of a partial batch response: {:?}",
+                answers[0]
+            )
+        })
+    };
+
+    // ap-south-1 is down: the worker's job fails, the api's is done.
+    bed.proxy.set_fault(Fault::AlwaysUnavailable);
+    let batch = jobs.receive().await;
+    assert_eq!(batch.message_ids().len(), 2, "{:#}", batch.event);
+    let job_of = |id: &str| -> Value {
+        let record = batch.event["Records"]
+            .as_array()
+            .expect("records")
+            .iter()
+            .find(|r| r["messageId"] == id)
+            .expect("the record")
+            .clone();
+        serde_json::from_str(record["body"].as_str().expect("a body")).expect("a JSON job")
+    };
+    let worker_message = batch
+        .message_ids()
+        .into_iter()
+        .find(|id| job_of(id)["source"]["repository"] == "backfill/worker")
+        .expect("the worker's job");
+    let job = job_of(&worker_message);
+    assert_eq!(job["kind"], "ecr-steward/copy-job");
+    assert_eq!(job["version"], 1);
+    assert_eq!(job["source"]["digest"], worker.digest.as_str());
+    assert_eq!(job["destinations"][0]["region"], "ap-south-1");
+    assert_eq!(job["destinations"][0]["tags"], serde_json::json!(["2.0.0"]));
+
+    let response = run(batch.event.clone());
+    assert_eq!(
+        response,
+        serde_json::json!({ "batchItemFailures": [{ "itemIdentifier": worker_message }] })
+    );
+    assert_eq!(
+        jobs.settle(&batch, &response).await,
+        std::slice::from_ref(&worker_message)
+    );
+    let eu = bed.registry(bed.stack.registry(DESTINATION));
+    assert_eq!(
+        eu.head_manifest("backfill/api", "1.0.0")
+            .await
+            .expect("HEAD"),
+        Some(api.digest.clone())
+    );
+    assert_eq!(
+        eu.head_manifest("backfill/worker", "2.0.0")
+            .await
+            .expect("HEAD"),
+        None
+    );
+
+    // The region is back: the failed job, and only it, comes again, and copies.
+    bed.proxy.set_fault(Fault::PassThrough);
+    let retry = jobs.receive().await;
+    assert_eq!(retry.message_ids(), std::slice::from_ref(&worker_message));
+    assert_eq!(
+        retry.event["Records"][0]["attributes"]["ApproximateReceiveCount"], "2",
+        "{:#}",
+        retry.event
+    );
+    let response = run(retry.event.clone());
+    assert_eq!(response, serde_json::json!({ "batchItemFailures": [] }));
+    assert!(jobs.settle(&retry, &response).await.is_empty());
+    assert_eq!(
+        eu.head_manifest("backfill/worker", "2.0.0")
+            .await
+            .expect("HEAD"),
+        Some(worker.digest.clone())
+    );
+    assert!(
+        jobs.receive().await.message_ids().is_empty(),
+        "the queue is empty"
+    );
+
+    // One notification per image and attempt.
+    let envelopes = bed
+        .stack
+        .receive_notifications(&notifications, 3, ARRIVAL)
+        .await;
+    let mut seen: Vec<String> = envelopes
+        .iter()
+        .map(|e| format!("{} {}", attribute(e, "outcome"), attribute(e, "repository")))
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "replicated backfill/api",
+            "replicated backfill/worker",
+            "replication-failed backfill/worker"
+        ]
     );
 }

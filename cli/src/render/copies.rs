@@ -1,6 +1,6 @@
 //! What `replicate` prints: the plan (`--dry-run`) or the copies made, as a table or JSON.
 
-use steward::ops::backfill::{CopyResult, PlannedCopy};
+use steward::ops::backfill::{CopyResult, PlannedCopy, SentJob};
 use steward::policy::Target;
 
 use crate::ReplicateFormat;
@@ -76,6 +76,45 @@ pub fn print_summary(results: &[CopyResult], format: ReplicateFormat) {
         "{} copies, {} ok, {failed} failed",
         results.len(),
         results.len() - failed
+    );
+}
+
+/// The jobs of a fan-out: each with its message ID, or why the queue did not take it.
+pub fn print_fan_out(queue_url: &str, sent: &[SentJob], format: ReplicateFormat) {
+    let queued = sent.iter().filter(|s| s.message_id.is_some()).count();
+    if format == ReplicateFormat::Json {
+        let summary = serde_json::json!({
+            "queue": queue_url,
+            "jobs": sent,
+            "queued": queued,
+            "failed": sent.len() - queued,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).unwrap_or_default()
+        );
+        return;
+    }
+    println!(
+        "{:<30} {:<20} {:<25} {:<25} MESSAGE",
+        "REPOSITORY", "DIGEST", "TAGS", "REGIONS"
+    );
+    for job in sent {
+        println!(
+            "{:<30} {:<20} {:<25} {:<25} {}",
+            job.repository,
+            short(&job.digest),
+            job.tags.join(","),
+            job.regions.join(","),
+            job.message_id.as_deref().unwrap_or("NOT QUEUED")
+        );
+        if let Some(error) = job.error.as_deref().filter(|_| job.message_id.is_none()) {
+            println!("    {}", steward::notify::visible(error));
+        }
+    }
+    println!(
+        "{queued} of {} copy jobs queued to {queue_url}; the replicator copies them and notifies per image",
+        sent.len()
     );
 }
 

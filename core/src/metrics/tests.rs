@@ -281,7 +281,7 @@ fn a_replication_counts_each_destination() {
     };
     let report = ReplicatorReport::Copy(ReplicationReport::new(
         &image,
-        "1.4.2",
+        &["1.4.2".to_string()],
         vec![
             RegionOutcome::new(&target("eu-west-1"), Ok(copied), 250),
             RegionOutcome::new(&target("eu-central-1"), Err("HTTP 503".into()), 40),

@@ -6,22 +6,29 @@
 
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
+use steward::copy_job::CopyJob;
 use steward::deadline::Deadline;
 use steward::error::{Service, StewardError};
-use steward::events::StewardEvent;
+use steward::events::{SqsBatch, SqsMessage, StewardEvent};
 use steward::harness::{Handled, Handler, Invocation};
 use steward::metrics::Function;
+use steward::notify::ImageRef;
+use steward::policy::Target;
 use steward::policy::{Mode, Policy};
 use steward::ports::{ImageReader, Notifier, Replicator};
 use steward::push::{judge, triage, Triage};
 use steward::replication::{
-    native_replication_notification, replication_targets, NativeReport, RegionOutcome,
-    ReplicationReport, ReplicatorReport,
+    is_source, native_replication_notification, replication_targets, BatchReport, JobFailure,
+    JobReport, NativeReport, RegionOutcome, ReplicationReport, ReplicatorReport,
 };
-use tracing::info;
+use tracing::{info, warn};
 
 /// Time kept for publishing the report after the copies.
 pub const PUBLISH_RESERVE: Duration = Duration::from_secs(2);
+
+/// How many copy jobs of a batch run at once (each copies to its destinations in parallel).
+pub const JOB_CONCURRENCY: usize = 4;
 
 /// The replicator on its ports: `I` reads the source images, `R` copies to a target, `N` publishes
 /// notifications.
@@ -63,6 +70,12 @@ impl<I: ImageReader, R: Replicator, N: Notifier> Handler for ReplicatorFunction<
                     native: true,
                     repository: event.detail.repository_name,
                 })));
+            }
+            StewardEvent::SqsBatch(batch) => {
+                let until = invocation.deadline.earlier_by(PUBLISH_RESERVE);
+                return Ok(Handled::Done(ReplicatorReport::Batch(
+                    self.run_jobs(batch, until).await,
+                )));
             }
             other => return Ok(Handled::other_event(&other)),
         };
@@ -107,16 +120,20 @@ impl<I: ImageReader, R: Replicator, N: Notifier> Handler for ReplicatorFunction<
             }
             Some(_) => {
                 let copies_until = invocation.deadline.earlier_by(PUBLISH_RESERVE);
-                self.copy_to_every_target(image, &pushed.tag, &targets, copies_until)
+                let copies: Vec<(Target, Vec<String>)> = targets
+                    .into_iter()
+                    .map(|t| (t, vec![pushed.tag.clone()]))
+                    .collect();
+                self.copy_to_every_target(image, &copies, copies_until)
                     .await
             }
         };
-        let report = ReplicationReport::new(image, &pushed.tag, outcomes);
+        let report = ReplicationReport::new(image, std::slice::from_ref(&pushed.tag), outcomes);
         if report.should_notify(self.notify_already_replicated) {
             self.notifier.publish(&report.notification(image)).await?;
         }
         let failed = report.failed_regions();
-        info!(repository = %report.repository, tag = %report.tag, outcome = report.outcome.as_str(), failed = failed.len(), "replication handled");
+        info!(repository = %report.repository, tag = %report.tag_list(), outcome = report.outcome.as_str(), failed = failed.len(), "replication handled");
         if !failed.is_empty() {
             // Retryable: a retry copies only what is still missing.
             let error = StewardError::Unavailable {
@@ -133,24 +150,122 @@ impl<I: ImageReader, R: Replicator, N: Notifier> Handler for ReplicatorFunction<
 }
 
 impl<I: ImageReader, R: Replicator, N: Notifier> ReplicatorFunction<I, R, N> {
-    /// Every destination is tried; one failing does not stop the others.
+    /// Every destination is tried with its tags; one failing does not stop the others. A
+    /// destination with no tags left (they moved on at the source) copies nothing.
     async fn copy_to_every_target(
         &self,
-        image: &steward::notify::ImageRef,
-        tag: &str,
-        targets: &[steward::policy::Target],
+        image: &ImageRef,
+        copies: &[(Target, Vec<String>)],
         until: Deadline,
     ) -> Vec<RegionOutcome> {
-        let tags = [tag.to_string()];
-        futures_util::future::join_all(targets.iter().map(|target| async {
+        futures_util::future::join_all(copies.iter().map(|(target, tags)| async move {
+            if tags.is_empty() {
+                return RegionOutcome::moved_on(target);
+            }
             let started = Instant::now();
             let result = until
-                .run(self.replicator.replicate(image, &tags, target))
+                .run(self.replicator.replicate(image, tags, target))
                 .await;
             let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             RegionOutcome::new(target, result.map_err(|e| e.to_string()), elapsed)
         }))
         .await
+    }
+
+    /// The batch's jobs, [`JOB_CONCURRENCY`] at a time; each stands alone.
+    async fn run_jobs(&self, batch: SqsBatch, until: Deadline) -> BatchReport {
+        let jobs = futures_util::stream::iter(batch.records)
+            .map(|message| self.run_job(message, until))
+            .buffered(JOB_CONCURRENCY)
+            .collect()
+            .await;
+        BatchReport { jobs }
+    }
+
+    /// One job: the tags still naming the image at the source, read just before the copies
+    /// (a tag that moved on since the plan is not copied: that would move the replica's tag
+    /// backwards), the copies, one notification for the image.
+    async fn run_job(&self, message: SqsMessage, until: Deadline) -> JobReport {
+        let (report, result) = match CopyJob::from_message(&message.body) {
+            Err(error) => (None, Err(StewardError::MalformedEvent(error.to_string()))),
+            Ok(job) => self.copy_job(&job, until).await,
+        };
+        let failure = result.err().map(|error| JobFailure::of(&error));
+        let outcome = report
+            .as_ref()
+            .map(|r| r.outcome.as_str())
+            .unwrap_or("none");
+        match &failure {
+            None => info!(message_id = %message.message_id, outcome, "copy job done"),
+            Some(failure) => warn!(
+                message_id = %message.message_id,
+                outcome,
+                receive_count = message.receive_count(),
+                error_type = failure.error_type,
+                error = %failure.message,
+                "copy job failed; it returns to the queue"
+            ),
+        }
+        JobReport {
+            message_id: message.message_id,
+            report,
+            failure,
+        }
+    }
+
+    async fn copy_job(
+        &self,
+        job: &CopyJob,
+        until: Deadline,
+    ) -> (Option<ReplicationReport>, Result<(), StewardError>) {
+        let image = job.image();
+        let tags = job.tags();
+        let now_named = futures_util::future::join_all(tags.iter().map(|tag| {
+            until.run(
+                self.images
+                    .tag_digest(&image.region, &image.repository, tag),
+            )
+        }))
+        .await;
+        let mut current = Vec::new();
+        for (tag, named) in tags.iter().zip(now_named) {
+            match named {
+                Ok(Some(digest)) if digest == image.digest => current.push(tag.clone()),
+                Ok(_) => {}
+                Err(error) => return (None, Err(error)),
+            }
+        }
+        let copies: Vec<(Target, Vec<String>)> = job
+            .destinations
+            .iter()
+            .map(|destination| {
+                let tags = destination
+                    .tags
+                    .iter()
+                    .filter(|tag| current.contains(tag))
+                    .cloned()
+                    .collect();
+                (destination.target(), tags)
+            })
+            .filter(|(target, _)| !is_source(target, &image))
+            .collect();
+        let outcomes = self.copy_to_every_target(&image, &copies, until).await;
+        let report = ReplicationReport::new(&image, &tags, outcomes);
+        if report.should_notify(self.notify_already_replicated) {
+            if let Err(error) = self.notifier.publish(&report.notification(&image)).await {
+                return (Some(report), Err(error));
+            }
+        }
+        let failed = report.failed_regions();
+        let result = if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(StewardError::Unavailable {
+                service: Service::Registry,
+                message: format!("replication to {} failed", failed.join(", ")),
+            })
+        };
+        (Some(report), result)
     }
 }
 
@@ -174,6 +289,7 @@ mod tests {
     #[derive(Default)]
     struct Copies {
         failing: Vec<&'static str>,
+        failing_repositories: Vec<&'static str>,
         already: Vec<&'static str>,
         made: Mutex<Vec<(String, String)>>,
     }
@@ -181,11 +297,15 @@ mod tests {
     impl Replicator for Copies {
         async fn replicate(
             &self,
-            _: &ImageRef,
+            image: &ImageRef,
             tags: &[String],
             target: &Target,
         ) -> Result<CopyStats, StewardError> {
-            if self.failing.contains(&target.region.as_str()) {
+            if self.failing.contains(&target.region.as_str())
+                || self
+                    .failing_repositories
+                    .contains(&image.repository.as_str())
+            {
                 return Err(StewardError::Unavailable {
                     service: Service::Registry,
                     message: "connection refused".into(),
@@ -278,6 +398,87 @@ mod tests {
             function.notifier.received()[0].outcome,
             "replication-failed"
         );
+    }
+
+    const WORKER: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+    const WORKER_MESSAGE: &str = "2e1424d4-f796-459a-8184-9c92662be6da";
+
+    fn batch_function(
+        failing_repositories: Vec<&'static str>,
+    ) -> ReplicatorFunction<MemoryImages, Copies, Inbox> {
+        let copies = Copies {
+            failing_repositories,
+            ..Copies::default()
+        };
+        let function = function_with(POLICY, copies, None);
+        function.images.retag("latest", NEWER);
+        function.images.retag("2.0.0", WORKER);
+        function
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_batch_of_jobs_answers_with_the_failed_ones_only_and_notifies_per_image() {
+        let mut function = batch_function(vec!["team-a/worker"]);
+        let response = function
+            .invoke(sample("copy-jobs-sqs.json"))
+            .await
+            .expect("a partial batch response, not an error");
+        assert_eq!(
+            response,
+            serde_json::json!({ "batchItemFailures": [{ "itemIdentifier": WORKER_MESSAGE }] })
+        );
+        assert_eq!(
+            function.replicator.made.lock().expect("lock").clone(),
+            [("eu-west-1".to_string(), "1.4.2".to_string())],
+            "`latest` names another image at the source now: it is not copied"
+        );
+        let outcomes: Vec<String> = function
+            .notifier
+            .received()
+            .iter()
+            .map(|n| format!("{} {}", n.outcome, n.image.repository))
+            .collect();
+        assert_eq!(outcomes.len(), 2, "{outcomes:?}");
+        assert!(
+            outcomes.contains(&"replicated team-a/api".to_string()),
+            "{outcomes:?}"
+        );
+        assert!(
+            outcomes.contains(&"replication-failed team-a/worker".to_string()),
+            "{outcomes:?}"
+        );
+
+        function.replicator.failing_repositories.clear();
+        let retried = steward::testing::patched_sample("copy-jobs-sqs.json", |event| {
+            if let Some(records) = event["Records"].as_array_mut() {
+                records.retain(|r| r["messageId"] == WORKER_MESSAGE);
+            }
+        });
+        let response = function.invoke(retried).await.expect("handled");
+        assert_eq!(response, serde_json::json!({ "batchItemFailures": [] }));
+        assert_eq!(function.replicator.made.lock().expect("lock").len(), 2);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_message_that_is_not_a_job_fails_alone_and_is_counted_by_class() {
+        use steward::metrics::{Dimension, Metric};
+        let function = batch_function(vec![]);
+        let event = steward::testing::patched_sample("copy-jobs-sqs.json", |event| {
+            event["Records"][1]["body"] =
+                "{\"kind\":\"ecr-steward/copy-job\",\"version\":9}".into();
+        });
+        let answered = function.answer(event, Invocation::unlimited()).await;
+        assert_eq!(
+            answered.result.expect("handled"),
+            serde_json::json!({ "batchItemFailures": [{ "itemIdentifier": WORKER_MESSAGE }] })
+        );
+        let failures = answered.metrics.total(
+            Metric::Failures,
+            &[(Dimension::ErrorClass, "NonRetryable.MalformedEvent")],
+        );
+        assert_eq!(failures, 1);
+        assert_eq!(answered.metrics.total(Metric::Copies, &[]), 1);
+        assert_eq!(function.notifier.received().len(), 1);
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -6,11 +6,12 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::copy_job::{CopyJob, JobDestination};
 use crate::error::StewardError;
 use crate::glob::Glob;
 use crate::image::ImageRef;
 use crate::policy::{Pattern, Policy, Target};
-use crate::ports::{ImageCatalog, Replicator};
+use crate::ports::{ImageCatalog, JobQueue, JobSent, Replicator, MAX_JOB_BATCH};
 use crate::replication::{is_source, replication_targets, CopyRun};
 
 /// Where the copies go.
@@ -168,6 +169,128 @@ pub async fn copy_all<R: Replicator>(
     results
 }
 
+/// The plan as copy jobs: one per image, with each of its destinations and their tags.
+pub fn jobs(region: &str, plan: &[PlannedCopy]) -> Vec<CopyJob> {
+    let mut jobs: Vec<CopyJob> = Vec::new();
+    for copy in plan {
+        let destination = JobDestination::new(&copy.target, copy.tags.clone());
+        match jobs.last_mut() {
+            Some(job)
+                if job.source.repository == copy.repository && job.source.digest == copy.digest =>
+            {
+                job.destinations.push(destination);
+            }
+            _ => {
+                let image = ImageRef {
+                    account: None,
+                    region: region.into(),
+                    repository: copy.repository.clone(),
+                    digest: copy.digest.clone(),
+                };
+                jobs.push(CopyJob::new(&image, vec![destination]));
+            }
+        }
+    }
+    jobs
+}
+
+/// One job of a fan-out and how the queue took it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SentJob {
+    /// The source repository.
+    pub repository: String,
+    /// The image, by digest.
+    pub digest: String,
+    /// The destination regions.
+    pub regions: Vec<String>,
+    /// The tags copied (each destination's tags together).
+    pub tags: Vec<String>,
+    /// The queue's message ID; `None` when it was not queued.
+    pub message_id: Option<String>,
+    /// Why it was not queued.
+    pub error: Option<String>,
+}
+
+/// How many times a job the queue refused with a fault of its own is sent again.
+pub const SEND_ATTEMPTS: usize = 3;
+
+/// SQS takes at most 256 KiB in one batch; a batch stops short of this many bytes of bodies.
+pub const MAX_BATCH_BYTES: usize = 200 * 1024;
+
+/// Sends each job to `queue`, [`MAX_JOB_BATCH`] (or [`MAX_BATCH_BYTES`]) to a request; a job
+/// refused for a reason of the queue's own is sent again, up to [`SEND_ATTEMPTS`] times.
+/// An error of a whole request (access denied, no such queue) stops the fan-out: what was
+/// queued before it stays queued, and is reported as such.
+pub async fn fan_out<Q: JobQueue>(
+    queue: &Q,
+    jobs: Vec<CopyJob>,
+) -> Result<Vec<SentJob>, (Vec<SentJob>, StewardError)> {
+    let mut sent: Vec<SentJob> = jobs.iter().map(SentJob::planned).collect();
+    let mut pending: Vec<usize> = (0..jobs.len()).collect();
+    for _ in 0..SEND_ATTEMPTS {
+        let mut again = Vec::new();
+        for batch in batches(&jobs, &pending) {
+            let batch_jobs: Vec<CopyJob> = batch.iter().map(|&i| jobs[i].clone()).collect();
+            let answers = match queue.send_batch(&batch_jobs).await {
+                Ok(answers) => answers,
+                Err(error) => return Err((sent, error)),
+            };
+            for (&index, answer) in batch.iter().zip(answers) {
+                match answer {
+                    JobSent::Queued(id) => {
+                        sent[index].message_id = Some(id);
+                        sent[index].error = None;
+                    }
+                    JobSent::Refused { reason, retryable } => {
+                        sent[index].error = Some(reason);
+                        if retryable {
+                            again.push(index);
+                        }
+                    }
+                }
+            }
+        }
+        if again.is_empty() {
+            break;
+        }
+        pending = again;
+    }
+    Ok(sent)
+}
+
+fn batches(jobs: &[CopyJob], pending: &[usize]) -> Vec<Vec<usize>> {
+    let mut batches: Vec<Vec<usize>> = Vec::new();
+    let mut bytes = 0;
+    for &index in pending {
+        let size = jobs[index].to_message().len();
+        let full = batches
+            .last()
+            .is_none_or(|b| b.len() == MAX_JOB_BATCH || bytes + size > MAX_BATCH_BYTES);
+        if full {
+            batches.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += size;
+        if let Some(batch) = batches.last_mut() {
+            batch.push(index);
+        }
+    }
+    batches
+}
+
+impl SentJob {
+    fn planned(job: &CopyJob) -> Self {
+        Self {
+            repository: job.source.repository.clone(),
+            digest: job.source.digest.clone(),
+            regions: job.destinations.iter().map(|d| d.region.clone()).collect(),
+            tags: job.tags(),
+            message_id: None,
+            error: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,5 +373,43 @@ mod tests {
             ]
         );
         assert!(plan.iter().all(|c| c.target.create_repository));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_fan_out_sends_one_job_per_image_and_resends_what_the_queue_dropped() {
+        use crate::testing::MemoryQueue;
+        let to = Destinations::Regions {
+            regions: vec!["eu-west-1".into(), "ap-south-1".into()],
+            create_repository: false,
+        };
+        let plan = plan(&Policy::builtin(), &catalog(), &request(to, None))
+            .await
+            .expect("planned");
+        assert_eq!(plan.len(), 4, "two images, two regions each");
+        let jobs = jobs("us-east-1", &plan);
+        assert_eq!(jobs.len(), 2);
+        assert_eq!(jobs[1].tags(), ["2.0.0", "latest"]);
+        assert_eq!(jobs[1].destinations.len(), 2);
+
+        let many: Vec<CopyJob> = (0..23)
+            .map(|i| {
+                let mut job = jobs[i % 2].clone();
+                job.source.repository = format!("team/app-{i}");
+                job
+            })
+            .collect();
+        let queue = MemoryQueue::default().dropping_first(2);
+        let sent = fan_out(&queue, many).await.expect("sent");
+        assert!(
+            sent.iter()
+                .all(|s| s.message_id.is_some() && s.error.is_none()),
+            "{sent:?}"
+        );
+        assert_eq!(queue.jobs().len(), 23);
+        assert_eq!(
+            queue.batch_sizes(),
+            [10, 10, 3, 2],
+            "the two dropped went again"
+        );
     }
 }

@@ -8,6 +8,8 @@ mod registries;
 mod retention;
 mod sdk;
 mod sns;
+#[cfg(feature = "fan-out")]
+mod sqs;
 
 pub use classify::classify;
 pub use ecr::{Ecr, RegistryCredentials};
@@ -15,3 +17,5 @@ pub use registries::{Registries, RegistryReplicator};
 pub use retention::RETENTION_MARK_TAG;
 pub use sdk::{retry_config, sdk_config, timeout_config};
 pub use sns::Sns;
+#[cfg(feature = "fan-out")]
+pub use sqs::Sqs;

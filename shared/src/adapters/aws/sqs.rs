@@ -1,0 +1,82 @@
+//! SQS: copy jobs sent to the replicator's job queue, ten to a request.
+
+use aws_config::SdkConfig;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+
+use super::classify::classify;
+use crate::copy_job::CopyJob;
+use crate::error::{Service, StewardError};
+use crate::ports::{JobQueue, JobSent};
+
+/// Sends copy jobs to one queue.
+#[derive(Clone, Debug)]
+pub struct Sqs {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl Sqs {
+    /// A sender to `queue_url`, on `config`.
+    pub fn new(config: &SdkConfig, queue_url: &str) -> Self {
+        Self {
+            client: aws_sdk_sqs::Client::new(config),
+            queue_url: queue_url.into(),
+        }
+    }
+}
+
+impl JobQueue for Sqs {
+    async fn send_batch(&self, jobs: &[CopyJob]) -> Result<Vec<JobSent>, StewardError> {
+        let entries = jobs
+            .iter()
+            .enumerate()
+            .map(|(index, job)| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(index.to_string())
+                    .message_body(job.to_message())
+                    .build()
+                    .map_err(|e| StewardError::Internal(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let answer = self
+            .client
+            .send_message_batch()
+            .queue_url(&self.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| classify(Service::Sqs, e))?;
+        let mut sent: Vec<Option<JobSent>> = vec![None; jobs.len()];
+        for ok in answer.successful() {
+            if let Some(slot) = ok.id().parse::<usize>().ok().and_then(|i| sent.get_mut(i)) {
+                *slot = Some(JobSent::Queued(ok.message_id().to_string()));
+            }
+        }
+        for failed in answer.failed() {
+            if let Some(slot) = failed
+                .id()
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| sent.get_mut(i))
+            {
+                *slot = Some(JobSent::Refused {
+                    reason: format!(
+                        "{}: {}",
+                        failed.code(),
+                        failed.message().unwrap_or_default()
+                    ),
+                    retryable: !failed.sender_fault(),
+                });
+            }
+        }
+        Ok(sent
+            .into_iter()
+            .map(|slot| {
+                slot.unwrap_or_else(|| JobSent::Refused {
+                    reason: "SQS did not answer for this message".into(),
+                    retryable: true,
+                })
+            })
+            .collect())
+    }
+}
