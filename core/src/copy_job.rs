@@ -267,3 +267,64 @@ mod tests {
         assert!(matches!(error(&value.to_string()), JobError::Invalid(_)));
     }
 }
+
+#[cfg(test)]
+mod schema {
+    use serde_json::Value;
+
+    use super::*;
+
+    /// Every key of `data` is a property of `schema`, and every required one is there.
+    fn conforms(schema: &Value, data: &Value, path: &str) {
+        match data {
+            Value::Object(object) => {
+                for required in schema["required"].as_array().into_iter().flatten() {
+                    let key = required.as_str().unwrap_or_default();
+                    assert!(object.contains_key(key), "{path}.{key} is required");
+                }
+                for (key, value) in object {
+                    let property = &schema["properties"][key];
+                    assert!(!property.is_null(), "{path}.{key} is not in the schema");
+                    conforms(property, value, &format!("{path}.{key}"));
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    conforms(&schema["items"], item, &format!("{path}[]"));
+                }
+            }
+            other => {
+                if let Some(constant) = schema.get("const") {
+                    assert_eq!(constant, other, "{path}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_jobs_written_are_what_the_published_schema_describes() {
+        let text = include_str!("../../schema/copy-job.v1.schema.json");
+        let schema: Value = serde_json::from_str(text).expect("JSON");
+        let mut job = serde_json::to_value(tests_job()).expect("json");
+        conforms(&schema, &job, "job");
+        job["destinations"][0]["account"] = "210987654321".into();
+        conforms(&schema, &job, "job");
+    }
+
+    fn tests_job() -> CopyJob {
+        let image = ImageRef {
+            account: None,
+            region: "us-east-1".into(),
+            repository: "team/app".into(),
+            digest: format!("sha256:{}", "a".repeat(64)),
+        };
+        let target = Target {
+            rule: "eu".into(),
+            region: "eu-west-1".into(),
+            account: None,
+            repository: "team/app".into(),
+            create_repository: true,
+        };
+        CopyJob::new(&image, vec![JobDestination::new(&target, vec!["1.0.0".into()])])
+    }
+}

@@ -267,7 +267,10 @@ def main() -> int:
     sqs = boto3.client("sqs", region_name=region)
 
     template = load_template(args.template)
-    samples = sorted(args.events.glob("*.json"))
+    # EventBridge events only: an SQS batch (copy-jobs-sqs.json) reaches the replicator
+    # through its event source mapping, not through a rule.
+    samples = sorted(p for p in args.events.glob("*.json")
+                     if "detail-type" in json.loads(p.read_text()))
     if not samples:
         print(f"check_patterns: no events in {args.events}", file=sys.stderr)
         return 2
