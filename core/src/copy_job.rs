@@ -325,6 +325,9 @@ mod schema {
             repository: "team/app".into(),
             create_repository: true,
         };
-        CopyJob::new(&image, vec![JobDestination::new(&target, vec!["1.0.0".into()])])
+        CopyJob::new(
+            &image,
+            vec![JobDestination::new(&target, vec!["1.0.0".into()])],
+        )
     }
 }

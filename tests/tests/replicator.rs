@@ -496,7 +496,11 @@ async fn pre_releases_are_not_replicated() {
         skipped,
         serde_json::json!({ "outcome": "skipped", "reason": "no replication rule matches the repository and tag" })
     );
-    assert_eq!(replicated["tag"], "1.0.0", "{replicated:#}");
+    assert_eq!(
+        replicated["tags"],
+        serde_json::json!(["1.0.0"]),
+        "{replicated:#}"
+    );
     assert_eq!(replicated["outcomes"][0]["ok"], true, "{replicated:#}");
     assert_identical(&bed.source, &bed.destination, &release).await;
     assert_eq!(bed.at_destination("1.1.0-rc.1").await, None);
