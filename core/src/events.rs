@@ -287,6 +287,12 @@ impl SqsMessage {
             .and_then(|count| count.parse().ok())
             .unwrap_or(1)
     }
+
+    /// The queue's account, from its ARN (`arn:aws:sqs:REGION:ACCOUNT:NAME`).
+    pub fn account(&self) -> Option<&str> {
+        let arn = self.event_source_arn.as_deref()?;
+        arn.split(':').nth(4).filter(|account| !account.is_empty())
+    }
 }
 
 /// The `detail_type` an [`SqsBatch`] is reported under (it has none of its own).
@@ -530,6 +536,7 @@ mod tests {
             "059f36b4-87a3-44ab-83d2-661975830a7d"
         );
         assert_eq!(batch.records[0].receive_count(), 1);
+        assert_eq!(batch.records[0].account(), Some("123456789012"));
         assert!(batch.records[1].body.contains("team-a/worker"));
         let error = StewardEvent::from_value(serde_json::json!({
             "Records": [{ "eventSource": "aws:sqs", "body": "{}" }]

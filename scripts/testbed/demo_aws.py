@@ -4,6 +4,9 @@
   demo_aws.py event SAMPLE REPO DIGEST [TAG] > event.json   (a sample event aimed at an image)
   demo_aws.py drain QUEUE_URL            -> prints the notifications received, readably
   demo_aws.py scan REPO DIGEST CRITICAL HIGH   (scripts a completed basic scan in moto)
+  demo_aws.py queue NAME                 -> prints the URL of a new SQS queue (the copy job queue)
+  demo_aws.py batch QUEUE_URL > event.json   (up to 10 messages as Lambda's SQS event; deleted,
+                                          as Lambda deletes a batch the function handled)
 """
 import json
 import os
@@ -86,6 +89,26 @@ def scan(repository, digest, critical, high):
     urllib.request.urlopen(request).read()
 
 
+def queue(name):
+    print(boto3.client("sqs", region_name=REGION).create_queue(QueueName=name)["QueueUrl"])
+
+
+def batch(url):
+    sqs = boto3.client("sqs", region_name=REGION)
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                   MessageSystemAttributeNames=["All"]).get("Messages", [])
+    records = [{
+        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+        "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
+        "eventSource": "aws:sqs", "eventSourceARN": arn, "awsRegion": REGION,
+    } for m in messages]
+    for m in messages:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    print(json.dumps({"Records": records}, indent=2))
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    {"topic": topic, "event": event, "drain": drain, "scan": scan}[command](*args)
+    {"topic": topic, "event": event, "drain": drain, "scan": scan, "queue": queue,
+     "batch": batch}[command](*args)

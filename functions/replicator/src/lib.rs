@@ -188,7 +188,7 @@ impl<I: ImageReader, R: Replicator, N: Notifier> ReplicatorFunction<I, R, N> {
     async fn run_job(&self, message: SqsMessage, until: Deadline) -> JobReport {
         let (report, result) = match CopyJob::from_message(&message.body) {
             Err(error) => (None, Err(StewardError::MalformedEvent(error.to_string()))),
-            Ok(job) => self.copy_job(&job, until).await,
+            Ok(job) => self.copy_job(&job, message.account(), until).await,
         };
         let failure = result.err().map(|error| JobFailure::of(&error));
         let outcome = report
@@ -216,9 +216,11 @@ impl<I: ImageReader, R: Replicator, N: Notifier> ReplicatorFunction<I, R, N> {
     async fn copy_job(
         &self,
         job: &CopyJob,
+        account: Option<&str>,
         until: Deadline,
     ) -> (Option<ReplicationReport>, Result<(), StewardError>) {
-        let image = job.image();
+        let mut image = job.image();
+        image.account = account.map(str::to_string);
         let tags = job.tags();
         let now_named = futures_util::future::join_all(tags.iter().map(|tag| {
             until.run(
