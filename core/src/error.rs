@@ -10,6 +10,10 @@ pub enum Service {
     Sns,
     /// An OCI registry's HTTP API (manifests, blobs).
     Registry,
+    /// Amazon S3, where a policy may be kept.
+    S3,
+    /// AWS Systems Manager Parameter Store, where a policy may be kept.
+    Ssm,
 }
 
 impl std::fmt::Display for Service {
@@ -18,6 +22,8 @@ impl std::fmt::Display for Service {
             Service::Ecr => "ECR",
             Service::Sns => "SNS",
             Service::Registry => "the registry",
+            Service::S3 => "S3",
+            Service::Ssm => "SSM",
         })
     }
 }
