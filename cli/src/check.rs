@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Context};
 use steward::labels::{self, Labels};
 use steward::policy::Policy;
+use steward::policy_source::{self, PolicyLocation};
 use steward::reference;
 
 use crate::render::Report;
@@ -30,12 +31,11 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<bool> {
     Ok(report.compliant)
 }
 
-pub fn validate(file: &Path) -> anyhow::Result<bool> {
-    let policy = Policy::from_file(file)?;
+pub fn validate(source: &str) -> anyhow::Result<bool> {
+    let (policy, origin) = read_policy(source)?;
     let rules = policy.rules.len();
     println!(
-        "{}: valid, {rules} rule{}, mode {}",
-        file.display(),
+        "{origin}: valid, {rules} rule{}, mode {}",
         if rules == 1 { "" } else { "s" },
         serde_json::to_value(policy.mode)?
             .as_str()
@@ -49,16 +49,34 @@ const DEPRECATED_POLICY_VAR: &str = "ECR_STEWARD_POLICY";
 
 pub fn load_policy(arg: &PolicyArg) -> anyhow::Result<(Policy, String)> {
     let deprecated = || {
-        let path = std::env::var_os(DEPRECATED_POLICY_VAR).filter(|v| !v.is_empty())?;
+        let path = std::env::var(DEPRECATED_POLICY_VAR)
+            .ok()
+            .filter(|v| !v.is_empty())?;
         eprintln!(
             "warning: {DEPRECATED_POLICY_VAR} is deprecated; set STEWARD_POLICY_FILE instead"
         );
-        Some(std::path::PathBuf::from(path))
+        Some(path)
     };
     Ok(match arg.path.clone().or_else(deprecated) {
-        Some(path) => (Policy::from_file(&path)?, path.display().to_string()),
+        Some(source) => read_policy(&source)?,
         None => (Policy::builtin(), "the built-in policy".into()),
     })
+}
+
+/// A policy file, or the policy where the functions read it (`s3://BUCKET/KEY`, `ssm:NAME`,
+/// in the environment's region), and how to name it.
+fn read_policy(source: &str) -> anyhow::Result<(Policy, String)> {
+    if !PolicyLocation::looks_like(source) {
+        return Ok((Policy::from_file(Path::new(source))?, source.to_string()));
+    }
+    let location = PolicyLocation::parse(source).map_err(anyhow::Error::msg)?;
+    let policy = crate::aws::runtime()?.block_on(async {
+        let aws = crate::aws::connect(None).await?;
+        let store = steward::aws::AwsPolicyStore::new(&aws.sdk);
+        let (policy, _version) = policy_source::load(&store, &location).await?;
+        anyhow::Ok(policy)
+    })?;
+    Ok((policy, location.to_string()))
 }
 
 /// Every tag to check, with the repository it belongs to when known.

@@ -223,17 +223,25 @@ pub enum AuditFormat {
 
 #[derive(Args)]
 pub struct PolicyArg {
-    /// Policy file (YAML or JSON); the built-in policy when absent.
-    #[arg(long = "policy", value_name = "FILE", env = "STEWARD_POLICY_FILE")]
-    path: Option<PathBuf>,
+    /// Policy file (YAML or JSON), or where the functions read it: s3://BUCKET/KEY or
+    /// ssm:NAME (in the environment's region); the built-in policy when absent.
+    #[arg(
+        long = "policy",
+        value_name = "FILE",
+        env = "STEWARD_POLICY_FILE",
+        value_hint = clap::ValueHint::FilePath
+    )]
+    path: Option<String>,
 }
 
 #[derive(Subcommand)]
 enum PolicyCommand {
-    /// Check a policy file; prints what is wrong, with line and column.
+    /// Check a policy file, or the policy in S3 or SSM; prints what is wrong, with line and column.
     Validate {
-        #[arg(value_name = "FILE")]
-        file: PathBuf,
+        /// A file (YAML or JSON), s3://BUCKET/KEY or ssm:NAME (read in the environment's
+        /// region, as STEWARD_POLICY_LOCATION names it).
+        #[arg(value_name = "SOURCE", value_hint = clap::ValueHint::FilePath)]
+        source: String,
     },
     /// Print the built-in policy, a documented starting point.
     ShowDefault,
@@ -255,8 +263,8 @@ fn main() -> ExitCode {
         Command::Gate(args) => gate::run(&args),
         Command::Replicate(args) => replicate::run(&args),
         Command::Audit(args) => audit::run(&args),
-        Command::Policy(PolicyCommand::Validate { file }) => {
-            check::validate(&file).map(Exit::from_passed)
+        Command::Policy(PolicyCommand::Validate { source }) => {
+            check::validate(&source).map(Exit::from_passed)
         }
         Command::Prune(args) => prune::run(&args),
         Command::Lifecycle(LifecycleCommand::Render(args)) => lifecycle::render(&args),

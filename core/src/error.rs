@@ -12,6 +12,10 @@ pub enum Service {
     Registry,
     /// Amazon SQS: the replicator's copy job queue.
     Sqs,
+    /// Amazon S3, where a policy may be kept.
+    S3,
+    /// AWS Systems Manager Parameter Store, where a policy may be kept.
+    Ssm,
 }
 
 impl std::fmt::Display for Service {
@@ -21,6 +25,8 @@ impl std::fmt::Display for Service {
             Service::Sns => "SNS",
             Service::Registry => "the registry",
             Service::Sqs => "SQS",
+            Service::S3 => "S3",
+            Service::Ssm => "SSM",
         })
     }
 }

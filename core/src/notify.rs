@@ -59,6 +59,10 @@ pub enum EventType {
     /// The retention function planned or pruned a repository.
     #[serde(rename = "retention.run")]
     RetentionRun,
+    /// A function read a new version of its policy (`STEWARD_POLICY_LOCATION`) and kept the
+    /// last good one.
+    #[serde(rename = "policy.update")]
+    PolicyUpdate,
 }
 
 impl EventType {
@@ -71,6 +75,7 @@ impl EventType {
             Self::ReplicatorCopy => "replicator.copy",
             Self::ReplicatorNative => "replicator.native",
             Self::RetentionRun => "retention.run",
+            Self::PolicyUpdate => "policy.update",
         }
     }
 }
@@ -116,11 +121,13 @@ pub enum Outcome {
     Pruned,
     /// retention: some expired images could not be deleted.
     PruneFailed,
+    /// any function: a new version of the policy is invalid; the last good one stays.
+    PolicyRejected,
 }
 
 impl Outcome {
     /// Every outcome, in order; for documentation and tests.
-    pub const ALL: [Outcome; 18] = [
+    pub const ALL: [Outcome; 19] = [
         Self::Audited,
         Self::TagRemoved,
         Self::Quarantined,
@@ -139,6 +146,7 @@ impl Outcome {
         Self::PrunePlanned,
         Self::Pruned,
         Self::PruneFailed,
+        Self::PolicyRejected,
     ];
 
     /// The attribute value, such as `tag-removed`; the same as its serialized name.
@@ -162,6 +170,7 @@ impl Outcome {
             Self::PrunePlanned => "prune-planned",
             Self::Pruned => "pruned",
             Self::PruneFailed => "prune-failed",
+            Self::PolicyRejected => "policy-rejected",
         }
     }
 }
@@ -194,7 +203,9 @@ pub struct Notification {
     pub severity: Severity,
     /// What was done or found.
     pub outcome: Outcome,
-    /// The image it is about.
+    /// The image it is about; no digest: about a whole repository (retention); no repository
+    /// either: about the stack's own configuration (its policy), which the message then
+    /// names in `context`, and `link` leads to.
     pub image: ImageRef,
     /// Plain text; rendered with the severity's emoji in front.
     pub title: String,
@@ -273,19 +284,28 @@ impl Notification {
     /// The SNS message body: the chat integrations' custom-notification format.
     pub fn chat_message(&self) -> Value {
         let mut context = self.context.clone();
-        context.insert("repository".into(), self.image.repository.clone());
-        // A notification about a whole repository (retention) has no digest: its thread is
-        // the repository's.
-        let thread = if self.image.digest.is_empty() {
+        // A notification about the configuration (no repository) has a thread of its kind; one
+        // about a whole repository (retention, no digest) the repository's.
+        let thread = if self.image.repository.is_empty() {
+            self.event_type.as_str().to_string()
+        } else if self.image.digest.is_empty() {
+            context.insert("repository".into(), self.image.repository.clone());
             format!("{}:{}", self.event_type.as_str(), self.image.repository)
         } else {
+            context.insert("repository".into(), self.image.repository.clone());
             context.insert("digest".into(), self.image.digest.clone());
             self.image.digest.clone()
         };
         context.insert("region".into(), self.image.region.clone());
         context.insert("outcome".into(), self.outcome.as_str().into());
         let mut next_steps = self.next_steps.clone();
-        next_steps.push(format!("<{}|Open the image in the ECR console>", self.link));
+        let related: Vec<String> = if self.image.repository.is_empty() {
+            next_steps.push(format!("<{}|Open it in the AWS console>", self.link));
+            Vec::new()
+        } else {
+            next_steps.push(format!("<{}|Open the image in the ECR console>", self.link));
+            vec![self.repository_arn()]
+        };
         let mut message = json!({
             "version": "1.0",
             "source": "custom",
@@ -305,7 +325,7 @@ impl Notification {
                 "threadId": thread,
                 "summary": self.title,
                 "eventType": self.event_type,
-                "relatedResources": [self.repository_arn()],
+                "relatedResources": related,
                 "additionalContext": context,
             }
         });
@@ -329,15 +349,18 @@ impl Notification {
     }
 
     /// Message attributes for subscription filter policies (String type; at most 10, so that
-    /// raw delivery to SQS keeps them all).
+    /// raw delivery to SQS keeps them all). SNS refuses an empty value: a notification about
+    /// no repository has no `repository` attribute.
     pub fn attributes(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut attributes = vec![
             ("event_type", self.event_type.as_str().into()),
             ("severity", self.severity.as_str().into()),
             ("repository", self.image.repository.clone()),
             ("outcome", self.outcome.as_str().into()),
             ("region", self.image.region.clone()),
-        ]
+        ];
+        attributes.retain(|(_, value)| !value.is_empty());
+        attributes
     }
 
     fn repository_arn(&self) -> String {
@@ -441,6 +464,34 @@ mod tests {
             assert!(!message.subject().contains(c));
         }
         assert!(rendered.contains("1.2.3gpj.exex"));
+    }
+
+    #[test]
+    fn a_notification_about_the_configuration_names_no_repository() {
+        let mut about_the_policy = notification();
+        about_the_policy.event_type = EventType::PolicyUpdate;
+        about_the_policy.outcome = Outcome::PolicyRejected;
+        about_the_policy.image.repository.clear();
+        about_the_policy.image.digest.clear();
+        about_the_policy.link =
+            "https://console.aws.amazon.com/s3/object/bucket?prefix=policy.yaml".into();
+        let names: Vec<&str> = about_the_policy
+            .attributes()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(names, ["event_type", "severity", "outcome", "region"]);
+        let message = about_the_policy.chat_message();
+        assert_eq!(message["metadata"]["threadId"], "policy.update");
+        assert_eq!(message["metadata"]["relatedResources"], json!([]));
+        let context = &message["metadata"]["additionalContext"];
+        assert!(context.get("repository").is_none() && context.get("digest").is_none());
+        assert_eq!(context["outcome"], "policy-rejected");
+        let steps = message["content"]["nextSteps"].as_array().expect("steps");
+        assert_eq!(
+            steps.last().and_then(Value::as_str),
+            Some("<https://console.aws.amazon.com/s3/object/bucket?prefix=policy.yaml|Open it in the AWS console>")
+        );
     }
 
     #[test]

@@ -38,7 +38,7 @@ complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -f -a "help" -d 'P
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -l tag -d 'A tag to check (repeatable)' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -l tags-file -d 'docker/metadata-action\'s `tags` output: one bare tag or full reference a line (`-` for stdin)' -r -F
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -l repository -d 'The repository the tags are for; picks the policy rule. Taken from references when absent' -r
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -l policy -d 'Policy file (YAML or JSON); the built-in policy when absent' -r -F
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -l policy -d 'Policy file (YAML or JSON), or where the functions read it: s3://BUCKET/KEY or ssm:NAME (in the environment\'s region); the built-in policy when absent' -r -F
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -l labels -d 'Labels to check: an OCI image config, `docker inspect` output, metadata-action\'s `json` output, or key=value lines (`-` for stdin). Without it, labels are not checked' -r -F
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -l format -r -f -a "text\t''
 json\t''
@@ -50,7 +50,7 @@ complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -s h -l h
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand gate" -l repository -d 'The ECR repository' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand gate" -l tag -d 'The image\'s tag' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand gate" -l digest -d 'The image\'s digest (sha256:…); every tag of the image is checked' -r
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand gate" -l policy -d 'Policy file (YAML or JSON); the built-in policy when absent' -r -F
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand gate" -l policy -d 'Policy file (YAML or JSON), or where the functions read it: s3://BUCKET/KEY or ssm:NAME (in the environment\'s region); the built-in policy when absent' -r -F
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand gate" -l wait -d 'Wait this long for the scan to complete (e.g. 90s, 10m), polling with backoff' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand gate" -l region -d 'AWS region; from the environment or profile when absent' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand gate" -l format -r -f -a "text\t''
@@ -63,7 +63,7 @@ complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand gate" -s h -l he
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l repository -d 'Repositories to copy from: a name or a glob (`team/*`, `**`)' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l to -d 'A destination region (repeatable); without it, the policy\'s replication rules decide destinations and tags' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l tag-pattern -d 'Only tags matching this regular expression (anchored)' -r
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l policy -d 'Policy file (YAML or JSON); the built-in policy when absent' -r -F
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l policy -d 'Policy file (YAML or JSON), or where the functions read it: s3://BUCKET/KEY or ssm:NAME (in the environment\'s region); the built-in policy when absent' -r -F
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l region -d 'The source region; from the environment or profile when absent' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l fan-out -d 'Copy nothing here: send one copy job per image to this SQS queue (the stack\'s output CopyJobQueueUrl), for the replicator to copy in parallel across Lambda instances' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l format -r -f -a "text\t''
@@ -72,17 +72,17 @@ complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l cr
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l dry-run -d 'List what would be copied, and copy nothing'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -s h -l help -d 'Print help'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and not __fish_seen_subcommand_from validate show-default help" -s h -l help -d 'Print help'
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and not __fish_seen_subcommand_from validate show-default help" -f -a "validate" -d 'Check a policy file; prints what is wrong, with line and column'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and not __fish_seen_subcommand_from validate show-default help" -f -a "validate" -d 'Check a policy file, or the policy in S3 or SSM; prints what is wrong, with line and column'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and not __fish_seen_subcommand_from validate show-default help" -f -a "show-default" -d 'Print the built-in policy, a documented starting point'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and not __fish_seen_subcommand_from validate show-default help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and __fish_seen_subcommand_from validate" -s h -l help -d 'Print help'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and __fish_seen_subcommand_from show-default" -s h -l help -d 'Print help'
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "validate" -d 'Check a policy file; prints what is wrong, with line and column'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "validate" -d 'Check a policy file, or the policy in S3 or SSM; prints what is wrong, with line and column'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "show-default" -d 'Print the built-in policy, a documented starting point'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand audit" -l repository -d 'The repositories to audit: a name or a glob (`team/*`, `**`)' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand audit" -l region -d 'A region to audit (repeatable); from the environment or profile when absent' -r
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand audit" -l policy -d 'Policy file (YAML or JSON); the built-in policy when absent' -r -F
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand audit" -l policy -d 'Policy file (YAML or JSON), or where the functions read it: s3://BUCKET/KEY or ssm:NAME (in the environment\'s region); the built-in policy when absent' -r -F
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand audit" -l format -r -f -a "text\t'A per-repository table, the worst offenders and every finding'
 json\t'One document with stable field names'
 csv\t'One row per finding'
@@ -102,7 +102,7 @@ complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand iam; and __fish_
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand iam; and __fish_seen_subcommand_from help" -f -a "pipeline" -d 'The least-privilege IAM policy a CI pipeline needs to push to repositories and, with --gate, to run `ecr-steward gate` on what it pushed'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand iam; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand prune" -l repository -d 'Repositories to prune: a name or a glob (`team/*`, `**`; repeatable). Every repository whose rule has a retention section when absent' -r
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand prune" -l policy -d 'Policy file (YAML or JSON); the built-in policy when absent' -r -F
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand prune" -l policy -d 'Policy file (YAML or JSON), or where the functions read it: s3://BUCKET/KEY or ssm:NAME (in the environment\'s region); the built-in policy when absent' -r -F
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand prune" -l now -d 'Measure ages at this moment (RFC 3339) instead of now, for reproducible plans' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand prune" -l region -d 'AWS region; from the environment or profile when absent' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand prune" -l format -r -f -a "text\t''
@@ -113,7 +113,7 @@ complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand lifecycle; and n
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand lifecycle; and not __fish_seen_subcommand_from render help" -f -a "render" -d 'Print the part of a rule\'s retention that ECR\'s lifecycle policy can express, as `aws ecr put-lifecycle-policy --lifecycle-policy-text` takes it; what it cannot express goes to stderr'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand lifecycle; and not __fish_seen_subcommand_from render help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand lifecycle; and __fish_seen_subcommand_from render" -l repository -d 'The repository whose rule to render; the rule for every repository (`**`) when absent' -r
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand lifecycle; and __fish_seen_subcommand_from render" -l policy -d 'Policy file (YAML or JSON); the built-in policy when absent' -r -F
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand lifecycle; and __fish_seen_subcommand_from render" -l policy -d 'Policy file (YAML or JSON), or where the functions read it: s3://BUCKET/KEY or ssm:NAME (in the environment\'s region); the built-in policy when absent' -r -F
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand lifecycle; and __fish_seen_subcommand_from render" -s h -l help -d 'Print help'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand lifecycle; and __fish_seen_subcommand_from help" -f -a "render" -d 'Print the part of a rule\'s retention that ECR\'s lifecycle policy can express, as `aws ecr put-lifecycle-policy --lifecycle-policy-text` takes it; what it cannot express goes to stderr'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand lifecycle; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -126,7 +126,7 @@ complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy audit iam prune lifecycle help" -f -a "prune" -d 'Plan retention (the policy\'s `retention` sections) image by image; delete with --apply'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy audit iam prune lifecycle help" -f -a "lifecycle" -d 'ECR native lifecycle policies from the policy\'s retention sections'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy audit iam prune lifecycle help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "validate" -d 'Check a policy file; prints what is wrong, with line and column'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "validate" -d 'Check a policy file, or the policy in S3 or SSM; prints what is wrong, with line and column'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "show-default" -d 'Print the built-in policy, a documented starting point'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and __fish_seen_subcommand_from iam" -f -a "pipeline" -d 'The least-privilege IAM policy a CI pipeline needs to push to repositories and, with --gate, to run `ecr-steward gate` on what it pushed'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and __fish_seen_subcommand_from lifecycle" -f -a "render" -d 'Print the part of a rule\'s retention that ECR\'s lifecycle policy can express, as `aws ecr put-lifecycle-policy --lifecycle-policy-text` takes it; what it cannot express goes to stderr'

@@ -3,14 +3,21 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 use crate::metrics::Namespace;
 use crate::policy::{Mode, Policy, PolicyError, SourceFormat};
+use crate::policy_source::{PolicyLocation, DEFAULT_INTERVAL};
 
 /// Inline policy document (YAML or JSON); the SAM parameter `PolicyDocument` sets it.
 pub const POLICY: &str = "STEWARD_POLICY";
 /// Path of a policy file, e.g. one packaged with the function; used when STEWARD_POLICY is unset.
 pub const POLICY_FILE: &str = "STEWARD_POLICY_FILE";
+/// Where the policy is kept, `s3://BUCKET/KEY` or `ssm:NAME`: read at init and re-read when it
+/// changes. Not together with [`POLICY`] or [`POLICY_FILE`].
+pub const POLICY_LOCATION: &str = "STEWARD_POLICY_LOCATION";
+/// Seconds between two checks of [`POLICY_LOCATION`] for a new version (default 60).
+pub const POLICY_REFRESH_SECONDS: &str = "STEWARD_POLICY_REFRESH_SECONDS";
 /// `audit` or `enforce`; overrides the policy's modes when set.
 pub const MODE: &str = "STEWARD_MODE";
 /// The SNS topic notifications go to.
@@ -46,11 +53,25 @@ pub enum ConfigError {
     Policy(#[from] PolicyError),
 }
 
+/// Where a function's policy comes from.
+#[derive(Debug, Clone)]
+pub enum PolicySource {
+    /// [`POLICY`], else [`POLICY_FILE`], else the built-in policy: read once.
+    Fixed(Policy),
+    /// [`POLICY_LOCATION`]: read at init (by `steward::lambda::init`), then re-read.
+    Stored {
+        /// Where.
+        location: PolicyLocation,
+        /// How often it is checked for a new version ([`POLICY_REFRESH_SECONDS`]).
+        refresh: Duration,
+    },
+}
+
 /// A function's settings, read from the environment and validated.
 #[derive(Debug, Clone)]
 pub struct FunctionConfig {
-    /// The policy: from [`POLICY`], else [`POLICY_FILE`], else the built-in one.
-    pub policy: Policy,
+    /// The policy, or where it is kept.
+    pub policy: PolicySource,
     /// The mode set by [`MODE`], overriding the policy's; `None` when unset.
     pub mode_override: Option<Mode>,
     /// The SNS topic, from [`TOPIC_ARN`].
@@ -86,12 +107,29 @@ impl FunctionConfig {
     ) -> Result<Self, ConfigError> {
         let vars: BTreeMap<String, String> = vars.into_iter().collect();
         let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let policy = match (get(POLICY), get(POLICY_FILE)) {
-            (Some(text), _) => {
-                Policy::from_text(text, POLICY, SourceFormat::detect(Path::new(""), text))?
+        let policy = match (get(POLICY_LOCATION), get(POLICY), get(POLICY_FILE)) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    variable: POLICY_LOCATION.into(),
+                    message: format!("{POLICY} or {POLICY_FILE} is set too; set only one of them"),
+                })
             }
-            (None, Some(path)) => Policy::from_file(Path::new(path))?,
-            (None, None) => Policy::builtin(),
+            (Some(location), None, None) => PolicySource::Stored {
+                location: PolicyLocation::parse(location).map_err(|message| {
+                    ConfigError::Invalid {
+                        variable: POLICY_LOCATION.into(),
+                        message,
+                    }
+                })?,
+                refresh: refresh_interval(get(POLICY_REFRESH_SECONDS))?,
+            },
+            (None, Some(text), _) => PolicySource::Fixed(Policy::from_text(
+                text,
+                POLICY,
+                SourceFormat::detect(Path::new(""), text),
+            )?),
+            (None, None, Some(path)) => PolicySource::Fixed(Policy::from_file(Path::new(path))?),
+            (None, None, None) => PolicySource::Fixed(Policy::builtin()),
         };
         let mode_override = match get(MODE) {
             None => None,
@@ -143,6 +181,20 @@ impl FunctionConfig {
     }
 }
 
+/// [`POLICY_REFRESH_SECONDS`]: whole seconds, 1 to 86400; [`DEFAULT_INTERVAL`] when unset.
+fn refresh_interval(value: Option<&str>) -> Result<Duration, ConfigError> {
+    let Some(text) = value else {
+        return Ok(DEFAULT_INTERVAL);
+    };
+    match text.parse::<u64>() {
+        Ok(seconds @ 1..=86_400) => Ok(Duration::from_secs(seconds)),
+        _ => Err(ConfigError::Invalid {
+            variable: POLICY_REFRESH_SECONDS.into(),
+            message: format!("{text:?}; use whole seconds from 1 to 86400"),
+        }),
+    }
+}
+
 /// `STEWARD_REGISTRY_EU_WEST_1` → `eu-west-1`.
 pub fn registry_overrides(
     vars: &BTreeMap<String, String>,
@@ -179,10 +231,86 @@ mod tests {
 
     const TOPIC: (&str, &str) = (TOPIC_ARN, "arn:aws:sns:us-east-1:123456789012:steward");
 
+    fn fixed(config: &FunctionConfig) -> &Policy {
+        match &config.policy {
+            PolicySource::Fixed(policy) => policy,
+            PolicySource::Stored { location, .. } => panic!("stored at {location}"),
+        }
+    }
+
+    #[test]
+    fn a_policy_location_is_parsed_with_its_refresh_interval() {
+        let config = FunctionConfig::from_vars(vars(&[
+            TOPIC,
+            (POLICY_LOCATION, "s3://platform-config/ecr/policy.yaml"),
+        ]))
+        .expect("valid");
+        let PolicySource::Stored { location, refresh } = config.policy else {
+            panic!("a location");
+        };
+        assert_eq!(
+            location,
+            PolicyLocation::S3 {
+                bucket: "platform-config".into(),
+                key: "ecr/policy.yaml".into()
+            }
+        );
+        assert_eq!(refresh, Duration::from_secs(60));
+        let config = FunctionConfig::from_vars(vars(&[
+            TOPIC,
+            (POLICY_LOCATION, "ssm:/ecr-steward/policy"),
+            (POLICY_REFRESH_SECONDS, "5"),
+        ]))
+        .expect("valid");
+        let PolicySource::Stored { location, refresh } = config.policy else {
+            panic!("a location");
+        };
+        assert_eq!(location.to_string(), "ssm:/ecr-steward/policy");
+        assert_eq!(refresh, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_bad_policy_location_names_its_variable() {
+        let error = |pairs: &[(&str, &str)]| {
+            FunctionConfig::from_vars(vars(pairs))
+                .expect_err("invalid")
+                .to_string()
+        };
+        for location in [
+            "s3://bucket",
+            "s3:///key",
+            "ssm:",
+            "https://example.com/p.yaml",
+        ] {
+            let message = error(&[TOPIC, (POLICY_LOCATION, location)]);
+            assert!(
+                message.starts_with("STEWARD_POLICY_LOCATION is invalid"),
+                "{location}: {message}"
+            );
+        }
+        let both = error(&[
+            TOPIC,
+            (POLICY_LOCATION, "ssm:policy"),
+            (POLICY, "version: 1\nrules: []\n"),
+        ]);
+        assert!(both.contains("set only one"), "{both}");
+        for seconds in ["0", "1.5", "90000", "soon"] {
+            let message = error(&[
+                TOPIC,
+                (POLICY_LOCATION, "ssm:policy"),
+                (POLICY_REFRESH_SECONDS, seconds),
+            ]);
+            assert!(
+                message.starts_with("STEWARD_POLICY_REFRESH_SECONDS is invalid"),
+                "{seconds}: {message}"
+            );
+        }
+    }
+
     #[test]
     fn defaults_to_the_builtin_policy() {
         let config = FunctionConfig::from_vars(vars(&[TOPIC])).expect("valid");
-        assert_eq!(config.policy.rules[0].name, "default");
+        assert_eq!(fixed(&config).rules[0].name, "default");
         assert_eq!(config.mode_override, None);
     }
 
@@ -198,7 +326,7 @@ mod tests {
             ("STEWARD_REGISTRY_EU_WEST_1", "http://127.0.0.1:5002/"),
         ]))
         .expect("valid");
-        assert_eq!(config.policy.mode, Mode::Enforce);
+        assert_eq!(fixed(&config).mode, Mode::Enforce);
         assert_eq!(config.mode_override, Some(Mode::Audit));
         assert_eq!(
             config

@@ -1,17 +1,19 @@
 //! What the Lambda entry points share.
 
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
 
-use crate::config::FunctionConfig;
+use crate::aws::{AwsPolicyStore, Sns};
+use crate::config::{FunctionConfig, PolicySource};
 use crate::deadline::Deadline;
 use crate::emf::EmfLog;
 use crate::error::StewardError;
 use crate::harness::{answer, Handler, Invocation};
 use crate::http::TrustRoots;
 use crate::metrics::Property;
+use crate::policy_source::{self, LivePolicy, PolicyRefresh};
 
 /// Where [`run`] writes the invocations' metrics: set once by [`init`] from the
 /// configuration, like the tracing subscriber it sets up beside it.
@@ -25,10 +27,19 @@ pub struct Init {
     pub http: reqwest::Client,
     /// The AWS SDK configuration, on `http`.
     pub sdk: SdkConfig,
+    /// The policy the handlers read, an invocation at a time.
+    pub policy: LivePolicy,
+    /// What keeps `policy` up to date with where it is kept; give it to [`run`].
+    pub refresh: Refresh,
 }
 
+/// Keeps a policy read from S3 or SSM up to date; `None` for a policy that is read once.
+pub type Refresh = Option<PolicyRefresh<AwsPolicyStore, Sns>>;
+
 /// Tracing, the configuration (a bad setting fails the init with a readable message), the
-/// HTTP client on the functions' trusted roots, and the SDK configuration on that client.
+/// HTTP client on the functions' trusted roots, the SDK configuration on that client, and the
+/// policy: a policy kept in S3 or SSM is read here, and an unreadable or invalid one fails
+/// the init too.
 pub async fn init() -> Result<Init, lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = FunctionConfig::for_lambda_init()?;
@@ -36,7 +47,39 @@ pub async fn init() -> Result<Init, lambda_runtime::Error> {
     let _ = METRICS.set(EmfLog::new(config.metrics_namespace.clone()).at_level(level.as_deref()));
     let http = crate::http::client(TrustRoots::for_lambda())?;
     let sdk = crate::aws::sdk_config(&http).await;
-    Ok(Init { config, http, sdk })
+    let (policy, refresh) = match &config.policy {
+        PolicySource::Fixed(policy) => (LivePolicy::from(policy.clone()), None),
+        PolicySource::Stored { location, refresh } => {
+            let store = AwsPolicyStore::new(&sdk);
+            let (policy, version) =
+                policy_source::load(&store, location)
+                    .await
+                    .map_err(|error| {
+                        tracing::error!(%error, "invalid configuration");
+                        format!("invalid configuration: {error}")
+                    })?;
+            tracing::info!(%location, %version, rules = policy.rules.len(), "policy read");
+            let policy = LivePolicy::from(policy);
+            let refresher = PolicyRefresh::new(
+                location.clone(),
+                store,
+                Sns::new(&sdk, &config.topic_arn),
+                policy.clone(),
+                version,
+                *refresh,
+                sdk.region().map(|r| r.as_ref()).unwrap_or_default(),
+                Instant::now(),
+            );
+            (policy, Some(refresher))
+        }
+    };
+    Ok(Init {
+        config,
+        http,
+        sdk,
+        policy,
+        refresh,
+    })
 }
 
 /// A failed invocation, as Lambda reports it: its error type says whether a retry can help
@@ -61,11 +104,15 @@ impl From<Failure> for lambda_runtime::Diagnostic {
 }
 
 /// Runs the Lambda runtime loop: every event through the harness, under its deadline; each
-/// invocation's metrics are written to the log (EMF) before it answers.
-pub async fn run<H: Handler>(handler: &H) -> Result<(), lambda_runtime::Error> {
+/// invocation's metrics are written to the log (EMF) before it answers. Before an event, a
+/// stored policy is checked for a new version when a check is due ([`Refresh`]).
+pub async fn run<H: Handler>(handler: &H, refresh: &Refresh) -> Result<(), lambda_runtime::Error> {
     let metrics = METRICS.get_or_init(EmfLog::default);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+            if let Some(refresh) = refresh {
+                refresh.check().await;
+            }
             let invocation = Invocation::until(deadline(&event.context));
             let mut answered = answer(handler, event.payload, invocation).await;
             let request_id = &event.context.request_id;

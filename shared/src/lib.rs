@@ -26,6 +26,7 @@ pub mod http;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod ops;
+pub mod policy_source;
 pub mod ports;
 pub mod retry;
 #[cfg(any(test, feature = "testing"))]

@@ -221,3 +221,28 @@ pub enum JobSent {
         retryable: bool,
     },
 }
+/// What a policy store answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyFetch {
+    /// The store has the version the caller knows.
+    Unchanged,
+    /// Another version (or the first read): its text and version (S3: the ETag, SSM: the
+    /// parameter version).
+    Changed {
+        /// The policy document, as kept.
+        text: String,
+        /// Its version.
+        version: String,
+    },
+}
+
+/// Reads a policy kept in S3 or SSM Parameter Store.
+pub trait PolicyStore: Send + Sync {
+    /// The policy at `location`, unless its version is `known` (then
+    /// [`PolicyFetch::Unchanged`]).
+    fn fetch(
+        &self,
+        location: &crate::policy_source::PolicyLocation,
+        known: Option<&str>,
+    ) -> impl Future<Output = Result<PolicyFetch, StewardError>> + Send;
+}

@@ -663,3 +663,73 @@ impl crate::ports::RetentionStore for MemoryRetention {
         Ok(())
     }
 }
+
+/// A policy kept in memory, as S3 or SSM keep it: each [`MemoryPolicyStore::put`] is a new
+/// version, and a read that names the current version is answered `Unchanged`.
+#[derive(Debug, Default)]
+pub struct MemoryPolicyStore(Mutex<StoredPolicy>);
+
+#[derive(Debug, Default)]
+struct StoredPolicy {
+    text: String,
+    version: u64,
+    reads: usize,
+    unreachable: bool,
+}
+
+impl MemoryPolicyStore {
+    /// A store holding `text` at version 1.
+    pub fn with(text: &str) -> Self {
+        let store = Self::default();
+        store.put(text);
+        store
+    }
+
+    /// Replaces the policy: a new version.
+    pub fn put(&self, text: &str) {
+        if let Ok(mut stored) = self.0.lock() {
+            stored.text = text.into();
+            stored.version += 1;
+        }
+    }
+
+    /// Makes reads fail as an unreachable store does (`Retryable.Unavailable`), or succeed again.
+    pub fn set_unreachable(&self, unreachable: bool) {
+        if let Ok(mut stored) = self.0.lock() {
+            stored.unreachable = unreachable;
+        }
+    }
+
+    /// How many reads were made.
+    pub fn reads(&self) -> usize {
+        self.0.lock().map(|stored| stored.reads).unwrap_or_default()
+    }
+}
+
+impl crate::ports::PolicyStore for MemoryPolicyStore {
+    async fn fetch(
+        &self,
+        location: &crate::policy_source::PolicyLocation,
+        known: Option<&str>,
+    ) -> Result<crate::ports::PolicyFetch, StewardError> {
+        let mut stored = self
+            .0
+            .lock()
+            .map_err(|_| StewardError::Internal("poisoned".into()))?;
+        stored.reads += 1;
+        if stored.unreachable {
+            return Err(StewardError::Unavailable {
+                service: crate::error::Service::S3,
+                message: format!("{location} is out of reach"),
+            });
+        }
+        let version = stored.version.to_string();
+        if known == Some(version.as_str()) {
+            return Ok(crate::ports::PolicyFetch::Unchanged);
+        }
+        Ok(crate::ports::PolicyFetch::Changed {
+            text: stored.text.clone(),
+            version,
+        })
+    }
+}

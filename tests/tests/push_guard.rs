@@ -59,7 +59,7 @@ impl Bed {
         let overrides =
             BTreeMap::from([(REGION.to_string(), self.stack.registry(REGION).to_string())]);
         PushGuard {
-            policy,
+            policy: policy.into(),
             mode_override,
             images: Registries::new(&sdk, self.stack.http(), overrides),
             tags: Ecr::new(&sdk),

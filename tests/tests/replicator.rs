@@ -158,7 +158,7 @@ impl Bed {
         let sdk = self.stack.sdk_config(home);
         let registries = Registries::new(&sdk, self.stack.http(), overrides);
         ReplicatorFunction {
-            policy: policy(policy_text),
+            policy: policy(policy_text).into(),
             mode_override: None,
             notify_already_replicated: false,
             images: registries.clone(),

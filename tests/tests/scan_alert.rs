@@ -41,7 +41,7 @@ impl Bed {
     fn alert(&self, policy: Policy, notify_clean: bool) -> ScanAlert<Ecr, Sns> {
         let sdk = self.stack.sdk_config(REGION);
         ScanAlert {
-            policy,
+            policy: policy.into(),
             notify_clean,
             scans: Ecr::new(&sdk),
             notifier: Sns::new(&sdk, &self.topic),

@@ -56,7 +56,7 @@ impl Bed {
         let overrides =
             BTreeMap::from([(REGION.to_string(), self.stack.registry(REGION).to_string())]);
         PushGuard {
-            policy: Policy::builtin(),
+            policy: Policy::builtin().into(),
             mode_override: Some(Mode::Enforce),
             images: Registries::new(&direct, self.stack.http(), overrides),
             tags: Ecr::new(if ecr_proxied { &proxied } else { &direct }),

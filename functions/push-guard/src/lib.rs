@@ -9,7 +9,8 @@ use steward::error::StewardError;
 use steward::events::StewardEvent;
 use steward::harness::{Handled, Handler, Invocation};
 use steward::metrics::Function;
-use steward::policy::{Mode, Policy};
+use steward::policy::Mode;
+use steward::policy_source::LivePolicy;
 use steward::ports::{ImageReader, Notifier, TagStore};
 use steward::push::{
     judge, plan_enforcement, triage, EnforcementStep, GuardAction, GuardReport, Triage,
@@ -22,8 +23,8 @@ pub const CHANGE_RESERVE: Duration = Duration::from_secs(10);
 /// push-guard on its ports: `R` reads images and their labels, `T` reads and changes tags in ECR,
 /// `N` publishes notifications.
 pub struct PushGuard<R, T, N> {
-    /// The policy pushes are judged by.
-    pub policy: Policy,
+    /// The policy pushes are judged by; read once an invocation.
+    pub policy: LivePolicy,
     /// Overrides the policy's modes (the SAM parameter `Mode`).
     pub mode_override: Option<Mode>,
     /// Reads what a tag names and the image's labels.
@@ -53,7 +54,8 @@ impl<R: ImageReader, T: TagStore, N: Notifier> Handler for PushGuard<R, T, N> {
             Triage::Skip(reason) => return Ok(Handled::skipped(reason)),
         };
         let image = &pushed.image;
-        let rule = self.policy.rule_for(Some(&image.repository));
+        let policy = self.policy.current();
+        let rule = policy.rule_for(Some(&image.repository));
         // Reads may be cut off by the deadline (a retry reads again); a change, once started,
         // is not: it runs to its end and its notification.
         let deadline = invocation.deadline;
@@ -69,8 +71,8 @@ impl<R: ImageReader, T: TagStore, N: Notifier> Handler for PushGuard<R, T, N> {
             }
             None => Vec::new(),
         };
-        let verdict = judge(&self.policy, &image.repository, &pushed.tag, &platforms);
-        let mode = self.policy.mode_in(&image.repository, self.mode_override);
+        let verdict = judge(&policy, &image.repository, &pushed.tag, &platforms);
+        let mode = policy.mode_in(&image.repository, self.mode_override);
         let action = match (verdict.compliant, mode) {
             (true, _) => GuardAction::Compliant,
             (false, Mode::Audit) => GuardAction::Audited,
@@ -79,9 +81,8 @@ impl<R: ImageReader, T: TagStore, N: Notifier> Handler for PushGuard<R, T, N> {
                 let current = deadline
                     .run(self.tags.tagged_image(&image.repository, &pushed.tag))
                     .await?;
-                let stays = |other: &str| {
-                    judge(&self.policy, &image.repository, other, &platforms).compliant
-                };
+                let stays =
+                    |other: &str| judge(&policy, &image.repository, other, &platforms).compliant;
                 let step = plan_enforcement(
                     &image.digest,
                     &pushed.tag,
@@ -188,7 +189,7 @@ impl<R: ImageReader, T: TagStore, N: Notifier> PushGuard<R, T, N> {
 #[cfg(test)]
 mod tests {
     use steward::labels::Labels;
-    use steward::policy::SourceFormat;
+    use steward::policy::{Policy, SourceFormat};
     use steward::testing::{Inbox, MemoryImages, MemoryTags};
 
     use serde_json::Value;
@@ -209,7 +210,7 @@ mod tests {
         tags: MemoryTags,
     ) -> PushGuard<MemoryImages, MemoryTags, Inbox> {
         PushGuard {
-            policy,
+            policy: policy.into(),
             mode_override: mode,
             images: MemoryImages::default().with("1.4.2", DIGEST, good_labels()),
             tags,
@@ -257,6 +258,21 @@ mod tests {
         );
         assert!(guard.notifier.received().is_empty());
         assert_eq!(guard.tags.tags_of(DIGEST), Some(vec!["1.4.2".to_string()]));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_replaced_policy_judges_the_next_push() {
+        let guard = guard(None, &["latest"]);
+        assert_eq!(
+            guard.invoke(push("latest")).await.expect("handled")["outcome"],
+            "audited"
+        );
+        let allows_latest = "version: 1\nrules:\n  - tags: { literals: { allow: [latest] } }\n";
+        guard
+            .policy
+            .replace(Policy::from_text(allows_latest, "new", SourceFormat::Yaml).expect("policy"));
+        let report = guard.invoke(push("latest")).await.expect("handled");
+        assert_eq!(report["outcome"], "compliant", "{report}");
     }
 
     #[tokio::test(flavor = "current_thread")]

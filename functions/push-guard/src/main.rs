@@ -7,13 +7,19 @@ use steward::lambda::Init;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let Init { config, http, sdk } = steward::lambda::init().await?;
+    let Init {
+        config,
+        http,
+        sdk,
+        policy,
+        refresh,
+    } = steward::lambda::init().await?;
     let guard = PushGuard {
         images: Registries::new(&sdk, http, config.registry_overrides),
         tags: Ecr::new(&sdk),
         notifier: Sns::new(&sdk, &config.topic_arn),
-        policy: config.policy,
+        policy,
         mode_override: config.mode_override,
     };
-    steward::lambda::run(&guard).await
+    steward::lambda::run(&guard, &refresh).await
 }

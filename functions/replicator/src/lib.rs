@@ -14,8 +14,8 @@ use steward::events::{SqsBatch, SqsMessage, StewardEvent};
 use steward::harness::{Handled, Handler, Invocation};
 use steward::metrics::Function;
 use steward::notify::ImageRef;
-use steward::policy::Target;
-use steward::policy::{Mode, Policy};
+use steward::policy::{Mode, Target};
+use steward::policy_source::LivePolicy;
 use steward::ports::{ImageReader, Notifier, Replicator};
 use steward::push::{judge, triage, Triage};
 use steward::replication::{
@@ -33,8 +33,8 @@ pub const JOB_CONCURRENCY: usize = 4;
 /// The replicator on its ports: `I` reads the source images, `R` copies to a target, `N` publishes
 /// notifications.
 pub struct ReplicatorFunction<I, R, N> {
-    /// The policy whose replication rules apply.
-    pub policy: Policy,
+    /// The policy whose replication rules apply; read once an invocation.
+    pub policy: LivePolicy,
     /// Overrides the policy's modes (the SAM parameter `Mode`): in enforce mode only tags the
     /// policy admits are copied, so a tag push-guard removes is never spread.
     pub mode_override: Option<Mode>,
@@ -84,13 +84,14 @@ impl<I: ImageReader, R: Replicator, N: Notifier> Handler for ReplicatorFunction<
             Triage::Skip(reason) => return Ok(Handled::skipped(reason)),
         };
         let image = &pushed.image;
-        let targets = replication_targets(&self.policy, image, &pushed.tag);
+        let policy = self.policy.current();
+        let targets = replication_targets(&policy, image, &pushed.tag);
         if targets.is_empty() {
             return Ok(Handled::skipped(
                 "no replication rule matches the repository and tag",
             ));
         }
-        if self.policy.mode_in(&image.repository, self.mode_override) == Mode::Enforce {
+        if policy.mode_in(&image.repository, self.mode_override) == Mode::Enforce {
             let platforms = invocation
                 .deadline
                 .run(
@@ -98,7 +99,7 @@ impl<I: ImageReader, R: Replicator, N: Notifier> Handler for ReplicatorFunction<
                         .platform_labels(&image.region, &image.repository, &image.digest),
                 )
                 .await?;
-            if !judge(&self.policy, &image.repository, &pushed.tag, &platforms).compliant {
+            if !judge(&policy, &image.repository, &pushed.tag, &platforms).compliant {
                 return Ok(Handled::skipped(
                     "the tag breaks the policy, and enforce mode removes it: it is not replicated",
                 ));
@@ -277,7 +278,7 @@ mod tests {
 
     use steward::labels::Labels;
     use steward::notify::ImageRef;
-    use steward::policy::{SourceFormat, Target};
+    use steward::policy::{Policy, SourceFormat, Target};
     use steward::replication::CopyStats;
     use steward::testing::{Inbox, MemoryImages};
 
@@ -341,7 +342,9 @@ mod tests {
         mode_override: Option<Mode>,
     ) -> ReplicatorFunction<MemoryImages, Copies, Inbox> {
         ReplicatorFunction {
-            policy: Policy::from_text(policy, "test", SourceFormat::Yaml).expect("policy"),
+            policy: Policy::from_text(policy, "test", SourceFormat::Yaml)
+                .expect("policy")
+                .into(),
             mode_override,
             notify_already_replicated: false,
             images: MemoryImages::default().with("1.4.2", DIGEST, Labels::new()),
@@ -581,7 +584,9 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn copies_that_run_out_of_time_are_reported_in_time_and_retried() {
         let function = ReplicatorFunction {
-            policy: Policy::from_text(POLICY, "test", SourceFormat::Yaml).expect("policy"),
+            policy: Policy::from_text(POLICY, "test", SourceFormat::Yaml)
+                .expect("policy")
+                .into(),
             mode_override: None,
             notify_already_replicated: false,
             images: MemoryImages::default().with("1.4.2", DIGEST, Labels::new()),

@@ -8,7 +8,13 @@ use steward::oci::copy::CopyOptions;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let Init { config, http, sdk } = steward::lambda::init().await?;
+    let Init {
+        config,
+        http,
+        sdk,
+        policy,
+        refresh,
+    } = steward::lambda::init().await?;
     let registries = Registries::new(&sdk, http, config.registry_overrides);
     let function = ReplicatorFunction {
         images: registries.clone(),
@@ -20,7 +26,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         mode_override: config.mode_override,
         notify_already_replicated: config.notify_already_replicated,
         notifier: Sns::new(&sdk, &config.topic_arn),
-        policy: config.policy,
+        policy,
     };
-    steward::lambda::run(&function).await
+    steward::lambda::run(&function, &refresh).await
 }

@@ -20,7 +20,7 @@ use steward::glob::Glob;
 use steward::harness::{Handled, Handler, Invocation};
 use steward::notify::Outcome;
 use steward::ops::prune::{prune_repository, select, PruneSettings};
-use steward::policy::Policy;
+use steward::policy_source::LivePolicy;
 use steward::ports::{Notifier, RetentionStore};
 use steward::retention::Pruning;
 use steward::timestamp::Timestamp;
@@ -51,8 +51,8 @@ pub fn apply_from(vars: impl IntoIterator<Item = (String, String)>) -> Result<bo
 
 /// The retention function on its ports: `S` lists and deletes images, `N` notifies.
 pub struct Retention<S, N> {
-    /// The policy whose retention sections apply.
-    pub policy: Policy,
+    /// The policy whose retention sections apply; read once an invocation.
+    pub policy: LivePolicy,
     /// Delete (true) or only plan and notify (false).
     pub apply: bool,
     /// The region, for notifications, when the event does not name it.
@@ -140,8 +140,9 @@ impl<S: RetentionStore, N: Notifier> Handler for Retention<S, N> {
             .deadline
             .run(self.store.repository_names())
             .await?;
+        let policy = self.policy.current();
         let mut order: Vec<(Option<Timestamp>, String)> = Vec::new();
-        for repository in select(&self.policy, &names, &globs) {
+        for repository in select(&policy, &names, &globs) {
             // An unreadable mark counts as never run: the repository is taken early.
             let mark = invocation
                 .deadline
@@ -177,14 +178,8 @@ impl<S: RetentionStore, N: Notifier> Handler for Retention<S, N> {
                 report.carried_over.push(repository);
                 continue;
             }
-            let pruned = prune_repository(
-                &self.store,
-                &self.policy,
-                &repository,
-                &settings,
-                &mut |_| {},
-            )
-            .await;
+            let pruned =
+                prune_repository(&self.store, &policy, &repository, &settings, &mut |_| {}).await;
             let pruning = match pruned {
                 Ok(Some(result)) => result.pruning,
                 Ok(None) => continue,

@@ -7,13 +7,19 @@ use steward::lambda::Init;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let Init { config, sdk, .. } = steward::lambda::init().await?;
+    let Init {
+        config,
+        sdk,
+        policy,
+        refresh,
+        ..
+    } = steward::lambda::init().await?;
     let retention = Retention {
         apply: retention::apply_from(std::env::vars())?,
         region: sdk.region().map(ToString::to_string).unwrap_or_default(),
         store: Ecr::new(&sdk),
         notifier: Sns::new(&sdk, &config.topic_arn),
-        policy: config.policy,
+        policy,
     };
-    steward::lambda::run(&retention).await
+    steward::lambda::run(&retention, &refresh).await
 }

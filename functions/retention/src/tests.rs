@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use steward::deadline::Deadline;
 use steward::harness::Invoke;
-use steward::policy::SourceFormat;
+use steward::policy::{Policy, SourceFormat};
 use steward::retention::ImageRecord;
 use steward::testing::{patched_sample, sample_event, Inbox, MemoryRetention};
 use steward::timestamp::DAY;
@@ -51,7 +51,9 @@ fn store() -> MemoryRetention {
 
 fn function(apply: bool, store: MemoryRetention) -> Retention<MemoryRetention, Inbox> {
     Retention {
-        policy: Policy::from_text(POLICY, "p.yaml", SourceFormat::Yaml).expect("valid"),
+        policy: Policy::from_text(POLICY, "p.yaml", SourceFormat::Yaml)
+            .expect("valid")
+            .into(),
         apply,
         region: "us-east-1".into(),
         store,

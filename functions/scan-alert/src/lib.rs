@@ -8,7 +8,8 @@ use steward::events::StewardEvent;
 use steward::harness::{Handled, Handler, Invocation};
 use steward::image::Digest;
 use steward::metrics::Function;
-use steward::policy::{Policy, ScanJudgement};
+use steward::policy::ScanJudgement;
+use steward::policy_source::LivePolicy;
 use steward::ports::{Notifier, ScanReader};
 use steward::scan::{
     failed_scan_notification, scan_notification, JudgedScan, ScanEvent, ScanKind, ScanReport,
@@ -21,8 +22,8 @@ const UNGOVERNED: &str = "no rule of the policy governs the repository";
 
 /// scan-alert on its ports: `S` reads scan findings from ECR, `N` publishes notifications.
 pub struct ScanAlert<S, N> {
-    /// The policy whose scan bars apply.
-    pub policy: Policy,
+    /// The policy whose scan bars apply; read once an invocation.
+    pub policy: LivePolicy,
     /// Notify about scans that pass the bar too.
     pub notify_clean: bool,
     /// Reads the scan findings.
@@ -83,7 +84,8 @@ impl<S: ScanReader, N: Notifier> ScanAlert<S, N> {
             }
             ScanState::Complete => {}
         }
-        if self.policy.rule_for(Some(&image.repository)).is_none() {
+        let policy = self.policy.current();
+        if policy.rule_for(Some(&image.repository)).is_none() {
             return Ok(Handled::skipped(UNGOVERNED));
         }
         // ECR's own record is authoritative; the event's counts serve when it cannot be read,
@@ -99,10 +101,7 @@ impl<S: ScanReader, N: Notifier> ScanAlert<S, N> {
             Err(other) => return Err(other),
         };
         let (rule, verdict) =
-            match self
-                .policy
-                .judge_scan(&image.repository, &reported, findings.as_deref(), today)
-            {
+            match policy.judge_scan(&image.repository, &reported, findings.as_deref(), today) {
                 ScanJudgement::Ungoverned => return Ok(Handled::skipped(UNGOVERNED)),
                 ScanJudgement::Judged { rule, verdict } => (rule, verdict),
             };
@@ -138,7 +137,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use steward::error::Service;
-    use steward::policy::SourceFormat;
+    use steward::policy::{Policy, SourceFormat};
     use steward::ports::ScanFindings;
     use steward::scan::{VulnFinding, VulnSeverity};
     use steward::testing::Inbox;
@@ -191,7 +190,9 @@ mod tests {
         notify_clean: bool,
     ) -> ScanAlert<Scans, Inbox> {
         ScanAlert {
-            policy: Policy::from_text(policy, "test", SourceFormat::Yaml).expect("policy"),
+            policy: Policy::from_text(policy, "test", SourceFormat::Yaml)
+                .expect("policy")
+                .into(),
             notify_clean,
             scans: Scans(
                 findings

@@ -7,12 +7,18 @@ use steward::lambda::Init;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let Init { config, sdk, .. } = steward::lambda::init().await?;
+    let Init {
+        config,
+        sdk,
+        policy,
+        refresh,
+        ..
+    } = steward::lambda::init().await?;
     let alert = ScanAlert {
         scans: Ecr::new(&sdk),
         notifier: Sns::new(&sdk, &config.topic_arn),
-        policy: config.policy,
+        policy,
         notify_clean: config.notify_clean,
     };
-    steward::lambda::run(&alert).await
+    steward::lambda::run(&alert, &refresh).await
 }

@@ -1,9 +1,11 @@
-//! Adapters to AWS: the SDK set-up on the one HTTP client, error classification, ECR, SNS, and
-//! the ECR registries (tokens per region) the OCI adapters reach images through.
+//! Adapters to AWS: the SDK set-up on the one HTTP client, error classification, ECR, SNS, the
+//! policy in S3 or SSM, and the ECR registries (tokens per region) the OCI adapters reach
+//! images through.
 
 mod classify;
 mod ecr;
 mod inspect;
+mod policy_store;
 mod registries;
 mod retention;
 mod sdk;
@@ -13,6 +15,7 @@ mod sqs;
 
 pub use classify::classify;
 pub use ecr::{Ecr, RegistryCredentials};
+pub use policy_store::{AwsPolicyStore, MAX_POLICY_BYTES};
 pub use registries::{Registries, RegistryReplicator};
 pub use retention::RETENTION_MARK_TAG;
 pub use sdk::{retry_config, sdk_config, timeout_config};
