@@ -9,7 +9,6 @@
 
 use std::time::Duration;
 
-use aws_sdk_ssm::types::{ParameterTier, ParameterType};
 use serde_json::Value;
 use testbed::{
     event_from_sample, function_binary, Answer, NotifiedStack, PushSpec, PushedImage, RuntimeApi,
@@ -84,54 +83,48 @@ impl Bed {
         }
     }
 
-    fn s3(&self) -> aws_sdk_s3::Client {
-        let config = aws_sdk_s3::config::Builder::from(&self.notified.stack.sdk_config(REGION))
-            .force_path_style(true)
-            .build();
-        aws_sdk_s3::Client::from_conf(config)
-    }
-
-    fn ssm(&self) -> aws_sdk_ssm::Client {
-        aws_sdk_ssm::Client::new(&self.notified.stack.sdk_config(REGION))
+    /// Runs `code` with boto3 on the stack's python, `input` on its stdin; its stdout.
+    fn boto3(&self, code: &str, input: &str) -> String {
+        use std::io::Write;
+        let stack = &self.notified.stack;
+        let mut child = stack
+            .command(stack.python())
+            .args(["-c", &format!("import boto3, sys\n{code}")])
+            .env("AWS_REGION", REGION)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "boto3: {code}");
+        String::from_utf8(output.stdout).unwrap()
     }
 
     fn put_object(&self, text: &str) {
-        self.runtime.block_on(async {
-            self.s3()
-                .put_object()
-                .bucket(BUCKET)
-                .key(KEY)
-                .body(text.as_bytes().to_vec().into())
-                .send()
-                .await
-                .unwrap();
-        });
+        self.boto3(
+            &format!("boto3.client('s3').put_object(Bucket='{BUCKET}', Key='{KEY}', Body=sys.stdin.buffer.read())"),
+            text,
+        );
     }
 
     fn create_bucket(&self) {
-        self.runtime.block_on(async {
-            self.s3()
-                .create_bucket()
-                .bucket(BUCKET)
-                .send()
-                .await
-                .unwrap();
-        });
+        self.boto3(
+            &format!("boto3.client('s3').create_bucket(Bucket='{BUCKET}')"),
+            "",
+        );
     }
 
     fn put_parameter(&self, name: &str, text: &str) {
-        self.runtime.block_on(async {
-            self.ssm()
-                .put_parameter()
-                .name(name)
-                .value(text)
-                .r#type(ParameterType::String)
-                .tier(ParameterTier::Advanced)
-                .overwrite(true)
-                .send()
-                .await
-                .unwrap();
-        });
+        self.boto3(
+            &format!("boto3.client('ssm').put_parameter(Name='{name}', Value=sys.stdin.read(), Type='String', Tier='Advanced', Overwrite=True)"),
+            text,
+        );
     }
 
     fn env(&self, location: &str) -> Vec<(String, String)> {
@@ -224,34 +217,31 @@ fn a_policy_of_30_kb_in_s3_is_read_at_init_and_changed_without_a_restart() {
     let location = format!("s3://{BUCKET}/{KEY}");
     // The store's unchanged answer: moto, like S3, answers a GetObject whose If-None-Match is
     // the object's ETag with 304 Not Modified, and the adapter reads that as unchanged.
-    let store = steward::aws::AwsPolicyStore::new(&bed.notified.stack.sdk_config(REGION));
+    let store = steward::aws::AwsPolicyStore::new(
+        &bed.notified.stack.sdk_config(REGION),
+        bed.notified.stack.http(),
+    );
     let stored = steward::policy_source::PolicyLocation::parse(&location).unwrap();
-    let etag = bed.runtime.block_on(async {
-        let head = bed
-            .s3()
-            .head_object()
-            .bucket(BUCKET)
-            .key(KEY)
-            .send()
-            .await
-            .unwrap();
-        head.e_tag().unwrap().to_string()
-    });
-    let conditional = bed
-        .s3()
-        .get_object()
-        .bucket(BUCKET)
-        .key(KEY)
-        .if_none_match(&etag);
-    let answer = bed.runtime.block_on(conditional.send());
-    let status = answer
-        .err()
-        .and_then(|e| e.raw_response().map(|r| r.status().as_u16()));
-    assert_eq!(status, Some(304));
+    let etag = bed.boto3(
+        &format!(
+            "import botocore.exceptions\n\
+             s3 = boto3.client('s3')\n\
+             etag = s3.head_object(Bucket='{BUCKET}', Key='{KEY}')['ETag']\n\
+             try:\n    s3.get_object(Bucket='{BUCKET}', Key='{KEY}', IfNoneMatch=etag); print(200)\n\
+             except botocore.exceptions.ClientError as e:\n    print(e.response['ResponseMetadata']['HTTPStatusCode'])\n\
+             print(etag)"
+        ),
+        "",
+    );
+    let (status, etag) = etag.trim().split_once('\n').unwrap();
+    assert_eq!(
+        status, "304",
+        "moto answers a matching If-None-Match with 304"
+    );
     let unchanged = bed.runtime.block_on(steward::ports::PolicyStore::fetch(
         &store,
         &stored,
-        Some(&etag),
+        Some(etag),
     ));
     assert_eq!(unchanged.unwrap(), steward::ports::PolicyFetch::Unchanged);
 

@@ -9,6 +9,7 @@ mod policy_store;
 mod registries;
 mod retention;
 mod sdk;
+mod signed;
 mod sns;
 #[cfg(feature = "fan-out")]
 mod sqs;

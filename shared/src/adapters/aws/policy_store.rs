@@ -1,30 +1,51 @@
 //! The policy kept in S3 (GetObject, conditional on the last ETag) or in SSM Parameter Store
-//! (GetParameter with decryption, compared by version).
+//! (GetParameter with decryption, compared by version), as signed requests on the one HTTP
+//! client ([`super::signed`]), retried with backoff when throttled or unavailable.
 
 use aws_config::SdkConfig;
-use aws_sdk_s3::error::SdkError;
+use serde_json::json;
 
-use super::classify::classify;
+use super::classify::classify_answer;
+use super::signed::{encode_path, SignedClient};
 use crate::error::{Service, StewardError};
 use crate::policy_source::PolicyLocation;
 use crate::ports::{PolicyFetch, PolicyStore};
+use crate::retry::RetryPolicy;
 
-/// The largest policy read from S3; a larger object is refused, not read.
-pub const MAX_POLICY_BYTES: i64 = 1 << 20;
+/// The largest policy read from S3; a larger object is refused, not parsed.
+pub const MAX_POLICY_BYTES: usize = 1 << 20;
 
 /// Reads policies from S3 and SSM.
 #[derive(Clone, Debug)]
 pub struct AwsPolicyStore {
-    s3: aws_sdk_s3::Client,
-    ssm: aws_sdk_ssm::Client,
+    s3: SignedClient,
+    ssm: SignedClient,
+    retry: RetryPolicy,
 }
 
 impl AwsPolicyStore {
-    /// A reader on `config`.
-    pub fn new(config: &SdkConfig) -> Self {
+    /// A reader on `config`'s credentials, region and endpoint, over `http`.
+    pub fn new(config: &SdkConfig, http: reqwest::Client) -> Self {
         Self {
-            s3: aws_sdk_s3::Client::new(config),
-            ssm: aws_sdk_ssm::Client::new(config),
+            s3: SignedClient::new(config, http.clone(), Service::S3, "s3"),
+            ssm: SignedClient::new(config, http, Service::Ssm, "ssm"),
+            retry: RetryPolicy {
+                attempts: 3,
+                ..RetryPolicy::default()
+            },
+        }
+    }
+
+    /// Path-style under a set endpoint (moto, a VPC endpoint), else virtual-hosted; a bucket
+    /// name with dots is path-style, since it does not match the wildcard certificate.
+    fn object_url(&self, bucket: &str, key: &str) -> String {
+        let key = encode_path(key);
+        match self.s3.endpoint() {
+            Some(endpoint) => format!("{endpoint}/{bucket}/{key}"),
+            None if bucket.contains('.') => {
+                format!("{}/{bucket}/{key}", self.s3.regional_url("s3"))
+            }
+            None => format!("{}/{key}", self.s3.regional_url(&format!("{bucket}.s3"))),
         }
     }
 
@@ -34,46 +55,54 @@ impl AwsPolicyStore {
         key: &str,
         known: Option<&str>,
     ) -> Result<PolicyFetch, StewardError> {
+        let location = format!("s3://{bucket}/{key}");
+        let url = self.object_url(bucket, key);
+        let headers: Vec<(&str, &str)> = known
+            .map(|etag| ("if-none-match", etag))
+            .into_iter()
+            .collect();
         let answer = self
-            .s3
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .set_if_none_match(known.map(Into::into))
-            .send()
-            .await;
-        let output = match answer {
-            Ok(output) => output,
-            Err(SdkError::ServiceError(context)) if context.raw().status().as_u16() == 304 => {
-                return Ok(PolicyFetch::Unchanged)
-            }
-            Err(error) => return Err(classify(Service::S3, error)),
-        };
-        let version = output.e_tag().unwrap_or_default().to_string();
+            .retry
+            .run(|| async {
+                let answer = self
+                    .s3
+                    .send(reqwest::Method::GET, &url, &headers, Vec::new())
+                    .await?;
+                match answer.status {
+                    200 | 304 => Ok(answer),
+                    status => Err(classify_answer(
+                        Service::S3,
+                        status,
+                        &answer.body,
+                        &location,
+                    )),
+                }
+            })
+            .await?;
+        if answer.status == 304 {
+            return Ok(PolicyFetch::Unchanged);
+        }
+        let version = answer
+            .headers
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
         // A server that ignores If-None-Match sends the object again.
         if known == Some(version.as_str()) {
             return Ok(PolicyFetch::Unchanged);
         }
         let invalid = |message: String| StewardError::InvalidResponse {
             service: Service::S3,
-            message: format!("s3://{bucket}/{key}: {message}"),
+            message: format!("{location}: {message}"),
         };
-        if output.content_length().unwrap_or_default() > MAX_POLICY_BYTES {
+        if answer.body.len() > MAX_POLICY_BYTES {
             return Err(invalid(format!(
                 "{} bytes; a policy may have at most {MAX_POLICY_BYTES}",
-                output.content_length().unwrap_or_default()
+                answer.body.len()
             )));
         }
-        let bytes = output
-            .body
-            .collect()
-            .await
-            .map_err(|error| StewardError::Unavailable {
-                service: Service::S3,
-                message: format!("reading s3://{bucket}/{key}: {error}"),
-            })?
-            .into_bytes();
-        let text = String::from_utf8(bytes.to_vec())
+        let text = String::from_utf8(answer.body.to_vec())
             .map_err(|_| invalid("the object is not UTF-8 text".into()))?;
         Ok(PolicyFetch::Changed { text, version })
     }
@@ -83,26 +112,59 @@ impl AwsPolicyStore {
         name: &str,
         known: Option<&str>,
     ) -> Result<PolicyFetch, StewardError> {
-        let output = self
-            .ssm
-            .get_parameter()
-            .name(name)
-            .with_decryption(true)
-            .send()
-            .await
-            .map_err(|error| classify(Service::Ssm, error))?;
-        let parameter = output
-            .parameter()
-            .ok_or_else(|| StewardError::InvalidResponse {
-                service: Service::Ssm,
-                message: format!("ssm:{name}: GetParameter returned no parameter"),
-            })?;
-        let version = parameter.version().to_string();
+        let location = format!("ssm:{name}");
+        let url = match self.ssm.endpoint() {
+            Some(endpoint) => format!("{endpoint}/"),
+            None => format!("{}/", self.ssm.regional_url("ssm")),
+        };
+        let body = json!({ "Name": name, "WithDecryption": true }).to_string();
+        let headers = [
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-target", "AmazonSSM.GetParameter"),
+        ];
+        let answer = self
+            .retry
+            .run(|| async {
+                let answer = self
+                    .ssm
+                    .send(
+                        reqwest::Method::POST,
+                        &url,
+                        &headers,
+                        body.clone().into_bytes(),
+                    )
+                    .await?;
+                match answer.status {
+                    200 => Ok(answer),
+                    status => Err(classify_answer(
+                        Service::Ssm,
+                        status,
+                        &answer.body,
+                        &location,
+                    )),
+                }
+            })
+            .await?;
+        let invalid = |message: &str| StewardError::InvalidResponse {
+            service: Service::Ssm,
+            message: format!("{location}: {message}"),
+        };
+        let output: serde_json::Value = serde_json::from_slice(&answer.body)
+            .map_err(|_| invalid("GetParameter's answer is not JSON"))?;
+        let parameter = &output["Parameter"];
+        let (Some(value), Some(version)) =
+            (parameter["Value"].as_str(), parameter["Version"].as_i64())
+        else {
+            return Err(invalid(
+                "GetParameter returned no parameter value and version",
+            ));
+        };
+        let version = version.to_string();
         if known == Some(version.as_str()) {
             return Ok(PolicyFetch::Unchanged);
         }
         Ok(PolicyFetch::Changed {
-            text: parameter.value().unwrap_or_default().to_string(),
+            text: value.to_string(),
             version,
         })
     }
@@ -118,5 +180,41 @@ impl PolicyStore for AwsPolicyStore {
             PolicyLocation::S3 { bucket, key } => self.object(bucket, key, known).await,
             PolicyLocation::Ssm { name } => self.parameter(name, known).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(endpoint: Option<&str>, region: &str) -> AwsPolicyStore {
+        let mut config = SdkConfig::builder()
+            .region(aws_config::Region::new(region.to_string()))
+            .behavior_version(aws_config::BehaviorVersion::latest());
+        if let Some(endpoint) = endpoint {
+            config = config.endpoint_url(endpoint);
+        }
+        let http = crate::http::client(crate::http::TrustRoots::Bundled).expect("a client");
+        AwsPolicyStore::new(&config.build(), http)
+    }
+
+    #[test]
+    fn objects_are_addressed_as_s3_expects() {
+        assert_eq!(
+            store(None, "eu-west-1").object_url("policies", "team/policy v2.yaml"),
+            "https://policies.s3.eu-west-1.amazonaws.com/team/policy%20v2.yaml"
+        );
+        assert_eq!(
+            store(None, "us-east-1").object_url("my.policies", "p.json"),
+            "https://s3.us-east-1.amazonaws.com/my.policies/p.json"
+        );
+        assert_eq!(
+            store(None, "cn-north-1").object_url("policies", "p.json"),
+            "https://policies.s3.cn-north-1.amazonaws.com.cn/p.json"
+        );
+        assert_eq!(
+            store(Some("http://127.0.0.1:5000/"), "us-east-1").object_url("policies", "p.json"),
+            "http://127.0.0.1:5000/policies/p.json"
+        );
     }
 }
