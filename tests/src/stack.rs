@@ -122,6 +122,17 @@ impl Stack {
         &self.env
     }
 
+    /// What a function binary runs with here: the stack's `DIR/env`, the topic it notifies
+    /// (`STEWARD_TOPIC_ARN`) and `settings`, each replacing a value set before it.
+    pub fn function_env(&self, topic: &str, settings: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut env = self.env.clone();
+        for (key, value) in [("STEWARD_TOPIC_ARN", topic)].iter().chain(settings) {
+            env.retain(|(k, _)| k != key);
+            env.push((key.to_string(), value.to_string()));
+        }
+        env
+    }
+
     /// One value of `DIR/env`.
     ///
     /// # Panics

@@ -93,11 +93,14 @@ fn run(
     extra: &[(&str, &str)],
     events: Vec<Value>,
 ) -> (Vec<Answer>, Vec<Value>) {
-    let mut env = bed.stack.env().to_vec();
-    env.push(("STEWARD_TOPIC_ARN".into(), bed.topic.clone()));
-    env.push(("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()));
-    env.push(("STEWARD_METRICS_NAMESPACE".into(), NAMESPACE.into()));
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let settings: Vec<(&str, &str)> = [
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+        ("STEWARD_METRICS_NAMESPACE", NAMESPACE),
+    ]
+    .into_iter()
+    .chain(extra.iter().copied())
+    .collect();
+    let env = bed.stack.function_env(&bed.topic, &settings);
     let (answers, output) =
         RuntimeApi::invoke_binary_with_output(&function_binary(name), &env, events)
             .unwrap_or_else(|e| panic!("{e}"));

@@ -128,16 +128,13 @@ impl Bed {
     }
 
     fn env(&self, location: &str) -> Vec<(String, String)> {
-        let mut env = self.notified.stack.env().to_vec();
-        env.extend([
-            ("STEWARD_TOPIC_ARN".into(), self.notified.topic.clone()),
-            ("STEWARD_POLICY_LOCATION".into(), location.into()),
-            (
-                "STEWARD_POLICY_REFRESH_SECONDS".into(),
-                REFRESH_SECONDS.into(),
-            ),
-        ]);
-        env
+        self.notified.stack.function_env(
+            &self.notified.topic,
+            &[
+                ("STEWARD_POLICY_LOCATION", location),
+                ("STEWARD_POLICY_REFRESH_SECONDS", REFRESH_SECONDS),
+            ],
+        )
     }
 
     fn push_event(&self) -> Value {

@@ -459,8 +459,7 @@ async fn the_binary_answers_the_runtime_api() {
         PushSpec::new(REGION, REPOSITORY).tag("1.2.3"),
         Some("1.2.3"),
     ));
-    let mut env = bed.stack.env().to_vec();
-    env.push(("STEWARD_TOPIC_ARN".into(), bed.topic.clone()));
+    let env = bed.stack.function_env(&bed.topic, &[]);
     let semver = |digest: &str| {
         event_from_sample("image-push-semver.json", |event| {
             event["detail"]["repository-name"] = REPOSITORY.into();

@@ -1214,12 +1214,14 @@ async fn a_fan_out_backfill_copies_through_the_job_queue_and_retries_only_the_fa
         "a fan-out copies nothing itself"
     );
 
-    let mut env = bed.stack.env().to_vec();
-    env.extend([
-        ("STEWARD_TOPIC_ARN".to_string(), topic.clone()),
-        ("STEWARD_POLICY".into(), BACKFILL_RULES.into()),
-        ("STEWARD_REGISTRY_AP_SOUTH_1".into(), bed.proxy.url()),
-    ]);
+    let proxy = bed.proxy.url();
+    let env = bed.stack.function_env(
+        &topic,
+        &[
+            ("STEWARD_POLICY", BACKFILL_RULES),
+            ("STEWARD_REGISTRY_AP_SOUTH_1", &proxy),
+        ],
+    );
     let run = |event: Value| {
         let answers =
             testbed::RuntimeApi::invoke_binary(&function_binary("replicator"), &env, vec![event])

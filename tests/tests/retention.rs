@@ -503,10 +503,13 @@ async fn retention_plans_applies_and_runs_on_its_schedule() {
     let doomed = push(&bed, scheduled, "s1", &["6.0.0"]);
     push(&bed, scheduled, "s2", &["6.0.1"]);
     push(&bed, scheduled, "s3", &["6.1.0"]);
-    let mut env = bed.stack.env().to_vec();
-    env.push(("STEWARD_TOPIC_ARN".into(), bed.topic.clone()));
-    env.push(("STEWARD_POLICY".into(), POLICY.into()));
-    env.push(("STEWARD_RETENTION_APPLY".into(), "true".into()));
+    let env = bed.stack.function_env(
+        &bed.topic,
+        &[
+            ("STEWARD_POLICY", POLICY),
+            ("STEWARD_RETENTION_APPLY", "true"),
+        ],
+    );
     let event = event_from_sample("retention-scheduled.json", |event| {
         event["time"] = now().to_string().into();
         event["account"] = "123456789012".into();

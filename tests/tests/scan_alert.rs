@@ -340,8 +340,7 @@ async fn the_binary_answers_the_runtime_api() {
             "5.6.0",
         ))
         .await;
-    let mut env = bed.stack.env().to_vec();
-    env.push(("STEWARD_TOPIC_ARN".into(), bed.topic.clone()));
+    let env = bed.stack.function_env(&bed.topic, &[]);
     let events = vec![
         basic_scan_event(&image, "COMPLETE", json!({ "CRITICAL": 1 })),
         event_from_sample("image-push-semver.json", |_| {}),

@@ -107,21 +107,21 @@ fn measure(
     function: &str,
     event: &Value,
 ) -> (Cost, Cost) {
-    let mut env: Vec<(String, String)> = stack.env().to_vec();
-    let set = |env: &mut Vec<(String, String)>, key: &str, value: String| {
-        env.retain(|(k, _)| k != key);
-        env.push((key.to_string(), value));
-    };
-    set(&mut env, "AWS_ENDPOINT_URL", counted.aws.url());
-    set(&mut env, "STEWARD_REGISTRY_US_EAST_1", counted.source.url());
-    set(
-        &mut env,
-        "STEWARD_REGISTRY_EU_WEST_1",
+    let (aws, source, destination) = (
+        counted.aws.url(),
+        counted.source.url(),
         counted.destination.url(),
     );
-    set(&mut env, "STEWARD_TOPIC_ARN", topic.to_string());
-    set(&mut env, "STEWARD_POLICY", POLICY.to_string());
-    set(&mut env, "STEWARD_NOTIFY_CLEAN", "true".into());
+    let env = stack.function_env(
+        topic,
+        &[
+            ("AWS_ENDPOINT_URL", &aws),
+            ("STEWARD_REGISTRY_US_EAST_1", &source),
+            ("STEWARD_REGISTRY_EU_WEST_1", &destination),
+            ("STEWARD_POLICY", POLICY),
+            ("STEWARD_NOTIFY_CLEAN", "true"),
+        ],
+    );
     counted.take();
     let costs = Mutex::new(Vec::new());
     let (answers, _) = RuntimeApi::invoke_binary_observed(
