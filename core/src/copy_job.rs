@@ -188,7 +188,7 @@ mod tests {
 
     const DIGEST: &str = "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234abcd";
 
-    fn job() -> CopyJob {
+    pub(super) fn job() -> CopyJob {
         let image = ImageRef {
             account: None,
             region: "us-east-1".into(),
@@ -272,8 +272,6 @@ mod tests {
 mod schema {
     use serde_json::Value;
 
-    use super::*;
-
     /// Every key of `data` is a property of `schema`, and every required one is there.
     fn conforms(schema: &Value, data: &Value, path: &str) {
         match data {
@@ -305,29 +303,9 @@ mod schema {
     fn the_jobs_written_are_what_the_published_schema_describes() {
         let text = include_str!("../../schema/copy-job.v1.schema.json");
         let schema: Value = serde_json::from_str(text).expect("JSON");
-        let mut job = serde_json::to_value(tests_job()).expect("json");
+        let mut job = serde_json::to_value(super::tests::job()).expect("json");
         conforms(&schema, &job, "job");
         job["destinations"][0]["account"] = "210987654321".into();
         conforms(&schema, &job, "job");
-    }
-
-    fn tests_job() -> CopyJob {
-        let image = ImageRef {
-            account: None,
-            region: "us-east-1".into(),
-            repository: "team/app".into(),
-            digest: format!("sha256:{}", "a".repeat(64)),
-        };
-        let target = Target {
-            rule: "eu".into(),
-            region: "eu-west-1".into(),
-            account: None,
-            repository: "team/app".into(),
-            create_repository: true,
-        };
-        CopyJob::new(
-            &image,
-            vec![JobDestination::new(&target, vec!["1.0.0".into()])],
-        )
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 use serde_json::{json, Value};
 
 use crate::Stack;
@@ -47,24 +47,7 @@ impl EventSource {
     /// A new queue named `name` in `region`.
     pub async fn create(stack: &Stack, region: &str, name: &str) -> Self {
         let sqs = aws_sdk_sqs::Client::new(&stack.sdk_config(region));
-        let url = sqs
-            .create_queue()
-            .queue_name(name)
-            .send()
-            .await
-            .expect("CreateQueue")
-            .queue_url
-            .expect("a queue URL");
-        let arn = sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .expect("GetQueueAttributes")
-            .attributes
-            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-            .expect("a queue ARN");
+        let (url, arn) = crate::stack::create_queue(&sqs, name).await;
         Self {
             sqs,
             region: region.into(),

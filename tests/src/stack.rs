@@ -440,24 +440,7 @@ impl Stack {
             .expect("CreateTopic")
             .topic_arn
             .expect("a topic ARN");
-        let queue_url = sqs
-            .create_queue()
-            .queue_name(self.unique("steward-inbox"))
-            .send()
-            .await
-            .expect("CreateQueue")
-            .queue_url
-            .expect("a queue URL");
-        let queue_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&queue_url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .expect("GetQueueAttributes")
-            .attributes
-            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-            .expect("a queue ARN");
+        let (queue_url, queue_arn) = create_queue(&sqs, &self.unique("steward-inbox")).await;
         sns.subscribe()
             .topic_arn(&topic_arn)
             .protocol("sqs")
@@ -524,6 +507,32 @@ impl Stack {
         }
         received
     }
+}
+
+/// Creates the queue `name`; its URL and ARN.
+///
+/// # Panics
+/// On any AWS error.
+pub(crate) async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> (String, String) {
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .expect("CreateQueue")
+        .queue_url
+        .expect("a queue URL");
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("GetQueueAttributes")
+        .attributes
+        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+        .expect("a queue ARN");
+    (url, arn)
 }
 
 impl Drop for Stack {
