@@ -105,8 +105,27 @@ impl std::fmt::Display for Request {
 struct State {
     fault: Fault,
     requests: Vec<Request>,
+    /// Requests whose heads have arrived and that are not recorded yet.
+    in_flight: usize,
     clients: Vec<TcpStream>,
     closed: bool,
+}
+
+/// Counts a request in flight from its head's arrival until it is recorded or its connection
+/// gives up: a client may see the whole answer before the proxy records the request.
+struct InFlight<'a>(&'a Shared);
+
+impl<'a> InFlight<'a> {
+    fn enter(shared: &'a Shared) -> Self {
+        shared.lock().in_flight += 1;
+        Self(shared)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.lock().in_flight -= 1;
+    }
 }
 
 struct Shared {
@@ -210,6 +229,7 @@ impl FaultProxy {
             state: Mutex::new(State {
                 fault: Fault::PassThrough,
                 requests: Vec::new(),
+                in_flight: 0,
                 clients: Vec::new(),
                 closed: false,
             }),
@@ -263,24 +283,25 @@ impl FaultProxy {
 
     /// Every request so far, in the order their answers (or cuts) were decided.
     pub fn requests(&self) -> Vec<Request> {
-        self.shared.lock().requests.clone()
+        self.settled().requests.clone()
     }
 
     /// Returns the requests so far and forgets them.
     pub fn take_requests(&self) -> Vec<Request> {
-        std::mem::take(&mut self.shared.lock().requests)
+        std::mem::take(&mut self.settled().requests)
     }
 
-    /// The requests so far, once there are at least `count` (or after a second): a request is
-    /// recorded when its answer has been sent, which the client may see first.
-    pub fn requests_at_least(&self, count: usize) -> Vec<Request> {
+    /// The state once no request is in flight (or after a second): what a client has had its
+    /// answer to is then recorded.
+    fn settled(&self) -> MutexGuard<'_, State> {
         let deadline = std::time::Instant::now() + Duration::from_secs(1);
         loop {
-            let requests = self.requests();
-            if requests.len() >= count || std::time::Instant::now() >= deadline {
-                return requests;
+            let state = self.shared.lock();
+            if state.in_flight == 0 || std::time::Instant::now() >= deadline {
+                return state;
             }
-            thread::sleep(Duration::from_millis(5));
+            drop(state);
+            thread::sleep(Duration::from_millis(2));
         }
     }
 }
@@ -720,6 +741,7 @@ fn serve(client: TcpStream, shared: &Shared) -> io::Result<()> {
         }
     };
     while let Some(head) = read_head(&mut reader)? {
+        let _in_flight = InFlight::enter(shared);
         let mut parts = head.start.split_whitespace();
         let method = parts.next().unwrap_or_default().to_string();
         let target = parts.next().unwrap_or_default().to_string();
@@ -901,6 +923,7 @@ mod tests {
             state: Mutex::new(State {
                 fault: Fault::Unavailable { requests: 2 },
                 requests: Vec::new(),
+                in_flight: 0,
                 clients: Vec::new(),
                 closed: false,
             }),
