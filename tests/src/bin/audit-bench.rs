@@ -1,7 +1,8 @@
 //! `audit-bench`: how fast `ecr-steward audit` goes over the audit test registry
 //! (`testbed::audit_registry`, about 2,000 images in two regions), at several concurrencies
 //! in the same run, with the sequential one (`--concurrency 1`) as the baseline. Fault
-//! proxies in front of moto and of both registries count every request.
+//! proxies in front of moto and of both registries count every request. On the plain data
+//! plane, as the audit test: on the ECR-like one moto's S3 behind the registries bounds it.
 //!
 //! ```sh
 //! bench/audit                  # builds the release CLI, then runs this
@@ -129,7 +130,7 @@ fn run(
 
 fn main() {
     let args = Args::parse();
-    let stack = Stack::start();
+    let stack = Stack::start_plain();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
