@@ -7,6 +7,7 @@ use aws_sdk_ecr::types::{
     EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability,
     ImageTagMutabilityExclusionFilter, ImageTagMutabilityExclusionFilterType,
 };
+use futures_util::StreamExt as _;
 use sha2::{Digest as _, Sha256};
 
 use crate::{push_bulk, BulkImage, Stack};
@@ -200,7 +201,8 @@ async fn create_service_repository(stack: &Stack, region: &str, repository: &str
         }
         _ => {}
     }
-    ecr.create_repository()
+    let created = ecr
+        .create_repository()
         .repository_name(repository)
         .image_tag_mutability(mutability)
         .set_image_tag_mutability_exclusion_filters((!filters.is_empty()).then_some(filters))
@@ -211,8 +213,15 @@ async fn create_service_repository(stack: &Stack, region: &str, repository: &str
         )
         .encryption_configuration(encryption.build().unwrap())
         .send()
-        .await
-        .unwrap_or_else(|e| panic!("CreateRepository {repository}: {e:?}"));
+        .await;
+    // A first attempt that moto answered too late for the SDK is retried, and the retry finds
+    // the repository made: that is the seeding done, not a failure.
+    if let Err(error) = created {
+        let exists = error
+            .as_service_error()
+            .is_some_and(|e| e.is_repository_already_exists_exception());
+        assert!(exists, "CreateRepository {repository}: {error:?}");
+    }
     if lifecycle {
         ecr.put_lifecycle_policy()
             .repository_name(repository)
@@ -241,12 +250,13 @@ pub async fn seed(stack: &Stack) -> Seeded {
     services.extend((0..REPLICATED).map(|n| (EU, format!("svc/app-{n:02}"))));
     services.extend((0..EU_REPOSITORIES).map(|n| (EU, format!("svc/eu-{n:02}"))));
     services.push((US, DENIED.into()));
-    futures_util::future::join_all(
-        services
-            .iter()
-            .map(|(region, repository)| create_service_repository(stack, region, repository)),
-    )
-    .await;
+    // 16 at a time, as the images: moto is one Python process, and ECR's first calls to it
+    // load the service.
+    futures_util::stream::iter(&services)
+        .for_each_concurrent(16, |(region, repository)| {
+            create_service_repository(stack, region, repository)
+        })
+        .await;
 
     let mut images = Vec::new();
     for number in 0..US_REPOSITORIES {
