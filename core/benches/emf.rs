@@ -69,7 +69,7 @@ fn replicated() -> ReplicatorReport {
         &image(),
         &["1.4.2".to_string()],
         vec![
-            RegionOutcome::new(&target("eu-west-1"), Ok(stats), 2_310),
+            RegionOutcome::new(&target("eu-west-1"), Ok(stats.clone()), 2_310),
             RegionOutcome::new(&target("ap-south-1"), Ok(stats), 4_022),
         ],
     ))

@@ -46,6 +46,9 @@ pub struct ManifestDoc {
     /// The manifest this one refers to (a signature's or attestation's image).
     #[serde(default)]
     pub subject: Option<Descriptor>,
+    /// What kind of artifact this is (OCI 1.1), such as `application/vnd.cncf.notary.signature`.
+    #[serde(default)]
+    pub artifact_type: Option<String>,
     /// The document's annotations.
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
@@ -69,6 +72,24 @@ pub struct Descriptor {
     /// The descriptor's annotations.
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
+    /// Where else the blob can be fetched from: a non-distributable layer's only home.
+    #[serde(default)]
+    pub urls: Vec<String>,
+    /// What kind of artifact it points to (OCI 1.1 referrers).
+    #[serde(default)]
+    pub artifact_type: Option<String>,
+}
+
+impl Descriptor {
+    /// True for a layer no registry is expected to hold: a Docker "foreign" layer, an OCI
+    /// non-distributable one, or any descriptor with `urls` (Windows base layers). Copiers
+    /// leave it where its `urls` say and copy the manifest as it is.
+    pub fn is_external(&self) -> bool {
+        let media_type = self.media_type.as_deref().unwrap_or_default();
+        !self.urls.is_empty()
+            || media_type.contains(".foreign.")
+            || media_type.contains(".nondistributable.")
+    }
 }
 
 /// The platform of an image in an index.

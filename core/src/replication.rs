@@ -11,7 +11,7 @@ use crate::notify::{untrusted, EventType, ImageRef, Notification, Outcome, Sever
 use crate::policy::{Policy, Target};
 
 /// What a copy did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CopyStats {
     /// Bytes of blobs uploaded to the destination.
     pub bytes_copied: u64,
@@ -27,6 +27,17 @@ pub struct CopyStats {
     pub tags_set: u64,
     /// Tags left alone because the source's tag names another image now.
     pub tags_moved_on: u64,
+    /// Signatures, SBOMs and attestations of the image (and of its platform images and of
+    /// each other) that are at the destination after the copy.
+    pub referrers: u64,
+    /// Non-distributable ("foreign") layers, left where their `urls` say: never fetched or
+    /// uploaded, named by the copied manifest as they were.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub external_blobs: Vec<String>,
+    /// Referrers the destination refused for good (ECR answers 405 to some whose subject is
+    /// an index), each with the destination's words; the image itself was copied.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused_referrers: Vec<String>,
 }
 
 impl CopyStats {
@@ -39,6 +50,9 @@ impl CopyStats {
         self.manifests_skipped += other.manifests_skipped;
         self.tags_set += other.tags_set;
         self.tags_moved_on += other.tags_moved_on;
+        self.referrers += other.referrers;
+        self.external_blobs.extend(other.external_blobs);
+        self.refused_referrers.extend(other.refused_referrers);
     }
 
     /// True when the copy wrote anything to the destination.
@@ -108,6 +122,11 @@ pub struct CopyRun {
     pub duration_ms: u64,
     /// Why the copy failed; `None` unless it did.
     pub error: Option<String>,
+    /// For a failed copy: whether trying again may succeed (a 5xx, a throttle, a timeout),
+    /// or not until something is changed (access denied, an immutable tag naming another
+    /// image, a missing repository the rule does not create).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retryable: Option<bool>,
 }
 
 impl CopyRun {
@@ -122,11 +141,25 @@ impl CopyRun {
         };
         Self {
             ok: status != RegionStatus::Failed,
+            retryable: error.as_ref().map(|_| true),
             status,
             stats,
             duration_ms,
             error,
         }
+    }
+
+    /// From a copy's result, keeping the class of its error.
+    pub fn of(result: Result<CopyStats, &crate::error::StewardError>, duration_ms: u64) -> Self {
+        let retryable = result.as_ref().err().map(|e| e.is_retryable());
+        let mut run = Self::new(result.map_err(|e| e.to_string()), duration_ms);
+        run.retryable = retryable;
+        run
+    }
+
+    /// True for a failed copy that may succeed when tried again.
+    pub fn may_succeed_later(&self) -> bool {
+        self.retryable == Some(true)
     }
 }
 
@@ -159,6 +192,17 @@ impl RegionOutcome {
         }
     }
 
+    /// The outcome of a copy to `target`, keeping the class of its error.
+    pub fn of(
+        target: &Target,
+        result: Result<CopyStats, &crate::error::StewardError>,
+        duration_ms: u64,
+    ) -> Self {
+        let mut outcome = Self::new(target, Ok(CopyStats::default()), 0);
+        outcome.run = CopyRun::of(result, duration_ms);
+        outcome
+    }
+
     /// Nothing was copied: the source's tag named another image before the copy started.
     pub fn moved_on(target: &Target) -> Self {
         let mut outcome = Self::new(target, Ok(CopyStats::default()), 0);
@@ -172,6 +216,23 @@ impl RegionOutcome {
             None => format!("{}/{}", self.region, self.repository),
         }
     }
+}
+
+/// What a copy left undone on purpose: external layers, refused referrers.
+fn copy_remarks(stats: &CopyStats) -> String {
+    let mut remarks = String::new();
+    if !stats.external_blobs.is_empty() {
+        let _ = write!(
+            remarks,
+            "; {} non-distributable layer(s) stay external: {}",
+            stats.external_blobs.len(),
+            stats.external_blobs.join(", ")
+        );
+    }
+    for refused in &stats.refused_referrers {
+        let _ = write!(remarks, "; REFERRER REFUSED: {}", untrusted(refused));
+    }
+    remarks
 }
 
 /// What one replication did, over all its destinations.
@@ -243,6 +304,12 @@ impl ReplicationReport {
         }
     }
 
+    /// True when a failed destination may succeed if the copy is tried again; false when
+    /// none failed or every failure needs a change first (retrying would only repeat it).
+    pub fn worth_retrying(&self) -> bool {
+        self.outcomes.iter().any(|o| o.run.may_succeed_later())
+    }
+
     /// The regions whose copy failed.
     pub fn failed_regions(&self) -> Vec<&str> {
         self.outcomes
@@ -301,14 +368,21 @@ impl ReplicationReport {
         let mut description = format!("`{}` (`{}`)\n", untrusted(&self.tag_list()), self.digest);
         for outcome in &self.outcomes {
             let place = outcome.place();
+            let stats = &outcome.run.stats;
             let _ = match outcome.run.status {
                 RegionStatus::Copied | RegionStatus::AlreadyReplicated => writeln!(
                     description,
-                    "• {place}: copied {} bytes in {} blobs, {} blobs already there, {} ms",
-                    outcome.run.stats.bytes_copied,
-                    outcome.run.stats.blobs_copied,
-                    outcome.run.stats.blobs_skipped,
-                    outcome.run.duration_ms
+                    "• {place}: copied {} bytes in {} blobs, {} blobs already there{}, {} ms{}",
+                    stats.bytes_copied,
+                    stats.blobs_copied,
+                    stats.blobs_skipped,
+                    match stats.referrers {
+                        0 => String::new(),
+                        1 => ", with 1 signature or attestation".into(),
+                        n => format!(", with {n} signatures and attestations"),
+                    },
+                    outcome.run.duration_ms,
+                    copy_remarks(stats)
                 ),
                 RegionStatus::TagMovedOn => writeln!(
                     description,
@@ -322,8 +396,13 @@ impl ReplicationReport {
             };
         }
         let next_steps = if self.outcome == ReplicationOutcome::ReplicationFailed {
+            let retry = if self.worth_retrying() {
+                "Lambda retries the event; the copy resumes where it stopped."
+            } else {
+                "Not retried: no retry can succeed until the cause above is fixed."
+            };
             vec![
-                "Lambda retries the event; the copy resumes where it stopped.".to_string(),
+                retry.to_string(),
                 "To copy by hand: ecr-steward replicate --repository <name> --to <region>".into(),
             ]
         } else {
@@ -669,11 +748,11 @@ mod tests {
         };
         let copied = CopyStats {
             tags_set: 1,
-            ..nothing
+            ..nothing.clone()
         };
         let moved = CopyStats {
             tags_moved_on: 1,
-            ..nothing
+            ..nothing.clone()
         };
         let report = |results: Vec<Result<CopyStats, String>>| {
             let outcomes = results
@@ -682,12 +761,12 @@ mod tests {
                 .collect();
             ReplicationReport::new(&image, &["1.2.3".to_string()], outcomes)
         };
-        let quiet = report(vec![Ok(nothing), Ok(nothing)]);
+        let quiet = report(vec![Ok(nothing.clone()), Ok(nothing.clone())]);
         assert_eq!(quiet.outcome, ReplicationOutcome::AlreadyReplicated);
         assert!(!quiet.should_notify(false));
         assert!(quiet.should_notify(true));
         assert_eq!(quiet.notification(&image).outcome, "already-replicated");
-        let mixed = report(vec![Ok(nothing), Ok(copied)]);
+        let mixed = report(vec![Ok(nothing), Ok(copied.clone())]);
         assert_eq!(mixed.outcome, ReplicationOutcome::Replicated);
         assert!(mixed.should_notify(false));
         let late = report(vec![Ok(moved)]);

@@ -135,8 +135,8 @@ impl<I: ImageReader, R: Replicator, N: Notifier> Handler for ReplicatorFunction<
         }
         let failed = report.failed_regions();
         info!(repository = %report.repository, tag = %report.tag_list(), outcome = report.outcome.as_str(), failed = failed.len(), "replication handled");
-        if !failed.is_empty() {
-            // Retryable: a retry copies only what is still missing.
+        if report.worth_retrying() {
+            // A retry copies only what is still missing.
             let error = StewardError::Unavailable {
                 service: Service::Registry,
                 message: format!("replication to {} failed", failed.join(", ")),
@@ -168,7 +168,7 @@ impl<I: ImageReader, R: Replicator, N: Notifier> ReplicatorFunction<I, R, N> {
                 .run(self.replicator.replicate(image, tags, target))
                 .await;
             let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            RegionOutcome::new(target, result.map_err(|e| e.to_string()), elapsed)
+            RegionOutcome::of(target, result.as_ref().map(Clone::clone), elapsed)
         }))
         .await
     }
@@ -295,6 +295,8 @@ mod tests {
         failing_repositories: Vec<&'static str>,
         already: Vec<&'static str>,
         made: Mutex<Vec<(String, String)>>,
+        /// Regions that refuse for good (access denied).
+        denied: Vec<&'static str>,
     }
 
     impl Replicator for Copies {
@@ -312,6 +314,13 @@ mod tests {
                 return Err(StewardError::Unavailable {
                     service: Service::Registry,
                     message: "connection refused".into(),
+                });
+            }
+            if self.denied.contains(&target.region.as_str()) {
+                return Err(StewardError::Rejected {
+                    service: Service::Ecr,
+                    code: None,
+                    message: "AccessDeniedException: not authorized to perform ecr:PutImage".into(),
                 });
             }
             if self.already.contains(&target.region.as_str()) {
@@ -403,6 +412,46 @@ mod tests {
             function.notifier.received()[0].outcome,
             "replication-failed"
         );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_region_that_cannot_succeed_is_notified_once_and_not_retried() {
+        let copies = Copies {
+            denied: vec!["ap-south-1"],
+            ..Copies::default()
+        };
+        let function = function_with(POLICY, copies, None);
+        let report = function
+            .invoke(sample("image-push-semver.json"))
+            .await
+            .expect("a failure no retry can mend ends the invocation without an error");
+        assert_eq!(report["outcome"], "replication-failed");
+        assert_eq!(report["outcomes"][1]["region"], "ap-south-1");
+        assert_eq!(report["outcomes"][1]["retryable"], false);
+        assert_eq!(report["outcomes"][0]["ok"], true);
+        let inbox = function.notifier.received();
+        assert_eq!(inbox.len(), 1);
+        assert!(
+            inbox[0]
+                .next_steps
+                .iter()
+                .any(|s| s.starts_with("Not retried")),
+            "{:?}",
+            inbox[0].next_steps
+        );
+
+        // With a region that may succeed later too, the invocation fails retryably.
+        let copies = Copies {
+            denied: vec!["ap-south-1"],
+            failing: vec!["eu-west-1"],
+            ..Copies::default()
+        };
+        let function = function_with(POLICY, copies, None);
+        let error = function
+            .invoke(sample("image-push-semver.json"))
+            .await
+            .expect_err("eu-west-1 is worth a retry");
+        assert!(error.is_retryable());
     }
 
     const WORKER: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";

@@ -162,7 +162,7 @@ pub async fn copy_all<R: Replicator>(
         let result = replicator.replicate(&image, &copy.tags, &copy.target).await;
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         results.push(CopyResult {
-            run: CopyRun::new(result.map_err(|e| e.to_string()), duration_ms),
+            run: CopyRun::of(result.as_ref().map(Clone::clone), duration_ms),
             copy,
         });
     }

@@ -1,19 +1,30 @@
 //! The copy engine: images copied between registries over the OCI Distribution API,
-//! digest-preserving and verified.
+//! digest-preserving and verified, with everything that refers to them.
 //!
-//! - Manifests travel as the exact bytes fetched by digest; an index's children go first.
+//! A copy has two phases. The first reads: from the image down, level by level and each level
+//! at once, every manifest's exact bytes at the source, whether the destination has it, and
+//! what refers to it — the referrers API (every page) and cosign's tag scheme
+//! (`sha256-<hex>.sig`, `.att`, `.sbom`, and the OCI fallback index `sha256-<hex>`), on every
+//! registry, since a registry with the API still holds tag-scheme objects it never lists. The
+//! children of an index and the referrers of referrers (to [`REFERRER_DEPTH`]) are read so too.
+//! The second writes only what is missing: every unique blob at once (bounded by
+//! `parallelism`), then manifests in waves, each after the children and subject it names, then
+//! the referrers' tags, and the image's own tags last: a destination tag never names an image
+//! whose signatures are not there yet.
+//!
+//! - Manifests travel as the exact bytes fetched by digest.
 //! - Blobs stream from source to destination, never held whole in memory; their sha256 is
 //!   computed on the way, and an upload whose bytes do not match is abandoned, never committed.
-//! - A manifest is pushed only after every blob it references is present at the destination.
-//! - Whatever is already at the destination (checked with HEAD) is skipped. A repeated copy
-//!   whose tags are in place costs one round trip: the destination's tags and the source's
-//!   referrers are looked up at once (with a registry that lacks the referrers API, its
-//!   fallback tags are looked up at once too, one more round trip).
+//! - Non-distributable ("foreign") layers are neither fetched nor uploaded.
+//! - A tag an immutable destination refuses is looked up: naming the same digest, it is in
+//!   place; naming another, it is a conflict, never retried.
+//! - A referrer the destination refuses for good is reported, and the image still copied.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use futures_util::future::{try_join, try_join_all};
+use futures_util::future::{try_join, try_join3, try_join_all};
 use futures_util::{stream, StreamExt, TryStreamExt};
 use sha2::{Digest as _, Sha256};
 
@@ -21,9 +32,16 @@ use super::registry::RegistryClient;
 use crate::error::{Service, StewardError};
 use crate::image::{Digest, DigestAlgorithm, Referrer};
 use crate::manifest::lower_hex;
-use crate::manifest::RawManifest;
+use crate::manifest::{ManifestDoc, RawManifest};
 use crate::replication::CopyStats;
 use crate::retry::RetryPolicy;
+
+/// Referrers of referrers are followed this deep: an image's signature (1), a signature of
+/// its SBOM (2), and one more level.
+pub const REFERRER_DEPTH: usize = 3;
+
+/// The tags cosign and the OCI referrers tag schema put beside `sha256-<hex>`.
+const TAG_SCHEMES: [&str; 4] = [".sig", ".att", ".sbom", ""];
 
 /// One end of a copy: a registry and a repository in it.
 #[derive(Clone, Copy)]
@@ -52,11 +70,30 @@ impl Default for CopyOptions {
     }
 }
 
-/// Copies the image `digest` (a manifest or an index) and points `tags` at it, then copies the
-/// signatures, SBOMs and attestations that refer to it. Just before a destination tag is
-/// moved, the source's tag is read again: a tag that names another image there now (a newer
-/// push, with its own event) is left alone and counted in `tags_moved_on`, so a late event
-/// never moves a destination tag backwards.
+/// One manifest of the copy, as read at the source.
+struct Node {
+    manifest: RawManifest,
+    doc: ManifestDoc,
+    at_destination: bool,
+    /// Found as a referrer (directly or inside a fallback index), not as the image or a child.
+    referrer: bool,
+    /// Digests that must be at the destination first: children, the subject.
+    after: Vec<String>,
+}
+
+/// Everything one copy touches, read at the source before anything is written.
+#[derive(Default)]
+struct Plan {
+    nodes: BTreeMap<String, Node>,
+    /// Tag-scheme tags found at the source, and the digest each names.
+    tags: Vec<(String, String)>,
+}
+
+/// Copies the image `digest` (a manifest or an index) with its signatures, SBOMs and
+/// attestations, and points `tags` at it. Just before a destination tag is moved, the
+/// source's tag is read again: a tag that names another image there now (a newer push, with
+/// its own event) is left alone and counted in `tags_moved_on`, so a late event never moves
+/// a destination tag backwards.
 pub async fn copy_image(
     source: Endpoint<'_>,
     destination: Endpoint<'_>,
@@ -64,61 +101,256 @@ pub async fn copy_image(
     tags: &[String],
     options: &CopyOptions,
 ) -> Result<CopyStats, StewardError> {
-    // Independent lookups, sent at once: where the tags stand at the destination, and what
-    // refers to the image at the source.
-    let (current, referrers) = try_join(
+    let (current, plan) = try_join(
         try_join_all(tags.iter().map(|tag| resolve(destination, tag, options))),
-        referrers(source, digest, options),
+        discover(source, destination, digest, options),
     )
     .await?;
-    // A tag only ever names a manifest whose blobs and children are all there.
-    let in_place = !tags.is_empty() && current.iter().all(|at| at.as_deref() == Some(digest));
-    let mut stats = if in_place {
-        CopyStats {
-            manifests_skipped: 1,
-            ..CopyStats::default()
-        }
-    } else {
-        copy_manifest(source, destination, digest, options).await?
-    };
-    // Read only when a tag has to move: a re-copy whose tags are in place needs no GET.
-    let mut manifest = None;
-    for (tag, current) in tags.iter().zip(&current) {
-        if current.as_deref() != Some(digest) {
-            let at_source = resolve(source, tag, options).await?;
-            if at_source.as_deref() != Some(digest) {
-                stats.tags_moved_on += 1;
-                continue;
-            }
-            if manifest.is_none() {
-                manifest = Some(fetch_manifest(source, digest, options).await?);
-            }
-            if let Some(manifest) = &manifest {
-                put_tag(destination, tag, manifest, options).await?;
-                stats.tags_set += 1;
+    let mut stats = write_missing(source, destination, &plan, options).await?;
+    stats.referrers = plan
+        .nodes
+        .iter()
+        .filter(|(digest, node)| node.referrer && !refused(&stats, digest))
+        .count() as u64;
+    stats.external_blobs = plan
+        .nodes
+        .values()
+        .flat_map(|node| node.doc.config.iter().chain(&node.doc.layers))
+        .filter(|blob| blob.is_external())
+        .map(|blob| blob.digest.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+
+    // The referrers' tags, then the image's: each written only where it names something else.
+    let referrer_tags: Vec<&(String, String)> = plan
+        .tags
+        .iter()
+        .filter(|(_, digest)| !refused(&stats, digest))
+        .collect();
+    let at_destination = try_join_all(
+        referrer_tags
+            .iter()
+            .map(|(tag, _)| resolve(destination, tag, options)),
+    )
+    .await?;
+    for ((tag, digest), current) in referrer_tags.iter().zip(at_destination) {
+        if current.as_deref() != Some(digest.as_str()) {
+            if let Some(node) = plan.nodes.get(digest) {
+                put_tag(destination, tag, &node.manifest, options).await?;
             }
         }
     }
-    for referrer in referrers {
-        stats.add(Box::pin(copy_referrer(source, destination, &referrer, options)).await?);
+    let Some(image) = plan.nodes.get(digest) else {
+        return Err(StewardError::Internal(format!(
+            "{digest} is missing from its own copy plan"
+        )));
+    };
+    for (tag, current) in tags.iter().zip(&current) {
+        if current.as_deref() == Some(digest) {
+            continue;
+        }
+        if resolve(source, tag, options).await?.as_deref() != Some(digest) {
+            stats.tags_moved_on += 1;
+            continue;
+        }
+        if put_tag(destination, tag, &image.manifest, options).await? {
+            stats.tags_set += 1;
+        }
     }
     Ok(stats)
 }
 
-/// A referrer is copied by digest, and so is its own tag when it has one (`sha256-<hex>.sig`).
-async fn copy_referrer(
+fn refused(stats: &CopyStats, digest: &str) -> bool {
+    stats
+        .refused_referrers
+        .iter()
+        .any(|refusal| refusal.starts_with(digest))
+}
+
+/// Reads, level by level, every manifest the copy of `digest` involves.
+async fn discover(
     source: Endpoint<'_>,
     destination: Endpoint<'_>,
-    referrer: &Referrer,
+    digest: &str,
+    options: &CopyOptions,
+) -> Result<Plan, StewardError> {
+    struct Pending {
+        digest: String,
+        /// Referrer levels above it: 0 for the image and its children.
+        depth: usize,
+        /// The manifest it was found as a referrer of.
+        subject: Option<String>,
+        referrer: bool,
+    }
+    let mut plan = Plan::default();
+    let mut seen = BTreeSet::from([digest.to_string()]);
+    let mut level = vec![Pending {
+        digest: digest.to_string(),
+        depth: 0,
+        subject: None,
+        referrer: false,
+    }];
+    while !level.is_empty() {
+        let read = try_join_all(level.iter().map(|pending| {
+            try_join3(
+                fetch_manifest(source, &pending.digest, options),
+                resolve(destination, &pending.digest, options),
+                async {
+                    if pending.depth < REFERRER_DEPTH {
+                        referrers(source, &pending.digest, options).await
+                    } else {
+                        Ok(Vec::new())
+                    }
+                },
+            )
+        }))
+        .await?;
+        let mut next = Vec::new();
+        for (pending, (manifest, at_destination, referrers)) in level.into_iter().zip(read) {
+            let doc = manifest.parse()?;
+            let mut after: Vec<String> = doc.manifests.iter().map(|c| c.digest.clone()).collect();
+            after.extend(doc.subject.iter().map(|s| s.digest.clone()));
+            after.extend(pending.subject.clone());
+            for child in &doc.manifests {
+                if seen.insert(child.digest.clone()) {
+                    next.push(Pending {
+                        digest: child.digest.clone(),
+                        depth: pending.depth,
+                        subject: None,
+                        referrer: pending.referrer,
+                    });
+                }
+            }
+            for Referrer { digest, tag } in referrers {
+                if let Some(tag) = tag {
+                    plan.tags.push((tag, digest.clone()));
+                }
+                if seen.insert(digest.clone()) {
+                    next.push(Pending {
+                        digest,
+                        depth: pending.depth + 1,
+                        subject: Some(pending.digest.clone()),
+                        referrer: true,
+                    });
+                }
+            }
+            plan.nodes.insert(
+                pending.digest,
+                Node {
+                    manifest,
+                    doc,
+                    at_destination: at_destination.is_some(),
+                    referrer: pending.referrer,
+                    after,
+                },
+            );
+        }
+        level = next;
+    }
+    Ok(plan)
+}
+
+/// Writes what the destination lacks: blobs, then manifests in dependency order.
+async fn write_missing(
+    source: Endpoint<'_>,
+    destination: Endpoint<'_>,
+    plan: &Plan,
     options: &CopyOptions,
 ) -> Result<CopyStats, StewardError> {
-    let Referrer { digest, tag } = referrer;
-    let stats = copy_manifest(source, destination, digest, options).await?;
-    if let Some(tag) = tag {
-        if resolve(destination, tag, options).await?.as_deref() != Some(digest.as_str()) {
-            let manifest = fetch_manifest(source, digest, options).await?;
-            put_tag(destination, tag, &manifest, options).await?;
+    let mut stats = CopyStats::default();
+    let missing: Vec<(&String, &Node)> = plan
+        .nodes
+        .iter()
+        .filter(|(_, node)| !node.at_destination)
+        .collect();
+    stats.manifests_skipped = (plan.nodes.len() - missing.len()) as u64;
+
+    let blobs: BTreeMap<String, u64> = missing
+        .iter()
+        .flat_map(|(_, node)| node.doc.config.iter().chain(&node.doc.layers))
+        .filter(|blob| !blob.is_external())
+        .map(|blob| (blob.digest.clone(), blob.size))
+        .collect();
+    let copied: Vec<Option<u64>> =
+        stream::iter(blobs)
+            .map(|(blob, size)| async move {
+                copy_blob(source, destination, &blob, size, options).await
+            })
+            .buffer_unordered(options.parallelism.max(1))
+            .try_collect()
+            .await?;
+    for bytes in copied {
+        match bytes {
+            Some(bytes) => {
+                stats.blobs_copied += 1;
+                stats.bytes_copied += bytes;
+            }
+            None => stats.blobs_skipped += 1,
         }
+    }
+
+    // Waves: a manifest goes once everything it names that is part of the copy is there.
+    let mut done: BTreeSet<&str> = plan
+        .nodes
+        .iter()
+        .filter(|(_, node)| node.at_destination)
+        .map(|(digest, _)| digest.as_str())
+        .collect();
+    let mut waiting = missing;
+    while !waiting.is_empty() {
+        let (ready, rest): (Vec<_>, Vec<_>) = waiting.into_iter().partition(|(_, node)| {
+            node.after
+                .iter()
+                .all(|d| done.contains(d.as_str()) || !plan.nodes.contains_key(d))
+        });
+        if ready.is_empty() {
+            // A refused referrer's own referrers, or manifests that name each other.
+            for (digest, node) in &rest {
+                if node.referrer {
+                    stats.refused_referrers.push(format!(
+                        "{digest}: not copied, since what it refers to was refused"
+                    ));
+                }
+            }
+            if rest.iter().any(|(_, node)| !node.referrer) {
+                return Err(StewardError::InvalidResponse {
+                    service: Service::Registry,
+                    message: "the image's manifests refer to each other in a cycle".into(),
+                });
+            }
+            break;
+        }
+        let written = try_join_all(ready.iter().map(|(digest, node)| async move {
+            let put = options
+                .retry
+                .run(|| {
+                    destination.registry.put_manifest(
+                        destination.repository,
+                        digest,
+                        &node.manifest,
+                    )
+                })
+                .await;
+            match put {
+                Ok(()) => Ok(None),
+                Err(error) if node.referrer && !error.is_retryable() => {
+                    Ok(Some(format!("{digest}: {error}")))
+                }
+                Err(error) => Err(error),
+            }
+        }))
+        .await?;
+        for ((digest, _), refusal) in ready.iter().zip(written) {
+            match refusal {
+                None => {
+                    stats.manifests_copied += 1;
+                    done.insert(digest.as_str());
+                }
+                Some(refusal) => stats.refused_referrers.push(refusal),
+            }
+        }
+        waiting = rest;
     }
     Ok(stats)
 }
@@ -152,118 +384,94 @@ async fn fetch_manifest(
         .await
 }
 
-/// Points `tag` at `manifest` at the destination (PUT by tag, the same bytes).
+/// Points `tag` at `manifest` at the destination (PUT by tag, the same bytes); false when it
+/// named it already. A refused PUT is looked up before it is believed: an immutable
+/// repository refuses even the digest its tag names (aws/containers-roadmap#2179), and a tag
+/// naming another digest there is a conflict no retry can solve.
 async fn put_tag(
     destination: Endpoint<'_>,
     tag: &str,
     manifest: &RawManifest,
     options: &CopyOptions,
-) -> Result<(), StewardError> {
-    options
+) -> Result<bool, StewardError> {
+    let put = options
         .retry
         .run(|| {
             destination
                 .registry
                 .put_manifest(destination.repository, tag, manifest)
         })
-        .await
-        .map(|_| ())
+        .await;
+    let error = match put {
+        Ok(()) => return Ok(true),
+        Err(error) if error.is_retryable() => return Err(error),
+        Err(error) => error,
+    };
+    match resolve(destination, tag, options).await? {
+        Some(current) if current == manifest.digest => Ok(false),
+        Some(current) if refuses_overwrite(&error) => Err(StewardError::Conflict {
+            service: Service::Registry,
+            message: format!(
+                "tag {tag} in {} names {current}, not {}, and the repository's tags are immutable: \
+                 retrying cannot change that (change the tag's mutability, or delete the tag there)",
+                destination.repository, manifest.digest
+            ),
+        }),
+        _ => Err(error),
+    }
 }
 
-/// The manifests that refer to `digest`: from the referrers API, or where a registry lacks it,
-/// from the tags cosign and the OCI fallback scheme use (`sha256-<hex>[.sig|.att|.sbom]`).
+/// An answer that says the tag exists and cannot be moved: ECR's `TAG_INVALID … cannot be
+/// overwritten because the repository is immutable`.
+fn refuses_overwrite(error: &StewardError) -> bool {
+    match error {
+        StewardError::Conflict { .. } => true,
+        StewardError::Rejected { message, .. } => {
+            message.contains("TAG_INVALID") || message.to_ascii_lowercase().contains("immutable")
+        }
+        _ => false,
+    }
+}
+
+/// What refers to `digest`: the referrers API's listing and the tag-scheme objects, looked
+/// up at once. Both are asked on every registry: ECR has the API and still holds cosign's
+/// tag-scheme signatures, which it never lists.
 async fn referrers(
     source: Endpoint<'_>,
     digest: &str,
     options: &CopyOptions,
 ) -> Result<Vec<Referrer>, StewardError> {
-    if let Some(descriptors) = options
-        .retry
-        .run(|| source.registry.referrers(source.repository, digest))
-        .await?
-    {
-        return Ok(descriptors
-            .into_iter()
-            .map(|d| Referrer {
-                digest: d.digest,
-                tag: None,
-            })
-            .collect());
-    }
     let base = digest.replacen(':', "-", 1);
-    let tags: Vec<String> = [".sig", ".att", ".sbom", ""]
+    let tags: Vec<String> = TAG_SCHEMES
         .iter()
         .map(|suffix| format!("{base}{suffix}"))
         .collect();
-    let found = try_join_all(tags.iter().map(|tag| resolve(source, tag, options))).await?;
-    Ok(tags
+    let (listed, tagged) = try_join(
+        options
+            .retry
+            .run(|| source.registry.referrers(source.repository, digest)),
+        try_join_all(tags.iter().map(|tag| resolve(source, tag, options))),
+    )
+    .await?;
+    let mut found: Vec<Referrer> = tags
         .into_iter()
-        .zip(found)
+        .zip(tagged)
         .filter_map(|(tag, referrer)| {
             referrer.map(|digest| Referrer {
                 digest,
                 tag: Some(tag),
             })
         })
-        .collect())
-}
-
-/// Copies one manifest by digest, after everything it references.
-async fn copy_manifest(
-    source: Endpoint<'_>,
-    destination: Endpoint<'_>,
-    digest: &str,
-    options: &CopyOptions,
-) -> Result<CopyStats, StewardError> {
-    let mut stats = CopyStats::default();
-    if resolve(destination, digest, options).await?.is_some() {
-        // A manifest is only ever pushed after its blobs and children, so all of them are there.
-        stats.manifests_skipped += 1;
-        return Ok(stats);
-    }
-    let manifest = options
-        .retry
-        .run(|| source.registry.manifest(source.repository, digest))
-        .await?;
-    let document = manifest.parse()?;
-    if manifest.is_index() {
-        for child in &document.manifests {
-            stats.add(Box::pin(copy_manifest(source, destination, &child.digest, options)).await?);
-        }
-    } else {
-        let blobs: Vec<(String, u64)> = document
-            .config
-            .iter()
-            .chain(&document.layers)
-            .map(|d| (d.digest.clone(), d.size))
-            .collect();
-        let copied: Vec<Option<u64>> = stream::iter(blobs)
-            .map(|(blob, size)| async move {
-                copy_blob(source, destination, &blob, size, options).await
-            })
-            .buffer_unordered(options.parallelism.max(1))
-            .try_collect()
-            .await?;
-        for bytes in copied {
-            match bytes {
-                Some(bytes) => {
-                    stats.blobs_copied += 1;
-                    stats.bytes_copied += bytes;
-                }
-                None => stats.blobs_skipped += 1,
-            }
+        .collect();
+    for descriptor in listed.unwrap_or_default() {
+        if !found.iter().any(|r| r.digest == descriptor.digest) {
+            found.push(Referrer {
+                digest: descriptor.digest,
+                tag: None,
+            });
         }
     }
-    options
-        .retry
-        .run(|| {
-            destination
-                .registry
-                .put_manifest(destination.repository, digest, &manifest)
-        })
-        .await?;
-    stats.manifests_copied += 1;
-    Ok(stats)
+    Ok(found)
 }
 
 /// Copies one blob unless the destination has it; the bytes copied, or `None` when skipped.

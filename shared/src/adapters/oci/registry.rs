@@ -28,10 +28,17 @@ pub struct RegistryClient {
     http: reqwest::Client,
     base: String,
     authorization: Option<String>,
-    /// Set once the registry has answered that it has no referrers API (docker-registry 2.8
-    /// has none; ECR has one): later lookups go straight to the fallback tags.
-    no_referrers_api: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Until when the registry is taken to have no referrers API, after it answered the
+    /// endpoint with the 404 the distribution spec gives for that (docker-registry 2.8 has
+    /// none; ECR has one). Remembered for [`NO_REFERRERS_API_FOR`] only, never on other errors.
+    no_referrers_api_until: std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
+
+/// How long a registry's "no referrers API" answer is believed before it is asked again.
+pub const NO_REFERRERS_API_FOR: std::time::Duration = std::time::Duration::from_secs(300);
+/// Pages of one referrers listing followed at most (a registry that links to itself forever
+/// must not hold a copy).
+const MAX_REFERRER_PAGES: usize = 100;
 
 impl std::fmt::Debug for RegistryClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -41,11 +48,68 @@ impl std::fmt::Debug for RegistryClient {
     }
 }
 
+/// A request that got no answer. Its URL is named without the query: a pre-signed storage
+/// URL's query is its credential.
 pub(crate) fn network(error: reqwest::Error) -> StewardError {
+    let url = error.url().map(|url| {
+        let mut url = url.clone();
+        url.set_query(None);
+        url
+    });
+    let message = match url {
+        Some(url) => format!("{} ({url})", with_causes(&error.without_url())),
+        None => with_causes(&error),
+    };
     StewardError::Unavailable {
         service: Service::Registry,
-        message: with_causes(&error),
+        message: redact(&message),
     }
+}
+
+/// `text` without the secrets a registry or its storage may echo: the query of any URL (a
+/// pre-signed URL's `X-Amz-Signature`, `X-Amz-Credential`, …) and S3's signature diagnostics
+/// (`<StringToSign>`, `<CanonicalRequest>`, `<SignatureProvided>`).
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("://") {
+        let (before, url) = rest.split_at(start);
+        out.push_str(before);
+        let end = url
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | ')'))
+            .unwrap_or(url.len());
+        let (url, after) = url.split_at(end);
+        match url.split_once('?') {
+            Some((path, _)) => {
+                out.push_str(path);
+                out.push_str("?<redacted>");
+            }
+            None => out.push_str(url),
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    for element in [
+        "StringToSign",
+        "StringToSignBytes",
+        "CanonicalRequest",
+        "CanonicalRequestBytes",
+        "SignatureProvided",
+        "AWSAccessKeyId",
+    ] {
+        let (open, close) = (format!("<{element}>"), format!("</{element}>"));
+        let mut from = 0;
+        while let Some(at) = out[from..].find(&open).map(|i| from + i + open.len()) {
+            let Some(end) = out[at..].find(&close).map(|i| at + i) else {
+                out.truncate(at);
+                out.push_str("<redacted>");
+                break;
+            };
+            out.replace_range(at..end, "<redacted>");
+            from = at + "<redacted>".len() + close.len();
+        }
+    }
+    out
 }
 
 impl RegistryClient {
@@ -56,7 +120,7 @@ impl RegistryClient {
             http,
             base: base.trim_end_matches('/').to_string(),
             authorization,
-            no_referrers_api: std::sync::Arc::default(),
+            no_referrers_api_until: std::sync::Arc::default(),
         }
     }
 
@@ -340,40 +404,58 @@ impl RegistryClient {
     }
 
     /// Manifests that name `digest` as their subject (signatures, SBOMs, attestations), by the
-    /// referrers API; `None` when the registry does not offer it.
+    /// referrers API, every page; `None` when the registry answers that it has no such API.
     pub async fn referrers(
         &self,
         repository: &str,
         digest: &str,
     ) -> Result<Option<Vec<Descriptor>>, StewardError> {
-        use std::sync::atomic::Ordering;
-        if self.no_referrers_api.load(Ordering::Relaxed) {
-            return Ok(None);
-        }
-        let response = self
-            .request(
-                reqwest::Method::GET,
-                &format!("{repository}/referrers/{digest}"),
-            )
-            .header(ACCEPT, OCI_INDEX)
-            .send()
-            .await
-            .map_err(network)?;
-        // A registry with the API answers 200 for any digest, with an empty index when
-        // nothing refers to it (OCI Distribution 1.1); these mean it has no such API.
-        if matches!(response.status().as_u16(), 404 | 405 | 400) {
-            self.no_referrers_api.store(true, Ordering::Relaxed);
-            return Ok(None);
+        let now = std::time::Instant::now();
+        if let Ok(until) = self.no_referrers_api_until.lock() {
+            if until.is_some_and(|until| now < until) {
+                return Ok(None);
+            }
         }
         let what = format!("referrers of {repository}@{digest}");
-        let response = check(response, &what).await?;
-        let bytes = read_capped(response, MAX_MANIFEST_BYTES, &what).await?;
-        let index: ManifestDoc =
-            serde_json::from_slice(&bytes).map_err(|error| StewardError::InvalidResponse {
-                service: Service::Registry,
-                message: format!("{what}: {error}"),
-            })?;
-        Ok(Some(index.manifests))
+        let mut found = Vec::new();
+        let mut url = format!("{}/v2/{repository}/referrers/{digest}", self.base);
+        for _ in 0..MAX_REFERRER_PAGES {
+            let response = self
+                .authorized(self.http.get(&url))
+                .header(ACCEPT, OCI_INDEX)
+                .send()
+                .await
+                .map_err(network)?;
+            if response.status() == reqwest::StatusCode::NOT_FOUND {
+                let body = response.text().await.unwrap_or_default();
+                // A registry with the API answers 200 for any digest, with an empty index when
+                // nothing refers to it (OCI Distribution 1.1); a 404 says it has no API,
+                // unless it is about the repository itself.
+                if !body.contains("NAME_UNKNOWN") {
+                    if let Ok(mut until) = self.no_referrers_api_until.lock() {
+                        *until = Some(now + NO_REFERRERS_API_FOR);
+                    }
+                }
+                return Ok(if found.is_empty() { None } else { Some(found) });
+            }
+            let response = check(response, &what).await?;
+            let next = next_page(&response, &self.base);
+            let bytes = read_capped(response, MAX_MANIFEST_BYTES, &what).await?;
+            let index: ManifestDoc =
+                serde_json::from_slice(&bytes).map_err(|error| StewardError::InvalidResponse {
+                    service: Service::Registry,
+                    message: format!("{what}: {error}"),
+                })?;
+            found.extend(index.manifests);
+            match next {
+                Some(next) => url = next,
+                None => return Ok(Some(found)),
+            }
+        }
+        Err(StewardError::InvalidResponse {
+            service: Service::Registry,
+            message: format!("{what}: more than {MAX_REFERRER_PAGES} pages"),
+        })
     }
 
     fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -400,12 +482,38 @@ impl RegistryClient {
     }
 }
 
+/// The next page's URL from a `Link: <url>; rel="next"` header (RFC 8288, as the
+/// distribution spec pages listings), made absolute against `base`.
+fn next_page(response: &Response, base: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all(reqwest::header::LINK)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .find_map(|link| {
+            let (target, params) = link.trim().split_once(';')?;
+            let is_next = params.split(';').any(|param| {
+                let param = param.trim().replace(' ', "");
+                param == "rel=\"next\"" || param == "rel=next"
+            });
+            let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+            is_next.then(|| {
+                if target.starts_with('/') {
+                    format!("{base}{target}")
+                } else {
+                    target.to_string()
+                }
+            })
+        })
+}
+
 async fn check(response: Response, what: &str) -> Result<Response, StewardError> {
     let status = response.status();
     if status.is_success() {
         return Ok(response);
     }
-    let body = response.text().await.unwrap_or_default();
+    let body = redact(&response.text().await.unwrap_or_default());
     let message: String = body.chars().take(300).collect();
     Err(StewardError::from_status(
         Service::Registry,
@@ -460,6 +568,77 @@ mod tests {
         assert_eq!(
             sha256_digest(b""),
             "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn pre_signed_queries_and_signature_diagnostics_are_redacted() {
+        let error = "HTTP 403: error sending request for url (https://bucket.s3.amazonaws.com/docker/blobs/data?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAEXAMPLE%2F20261204&X-Amz-Signature=deadbeef): <Error><Code>SignatureDoesNotMatch</Code><AWSAccessKeyId>AKIAEXAMPLE</AWSAccessKeyId><StringToSign>AWS4-HMAC-SHA256 secret-scope</StringToSign><SignatureProvided>deadbeef</SignatureProvided><CanonicalRequest>GET /x X-Amz-Credential=AKIAEXAMPLE</CanonicalRequest></Error>";
+        let redacted = redact(error);
+        for secret in [
+            "deadbeef",
+            "AKIAEXAMPLE",
+            "secret-scope",
+            "X-Amz-Credential",
+        ] {
+            assert!(!redacted.contains(secret), "{secret} in {redacted}");
+        }
+        assert!(redacted.contains("https://bucket.s3.amazonaws.com/docker/blobs/data?<redacted>"));
+        assert!(redacted.contains("<Code>SignatureDoesNotMatch</Code>"));
+        assert_eq!(redact("no url here: HTTP 500"), "no url here: HTTP 500");
+        assert_eq!(redact("<StringToSign>cut off"), "<StringToSign><redacted>");
+    }
+
+    #[tokio::test]
+    async fn a_failed_request_to_a_pre_signed_url_names_it_without_its_query() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        let port = closed.local_addr().expect("its address").port();
+        drop(closed);
+        let error = crate::http::client(crate::http::TrustRoots::Bundled)
+            .expect("a client")
+            .get(format!(
+                "http://127.0.0.1:{port}/blob?X-Amz-Signature=topsecret"
+            ))
+            .send()
+            .await
+            .expect_err("nothing listens there");
+        let message = network(error).to_string();
+        assert!(!message.contains("topsecret"), "{message}");
+        assert!(
+            message.contains(&format!("127.0.0.1:{port}/blob")),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn the_next_page_is_read_from_the_link_header() {
+        let response = |link: &str| {
+            Response::from(
+                http::Response::builder()
+                    .header("link", link)
+                    .body(Vec::<u8>::new())
+                    .expect("a response"),
+            )
+        };
+        assert_eq!(
+            next_page(
+                &response("</v2/a/referrers/sha256:1?n=2&last=sha256:9>; rel=\"next\""),
+                "https://r"
+            )
+            .as_deref(),
+            Some("https://r/v2/a/referrers/sha256:1?n=2&last=sha256:9")
+        );
+        assert_eq!(
+            next_page(
+                &response("<https://o/x>; rel=\"prev\", <https://o/y>; rel=next"),
+                "https://r"
+            )
+            .as_deref(),
+            Some("https://o/y")
+        );
+        assert_eq!(
+            next_page(&response("<https://o/x>; rel=\"prev\""), "https://r"),
+            None
         );
     }
 
