@@ -29,9 +29,9 @@ pub use bulk::{push_bulk, BulkImage, Pushed};
 pub use event_source::{Batch, EventSource};
 pub use fault_proxy::{sequential_round_trips, Fault, FaultProxy, Request as ProxiedRequest};
 pub use notified::{NotifiedStack, ARRIVAL, QUIET};
-pub use push::push_image_with;
+pub use push::{push_artifacts, push_image_with, Artifact, ArtifactBlob, ArtifactManifest};
 pub use runtime_api::{Answer, InitError, RuntimeApi};
-pub use stack::{PushSpec, PushedImage, ScanResult, Stack};
+pub use stack::{Flavor, PushSpec, PushedImage, ScanResult, Stack};
 
 /// The workspace root (the directory of the root `Cargo.toml`).
 pub fn workspace_root() -> &'static Path {

@@ -30,3 +30,79 @@ pub fn push_image_with(stack: &Stack, args: &[&str]) -> PushedImage {
     serde_json::from_str(line)
         .unwrap_or_else(|e| panic!("push_image.py printed {stdout:?}, not its JSON line: {e}"))
 }
+
+/// One artifact shape as `push_artifacts.py` pushed it: everything it put in the registry.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Artifact {
+    /// The shape's name, such as `cosign-recursive`.
+    pub shape: String,
+    /// The repository it went to.
+    pub repository: String,
+    /// The top image's tag.
+    pub tag: String,
+    /// The top image's digest.
+    pub digest: String,
+    /// Every manifest: the top one, children, referrers, tag-scheme objects.
+    pub manifests: Vec<ArtifactManifest>,
+    /// Every blob pushed.
+    pub blobs: Vec<ArtifactBlob>,
+    /// Digests of the layers no registry holds (foreign layers).
+    #[serde(default)]
+    pub foreign: Vec<String>,
+}
+
+/// A manifest of an [`Artifact`].
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct ArtifactManifest {
+    /// Its digest.
+    pub digest: String,
+    /// Its media type.
+    #[serde(rename = "mediaType")]
+    pub media_type: String,
+    /// The tag it carries, if any.
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// Its subject's digest, for an OCI 1.1 referrer.
+    #[serde(default)]
+    pub subject: Option<String>,
+}
+
+/// A blob of an [`Artifact`].
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct ArtifactBlob {
+    /// Its digest.
+    pub digest: String,
+    /// Its size.
+    pub size: u64,
+}
+
+/// Runs `push_artifacts.py ARGS` with the stack's environment: one [`Artifact`] per shape.
+///
+/// # Panics
+/// When the script fails; the message has its output.
+pub fn push_artifacts(stack: &Stack, args: &[&str]) -> Vec<Artifact> {
+    let script = workspace_root().join("scripts/testbed/push_artifacts.py");
+    let output = Command::new(stack.python())
+        .arg(&script)
+        .args(args)
+        .env_clear()
+        .envs(stack.env().iter().map(|(k, v)| (k, v)))
+        .envs(std::env::var_os("PATH").map(|path| ("PATH", path)))
+        .output()
+        .expect("run push_artifacts.py");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "push_artifacts.py {args:?} failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("push_artifacts.py printed {line:?}: {e}"))
+        })
+        .collect()
+}

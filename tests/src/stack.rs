@@ -40,6 +40,28 @@ impl DataPlane {
     }
 }
 
+/// What answers on each registry's port (`TESTBED_REGISTRY_FLAVOR` of `scripts/stack`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// docker-registry 2.8 alone: no referrers API (the endpoint answers 404).
+    Distribution,
+    /// docker-registry behind the test bed's referrers front: the OCI 1.1 referrers API, as
+    /// ECR serves it (HTTP/1.1 only).
+    Oci11,
+}
+
+impl Flavor {
+    /// Both, for tests that run on each.
+    pub const ALL: [Flavor; 2] = [Flavor::Distribution, Flavor::Oci11];
+
+    fn name(self) -> &'static str {
+        match self {
+            Flavor::Distribution => "distribution",
+            Flavor::Oci11 => "oci11",
+        }
+    }
+}
+
 /// A running test bed. Dropping it stops the servers and removes their files.
 pub struct Stack {
     /// Holds the stack's directory (`<tempdir>/stack`) until drop.
@@ -87,7 +109,19 @@ impl Stack {
         Self::start_on(DataPlane::Plain)
     }
 
+    /// Starts a test bed on the ECR-like data plane with registries of `flavor`, with
+    /// `settings` (such as `TESTBED_REFERRERS_PAGE_SIZE`) for `scripts/stack up`.
+    pub fn start_flavored(flavor: Flavor, settings: &[(&str, &str)]) -> Self {
+        let mut all = vec![("TESTBED_REGISTRY_FLAVOR", flavor.name())];
+        all.extend_from_slice(settings);
+        Self::start_with(DataPlane::EcrLike, &all)
+    }
+
     fn start_on(plane: DataPlane) -> Self {
+        Self::start_with(plane, &[])
+    }
+
+    fn start_with(plane: DataPlane, settings: &[(&str, &str)]) -> Self {
         let tmp = tempfile::Builder::new()
             .prefix("steward-stack-")
             .tempdir()
@@ -97,6 +131,7 @@ impl Stack {
             .arg("up")
             .arg(&dir)
             .env("STEWARD_DATA_PLANE", plane.name())
+            .envs(settings.iter().copied())
             .output()
             .expect("run scripts/stack up");
         let mut stack = Self {

@@ -1,0 +1,268 @@
+//! Every artifact shape users push, replicated by the copy engine on both registry flavors
+//! (docker-registry 2.8 without the referrers API, and the test bed's front that serves it as
+//! ECR does): the destination holds every manifest byte for byte under the same digest and
+//! content type, every blob with its size, every tag on the same digest, and no foreign layer;
+//! the image's tag is written after all its referrers; a second run writes nothing.
+//!
+//! The shapes come from `scripts/testbed/push_artifacts.py`, laid out as buildx, cosign,
+//! Notation, ORAS and Helm write them (the script names the source it follows for each).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failure
+
+use steward::oci::copy::{copy_image, CopyOptions, Endpoint};
+use steward::oci::registry::RegistryClient;
+use steward::retry::RetryPolicy;
+use testbed::{push_artifacts, Artifact, Flavor, ProxiedRequest, Stack};
+
+const SOURCE: &str = "us-east-1";
+const DESTINATION: &str = "eu-west-1";
+
+fn options() -> CopyOptions {
+    CopyOptions {
+        retry: RetryPolicy {
+            attempts: 3,
+            base: std::time::Duration::from_millis(10),
+            cap: std::time::Duration::from_millis(50),
+        },
+        ..CopyOptions::default()
+    }
+}
+
+fn writes(requests: &[ProxiedRequest]) -> Vec<String> {
+    requests
+        .iter()
+        .filter(|r| !matches!(r.method.as_str(), "GET" | "HEAD"))
+        .map(|r| format!("{} {}", r.method, r.target))
+        .collect()
+}
+
+/// The destination has everything `artifact` put at the source, byte for byte.
+async fn assert_identical(
+    source: &RegistryClient,
+    destination: &RegistryClient,
+    artifact: &Artifact,
+) {
+    let repository = artifact.repository.as_str();
+    for manifest in &artifact.manifests {
+        let at_source = source
+            .manifest(repository, &manifest.digest)
+            .await
+            .unwrap_or_else(|e| panic!("{}: source {}: {e}", artifact.shape, manifest.digest));
+        let copied = destination
+            .manifest(repository, &manifest.digest)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{}: {} missing at the destination: {e}",
+                    artifact.shape, manifest.digest
+                )
+            });
+        assert_eq!(
+            copied.bytes, at_source.bytes,
+            "{}: {}",
+            artifact.shape, manifest.digest
+        );
+        assert_eq!(copied.media_type, manifest.media_type, "{}", artifact.shape);
+        if let Some(tag) = &manifest.tag {
+            assert_eq!(
+                destination
+                    .head_manifest(repository, tag)
+                    .await
+                    .unwrap()
+                    .as_deref(),
+                Some(manifest.digest.as_str()),
+                "{}: tag {tag}",
+                artifact.shape
+            );
+        }
+    }
+    assert_eq!(
+        destination
+            .head_manifest(repository, &artifact.tag)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(artifact.digest.as_str()),
+        "{}: the image's tag",
+        artifact.shape
+    );
+    for blob in &artifact.blobs {
+        assert!(
+            destination
+                .has_blob(repository, &blob.digest)
+                .await
+                .unwrap(),
+            "{}: blob {} missing",
+            artifact.shape,
+            blob.digest
+        );
+        let bytes = destination
+            .get_blob(repository, &blob.digest)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(
+            bytes.len() as u64,
+            blob.size,
+            "{}: {}",
+            artifact.shape,
+            blob.digest
+        );
+    }
+    for foreign in &artifact.foreign {
+        assert!(
+            !destination.has_blob(repository, foreign).await.unwrap(),
+            "{}: the foreign layer {foreign} was uploaded",
+            artifact.shape
+        );
+    }
+}
+
+async fn every_shape_replicates(flavor: Flavor) {
+    // Pages of two make a listing of three referrers take two requests.
+    let stack = Stack::start_flavored(flavor, &[("TESTBED_REFERRERS_PAGE_SIZE", "2")]);
+    let proxy = stack.proxy(stack.registry(DESTINATION));
+    let source = stack.registry_client(stack.registry(SOURCE));
+    let destination = stack.registry_client(stack.registry(DESTINATION));
+    let proxied = stack.registry_client(&proxy.url());
+    let artifacts = push_artifacts(&stack, &["--region", SOURCE, "--shape", "all", "--no-ecr"]);
+    assert!(artifacts.len() >= 10, "{artifacts:?}");
+
+    for artifact in &artifacts {
+        let repository = artifact.repository.as_str();
+        let from = Endpoint {
+            registry: &source,
+            repository,
+        };
+        let to = Endpoint {
+            registry: &proxied,
+            repository,
+        };
+        let tags = [artifact.tag.clone()];
+        let stats = copy_image(from, to, &artifact.digest, &tags, &options())
+            .await
+            .unwrap_or_else(|e| panic!("{} ({flavor:?}): {e}", artifact.shape));
+        let first = proxy.take_requests();
+        assert_identical(&source, &destination, artifact).await;
+        assert_eq!(stats.tags_set, 1, "{}", artifact.shape);
+        let mut foreign = artifact.foreign.clone();
+        foreign.sort_unstable();
+        assert_eq!(
+            stats.external_blobs, foreign,
+            "{}: the report names the layers left external",
+            artifact.shape
+        );
+
+        // The image's tag is the last write: every referrer (and its tag) is there before it.
+        let written = writes(&first);
+        assert_eq!(
+            written.last(),
+            Some(&format!("PUT /v2/{repository}/manifests/{}", artifact.tag)),
+            "{}: {written:#?}",
+            artifact.shape
+        );
+
+        let again = copy_image(from, to, &artifact.digest, &tags, &options())
+            .await
+            .unwrap_or_else(|e| panic!("{} again: {e}", artifact.shape));
+        let second = proxy.take_requests();
+        assert_eq!(writes(&second), Vec::<String>::new(), "{}", artifact.shape);
+        assert_eq!(
+            (again.manifests_copied, again.blobs_copied, again.tags_set),
+            (0, 0, 0),
+            "{}",
+            artifact.shape
+        );
+        assert_eq!(again.referrers, stats.referrers, "{}", artifact.shape);
+    }
+
+    if flavor == Flavor::Oci11 {
+        // The destination lists every OCI 1.1 referrer under its subject, as the source does.
+        for artifact in &artifacts {
+            for manifest in artifact.manifests.iter().filter(|m| m.subject.is_some()) {
+                let subject = manifest.subject.as_deref().unwrap();
+                let listed = destination
+                    .referrers(&artifact.repository, subject)
+                    .await
+                    .unwrap()
+                    .expect("the front serves the referrers API");
+                assert!(
+                    listed.iter().any(|d| d.digest == manifest.digest),
+                    "{}: {} not listed under {subject}",
+                    artifact.shape,
+                    manifest.digest
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_shape_replicates_from_a_registry_without_the_referrers_api() {
+    every_shape_replicates(Flavor::Distribution).await;
+}
+
+#[tokio::test]
+async fn every_shape_replicates_from_a_registry_with_the_referrers_api() {
+    every_shape_replicates(Flavor::Oci11).await;
+}
+
+/// On a registry with the referrers API, cosign's tag-scheme signatures (no `subject`, never
+/// listed by the API) are found too, for the index and for each platform image.
+#[tokio::test]
+async fn cosign_signatures_of_an_index_and_its_children_arrive_beside_the_referrers_api() {
+    let stack = Stack::start_flavored(Flavor::Oci11, &[]);
+    let source = stack.registry_client(stack.registry(SOURCE));
+    let destination = stack.registry_client(stack.registry(DESTINATION));
+    let artifact = push_artifacts(
+        &stack,
+        &[
+            "--region",
+            SOURCE,
+            "--shape",
+            "cosign-recursive",
+            "--no-ecr",
+        ],
+    )
+    .remove(0);
+    let signatures: Vec<_> = artifact
+        .manifests
+        .iter()
+        .filter(|m| m.tag.as_deref().is_some_and(|t| t.ends_with(".sig")))
+        .collect();
+    assert!(
+        signatures.len() >= 3,
+        "the index and each child: {signatures:?}"
+    );
+    let repository = artifact.repository.as_str();
+    let stats = copy_image(
+        Endpoint {
+            registry: &source,
+            repository,
+        },
+        Endpoint {
+            registry: &destination,
+            repository,
+        },
+        &artifact.digest,
+        std::slice::from_ref(&artifact.tag),
+        &options(),
+    )
+    .await
+    .unwrap();
+    assert!(stats.referrers >= signatures.len() as u64, "{stats:?}");
+    for signature in signatures {
+        let tag = signature.tag.as_deref().unwrap();
+        assert_eq!(
+            destination
+                .head_manifest(repository, tag)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(signature.digest.as_str()),
+            "{tag}"
+        );
+    }
+}
