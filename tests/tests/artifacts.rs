@@ -9,10 +9,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failure
 
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use replicator::ReplicatorFunction;
+use steward::aws::{Registries, RegistryReplicator, Sns};
+use steward::harness::Invoke;
 use steward::oci::copy::{copy_image, CopyOptions, Endpoint};
 use steward::oci::registry::RegistryClient;
+use steward::policy::{Policy, SourceFormat};
 use steward::retry::RetryPolicy;
-use testbed::{push_artifacts, Artifact, Flavor, ProxiedRequest, Stack};
+use testbed::{
+    function_binary, push_artifacts, push_event, Artifact, Flavor, ProxiedRequest, PushedImage,
+    Stack,
+};
 
 const SOURCE: &str = "us-east-1";
 const DESTINATION: &str = "eu-west-1";
@@ -265,4 +275,126 @@ async fn cosign_signatures_of_an_index_and_its_children_arrive_beside_the_referr
             "{tag}"
         );
     }
+}
+
+/// Releases of `team/*` go to eu-west-1, created when missing.
+const REPLICATE_TEAM: &str = "version: 1
+rules:
+  - tags: { semver: {} }
+replication:
+  - name: team
+    repositories: [\"team/*\"]
+    destinations: [{ region: eu-west-1 }]
+    create_repository: true
+";
+
+/// The replicator function (on its real adapters) and `ecr-steward replicate` carry a signed
+/// multi-arch image and an image with an SBOM signed by Notation, with every referrer, on
+/// both registry flavors.
+#[tokio::test]
+async fn the_function_and_the_cli_carry_every_signature_on_both_flavors() {
+    for flavor in Flavor::ALL {
+        let stack = Stack::start_flavored(flavor, &[]);
+        let signed = push_artifacts(
+            &stack,
+            &[
+                "--region",
+                SOURCE,
+                "--shape",
+                "cosign-recursive",
+                "--repository",
+                "team/signed",
+                "--tag",
+                "2.1.0",
+            ],
+        )
+        .remove(0);
+        let sbom = push_artifacts(
+            &stack,
+            &[
+                "--region",
+                SOURCE,
+                "--shape",
+                "oci-referrers",
+                "--repository",
+                "team/sbom",
+                "--tag",
+                "3.0.0",
+            ],
+        )
+        .remove(0);
+        let source = stack.registry_client(stack.registry(SOURCE));
+        let destination = stack.registry_client(stack.registry(DESTINATION));
+
+        let sdk = stack.sdk_config(SOURCE);
+        let overrides = BTreeMap::from([
+            (SOURCE.to_string(), stack.registry(SOURCE).to_string()),
+            (
+                DESTINATION.to_string(),
+                stack.registry(DESTINATION).to_string(),
+            ),
+        ]);
+        let registries = Registries::new(&sdk, stack.http(), overrides);
+        let (topic, _queue) = stack.topic_with_queue(SOURCE).await;
+        let function = ReplicatorFunction {
+            policy: Policy::from_text(REPLICATE_TEAM, "policy.yaml", SourceFormat::Yaml)
+                .unwrap()
+                .into(),
+            mode_override: None,
+            notify_already_replicated: false,
+            images: registries.clone(),
+            replicator: RegistryReplicator {
+                registries,
+                sdk: sdk.clone(),
+                options: options(),
+            },
+            notifier: Sns::new(&sdk, &topic),
+        };
+        let pushed = PushedImage {
+            repository: signed.repository.clone(),
+            region: SOURCE.into(),
+            tag: Some(signed.tag.clone()),
+            digest: signed.digest.clone(),
+            media_type: signed.manifests[0].media_type.clone(),
+            children: Vec::new(),
+        };
+        let report = function.invoke(push_event(&pushed)).await.unwrap();
+        assert_eq!(report["outcome"], "replicated", "{flavor:?}: {report:#}");
+        let stats = &report["outcomes"][0]["stats"];
+        assert_eq!(
+            stats["referrers"].as_u64(),
+            Some(signed.manifests.iter().filter(|m| is_referrer(m)).count() as u64),
+            "{flavor:?}: {report:#}"
+        );
+        assert_identical(&source, &destination, &signed).await;
+
+        let scratch = tempfile::tempdir().unwrap();
+        let policy = scratch.path().join("policy.yaml");
+        std::fs::write(&policy, REPLICATE_TEAM).unwrap();
+        let output = Command::new(function_binary("ecr-steward"))
+            .args(["replicate", "--policy"])
+            .arg(&policy)
+            .args(["--repository", "team/sbom", "--format", "json"])
+            .env_clear()
+            .envs(std::env::var_os("PATH").map(|path| ("PATH", path)))
+            .envs(stack.env().iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{flavor:?}: {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_identical(&source, &destination, &sbom).await;
+    }
+}
+
+/// A signature, attestation, SBOM or fallback index: anything but the image and its children.
+fn is_referrer(manifest: &testbed::ArtifactManifest) -> bool {
+    manifest.subject.is_some()
+        || manifest
+            .tag
+            .as_deref()
+            .is_some_and(|t| t.starts_with("sha256-"))
 }
