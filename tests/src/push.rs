@@ -10,25 +10,31 @@ use crate::{workspace_root, PushedImage, Stack};
 /// # Panics
 /// When the script fails; the message has its output.
 pub fn push_image_with(stack: &Stack, args: &[&str]) -> PushedImage {
-    let script = workspace_root().join("scripts/testbed/push_image.py");
+    let stdout = run_script(stack, "push_image.py", args);
+    let line = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("push_image.py printed {stdout:?}, not its JSON line: {e}"))
+}
+
+/// Runs `scripts/testbed/SCRIPT ARGS` with the stack's python and environment (and `PATH`
+/// only from this process); its standard output.
+fn run_script(stack: &Stack, script: &str, args: &[&str]) -> String {
     let output = Command::new(stack.python())
-        .arg(&script)
+        .arg(workspace_root().join("scripts/testbed").join(script))
         .args(args)
         .env_clear()
         .envs(stack.env().iter().map(|(k, v)| (k, v)))
         .envs(std::env::var_os("PATH").map(|path| ("PATH", path)))
         .output()
-        .expect("run push_image.py");
-    let stdout = String::from_utf8_lossy(&output.stdout);
+        .unwrap_or_else(|e| panic!("run {script}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
-        "push_image.py {args:?} failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
+        "{script} {args:?} failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-    let line = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(line)
-        .unwrap_or_else(|e| panic!("push_image.py printed {stdout:?}, not its JSON line: {e}"))
+    stdout
 }
 
 /// One artifact shape as `push_artifacts.py` pushed it: everything it put in the registry.
@@ -81,23 +87,7 @@ pub struct ArtifactBlob {
 /// # Panics
 /// When the script fails; the message has its output.
 pub fn push_artifacts(stack: &Stack, args: &[&str]) -> Vec<Artifact> {
-    let script = workspace_root().join("scripts/testbed/push_artifacts.py");
-    let output = Command::new(stack.python())
-        .arg(&script)
-        .args(args)
-        .env_clear()
-        .envs(stack.env().iter().map(|(k, v)| (k, v)))
-        .envs(std::env::var_os("PATH").map(|path| ("PATH", path)))
-        .output()
-        .expect("run push_artifacts.py");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "push_artifacts.py {args:?} failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
+    run_script(stack, "push_artifacts.py", args)
         .lines()
         .filter(|line| line.starts_with('{'))
         .map(|line| {
