@@ -57,6 +57,7 @@ fn replicated() -> ReplicatorReport {
         account: None,
         repository: "team/web".into(),
         create_repository: true,
+        encryption: None,
     };
     let stats = CopyStats {
         bytes_copied: 52_428_800,

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::image::{Digest, ImageRef};
-use crate::policy::Target;
+use crate::policy::{ReplicaEncryption, Target};
 
 /// The `kind` every copy job carries: tells a job from any other message on the queue.
 pub const COPY_JOB_KIND: &str = "ecr-steward/copy-job";
@@ -57,6 +57,9 @@ pub struct JobDestination {
     /// Create the repository when it does not exist.
     #[serde(default)]
     pub create_repository: bool,
+    /// How a repository created there is encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<ReplicaEncryption>,
     /// What asked for the copy: a replication rule's name, or `--to`.
     pub rule: String,
 }
@@ -166,6 +169,7 @@ impl JobDestination {
             repository: target.repository.clone(),
             tags,
             create_repository: target.create_repository,
+            encryption: target.encryption.clone(),
             rule: target.rule.clone(),
         }
     }
@@ -178,6 +182,7 @@ impl JobDestination {
             account: self.account.clone(),
             repository: self.repository.clone(),
             create_repository: self.create_repository,
+            encryption: self.encryption.clone(),
         }
     }
 }
@@ -201,6 +206,7 @@ mod tests {
             account: None,
             repository: "team/app".into(),
             create_repository: true,
+            encryption: None,
         };
         CopyJob::new(
             &image,

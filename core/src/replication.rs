@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::events::{ActionResult, EventBridgeEvent, ReplicationAction};
 use crate::notify::{untrusted, EventType, ImageRef, Notification, Outcome, Severity};
-use crate::policy::{Policy, Target};
+use crate::policy::{EncryptionType, Policy, ReplicaEncryption, Target};
 
 /// What a copy did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -214,6 +214,35 @@ impl RegionOutcome {
         match &self.account {
             Some(account) => format!("{}/{} ({account})", self.region, self.repository),
             None => format!("{}/{}", self.region, self.repository),
+        }
+    }
+}
+
+/// How a destination repository the replicator creates is encrypted, from the source's
+/// encryption type (as ECR names it; `None` when it reports none, which means AES256) and the
+/// destination's `encryption` in the rule. A KMS-encrypted source needs the rule to say, since
+/// its key belongs to its own region: an AES256 replica of it is made only when the rule asks
+/// for one (fail closed); the error says what to write.
+pub fn replica_encryption(
+    source: Option<&str>,
+    rule: Option<&ReplicaEncryption>,
+    region: &str,
+) -> Result<ReplicaEncryption, String> {
+    if let Some(rule) = rule {
+        return Ok(rule.clone());
+    }
+    match source.map(EncryptionType::from_name) {
+        None | Some(Some(EncryptionType::Aes256)) => Ok(ReplicaEncryption {
+            kind: EncryptionType::Aes256,
+            key: None,
+        }),
+        Some(kind) => {
+            Err(format!(
+            "the source repository is encrypted with {}, and the rule names no key for {region}; \
+             hint: give the destination `encryption: {{ type: KMS, key: <key ARN in {region}> }}`, \
+             or `encryption: {{ type: AES256 }}` to accept Amazon S3-managed keys there",
+            kind.map_or_else(|| source.unwrap_or_default().to_string(), |k| k.as_str().into())
+        ))
         }
     }
 }
@@ -638,6 +667,35 @@ mod tests {
     use super::*;
     use crate::events::StewardEvent;
 
+    #[test]
+    fn a_replica_keeps_aes256_and_takes_the_rules_key_and_a_kms_source_without_one_is_refused() {
+        let aes = ReplicaEncryption {
+            kind: EncryptionType::Aes256,
+            key: None,
+        };
+        let kms = ReplicaEncryption {
+            kind: EncryptionType::Kms,
+            key: Some("arn:aws:kms:eu-west-1:123456789012:key/abc".into()),
+        };
+        assert_eq!(replica_encryption(None, None, "eu-west-1"), Ok(aes.clone()));
+        assert_eq!(
+            replica_encryption(Some("AES256"), None, "eu-west-1"),
+            Ok(aes.clone())
+        );
+        assert_eq!(
+            replica_encryption(Some("KMS"), Some(&kms), "eu-west-1"),
+            Ok(kms.clone())
+        );
+        assert_eq!(
+            replica_encryption(Some("KMS_DSSE"), Some(&aes), "eu-west-1"),
+            Ok(aes)
+        );
+        let refused = replica_encryption(Some("KMS"), None, "eu-west-1").unwrap_err();
+        assert!(refused.contains("encrypted with KMS"), "{refused}");
+        assert!(refused.contains("key ARN in eu-west-1"), "{refused}");
+        assert!(replica_encryption(Some("SOMETHING_NEW"), None, "eu-west-1").is_err());
+    }
+
     fn target(region: &str) -> Target {
         Target {
             rule: "releases".into(),
@@ -645,6 +703,7 @@ mod tests {
             account: None,
             repository: "team/app".into(),
             create_repository: false,
+            encryption: None,
         }
     }
 

@@ -1327,3 +1327,104 @@ async fn a_fan_out_backfill_copies_through_the_job_queue_and_retries_only_the_fa
         ]
     );
 }
+
+/// A created destination repository is set up like its source: tag mutability with its
+/// exclusion filters, and the KMS key the rule names for that region. A KMS-encrypted source
+/// whose rule names no key there gets no AES256 replica: the copy fails once, not retried.
+#[tokio::test]
+async fn a_created_destination_is_set_up_like_its_source_and_a_kms_source_needs_a_key() {
+    use aws_sdk_ecr::types::{
+        EncryptionConfiguration, EncryptionType, ImageTagMutability,
+        ImageTagMutabilityExclusionFilter, ImageTagMutabilityExclusionFilterType,
+    };
+    let bed = Bed::start();
+    let (topic, _queue) = bed.stack.topic_with_queue(SOURCE).await;
+    let key = "arn:aws:kms:eu-west-1:123456789012:key/0b1f6a2e-2c8f-4c5e-9d0e-5a7b3c9d1e2f";
+    let policy = format!(
+        "version: 1
+rules:
+  - tags: {{ semver: {{}} }}
+replication:
+  - name: keyed
+    repositories: [\"team/keyed\"]
+    destinations: [{{ region: eu-west-1, encryption: {{ type: KMS, key: \"{key}\" }} }}]
+    create_repository: true
+  - name: unkeyed
+    repositories: [\"team/unkeyed\"]
+    destinations: [{{ region: eu-west-1 }}]
+    create_repository: true
+"
+    );
+    let function = bed.function(&policy, &topic);
+    let source_ecr = bed.stack.ecr(SOURCE);
+    for repository in ["team/keyed", "team/unkeyed"] {
+        source_ecr
+            .create_repository()
+            .repository_name(repository)
+            .image_tag_mutability(ImageTagMutability::ImmutableWithExclusion)
+            .image_tag_mutability_exclusion_filters(
+                ImageTagMutabilityExclusionFilter::builder()
+                    .filter_type(ImageTagMutabilityExclusionFilterType::Wildcard)
+                    .filter("latest*")
+                    .build()
+                    .unwrap(),
+            )
+            .encryption_configuration(
+                EncryptionConfiguration::builder()
+                    .encryption_type(EncryptionType::Kms)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let keyed = bed
+        .stack
+        .push_image(&PushSpec::new(SOURCE, "team/keyed").tag("1.0.0"));
+    let report = function.invoke(push_event(&keyed)).await.unwrap();
+    assert_eq!(report["outcome"], "replicated", "{report:#}");
+    let created = bed
+        .stack
+        .ecr(DESTINATION)
+        .describe_repositories()
+        .repository_names("team/keyed")
+        .send()
+        .await
+        .unwrap();
+    let created = &created.repositories()[0];
+    assert_eq!(
+        created.image_tag_mutability(),
+        Some(&ImageTagMutability::ImmutableWithExclusion)
+    );
+    let filters: Vec<&str> = created
+        .image_tag_mutability_exclusion_filters()
+        .iter()
+        .map(|f| f.filter())
+        .collect();
+    assert_eq!(filters, ["latest*"]);
+    let encryption = created.encryption_configuration().unwrap();
+    assert_eq!(encryption.encryption_type(), &EncryptionType::Kms);
+    assert_eq!(encryption.kms_key(), Some(key));
+
+    let unkeyed = bed
+        .stack
+        .push_image(&PushSpec::new(SOURCE, "team/unkeyed").tag("1.0.0"));
+    let report = function
+        .invoke(push_event(&unkeyed))
+        .await
+        .expect("a failure no retry can mend ends the invocation without an error");
+    assert_eq!(report["outcome"], "replication-failed", "{report:#}");
+    let outcome = &report["outcomes"][0];
+    assert_eq!(outcome["retryable"], false, "{report:#}");
+    let error = outcome["error"].as_str().unwrap();
+    assert!(error.contains("encrypted with KMS"), "{error}");
+    assert!(
+        bed.ecr_repositories(DESTINATION)
+            .await
+            .iter()
+            .all(|r| r != "team/unkeyed"),
+        "no AES256 replica of a KMS source"
+    );
+}

@@ -261,6 +261,7 @@ fn target(region: &str) -> Target {
         repository: "team/web".into(),
         rule: "releases".into(),
         create_repository: false,
+        encryption: None,
     }
 }
 

@@ -4,6 +4,7 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::model::{Rule, TagRules};
+use super::EncryptionType;
 use crate::glob::Glob;
 
 /// One replication rule: images of these repositories, with tags this rule allows, go to these
@@ -45,6 +46,20 @@ impl TryFrom<RawReplicationRule> for ReplicationRule {
                 "a replication rule needs `repositories`; hint: list globs such as \"team/*\""
                     .into(),
             );
+        }
+        for destination in &raw.destinations {
+            let key_region = destination
+                .encryption
+                .as_ref()
+                .and_then(|e| e.key.as_deref())
+                .and_then(|key| key.strip_prefix("arn:"))
+                .and_then(|arn| arn.split(':').nth(2));
+            if let Some(key_region) = key_region.filter(|r| *r != destination.region) {
+                return Err(format!(
+                    "the KMS key of destination {} is in {key_region}; hint: a repository is encrypted with a key of its own region",
+                    destination.region
+                ));
+            }
         }
         if raw.destinations.is_empty() {
             return Err("a replication rule needs `destinations`; hint: e.g. destinations: [{ region: eu-west-1 }]".into());
@@ -92,6 +107,52 @@ pub struct Destination {
     /// The destination repository's name; `{repository}` stands for the source's. Same name when absent.
     #[serde(default)]
     pub repository: Option<String>,
+    /// How a repository created there is encrypted; the source's type when absent, which a
+    /// KMS-encrypted source cannot use (its key belongs to its region).
+    #[serde(default)]
+    pub encryption: Option<ReplicaEncryption>,
+}
+
+/// The encryption of a destination repository that the replicator creates.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, try_from = "RawReplicaEncryption")]
+pub struct ReplicaEncryption {
+    /// `AES256`, `KMS` or `KMS_DSSE`.
+    #[serde(rename = "type")]
+    pub kind: EncryptionType,
+    /// The KMS key (its ARN, alias or id) in the destination region; ECR's AWS-managed key
+    /// (`aws/ecr`) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReplicaEncryption {
+    #[serde(rename = "type")]
+    kind: EncryptionType,
+    #[serde(default)]
+    key: Option<String>,
+}
+
+impl TryFrom<RawReplicaEncryption> for ReplicaEncryption {
+    type Error = String;
+
+    fn try_from(raw: RawReplicaEncryption) -> Result<Self, String> {
+        match (&raw.key, raw.kind) {
+            (Some(_), EncryptionType::Aes256) => Err(
+                "`key` goes with type KMS or KMS_DSSE; hint: AES256 uses keys Amazon S3 manages"
+                    .into(),
+            ),
+            (Some(key), _) if key.trim().is_empty() => {
+                Err("`key` is empty; hint: the KMS key's ARN, alias or id".into())
+            }
+            _ => Ok(Self {
+                kind: raw.kind,
+                key: raw.key,
+            }),
+        }
+    }
 }
 
 fn region<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
@@ -137,6 +198,8 @@ pub struct Target {
     pub repository: String,
     /// Create the repository when it does not exist.
     pub create_repository: bool,
+    /// How a repository created there is encrypted (the destination's `encryption`).
+    pub encryption: Option<ReplicaEncryption>,
 }
 
 impl ReplicationRule {
@@ -161,6 +224,7 @@ impl ReplicationRule {
                 |template| template.replace("{repository}", &repository),
             ),
             create_repository: self.create_repository,
+            encryption: destination.encryption.clone(),
         })
     }
 }
@@ -251,5 +315,22 @@ mod tests {
         ))
         .expect_err("none");
         assert!(error.contains("needs `destinations`"), "{error}");
+        let error = policy(&format!("{RULES}replication:\n  - repositories: [a]\n    destinations: [{{ region: eu-west-1, encryption: {{ type: KMS, key: \"arn:aws:kms:us-east-1:123456789012:key/k\" }} }}]\n")).expect_err("a key of another region");
+        assert!(
+            error.contains("test.yaml:") && error.contains("is in us-east-1"),
+            "{error}"
+        );
+        let error = policy(&format!("{RULES}replication:\n  - repositories: [a]\n    destinations: [{{ region: eu-west-1, encryption: {{ type: AES256, key: k }} }}]\n")).expect_err("a key for AES256");
+        assert!(error.contains("`key` goes with type KMS"), "{error}");
+        let error = policy(&format!("{RULES}replication:\n  - repositories: [a]\n    destinations: [{{ region: eu-west-1, encryption: {{ type: RSA }} }}]\n")).expect_err("no such type");
+        assert!(error.contains("test.yaml:"), "{error}");
+        let keyed = policy(&format!("{RULES}replication:\n  - repositories: [a]\n    destinations: [{{ region: eu-west-1, encryption: {{ type: KMS, key: alias/replicas }} }}]\n")).expect("an alias");
+        assert_eq!(
+            keyed.replication_targets("a", "1.0.0")[0]
+                .encryption
+                .as_ref()
+                .and_then(|e| e.key.as_deref()),
+            Some("alias/replicas")
+        );
     }
 }

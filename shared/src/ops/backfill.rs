@@ -134,6 +134,7 @@ fn targets(
                 account: None,
                 repository: source.repository.clone(),
                 create_repository: *create_repository,
+                encryption: None,
             })
             .filter(|target| !is_source(target, source))
             .collect(),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::SdkConfig;
+use aws_sdk_ecr::types::{EncryptionConfiguration, EncryptionType};
 use tokio::sync::Mutex;
 
 use super::classify::classify;
@@ -16,7 +17,7 @@ use crate::oci::copy::{copy_image, CopyOptions, Endpoint};
 use crate::oci::registry::RegistryClient;
 use crate::policy::Target;
 use crate::ports::{ImageReader, Replicator};
-use crate::replication::CopyStats;
+use crate::replication::{replica_encryption, CopyStats};
 
 /// ECR's registry tokens are valid for 12 hours: the longest a token is reused.
 const TOKEN_LIFETIME: Duration = Duration::from_secs(12 * 3600);
@@ -115,7 +116,8 @@ pub struct RegistryReplicator {
 }
 
 impl RegistryReplicator {
-    /// True when the repository had to be created.
+    /// True when the repository had to be created: with the source's tag mutability and its
+    /// exclusion filters, its scan-on-push, and the encryption [`replica_encryption`] decides.
     pub async fn ensure_repository(
         &self,
         source: &ImageRef,
@@ -151,17 +153,42 @@ impl RegistryReplicator {
             .await
             .map_err(|e| classify(Service::Ecr, e))?;
         let origin = origin.repositories().first();
+        let encryption = replica_encryption(
+            origin
+                .and_then(|r| r.encryption_configuration())
+                .map(|e| e.encryption_type().as_str()),
+            target.encryption.as_ref(),
+            &target.region,
+        )
+        .map_err(|message| StewardError::Rejected {
+            service: Service::Ecr,
+            code: None,
+            message: format!(
+                "repository {} in {} not created: {message}",
+                target.repository, target.region
+            ),
+        })?;
+        let encryption = EncryptionConfiguration::builder()
+            .encryption_type(EncryptionType::from(encryption.kind.as_str()))
+            .set_kms_key(encryption.key)
+            .build()
+            .map_err(|e| StewardError::Internal(e.to_string()))?;
+        let exclusions = origin
+            .map(|r| r.image_tag_mutability_exclusion_filters().to_vec())
+            .filter(|filters| !filters.is_empty());
         let created = destination
             .client
             .create_repository()
             .repository_name(&target.repository)
             .set_registry_id(target.account.clone())
             .set_image_tag_mutability(origin.and_then(|r| r.image_tag_mutability()).cloned())
+            .set_image_tag_mutability_exclusion_filters(exclusions)
             .set_image_scanning_configuration(
                 origin
                     .and_then(|r| r.image_scanning_configuration())
                     .cloned(),
             )
+            .encryption_configuration(encryption)
             .send()
             .await;
         match created.map_err(|e| classify(Service::Ecr, e)) {
