@@ -509,8 +509,12 @@ pub struct JobReport {
     pub message_id: String,
     /// The copies' report; `None` when the job did not get as far as copying.
     pub report: Option<ReplicationReport>,
-    /// Why the job failed and returns to the queue; `None` when it is done.
+    /// Why the job failed; `None` when it is done.
     pub failure: Option<JobFailure>,
+    /// True when the job can never succeed and was sent to the dead-letter queue at once,
+    /// with its reason, instead of returning to the queue.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dead_lettered: bool,
 }
 
 /// A failed job: the class of its error (`Retryable.Unavailable`, …) and the error.
@@ -533,11 +537,11 @@ impl JobFailure {
 }
 
 impl BatchReport {
-    /// The IDs of the messages whose job failed.
+    /// The IDs of the messages whose job failed and returns to the queue.
     pub fn failed_messages(&self) -> impl Iterator<Item = &str> {
         self.jobs
             .iter()
-            .filter(|job| job.failure.is_some())
+            .filter(|job| job.failure.is_some() && !job.dead_lettered)
             .map(|job| job.message_id.as_str())
     }
 

@@ -27,6 +27,9 @@ pub const NOTIFY_CLEAN: &str = "STEWARD_NOTIFY_CLEAN";
 /// `true` to notify when a replication finds the image already at every destination
 /// (replicator); off by default, so repeats, backfills and two-way rule sets stay quiet.
 pub const NOTIFY_ALREADY_REPLICATED: &str = "STEWARD_NOTIFY_ALREADY_REPLICATED";
+/// The copy job queue's dead-letter queue (replicator): a job that can never succeed is sent
+/// there at once, with why, instead of coming back until SQS moves it. Unset: it comes back.
+pub const DEAD_LETTER_QUEUE_URL: &str = "STEWARD_DEAD_LETTER_QUEUE_URL";
 /// The CloudWatch namespace of the functions' metrics (EMF lines in their logs); default
 /// `ecr-steward`. The SAM parameter `MetricsNamespace` sets it.
 pub const METRICS_NAMESPACE: &str = "STEWARD_METRICS_NAMESPACE";
@@ -84,6 +87,8 @@ pub struct FunctionConfig {
     pub notify_already_replicated: bool,
     /// [`METRICS_NAMESPACE`]; `ecr-steward` when unset.
     pub metrics_namespace: Namespace,
+    /// [`DEAD_LETTER_QUEUE_URL`]; `None` when unset.
+    pub dead_letter_queue_url: Option<String>,
 }
 
 impl FunctionConfig {
@@ -169,7 +174,17 @@ impl FunctionConfig {
                 message: format!("{text:?}: {message}"),
             })?,
         };
+        let dead_letter_queue_url = get(DEAD_LETTER_QUEUE_URL).map(str::to_string);
+        if let Some(url) = dead_letter_queue_url.as_deref() {
+            if !url.starts_with("https://") && !url.starts_with("http://") {
+                return Err(ConfigError::Invalid {
+                    variable: DEAD_LETTER_QUEUE_URL.into(),
+                    message: format!("{url:?} is not an SQS queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)"),
+                });
+            }
+        }
         Ok(Self {
+            dead_letter_queue_url,
             policy,
             mode_override,
             topic_arn: topic_arn.into(),

@@ -205,6 +205,17 @@ pub trait JobQueue: Send + Sync {
     ) -> impl Future<Output = Result<Vec<JobSent>, StewardError>> + Send;
 }
 
+/// Where a copy job that can never succeed goes at once, with why: the job queue's
+/// dead-letter queue.
+pub trait DeadLetters: Send + Sync {
+    /// Sends `body` (the job's message, as received) with `reason`.
+    fn bury(
+        &self,
+        body: &str,
+        reason: &str,
+    ) -> impl Future<Output = Result<(), StewardError>> + Send;
+}
+
 /// The most messages one SendMessageBatch takes.
 pub const MAX_JOB_BATCH: usize = 10;
 

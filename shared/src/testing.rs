@@ -28,6 +28,26 @@ impl Notifier for Inbox {
     }
 }
 
+/// A dead-letter queue in memory: the bodies and reasons it was sent.
+#[derive(Debug, Default)]
+pub struct Graveyard(Mutex<Vec<(String, String)>>);
+
+impl Graveyard {
+    /// `(body, reason)` of every message sent, in order.
+    pub fn buried(&self) -> Vec<(String, String)> {
+        self.0.lock().map(|g| g.clone()).unwrap_or_default()
+    }
+}
+
+impl crate::ports::DeadLetters for Graveyard {
+    async fn bury(&self, body: &str, reason: &str) -> Result<(), StewardError> {
+        if let Ok(mut graveyard) = self.0.lock() {
+            graveyard.push((body.into(), reason.into()));
+        }
+        Ok(())
+    }
+}
+
 /// A job queue in memory: keeps what it queued and the size of every batch sent; can drop
 /// the first few jobs it is sent, as SQS does when an entry fails on its side.
 #[derive(Debug, Default)]

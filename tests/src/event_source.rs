@@ -65,6 +65,7 @@ impl EventSource {
             .max_number_of_messages(10)
             .wait_time_seconds(1)
             .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
             .send()
             .await
             .expect("ReceiveMessage");
@@ -84,12 +85,26 @@ impl EventSource {
                             .collect()
                     })
                     .unwrap_or_default();
+                let message_attributes: BTreeMap<String, Value> = message
+                    .message_attributes()
+                    .map(|a| {
+                        a.iter()
+                            .map(|(k, v)| {
+                                let value = json!({
+                                    "stringValue": v.string_value(),
+                                    "dataType": v.data_type(),
+                                });
+                                (k.clone(), value)
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 json!({
                     "messageId": id,
                     "receiptHandle": handle,
                     "body": message.body().unwrap_or_default(),
                     "attributes": attributes,
-                    "messageAttributes": {},
+                    "messageAttributes": message_attributes,
                     "md5OfBody": message.md5_of_body().unwrap_or_default(),
                     "eventSource": "aws:sqs",
                     "eventSourceARN": self.arn,

@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use replicator::ReplicatorFunction;
 use serde_json::Value;
-use steward::aws::{Registries, RegistryReplicator, Sns};
+use steward::aws::{DeadLetterQueue, Registries, RegistryReplicator, Sns};
 use steward::error::StewardError;
 use steward::harness::Invoke;
 use steward::oci::copy::{copy_image, CopyOptions, Endpoint};
@@ -139,7 +139,7 @@ impl Bed {
         &self,
         policy_text: &str,
         topic: &str,
-    ) -> ReplicatorFunction<Registries, RegistryReplicator, Sns> {
+    ) -> ReplicatorFunction<Registries, RegistryReplicator, Sns, DeadLetterQueue> {
         let overrides = BTreeMap::from([
             (SOURCE.to_string(), self.stack.registry(SOURCE).to_string()),
             (DESTINATION.to_string(), self.proxy.url()),
@@ -154,7 +154,7 @@ impl Bed {
         overrides: BTreeMap<String, String>,
         policy_text: &str,
         topic: &str,
-    ) -> ReplicatorFunction<Registries, RegistryReplicator, Sns> {
+    ) -> ReplicatorFunction<Registries, RegistryReplicator, Sns, DeadLetterQueue> {
         let sdk = self.stack.sdk_config(home);
         let registries = Registries::new(&sdk, self.stack.http(), overrides);
         ReplicatorFunction {
@@ -168,6 +168,7 @@ impl Bed {
                 options: quick_retries(),
             },
             notifier: Sns::new(&sdk, topic),
+            dead_letters: None,
         }
     }
 
@@ -1426,5 +1427,58 @@ replication:
             .iter()
             .all(|r| r != "team/unkeyed"),
         "no AES256 replica of a KMS source"
+    );
+}
+
+/// A copy job no retry can mend goes to the dead-letter queue on its first receive, as it
+/// was received, with its reason as a message attribute; the batch answers no failure.
+#[tokio::test]
+async fn a_copy_job_that_cannot_succeed_goes_to_the_dead_letter_queue_at_once() {
+    let bed = Bed::start();
+    let (topic, _notifications) = bed.stack.topic_with_queue(SOURCE).await;
+    let jobs = testbed::EventSource::create(&bed.stack, SOURCE, "copy-jobs").await;
+    let dead = testbed::EventSource::create(&bed.stack, SOURCE, "copy-jobs-dead").await;
+    let not_a_job = r#"{"kind":"ecr-steward/copy-job","version":9}"#;
+    aws_sdk_sqs::Client::new(&bed.stack.sdk_config(SOURCE))
+        .send_message()
+        .queue_url(&jobs.url)
+        .message_body(not_a_job)
+        .send()
+        .await
+        .expect("SendMessage");
+    let env = bed.stack.function_env(
+        &topic,
+        &[
+            ("STEWARD_POLICY", BACKFILL_RULES),
+            ("STEWARD_DEAD_LETTER_QUEUE_URL", &dead.url),
+        ],
+    );
+
+    let batch = jobs.receive().await;
+    assert_eq!(batch.message_ids().len(), 1);
+    let answers = testbed::RuntimeApi::invoke_binary(
+        &function_binary("replicator"),
+        &env,
+        vec![batch.event.clone()],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let response = answers[0].response().cloned().expect("a batch response");
+    assert_eq!(response, serde_json::json!({ "batchItemFailures": [] }));
+    assert!(jobs.settle(&batch, &response).await.is_empty());
+
+    let buried = dead.receive().await;
+    let records = buried.event["Records"].as_array().expect("records");
+    assert_eq!(records.len(), 1, "{:#}", buried.event);
+    assert_eq!(records[0]["body"], not_a_job);
+    let reason = records[0]["messageAttributes"]["reason"]["stringValue"]
+        .as_str()
+        .expect("a reason");
+    assert!(
+        reason.starts_with("NonRetryable.MalformedEvent: "),
+        "{reason}"
+    );
+    assert!(
+        jobs.receive().await.message_ids().is_empty(),
+        "nothing comes back"
     );
 }

@@ -16,7 +16,7 @@ use steward::metrics::Function;
 use steward::notify::ImageRef;
 use steward::policy::{Mode, Target};
 use steward::policy_source::LivePolicy;
-use steward::ports::{ImageReader, Notifier, Replicator};
+use steward::ports::{DeadLetters, ImageReader, Notifier, Replicator};
 use steward::push::{judge, triage, Triage};
 use steward::replication::{
     is_source, native_replication_notification, replication_targets, BatchReport, JobFailure,
@@ -31,8 +31,8 @@ pub const PUBLISH_RESERVE: Duration = Duration::from_secs(2);
 pub const JOB_CONCURRENCY: usize = 4;
 
 /// The replicator on its ports: `I` reads the source images, `R` copies to a target, `N` publishes
-/// notifications.
-pub struct ReplicatorFunction<I, R, N> {
+/// notifications, `D` takes the copy jobs that can never succeed.
+pub struct ReplicatorFunction<I, R, N, D> {
     /// The policy whose replication rules apply; read once an invocation.
     pub policy: LivePolicy,
     /// Overrides the policy's modes (the SAM parameter `Mode`): in enforce mode only tags the
@@ -46,9 +46,14 @@ pub struct ReplicatorFunction<I, R, N> {
     pub replicator: R,
     /// Publishes the reports.
     pub notifier: N,
+    /// The job queue's dead-letter queue; without one, a job that can never succeed returns
+    /// to its queue until SQS moves it there.
+    pub dead_letters: Option<D>,
 }
 
-impl<I: ImageReader, R: Replicator, N: Notifier> Handler for ReplicatorFunction<I, R, N> {
+impl<I: ImageReader, R: Replicator, N: Notifier, D: DeadLetters> Handler
+    for ReplicatorFunction<I, R, N, D>
+{
     const FUNCTION: Function = Function::Replicator;
     type Report = ReplicatorReport;
 
@@ -150,7 +155,7 @@ impl<I: ImageReader, R: Replicator, N: Notifier> Handler for ReplicatorFunction<
     }
 }
 
-impl<I: ImageReader, R: Replicator, N: Notifier> ReplicatorFunction<I, R, N> {
+impl<I: ImageReader, R: Replicator, N: Notifier, D: DeadLetters> ReplicatorFunction<I, R, N, D> {
     /// Every destination is tried with its tags; one failing does not stop the others. A
     /// destination with no tags left (they moved on at the source) copies nothing.
     async fn copy_to_every_target(
@@ -191,14 +196,35 @@ impl<I: ImageReader, R: Replicator, N: Notifier> ReplicatorFunction<I, R, N> {
             Err(error) => (None, Err(StewardError::MalformedEvent(error.to_string()))),
             Ok(job) => self.copy_job(&job, message.account(), until).await,
         };
-        let failure = result.err().map(|error| JobFailure::of(&error));
+        let failure = result.err().map(|error| (JobFailure::of(&error), error));
         let outcome = report
             .as_ref()
             .map(|r| r.outcome.as_str())
             .unwrap_or("none");
+        // A job no retry can mend goes to the dead-letter queue now, with why; if that fails,
+        // it returns to its queue like any failed job.
+        let mut dead_lettered = false;
+        if let (Some((failure, error)), Some(dead_letters)) = (&failure, &self.dead_letters) {
+            if !error.is_retryable() {
+                let reason = format!("{}: {}", failure.error_type, failure.message);
+                match dead_letters.bury(&message.body, &reason).await {
+                    Ok(()) => dead_lettered = true,
+                    Err(bury) => {
+                        warn!(message_id = %message.message_id, error = %bury, "the job could not be sent to the dead-letter queue")
+                    }
+                }
+            }
+        }
         match &failure {
             None => info!(message_id = %message.message_id, outcome, "copy job done"),
-            Some(failure) => warn!(
+            Some((failure, _)) if dead_lettered => warn!(
+                message_id = %message.message_id,
+                outcome,
+                error_type = failure.error_type,
+                error = %failure.message,
+                "copy job cannot succeed; sent to the dead-letter queue"
+            ),
+            Some((failure, _)) => warn!(
                 message_id = %message.message_id,
                 outcome,
                 receive_count = message.receive_count(),
@@ -210,7 +236,8 @@ impl<I: ImageReader, R: Replicator, N: Notifier> ReplicatorFunction<I, R, N> {
         JobReport {
             message_id: message.message_id,
             report,
-            failure,
+            failure: failure.map(|(failure, _)| failure),
+            dead_lettered,
         }
     }
 
@@ -262,10 +289,21 @@ impl<I: ImageReader, R: Replicator, N: Notifier> ReplicatorFunction<I, R, N> {
         let failed = report.failed_regions();
         let result = if failed.is_empty() {
             Ok(())
-        } else {
+        } else if report.worth_retrying() {
             Err(StewardError::Unavailable {
                 service: Service::Registry,
                 message: format!("replication to {} failed", failed.join(", ")),
+            })
+        } else {
+            let errors: Vec<String> = report
+                .outcomes
+                .iter()
+                .filter_map(|o| Some(format!("{}: {}", o.region, o.run.error.as_deref()?)))
+                .collect();
+            Err(StewardError::Rejected {
+                service: Service::Registry,
+                code: None,
+                message: format!("no retry can mend the copy: {}", errors.join("; ")),
             })
         };
         (Some(report), result)
@@ -280,7 +318,7 @@ mod tests {
     use steward::notify::ImageRef;
     use steward::policy::{Policy, SourceFormat, Target};
     use steward::replication::CopyStats;
-    use steward::testing::{Inbox, MemoryImages};
+    use steward::testing::{Graveyard, Inbox, MemoryImages};
 
     use super::*;
     use steward::harness::{Invocation, Invoke};
@@ -349,7 +387,7 @@ mod tests {
         policy: &str,
         copies: Copies,
         mode_override: Option<Mode>,
-    ) -> ReplicatorFunction<MemoryImages, Copies, Inbox> {
+    ) -> ReplicatorFunction<MemoryImages, Copies, Inbox, Graveyard> {
         ReplicatorFunction {
             policy: Policy::from_text(policy, "test", SourceFormat::Yaml)
                 .expect("policy")
@@ -359,10 +397,13 @@ mod tests {
             images: MemoryImages::default().with("1.4.2", DIGEST, Labels::new()),
             replicator: copies,
             notifier: Inbox::default(),
+            dead_letters: Some(Graveyard::default()),
         }
     }
 
-    fn function(failing: Vec<&'static str>) -> ReplicatorFunction<MemoryImages, Copies, Inbox> {
+    fn function(
+        failing: Vec<&'static str>,
+    ) -> ReplicatorFunction<MemoryImages, Copies, Inbox, Graveyard> {
         let copies = Copies {
             failing,
             ..Copies::default()
@@ -459,7 +500,7 @@ mod tests {
 
     fn batch_function(
         failing_repositories: Vec<&'static str>,
-    ) -> ReplicatorFunction<MemoryImages, Copies, Inbox> {
+    ) -> ReplicatorFunction<MemoryImages, Copies, Inbox, Graveyard> {
         let copies = Copies {
             failing_repositories,
             ..Copies::default()
@@ -516,11 +557,29 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn a_message_that_is_not_a_job_fails_alone_and_is_counted_by_class() {
         use steward::metrics::{Dimension, Metric};
-        let function = batch_function(vec![]);
+        let mut function = batch_function(vec![]);
+        let body = "{\"kind\":\"ecr-steward/copy-job\",\"version\":9}";
         let event = steward::testing::patched_sample("copy-jobs-sqs.json", |event| {
-            event["Records"][1]["body"] =
-                "{\"kind\":\"ecr-steward/copy-job\",\"version\":9}".into();
+            event["Records"][1]["body"] = body.into();
         });
+        let answered = function
+            .answer(event.clone(), Invocation::unlimited())
+            .await;
+        assert_eq!(
+            answered.result.expect("handled"),
+            serde_json::json!({ "batchItemFailures": [] }),
+            "no retry can make it a job: it went to the dead-letter queue at once"
+        );
+        let buried = function.dead_letters.as_ref().expect("a queue").buried();
+        assert_eq!(buried.len(), 1);
+        assert_eq!(buried[0].0, body, "the message as received");
+        assert!(
+            buried[0].1.starts_with("NonRetryable.MalformedEvent: "),
+            "{}",
+            buried[0].1
+        );
+        // Without a dead-letter queue it returns to its queue, as before.
+        function.dead_letters = None;
         let answered = function.answer(event, Invocation::unlimited()).await;
         assert_eq!(
             answered.result.expect("handled"),
@@ -532,7 +591,40 @@ mod tests {
         );
         assert_eq!(failures, 1);
         assert_eq!(answered.metrics.total(Metric::Copies, &[]), 1);
-        assert_eq!(function.notifier.received().len(), 1);
+        assert_eq!(
+            function.notifier.received().len(),
+            2,
+            "the other job, once a run"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_job_that_cannot_succeed_goes_to_the_dead_letter_queue_with_why() {
+        let copies = Copies {
+            denied: vec!["eu-west-1"],
+            ..Copies::default()
+        };
+        let function = function_with(POLICY, copies, None);
+        function.images.retag("latest", NEWER);
+        function.images.retag("2.0.0", WORKER);
+        let response = function
+            .invoke(sample("copy-jobs-sqs.json"))
+            .await
+            .expect("handled");
+        assert_eq!(response, serde_json::json!({ "batchItemFailures": [] }));
+        let buried = function.dead_letters.as_ref().expect("a queue").buried();
+        assert_eq!(buried.len(), 2, "both jobs copy to eu-west-1: {buried:?}");
+        assert!(
+            buried
+                .iter()
+                .all(|(_, why)| why.contains("no retry can mend") && why.contains("AccessDenied")),
+            "{buried:?}"
+        );
+        assert_eq!(
+            function.notifier.received().len(),
+            2,
+            "one notification per job"
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -641,6 +733,7 @@ mod tests {
             images: MemoryImages::default().with("1.4.2", DIGEST, Labels::new()),
             replicator: Stuck,
             notifier: Inbox::default(),
+            dead_letters: None::<Graveyard>,
         };
         let deadline = Deadline::after(PUBLISH_RESERVE + Duration::from_millis(300));
         let started = Instant::now();

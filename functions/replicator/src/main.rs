@@ -2,7 +2,7 @@
 //! [`replicator::ReplicatorFunction`] and run.
 
 use replicator::ReplicatorFunction;
-use steward::aws::{Registries, RegistryReplicator, Sns};
+use steward::aws::{DeadLetterQueue, Registries, RegistryReplicator, Sns};
 use steward::lambda::Init;
 use steward::oci::copy::CopyOptions;
 
@@ -15,7 +15,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         policy,
         refresh,
     } = steward::lambda::init().await?;
-    let registries = Registries::new(&sdk, http, config.registry_overrides);
+    let registries = Registries::new(&sdk, http.clone(), config.registry_overrides);
     let function = ReplicatorFunction {
         images: registries.clone(),
         replicator: RegistryReplicator {
@@ -26,6 +26,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         mode_override: config.mode_override,
         notify_already_replicated: config.notify_already_replicated,
         notifier: Sns::new(&sdk, &config.topic_arn),
+        dead_letters: config
+            .dead_letter_queue_url
+            .as_deref()
+            .map(|url| DeadLetterQueue::new(&sdk, http, url)),
         policy,
     };
     steward::lambda::run(&function, &refresh).await

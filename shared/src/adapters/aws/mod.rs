@@ -3,6 +3,7 @@
 //! images through.
 
 mod classify;
+mod dead_letters;
 mod ecr;
 mod inspect;
 mod policy_store;
@@ -15,6 +16,7 @@ mod sns;
 mod sqs;
 
 pub use classify::classify;
+pub use dead_letters::DeadLetterQueue;
 pub use ecr::{Ecr, RegistryCredentials};
 pub use policy_store::{AwsPolicyStore, MAX_POLICY_BYTES};
 pub use registries::{Registries, RegistryReplicator};
