@@ -1,5 +1,5 @@
 //! The exit codes, in one place: 0 pass, 1 a finding, 2 a usage, input, policy or access
-//! error, 3 (`gate --wait`) the scan did not complete in time.
+//! error, 3 (`gate --wait`, `wait`) what was waited for did not happen in time.
 
 use std::process::ExitCode;
 
@@ -11,7 +11,8 @@ pub enum Exit {
     Fail,
     /// The command could not do its work: bad arguments, input, policy or access.
     Error,
-    /// `gate`: the scan was still running when the wait ran out.
+    /// `gate`: the scan was still running when the wait ran out; `wait`: a replica was not
+    /// complete.
     TimedOut,
 }
 

@@ -12,6 +12,7 @@ mod prune;
 mod reference;
 mod render;
 mod replicate;
+mod wait;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +39,8 @@ enum Command {
     Gate(GateArgs),
     /// Copy images to other regions: a backfill, or a one-off copy.
     Replicate(ReplicateArgs),
+    /// Wait until an image is present and complete (with its signatures) in other regions.
+    Wait(WaitArgs),
     /// Validate or print policy files.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -181,6 +184,34 @@ pub struct ReplicateArgs {
     format: ReplicateFormat,
 }
 
+#[derive(Args)]
+pub struct WaitArgs {
+    /// The source repository.
+    #[arg(long, value_name = "NAME")]
+    repository: String,
+    /// The image's tag.
+    #[arg(long, value_name = "TAG")]
+    tag: String,
+    /// The digest the tag must name everywhere (sha256:…); what it names in the source
+    /// region when absent.
+    #[arg(long, value_name = "DIGEST")]
+    digest: Option<String>,
+    /// A destination region (repeatable), same repository name; without it, the policy's
+    /// replication rules name the destinations.
+    #[arg(long, value_name = "REGION")]
+    to: Vec<String>,
+    #[command(flatten)]
+    policy: PolicyArg,
+    /// Wait at most this long (e.g. 90s, 10m), looking with backoff; one look when 0.
+    #[arg(long, value_name = "DURATION", value_parser = gate::parse_duration, default_value = "10m")]
+    timeout: std::time::Duration,
+    /// The source region; from the environment or profile when absent.
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+    #[arg(long, value_enum, default_value_t = ReplicateFormat::Text)]
+    format: ReplicateFormat,
+}
+
 /// What `replicate` prints: a table, or one JSON document.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReplicateFormat {
@@ -262,6 +293,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(&args).map(Exit::from_passed),
         Command::Gate(args) => gate::run(&args),
         Command::Replicate(args) => replicate::run(&args),
+        Command::Wait(args) => wait::run(&args),
         Command::Audit(args) => audit::run(&args),
         Command::Policy(PolicyCommand::Validate { source }) => {
             check::validate(&source).map(Exit::from_passed)

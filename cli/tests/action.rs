@@ -49,6 +49,7 @@ fn run_step_with(inputs: &[(&str, &str)], summary: Option<&Path>) -> (i32, Strin
         ("TAG", ""),
         ("POLICY", ""),
         ("WAIT", ""),
+        ("REGIONS", ""),
         ("SUMMARY", "true"),
     ];
     for (name, value) in defaults {
@@ -104,7 +105,7 @@ fn an_unknown_command_is_a_usage_error() {
     let (code, stdout, _) = run_step(&[("COMMAND", "deploy")]);
     assert_eq!(code, 2);
     assert!(
-        stdout.contains("::error::command must be check or gate"),
+        stdout.contains("::error::command must be check, gate or wait"),
         "{stdout}"
     );
 }

@@ -43,6 +43,9 @@ _ecr__steward() {
             ecr__steward,replicate)
                 cmd="ecr__steward__subcmd__replicate"
                 ;;
+            ecr__steward,wait)
+                cmd="ecr__steward__subcmd__wait"
+                ;;
             ecr__steward__subcmd__help,audit)
                 cmd="ecr__steward__subcmd__help__subcmd__audit"
                 ;;
@@ -69,6 +72,9 @@ _ecr__steward() {
                 ;;
             ecr__steward__subcmd__help,replicate)
                 cmd="ecr__steward__subcmd__help__subcmd__replicate"
+                ;;
+            ecr__steward__subcmd__help,wait)
+                cmd="ecr__steward__subcmd__help__subcmd__wait"
                 ;;
             ecr__steward__subcmd__help__subcmd__iam,pipeline)
                 cmd="ecr__steward__subcmd__help__subcmd__iam__subcmd__pipeline"
@@ -131,7 +137,7 @@ _ecr__steward() {
 
     case "${cmd}" in
         ecr__steward)
-            opts="-h -V --help --version check gate replicate policy audit iam prune lifecycle help"
+            opts="-h -V --help --version check gate replicate wait policy audit iam prune lifecycle help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -304,7 +310,7 @@ _ecr__steward() {
             return 0
             ;;
         ecr__subcmd__steward__subcmd__help)
-            opts="check gate replicate policy audit iam prune lifecycle help"
+            opts="check gate replicate wait policy audit iam prune lifecycle help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -486,6 +492,20 @@ _ecr__steward() {
             return 0
             ;;
         ecr__subcmd__steward__subcmd__help__subcmd__replicate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ecr__subcmd__steward__subcmd__help__subcmd__wait)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -856,6 +876,63 @@ _ecr__steward() {
                     return 0
                     ;;
                 --fan-out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ecr__subcmd__steward__subcmd__wait)
+            opts="-h --repository --tag --digest --to --policy --timeout --region --format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --repository)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --digest)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --region)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -29,6 +29,7 @@ complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -s V -l version -d
 complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -f -a "check" -d 'Check tags (and labels) against the policy before a push'
 complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -f -a "gate" -d 'Gate a pushed image: its tags and labels against the policy, its scan against the bar'
 complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -f -a "replicate" -d 'Copy images to other regions: a backfill, or a one-off copy'
+complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -f -a "wait" -d 'Wait until an image is present and complete (with its signatures) in other regions'
 complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -f -a "policy" -d 'Validate or print policy files'
 complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -f -a "audit" -d 'Audit a whole registry against the policy: tags, labels, repository settings, replicas'
 complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -f -a "iam" -d 'Print IAM policies: what a CI pipeline needs to push and gate'
@@ -71,6 +72,16 @@ json\t''"
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l create-repository -d 'With --to: create missing destination repositories'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l dry-run -d 'List what would be copied, and copy nothing'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -s h -l help -d 'Print help'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand wait" -l repository -d 'The source repository' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand wait" -l tag -d 'The image\'s tag' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand wait" -l digest -d 'The digest the tag must name everywhere (sha256:…); what it names in the source region when absent' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand wait" -l to -d 'A destination region (repeatable), same repository name; without it, the policy\'s replication rules name the destinations' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand wait" -l policy -d 'Policy file (YAML or JSON), or where the functions read it: s3://BUCKET/KEY or ssm:NAME (in the environment\'s region); the built-in policy when absent' -r -F
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand wait" -l timeout -d 'Wait at most this long (e.g. 90s, 10m), looking with backoff; one look when 0' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand wait" -l region -d 'The source region; from the environment or profile when absent' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand wait" -l format -r -f -a "text\t''
+json\t''"
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand wait" -s h -l help -d 'Print help'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and not __fish_seen_subcommand_from validate show-default help" -s h -l help -d 'Print help'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and not __fish_seen_subcommand_from validate show-default help" -f -a "validate" -d 'Check a policy file, or the policy in S3 or SSM; prints what is wrong, with line and column'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and not __fish_seen_subcommand_from validate show-default help" -f -a "show-default" -d 'Print the built-in policy, a documented starting point'
@@ -117,15 +128,16 @@ complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand lifecycle; and _
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand lifecycle; and __fish_seen_subcommand_from render" -s h -l help -d 'Print help'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand lifecycle; and __fish_seen_subcommand_from help" -f -a "render" -d 'Print the part of a rule\'s retention that ECR\'s lifecycle policy can express, as `aws ecr put-lifecycle-policy --lifecycle-policy-text` takes it; what it cannot express goes to stderr'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand lifecycle; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy audit iam prune lifecycle help" -f -a "check" -d 'Check tags (and labels) against the policy before a push'
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy audit iam prune lifecycle help" -f -a "gate" -d 'Gate a pushed image: its tags and labels against the policy, its scan against the bar'
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy audit iam prune lifecycle help" -f -a "replicate" -d 'Copy images to other regions: a backfill, or a one-off copy'
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy audit iam prune lifecycle help" -f -a "policy" -d 'Validate or print policy files'
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy audit iam prune lifecycle help" -f -a "audit" -d 'Audit a whole registry against the policy: tags, labels, repository settings, replicas'
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy audit iam prune lifecycle help" -f -a "iam" -d 'Print IAM policies: what a CI pipeline needs to push and gate'
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy audit iam prune lifecycle help" -f -a "prune" -d 'Plan retention (the policy\'s `retention` sections) image by image; delete with --apply'
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy audit iam prune lifecycle help" -f -a "lifecycle" -d 'ECR native lifecycle policies from the policy\'s retention sections'
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate policy audit iam prune lifecycle help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate wait policy audit iam prune lifecycle help" -f -a "check" -d 'Check tags (and labels) against the policy before a push'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate wait policy audit iam prune lifecycle help" -f -a "gate" -d 'Gate a pushed image: its tags and labels against the policy, its scan against the bar'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate wait policy audit iam prune lifecycle help" -f -a "replicate" -d 'Copy images to other regions: a backfill, or a one-off copy'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate wait policy audit iam prune lifecycle help" -f -a "wait" -d 'Wait until an image is present and complete (with its signatures) in other regions'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate wait policy audit iam prune lifecycle help" -f -a "policy" -d 'Validate or print policy files'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate wait policy audit iam prune lifecycle help" -f -a "audit" -d 'Audit a whole registry against the policy: tags, labels, repository settings, replicas'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate wait policy audit iam prune lifecycle help" -f -a "iam" -d 'Print IAM policies: what a CI pipeline needs to push and gate'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate wait policy audit iam prune lifecycle help" -f -a "prune" -d 'Plan retention (the policy\'s `retention` sections) image by image; delete with --apply'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate wait policy audit iam prune lifecycle help" -f -a "lifecycle" -d 'ECR native lifecycle policies from the policy\'s retention sections'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and not __fish_seen_subcommand_from check gate replicate wait policy audit iam prune lifecycle help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "validate" -d 'Check a policy file, or the policy in S3 or SSM; prints what is wrong, with line and column'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "show-default" -d 'Print the built-in policy, a documented starting point'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand help; and __fish_seen_subcommand_from iam" -f -a "pipeline" -d 'The least-privilege IAM policy a CI pipeline needs to push to repositories and, with --gate, to run `ecr-steward gate` on what it pushed'

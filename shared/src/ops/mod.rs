@@ -5,3 +5,4 @@ pub mod audit;
 pub mod backfill;
 pub mod gate;
 pub mod prune;
+pub mod wait;

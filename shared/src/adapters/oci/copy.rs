@@ -161,6 +161,62 @@ pub async fn copy_image(
     Ok(stats)
 }
 
+/// What a destination still lacks of an image: manifests (the image, its children, its
+/// referrers and theirs) by digest, and tags that do not name what they name at the source.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReplicaGaps {
+    /// Manifests missing at the destination. A registry accepts a manifest only once its
+    /// blobs and children are there, so a present manifest is a complete one.
+    pub missing: Vec<String>,
+    /// `(tag, what it names at the destination)` for each tag (the image's and the
+    /// referrers' tag-scheme tags) that does not name its digest there yet.
+    pub tags: Vec<(String, Option<String>)>,
+}
+
+impl ReplicaGaps {
+    /// True when the destination holds everything, under every tag.
+    pub fn is_empty(&self) -> bool {
+        self.missing.is_empty() && self.tags.is_empty()
+    }
+}
+
+/// What `destination` lacks of the image `digest` with its referrers and `tags`, read as a
+/// copy would read it; nothing is written.
+pub async fn replica_gaps(
+    source: Endpoint<'_>,
+    destination: Endpoint<'_>,
+    digest: &str,
+    tags: &[String],
+    options: &CopyOptions,
+) -> Result<ReplicaGaps, StewardError> {
+    let plan = discover(source, destination, digest, options).await?;
+    let wanted: Vec<(&str, &str)> = tags
+        .iter()
+        .map(|tag| (tag.as_str(), digest))
+        .chain(plan.tags.iter().map(|(t, d)| (t.as_str(), d.as_str())))
+        .collect();
+    let at_destination = try_join_all(
+        wanted
+            .iter()
+            .map(|(tag, _)| resolve(destination, tag, options)),
+    )
+    .await?;
+    Ok(ReplicaGaps {
+        missing: plan
+            .nodes
+            .iter()
+            .filter(|(_, node)| !node.at_destination)
+            .map(|(digest, _)| digest.clone())
+            .collect(),
+        tags: wanted
+            .into_iter()
+            .zip(at_destination)
+            .filter(|((_, digest), current)| current.as_deref() != Some(*digest))
+            .map(|((tag, _), current)| (tag.to_string(), current))
+            .collect(),
+    })
+}
+
 fn refused(stats: &CopyStats, digest: &str) -> bool {
     stats
         .refused_referrers
