@@ -16,6 +16,8 @@ pub enum Service {
     S3,
     /// AWS Systems Manager Parameter Store, where a policy may be kept.
     Ssm,
+    /// Amazon EventBridge, where the replicator announces replicas.
+    EventBridge,
 }
 
 impl std::fmt::Display for Service {
@@ -27,6 +29,7 @@ impl std::fmt::Display for Service {
             Service::Sqs => "SQS",
             Service::S3 => "S3",
             Service::Ssm => "SSM",
+            Service::EventBridge => "EventBridge",
         })
     }
 }

@@ -217,13 +217,15 @@ pub enum Metric {
     BytesCopied,
     /// How long a copy to one destination took, by how it went (replicator).
     CopyLatency,
+    /// Seconds from a push to its verified copy in every destination (replicator).
+    ReplicationLag,
     /// Invocations that failed, by error class (every function).
     Failures,
 }
 
 impl Metric {
     /// Every metric.
-    pub const ALL: [Metric; 8] = [
+    pub const ALL: [Metric; 9] = [
         Self::Events,
         Self::Violations,
         Self::TagsRemoved,
@@ -231,6 +233,7 @@ impl Metric {
         Self::Copies,
         Self::BytesCopied,
         Self::CopyLatency,
+        Self::ReplicationLag,
         Self::Failures,
     ];
 
@@ -244,6 +247,7 @@ impl Metric {
             Self::Copies => "Copies",
             Self::BytesCopied => "BytesCopied",
             Self::CopyLatency => "CopyLatency",
+            Self::ReplicationLag => "ReplicationLag",
             Self::Failures => "Failures",
         }
     }
@@ -253,6 +257,7 @@ impl Metric {
         match self {
             Self::BytesCopied => Unit::Bytes,
             Self::CopyLatency => Unit::Milliseconds,
+            Self::ReplicationLag => Unit::Seconds,
             _ => Unit::Count,
         }
     }
@@ -263,7 +268,7 @@ impl Metric {
         match self {
             Self::Events => &[D::Function, D::Outcome],
             Self::Violations => &[D::Function, D::Check],
-            Self::TagsRemoved | Self::BytesCopied => &[D::Function],
+            Self::TagsRemoved | Self::BytesCopied | Self::ReplicationLag => &[D::Function],
             Self::ScanBreaches => &[D::Function, D::Severity],
             Self::Copies | Self::CopyLatency => &[D::Function, D::Status],
             Self::Failures => &[D::Function, D::ErrorClass],
@@ -500,6 +505,11 @@ impl Measurements {
         if let Some(latency) = latency_ms {
             self.push(Metric::CopyLatency, by_status, latency);
         }
+    }
+
+    /// Seconds from a push to its verified copy in every destination.
+    pub fn replication_lag(&mut self, seconds: u64) {
+        self.push(Metric::ReplicationLag, Vec::new(), seconds);
     }
 
     /// One failed invocation, by the error's class.
@@ -748,6 +758,9 @@ fn measure_copies(report: &crate::replication::ReplicationReport, into: &mut Mea
         let run = &destination.run;
         let latency = (run.status != RegionStatus::TagMovedOn).then_some(run.duration_ms);
         into.copy(run.status, run.stats.bytes_copied, latency);
+    }
+    if let Some(lag) = report.lag_seconds {
+        into.replication_lag(lag);
     }
 }
 

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::events::{ActionResult, EventBridgeEvent, ReplicationAction};
 use crate::notify::{untrusted, EventType, ImageRef, Notification, Outcome, Severity};
 use crate::policy::{EncryptionType, Policy, ReplicaEncryption, Target};
+use crate::timestamp::Timestamp;
 
 /// What a copy did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -247,6 +248,54 @@ pub fn replica_encryption(
     }
 }
 
+/// The source of the events ecr-steward puts on an EventBridge bus.
+pub const EVENT_SOURCE: &str = "ecr-steward";
+/// The detail type of [`ImageReplicated`].
+pub const IMAGE_REPLICATED: &str = "Image Replicated";
+
+/// The detail of an `Image Replicated` event (`schema/image-replicated.v1.schema.json`): every
+/// destination of a pushed image holds it, verified, with its referrers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ImageReplicated {
+    /// The source repository.
+    pub repository_name: String,
+    /// The image's digest, the same everywhere.
+    pub image_digest: String,
+    /// The tags copied.
+    pub image_tags: Vec<String>,
+    /// The region it was pushed to.
+    pub source_region: String,
+    /// The source account, when the event named it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_account: Option<String>,
+    /// Where it is now.
+    pub destinations: Vec<ReplicaPlace>,
+    /// When the last copy was verified (RFC 3339).
+    pub replicated_at: String,
+    /// Seconds from the push; absent when the push time is not known (a backfill job) or
+    /// nothing was copied by this delivery.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lag_seconds: Option<u64>,
+}
+
+/// One destination of an [`ImageReplicated`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ReplicaPlace {
+    /// The region.
+    pub region: String,
+    /// The account; absent for the replicator's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The repository there.
+    pub repository_name: String,
+    /// `copied` by this delivery, or `already-replicated`.
+    pub status: RegionStatus,
+    /// Signatures, SBOMs and attestations there with it.
+    pub referrers: u64,
+}
+
 /// What a copy left undone on purpose: external layers, refused referrers.
 fn copy_remarks(stats: &CopyStats) -> String {
     let mut remarks = String::new();
@@ -308,6 +357,10 @@ pub struct ReplicationReport {
     pub outcome: ReplicationOutcome,
     /// One outcome per destination.
     pub outcomes: Vec<RegionOutcome>,
+    /// Seconds from the push to the last destination's verified copy; only when this
+    /// replication copied something and every destination holds the image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lag_seconds: Option<u64>,
 }
 
 impl ReplicationReport {
@@ -330,7 +383,54 @@ impl ReplicationReport {
             tags: tags.to_vec(),
             outcome,
             outcomes,
+            lag_seconds: None,
         }
+    }
+
+    /// True when every destination holds the image, verified: it was copied or found there.
+    pub fn everywhere(&self) -> bool {
+        !self.outcomes.is_empty()
+            && self.outcomes.iter().all(|o| {
+                matches!(
+                    o.run.status,
+                    RegionStatus::Copied | RegionStatus::AlreadyReplicated
+                )
+            })
+    }
+
+    /// Notes the lag from `pushed_at` to `now` when this replication copied something and the
+    /// image is now everywhere.
+    pub fn with_lag(mut self, pushed_at: Option<Timestamp>, now: Timestamp) -> Self {
+        if self.outcome == ReplicationOutcome::Replicated && self.everywhere() {
+            self.lag_seconds = pushed_at.map(|pushed| u64::try_from(now.0 - pushed.0).unwrap_or(0));
+        }
+        self
+    }
+
+    /// The `Image Replicated` event for pipelines, when every destination holds the image;
+    /// `None` otherwise. A repeated delivery that finds everything in place says so again:
+    /// consumers are idempotent, as for any EventBridge event.
+    pub fn replicated_event(&self, image: &ImageRef, now: Timestamp) -> Option<ImageReplicated> {
+        self.everywhere().then(|| ImageReplicated {
+            repository_name: self.repository.clone(),
+            image_digest: self.digest.clone(),
+            image_tags: self.tags.clone(),
+            source_region: image.region.clone(),
+            source_account: image.account.clone(),
+            destinations: self
+                .outcomes
+                .iter()
+                .map(|o| ReplicaPlace {
+                    region: o.region.clone(),
+                    account: o.account.clone(),
+                    repository_name: o.repository.clone(),
+                    status: o.run.status,
+                    referrers: o.run.stats.referrers,
+                })
+                .collect(),
+            replicated_at: now.to_string(),
+            lag_seconds: self.lag_seconds,
+        })
     }
 
     /// True when a failed destination may succeed if the copy is tried again; false when

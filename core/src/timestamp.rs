@@ -14,6 +14,14 @@ pub struct Timestamp(pub i64);
 pub const DAY: i64 = 86_400;
 
 impl Timestamp {
+    /// The clock's time, to the second.
+    pub fn now() -> Self {
+        let seconds = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Self(i64::try_from(seconds).unwrap_or(i64::MAX))
+    }
+
     /// Reads an RFC 3339 date-time (`2026-11-20T09:41:07Z`, fractions and offsets allowed);
     /// `None` for anything else.
     pub fn parse_rfc3339(text: &str) -> Option<Self> {

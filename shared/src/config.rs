@@ -27,6 +27,9 @@ pub const NOTIFY_CLEAN: &str = "STEWARD_NOTIFY_CLEAN";
 /// `true` to notify when a replication finds the image already at every destination
 /// (replicator); off by default, so repeats, backfills and two-way rule sets stay quiet.
 pub const NOTIFY_ALREADY_REPLICATED: &str = "STEWARD_NOTIFY_ALREADY_REPLICATED";
+/// The EventBridge bus (name or ARN) the replicator puts `Image Replicated` events on; none
+/// when unset.
+pub const EVENT_BUS: &str = "STEWARD_EVENT_BUS";
 /// The copy job queue's dead-letter queue (replicator): a job that can never succeed is sent
 /// there at once, with why, instead of coming back until SQS moves it. Unset: it comes back.
 pub const DEAD_LETTER_QUEUE_URL: &str = "STEWARD_DEAD_LETTER_QUEUE_URL";
@@ -89,6 +92,8 @@ pub struct FunctionConfig {
     pub metrics_namespace: Namespace,
     /// [`DEAD_LETTER_QUEUE_URL`]; `None` when unset.
     pub dead_letter_queue_url: Option<String>,
+    /// [`EVENT_BUS`]; `None` when unset.
+    pub event_bus: Option<String>,
 }
 
 impl FunctionConfig {
@@ -183,7 +188,9 @@ impl FunctionConfig {
                 });
             }
         }
+        let event_bus = get(EVENT_BUS).map(str::to_string);
         Ok(Self {
+            event_bus,
             dead_letter_queue_url,
             policy,
             mode_override,

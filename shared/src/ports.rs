@@ -205,6 +205,15 @@ pub trait JobQueue: Send + Sync {
     ) -> impl Future<Output = Result<Vec<JobSent>, StewardError>> + Send;
 }
 
+/// Puts events on an EventBridge bus for pipelines to follow.
+pub trait EventPublisher: Send + Sync {
+    /// Puts one `Image Replicated` event.
+    fn image_replicated(
+        &self,
+        event: &crate::replication::ImageReplicated,
+    ) -> impl Future<Output = Result<(), StewardError>> + Send;
+}
+
 /// Where a copy job that can never succeed goes at once, with why: the job queue's
 /// dead-letter queue.
 pub trait DeadLetters: Send + Sync {

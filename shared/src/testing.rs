@@ -28,6 +28,29 @@ impl Notifier for Inbox {
     }
 }
 
+/// An event bus in memory: the `Image Replicated` events put on it.
+#[derive(Debug, Default)]
+pub struct EventLog(Mutex<Vec<crate::replication::ImageReplicated>>);
+
+impl EventLog {
+    /// The events put so far, in order.
+    pub fn events(&self) -> Vec<crate::replication::ImageReplicated> {
+        self.0.lock().map(|log| log.clone()).unwrap_or_default()
+    }
+}
+
+impl crate::ports::EventPublisher for EventLog {
+    async fn image_replicated(
+        &self,
+        event: &crate::replication::ImageReplicated,
+    ) -> Result<(), StewardError> {
+        if let Ok(mut log) = self.0.lock() {
+            log.push(event.clone());
+        }
+        Ok(())
+    }
+}
+
 /// A dead-letter queue in memory: the bodies and reasons it was sent.
 #[derive(Debug, Default)]
 pub struct Graveyard(Mutex<Vec<(String, String)>>);

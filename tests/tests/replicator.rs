@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use replicator::ReplicatorFunction;
 use serde_json::Value;
-use steward::aws::{DeadLetterQueue, Registries, RegistryReplicator, Sns};
+use steward::aws::{DeadLetterQueue, EventBus, Registries, RegistryReplicator, Sns};
 use steward::error::StewardError;
 use steward::harness::Invoke;
 use steward::oci::copy::{copy_image, CopyOptions, Endpoint};
@@ -139,7 +139,7 @@ impl Bed {
         &self,
         policy_text: &str,
         topic: &str,
-    ) -> ReplicatorFunction<Registries, RegistryReplicator, Sns, DeadLetterQueue> {
+    ) -> ReplicatorFunction<Registries, RegistryReplicator, Sns, DeadLetterQueue, EventBus> {
         let overrides = BTreeMap::from([
             (SOURCE.to_string(), self.stack.registry(SOURCE).to_string()),
             (DESTINATION.to_string(), self.proxy.url()),
@@ -154,7 +154,7 @@ impl Bed {
         overrides: BTreeMap<String, String>,
         policy_text: &str,
         topic: &str,
-    ) -> ReplicatorFunction<Registries, RegistryReplicator, Sns, DeadLetterQueue> {
+    ) -> ReplicatorFunction<Registries, RegistryReplicator, Sns, DeadLetterQueue, EventBus> {
         let sdk = self.stack.sdk_config(home);
         let registries = Registries::new(&sdk, self.stack.http(), overrides);
         ReplicatorFunction {
@@ -169,6 +169,7 @@ impl Bed {
             },
             notifier: Sns::new(&sdk, topic),
             dead_letters: None,
+            events: None,
         }
     }
 
@@ -1481,4 +1482,82 @@ async fn a_copy_job_that_cannot_succeed_goes_to_the_dead_letter_queue_at_once() 
         jobs.receive().await.message_ids().is_empty(),
         "nothing comes back"
     );
+}
+
+/// Once every destination holds a pushed image, the replicator puts one `Image Replicated`
+/// event on the bus (moto's EventBridge, a rule on `source: ecr-steward` to a queue); its
+/// detail is what `schema/image-replicated.v1.schema.json` describes.
+#[tokio::test]
+async fn an_image_in_every_destination_is_announced_on_the_event_bus() {
+    let bed = Bed::start();
+    let (topic, _notifications) = bed.stack.topic_with_queue(SOURCE).await;
+    let events = testbed::EventSource::create(&bed.stack, SOURCE, "replicas").await;
+    let rule = bed
+        .stack
+        .command(bed.stack.python())
+        .args([
+            "-c",
+            "import sys, boto3; e = boto3.client('events', region_name='us-east-1'); \
+             e.put_rule(Name='replicas', EventPattern='{\"source\": [\"ecr-steward\"], \"detail-type\": [\"Image Replicated\"]}'); \
+             e.put_targets(Rule='replicas', Targets=[{'Id': 'queue', 'Arn': sys.argv[1]}])",
+            &events.arn,
+        ])
+        .output()
+        .expect("python");
+    assert!(rule.status.success(), "{rule:?}");
+    let mut function = bed.function(REPLICATE_TEAM, &topic);
+    let sdk = bed.stack.sdk_config(SOURCE);
+    function.events = Some(EventBus::new(&sdk, bed.stack.http(), "default"));
+    let image = bed.stack.push_image(
+        &PushSpec::new(SOURCE, REPOSITORY)
+            .tag("9.1.0")
+            .platform("linux/amd64")
+            .platform("linux/arm64"),
+    );
+
+    let report = function
+        .invoke(push_event(&image))
+        .await
+        .expect("replicated");
+    assert_eq!(report["outcome"], "replicated", "{report:#}");
+
+    let received = events.receive().await;
+    let records = received.event["Records"].as_array().expect("records");
+    assert_eq!(records.len(), 1, "{:#}", received.event);
+    let event: Value = serde_json::from_str(records[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(event["source"], "ecr-steward");
+    assert_eq!(event["detail-type"], "Image Replicated");
+    let detail = &event["detail"];
+    assert_eq!(detail["image-digest"], image.digest.as_str());
+    assert_eq!(detail["image-tags"], serde_json::json!(["9.1.0"]));
+    assert_eq!(detail["destinations"][0]["region"], DESTINATION);
+    assert_eq!(detail["destinations"][0]["status"], "copied");
+    assert!(detail["lag-seconds"].is_u64(), "{detail:#}");
+
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace_root().join("schema/image-replicated.v1.schema.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_matches_schema(detail, &schema);
+    assert_matches_schema(
+        &detail["destinations"][0],
+        &schema["properties"]["destinations"]["items"],
+    );
+}
+
+/// Every key of `value` is a property of `schema`, and every required one is there.
+fn assert_matches_schema(value: &Value, schema: &Value) {
+    let keys: Vec<&String> = value.as_object().expect("an object").keys().collect();
+    let properties = schema["properties"].as_object().expect("properties");
+    for key in &keys {
+        assert!(properties.contains_key(*key), "{key} is not in the schema");
+    }
+    for required in schema["required"].as_array().expect("required") {
+        let required = required.as_str().unwrap();
+        assert!(
+            keys.iter().any(|k| k.as_str() == required),
+            "{required} is missing from {value:#}"
+        );
+    }
 }

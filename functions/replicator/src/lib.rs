@@ -16,12 +16,13 @@ use steward::metrics::Function;
 use steward::notify::ImageRef;
 use steward::policy::{Mode, Target};
 use steward::policy_source::LivePolicy;
-use steward::ports::{DeadLetters, ImageReader, Notifier, Replicator};
+use steward::ports::{DeadLetters, EventPublisher, ImageReader, Notifier, Replicator};
 use steward::push::{judge, triage, Triage};
 use steward::replication::{
     is_source, native_replication_notification, replication_targets, BatchReport, JobFailure,
     JobReport, NativeReport, RegionOutcome, ReplicationReport, ReplicatorReport,
 };
+use steward::timestamp::Timestamp;
 use tracing::{info, warn};
 
 /// Time kept for publishing the report after the copies.
@@ -31,8 +32,8 @@ pub const PUBLISH_RESERVE: Duration = Duration::from_secs(2);
 pub const JOB_CONCURRENCY: usize = 4;
 
 /// The replicator on its ports: `I` reads the source images, `R` copies to a target, `N` publishes
-/// notifications, `D` takes the copy jobs that can never succeed.
-pub struct ReplicatorFunction<I, R, N, D> {
+/// notifications, `D` takes the copy jobs that can never succeed, `E` announces replicas.
+pub struct ReplicatorFunction<I, R, N, D, E> {
     /// The policy whose replication rules apply; read once an invocation.
     pub policy: LivePolicy,
     /// Overrides the policy's modes (the SAM parameter `Mode`): in enforce mode only tags the
@@ -49,10 +50,13 @@ pub struct ReplicatorFunction<I, R, N, D> {
     /// The job queue's dead-letter queue; without one, a job that can never succeed returns
     /// to its queue until SQS moves it there.
     pub dead_letters: Option<D>,
+    /// Where `Image Replicated` events go once every destination holds an image; none when
+    /// `None`.
+    pub events: Option<E>,
 }
 
-impl<I: ImageReader, R: Replicator, N: Notifier, D: DeadLetters> Handler
-    for ReplicatorFunction<I, R, N, D>
+impl<I: ImageReader, R: Replicator, N: Notifier, D: DeadLetters, E: EventPublisher> Handler
+    for ReplicatorFunction<I, R, N, D, E>
 {
     const FUNCTION: Function = Function::Replicator;
     type Report = ReplicatorReport;
@@ -134,9 +138,18 @@ impl<I: ImageReader, R: Replicator, N: Notifier, D: DeadLetters> Handler
                     .await
             }
         };
-        let report = ReplicationReport::new(image, std::slice::from_ref(&pushed.tag), outcomes);
+        let pushed_at = event.time.as_deref().and_then(Timestamp::parse_rfc3339);
+        let report = ReplicationReport::new(image, std::slice::from_ref(&pushed.tag), outcomes)
+            .with_lag(pushed_at, Timestamp::now());
         if report.should_notify(self.notify_already_replicated) {
             self.notifier.publish(&report.notification(image)).await?;
+        }
+        if let Err(error) = self.announce(&report, image).await {
+            // The copies are in place; a retry finds them there and announces again.
+            return Ok(Handled::Failed {
+                report: ReplicatorReport::Copy(report),
+                error,
+            });
         }
         let failed = report.failed_regions();
         info!(repository = %report.repository, tag = %report.tag_list(), outcome = report.outcome.as_str(), failed = failed.len(), "replication handled");
@@ -155,7 +168,9 @@ impl<I: ImageReader, R: Replicator, N: Notifier, D: DeadLetters> Handler
     }
 }
 
-impl<I: ImageReader, R: Replicator, N: Notifier, D: DeadLetters> ReplicatorFunction<I, R, N, D> {
+impl<I: ImageReader, R: Replicator, N: Notifier, D: DeadLetters, E: EventPublisher>
+    ReplicatorFunction<I, R, N, D, E>
+{
     /// Every destination is tried with its tags; one failing does not stop the others. A
     /// destination with no tags left (they moved on at the source) copies nothing.
     async fn copy_to_every_target(
@@ -176,6 +191,21 @@ impl<I: ImageReader, R: Replicator, N: Notifier, D: DeadLetters> ReplicatorFunct
             RegionOutcome::of(target, result.as_ref().map(Clone::clone), elapsed)
         }))
         .await
+    }
+
+    /// Puts the `Image Replicated` event when every destination holds the image.
+    async fn announce(
+        &self,
+        report: &ReplicationReport,
+        image: &ImageRef,
+    ) -> Result<(), StewardError> {
+        let (Some(events), Some(event)) = (
+            &self.events,
+            report.replicated_event(image, Timestamp::now()),
+        ) else {
+            return Ok(());
+        };
+        events.image_replicated(&event).await
     }
 
     /// The batch's jobs, [`JOB_CONCURRENCY`] at a time; each stands alone.
@@ -286,6 +316,9 @@ impl<I: ImageReader, R: Replicator, N: Notifier, D: DeadLetters> ReplicatorFunct
                 return (Some(report), Err(error));
             }
         }
+        if let Err(error) = self.announce(&report, &image).await {
+            return (Some(report), Err(error));
+        }
         let failed = report.failed_regions();
         let result = if failed.is_empty() {
             Ok(())
@@ -318,7 +351,7 @@ mod tests {
     use steward::notify::ImageRef;
     use steward::policy::{Policy, SourceFormat, Target};
     use steward::replication::CopyStats;
-    use steward::testing::{Graveyard, Inbox, MemoryImages};
+    use steward::testing::{EventLog, Graveyard, Inbox, MemoryImages};
 
     use super::*;
     use steward::harness::{Invocation, Invoke};
@@ -387,7 +420,7 @@ mod tests {
         policy: &str,
         copies: Copies,
         mode_override: Option<Mode>,
-    ) -> ReplicatorFunction<MemoryImages, Copies, Inbox, Graveyard> {
+    ) -> ReplicatorFunction<MemoryImages, Copies, Inbox, Graveyard, EventLog> {
         ReplicatorFunction {
             policy: Policy::from_text(policy, "test", SourceFormat::Yaml)
                 .expect("policy")
@@ -398,12 +431,13 @@ mod tests {
             replicator: copies,
             notifier: Inbox::default(),
             dead_letters: Some(Graveyard::default()),
+            events: Some(EventLog::default()),
         }
     }
 
     fn function(
         failing: Vec<&'static str>,
-    ) -> ReplicatorFunction<MemoryImages, Copies, Inbox, Graveyard> {
+    ) -> ReplicatorFunction<MemoryImages, Copies, Inbox, Graveyard, EventLog> {
         let copies = Copies {
             failing,
             ..Copies::default()
@@ -456,6 +490,35 @@ mod tests {
     }
 
     #[tokio::test(flavor = "current_thread")]
+    async fn an_image_in_every_destination_is_announced_once_per_delivery_with_its_lag() {
+        let function = function(vec![]);
+        let report = function
+            .invoke(sample("image-push-semver.json"))
+            .await
+            .expect("replicated");
+        let events = function.events.as_ref().expect("a bus").events();
+        assert_eq!(events.len(), 1);
+        let event = &events[0];
+        assert_eq!(event.image_digest, DIGEST);
+        assert_eq!(event.image_tags, ["1.4.2"]);
+        let regions: Vec<&str> = event
+            .destinations
+            .iter()
+            .map(|d| d.region.as_str())
+            .collect();
+        assert_eq!(regions, ["eu-west-1", "ap-south-1"]);
+        // The sample was pushed long ago: the lag is its age, in the report and the event.
+        let lag = report["lag_seconds"].as_u64().expect("a lag");
+        assert!(lag > 86_400, "{report}");
+        assert_eq!(event.lag_seconds, Some(lag));
+
+        // A destination that failed: not everywhere, no event.
+        let failing = self::function(vec!["ap-south-1"]);
+        let _ = failing.invoke(sample("image-push-semver.json")).await;
+        assert!(failing.events.as_ref().expect("a bus").events().is_empty());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
     async fn a_region_that_cannot_succeed_is_notified_once_and_not_retried() {
         let copies = Copies {
             denied: vec!["ap-south-1"],
@@ -500,7 +563,7 @@ mod tests {
 
     fn batch_function(
         failing_repositories: Vec<&'static str>,
-    ) -> ReplicatorFunction<MemoryImages, Copies, Inbox, Graveyard> {
+    ) -> ReplicatorFunction<MemoryImages, Copies, Inbox, Graveyard, EventLog> {
         let copies = Copies {
             failing_repositories,
             ..Copies::default()
@@ -734,6 +797,7 @@ mod tests {
             replicator: Stuck,
             notifier: Inbox::default(),
             dead_letters: None::<Graveyard>,
+            events: None::<EventLog>,
         };
         let deadline = Deadline::after(PUBLISH_RESERVE + Duration::from_millis(300));
         let started = Instant::now();

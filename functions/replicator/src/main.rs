@@ -2,7 +2,7 @@
 //! [`replicator::ReplicatorFunction`] and run.
 
 use replicator::ReplicatorFunction;
-use steward::aws::{DeadLetterQueue, Registries, RegistryReplicator, Sns};
+use steward::aws::{DeadLetterQueue, EventBus, Registries, RegistryReplicator, Sns};
 use steward::lambda::Init;
 use steward::oci::copy::CopyOptions;
 
@@ -29,7 +29,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         dead_letters: config
             .dead_letter_queue_url
             .as_deref()
-            .map(|url| DeadLetterQueue::new(&sdk, http, url)),
+            .map(|url| DeadLetterQueue::new(&sdk, http.clone(), url)),
+        events: config
+            .event_bus
+            .as_deref()
+            .map(|bus| EventBus::new(&sdk, http, bus)),
         policy,
     };
     steward::lambda::run(&function, &refresh).await

@@ -5,6 +5,7 @@
 mod classify;
 mod dead_letters;
 mod ecr;
+mod event_bus;
 mod inspect;
 mod policy_store;
 mod registries;
@@ -18,6 +19,7 @@ mod sqs;
 pub use classify::classify;
 pub use dead_letters::DeadLetterQueue;
 pub use ecr::{Ecr, RegistryCredentials};
+pub use event_bus::EventBus;
 pub use policy_store::{AwsPolicyStore, MAX_POLICY_BYTES};
 pub use registries::{Registries, RegistryReplicator};
 pub use retention::RETENTION_MARK_TAG;

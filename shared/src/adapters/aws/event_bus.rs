@@ -1,0 +1,106 @@
+//! The EventBridge bus the replicator announces replicas on: one PutEvents (the JSON
+//! protocol), signed on the one HTTP client, as the functions carry no EventBridge SDK crate.
+
+use aws_config::SdkConfig;
+use serde_json::json;
+
+use super::classify::classify_answer;
+use super::signed::SignedClient;
+use crate::error::{Service, StewardError};
+use crate::ports::EventPublisher;
+use crate::replication::{ImageReplicated, EVENT_SOURCE, IMAGE_REPLICATED};
+use crate::retry::RetryPolicy;
+
+/// Puts events on one bus of the function's own region.
+#[derive(Clone, Debug)]
+pub struct EventBus {
+    events: SignedClient,
+    bus: String,
+    retry: RetryPolicy,
+}
+
+impl EventBus {
+    /// A publisher to `bus` (a name, such as `default`, or an ARN) on `sdk`'s credentials,
+    /// region and endpoint, over `http`.
+    pub fn new(sdk: &SdkConfig, http: reqwest::Client, bus: &str) -> Self {
+        Self {
+            events: SignedClient::new(sdk, http, Service::EventBridge, "events"),
+            bus: bus.into(),
+            retry: RetryPolicy {
+                attempts: 3,
+                ..RetryPolicy::default()
+            },
+        }
+    }
+}
+
+impl EventPublisher for EventBus {
+    async fn image_replicated(&self, event: &ImageReplicated) -> Result<(), StewardError> {
+        let url = match self.events.endpoint() {
+            Some(endpoint) => format!("{endpoint}/"),
+            None => format!("{}/", self.events.regional_url("events")),
+        };
+        let detail = serde_json::to_string(event)
+            .map_err(|e| StewardError::Internal(format!("the event's detail: {e}")))?;
+        let request = json!({
+            "Entries": [{
+                "Source": EVENT_SOURCE,
+                "DetailType": IMAGE_REPLICATED,
+                "Detail": detail,
+                "EventBusName": self.bus,
+            }]
+        })
+        .to_string();
+        let headers = [
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-target", "AWSEvents.PutEvents"),
+        ];
+        self.retry
+            .run(|| async {
+                let answer = self
+                    .events
+                    .send(
+                        reqwest::Method::POST,
+                        &url,
+                        &headers,
+                        request.clone().into_bytes(),
+                    )
+                    .await?;
+                if answer.status != 200 {
+                    return Err(classify_answer(
+                        Service::EventBridge,
+                        answer.status,
+                        &answer.body,
+                        &self.bus,
+                    ));
+                }
+                // PutEvents answers 200 with the entries it could not put.
+                let body: serde_json::Value =
+                    serde_json::from_slice(&answer.body).unwrap_or_default();
+                match body["FailedEntryCount"].as_u64() {
+                    Some(0) | None => Ok(()),
+                    Some(_) => {
+                        let entry = &body["Entries"][0];
+                        let code = entry["ErrorCode"].as_str().unwrap_or_default();
+                        let message = format!(
+                            "{code}: {}",
+                            entry["ErrorMessage"].as_str().unwrap_or_default()
+                        );
+                        Err(if code.contains("Throttl") || code == "InternalFailure" {
+                            StewardError::Unavailable {
+                                service: Service::EventBridge,
+                                message,
+                            }
+                        } else {
+                            StewardError::Rejected {
+                                service: Service::EventBridge,
+                                code: None,
+                                message,
+                            }
+                        })
+                    }
+                }
+            })
+            .await
+    }
+}
