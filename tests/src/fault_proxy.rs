@@ -57,6 +57,10 @@ pub enum Fault {
     /// `AccessDeniedException` (the JSON protocol's error shape); forwards the others. moto
     /// does not enforce IAM, so this is how a test meets a denied repository.
     DenyRepository { repository: &'static str },
+    /// Answers every manifest PUT by tag (not by digest) as ECR's registry answers one to an
+    /// immutable repository: `400` with the OCI error code `TAG_INVALID`, whatever the tag
+    /// names; forwards the others.
+    ImmutableTags,
 }
 
 /// One request that reached the proxy, with what came of it.
@@ -366,6 +370,7 @@ enum Action {
     CutAnswerAfter(u64),
     DenyIfBodyNames(&'static str),
     AnswerAccessDenied,
+    AnswerTagImmutable,
 }
 
 fn decide(shared: &Shared, method: &str, target: &str) -> Action {
@@ -416,6 +421,14 @@ fn decide(shared: &Shared, method: &str, target: &str) -> Action {
             Action::Forward
         }
         Fault::DenyRepository { repository } => Action::DenyIfBodyNames(repository),
+        Fault::ImmutableTags
+            if method == "PUT"
+                && target.contains("/manifests/")
+                && !target.contains("/manifests/sha256:") =>
+        {
+            Action::AnswerTagImmutable
+        }
+        Fault::ImmutableTags => Action::Forward,
     }
 }
 
@@ -444,6 +457,11 @@ fn injected_answer(
             r#"{"__type":"ThrottlingException","message":"Rate exceeded (injected by the fault proxy)"}"#,
         )),
         Action::Answer429 => Some(("429 Too Many Requests", "Content-Type: text/plain\r\n", "slow down")),
+        Action::AnswerTagImmutable => Some((
+            "400 Bad Request",
+            "Content-Type: application/json\r\n",
+            r#"{"errors":[{"code":"TAG_INVALID","message":"The image tag already exists in the repository and cannot be overwritten because the repository is immutable. (injected by the fault proxy)"}]}"#,
+        )),
         Action::AnswerAccessDenied => Some((
             "400 Bad Request",
             "Content-Type: application/x-amz-json-1.1\r\nx-amzn-ErrorType: AccessDeniedException\r\n",

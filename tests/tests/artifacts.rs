@@ -400,3 +400,101 @@ fn is_referrer(manifest: &testbed::ArtifactManifest) -> bool {
             .as_deref()
             .is_some_and(|t| t.starts_with("sha256-"))
 }
+
+/// A destination that refuses a referrer whose subject is an index (as ECR was reported to,
+/// with a 405: aws/containers-roadmap#2783): the refusal is reported, not retried, and the
+/// image with its other referrers still arrives, its tag last.
+#[tokio::test]
+async fn a_referrer_the_destination_refuses_is_reported_and_the_image_still_arrives() {
+    use steward::oci::registry::{sha256_digest, RawManifest, OCI_INDEX, OCI_MANIFEST};
+    let stack = Stack::start_flavored(
+        Flavor::Oci11,
+        &[("TESTBED_REFUSE_INDEX_SUBJECTS", DESTINATION)],
+    );
+    let source = stack.registry_client(stack.registry(SOURCE));
+    let destination = stack.registry_client(stack.registry(DESTINATION));
+    let repository = "team/attested";
+    let index = push_artifacts(
+        &stack,
+        &[
+            "--region",
+            SOURCE,
+            "--shape",
+            "buildx",
+            "--repository",
+            repository,
+            "--no-ecr",
+        ],
+    )
+    .remove(0);
+    let index_size = source
+        .manifest(repository, &index.digest)
+        .await
+        .unwrap()
+        .bytes
+        .len();
+
+    // An SBOM attached to the index itself, as `oras attach` does: the empty config.
+    let empty = sha256_digest(b"{}");
+    let upload = source.start_upload(repository).await.unwrap();
+    let commit = source
+        .send_upload_data(&upload, reqwest::Body::from(b"{}".to_vec()))
+        .await
+        .unwrap();
+    source.finish_upload(&commit, &empty).await.unwrap();
+    let sbom = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": "application/spdx+json",
+        "config": { "mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2 },
+        "layers": [{ "mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2 }],
+        "subject": { "mediaType": OCI_INDEX, "digest": index.digest, "size": index_size }
+    }))
+    .unwrap();
+    let sbom = RawManifest {
+        digest: sha256_digest(&sbom),
+        bytes: sbom,
+        media_type: OCI_MANIFEST.into(),
+    };
+    source
+        .put_manifest(repository, &sbom.digest, &sbom)
+        .await
+        .unwrap();
+
+    let proxy = stack.proxy(stack.registry(DESTINATION));
+    let proxied = stack.registry_client(&proxy.url());
+    let endpoints = (
+        Endpoint {
+            registry: &source,
+            repository,
+        },
+        Endpoint {
+            registry: &proxied,
+            repository,
+        },
+    );
+    let tags = [index.tag.clone()];
+    let stats = copy_image(endpoints.0, endpoints.1, &index.digest, &tags, &options())
+        .await
+        .expect("the image is copied all the same");
+    assert_eq!(stats.refused_referrers.len(), 1, "{stats:?}");
+    assert!(
+        stats.refused_referrers[0].starts_with(&sbom.digest)
+            && stats.refused_referrers[0].contains("405"),
+        "{stats:?}"
+    );
+    let requests = proxy.take_requests();
+    let refused_puts = requests
+        .iter()
+        .filter(|r| r.method == "PUT" && r.target.ends_with(&sbom.digest))
+        .count();
+    assert_eq!(refused_puts, 1, "refused once, not retried");
+    assert_identical(&source, &destination, &index).await;
+    assert_eq!(
+        destination
+            .head_manifest(repository, &sbom.digest)
+            .await
+            .unwrap(),
+        None
+    );
+}

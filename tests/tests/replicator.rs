@@ -1561,3 +1561,89 @@ fn assert_matches_schema(value: &Value, schema: &Value) {
         );
     }
 }
+
+/// An immutable destination refuses every tag PUT (ECR's `TAG_INVALID`): a tag that already
+/// names the image there is in place, one that names another image is a conflict, reported
+/// once and not retried.
+#[tokio::test]
+async fn an_immutable_destination_tag_is_looked_up_before_it_is_believed() {
+    let bed = Bed::start();
+    let image = bed.push(&["--tag", "4.0.0", "--seed", "immutable-a"]);
+    let other = bed.push(&["--tag", "4.0.0-other", "--seed", "immutable-b"]);
+    // The destination already has the image under its tag, and another image under 4.0.1.
+    copy(&bed.source, &bed.destination, &image, &quick_retries())
+        .await
+        .expect("first copy");
+    let other_source = Endpoint {
+        registry: &bed.source,
+        repository: REPOSITORY,
+    };
+    copy_image(
+        other_source,
+        Endpoint {
+            registry: &bed.destination,
+            repository: REPOSITORY,
+        },
+        &other.digest,
+        &["4.0.0-other".to_string()],
+        &quick_retries(),
+    )
+    .await
+    .expect("the other image");
+    let manifest = bed
+        .source
+        .manifest(REPOSITORY, &other.digest)
+        .await
+        .unwrap();
+    bed.destination
+        .put_manifest(REPOSITORY, "4.0.1", &manifest)
+        .await
+        .unwrap();
+    bed.source
+        .put_manifest(
+            REPOSITORY,
+            "4.0.1",
+            &bed.source
+                .manifest(REPOSITORY, &image.digest)
+                .await
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    bed.proxy.set_fault(Fault::ImmutableTags);
+
+    // Same digest: in place, no PUT at all (ECR would refuse even that one), no error.
+    let again = copy(&bed.source, &bed.proxied, &image, &quick_retries())
+        .await
+        .expect("the tag names the image already");
+    assert_eq!(again.tags_set, 0);
+
+    // 4.0.1 names the other image there: a conflict, tried once.
+    bed.proxy.take_requests();
+    let error = copy_image(
+        other_source,
+        Endpoint {
+            registry: &bed.proxied,
+            repository: REPOSITORY,
+        },
+        &image.digest,
+        &["4.0.1".to_string()],
+        &quick_retries(),
+    )
+    .await
+    .expect_err("an immutable tag on another image");
+    assert!(matches!(error, StewardError::Conflict { .. }), "{error:?}");
+    assert!(!error.is_retryable());
+    let message = error.to_string();
+    assert!(
+        message.contains(&other.digest) && message.contains("immutable"),
+        "{message}"
+    );
+    let tag_puts = bed
+        .proxy
+        .take_requests()
+        .iter()
+        .filter(|r| r.method == "PUT" && r.target.ends_with("/manifests/4.0.1"))
+        .count();
+    assert_eq!(tag_puts, 1, "not retried");
+}
