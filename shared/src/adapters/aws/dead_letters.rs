@@ -5,7 +5,6 @@
 use aws_config::SdkConfig;
 use serde_json::json;
 
-use super::classify::classify_answer;
 use super::signed::SignedClient;
 use crate::error::{Service, StewardError};
 use crate::ports::DeadLetters;
@@ -35,10 +34,6 @@ impl DeadLetterQueue {
 
 impl DeadLetters for DeadLetterQueue {
     async fn bury(&self, body: &str, reason: &str) -> Result<(), StewardError> {
-        let url = match self.sqs.endpoint() {
-            Some(endpoint) => format!("{endpoint}/"),
-            None => format!("{}/", self.sqs.regional_url("sqs")),
-        };
         let request = json!({
             "QueueUrl": self.queue_url,
             "MessageBody": body,
@@ -47,31 +42,16 @@ impl DeadLetters for DeadLetterQueue {
             }
         })
         .to_string();
-        let headers = [
-            ("content-type", "application/x-amz-json-1.0"),
-            ("x-amz-target", "AmazonSQS.SendMessage"),
-        ];
-        self.retry
-            .run(|| async {
-                let answer = self
-                    .sqs
-                    .send(
-                        reqwest::Method::POST,
-                        &url,
-                        &headers,
-                        request.clone().into_bytes(),
-                    )
-                    .await?;
-                match answer.status {
-                    200 => Ok(()),
-                    status => Err(classify_answer(
-                        Service::Sqs,
-                        status,
-                        &answer.body,
-                        &self.queue_url,
-                    )),
-                }
-            })
+        self.sqs
+            .call_json(
+                "sqs",
+                "application/x-amz-json-1.0",
+                "AmazonSQS.SendMessage",
+                &request,
+                &self.queue_url,
+                &self.retry,
+            )
             .await
+            .map(drop)
     }
 }

@@ -4,7 +4,6 @@
 use aws_config::SdkConfig;
 use serde_json::json;
 
-use super::classify::classify_answer;
 use super::signed::SignedClient;
 use crate::error::{Service, StewardError};
 use crate::ports::EventPublisher;
@@ -36,10 +35,6 @@ impl EventBus {
 
 impl EventPublisher for EventBus {
     async fn image_replicated(&self, event: &ImageReplicated) -> Result<(), StewardError> {
-        let url = match self.events.endpoint() {
-            Some(endpoint) => format!("{endpoint}/"),
-            None => format!("{}/", self.events.regional_url("events")),
-        };
         let detail = serde_json::to_string(event)
             .map_err(|e| StewardError::Internal(format!("the event's detail: {e}")))?;
         let request = json!({
@@ -51,56 +46,39 @@ impl EventPublisher for EventBus {
             }]
         })
         .to_string();
-        let headers = [
-            ("content-type", "application/x-amz-json-1.1"),
-            ("x-amz-target", "AWSEvents.PutEvents"),
-        ];
-        self.retry
-            .run(|| async {
-                let answer = self
-                    .events
-                    .send(
-                        reqwest::Method::POST,
-                        &url,
-                        &headers,
-                        request.clone().into_bytes(),
-                    )
-                    .await?;
-                if answer.status != 200 {
-                    return Err(classify_answer(
-                        Service::EventBridge,
-                        answer.status,
-                        &answer.body,
-                        &self.bus,
-                    ));
-                }
-                // PutEvents answers 200 with the entries it could not put.
-                let body: serde_json::Value =
-                    serde_json::from_slice(&answer.body).unwrap_or_default();
-                match body["FailedEntryCount"].as_u64() {
-                    Some(0) | None => Ok(()),
-                    Some(_) => {
-                        let entry = &body["Entries"][0];
-                        let code = entry["ErrorCode"].as_str().unwrap_or_default();
-                        let message = format!(
-                            "{code}: {}",
-                            entry["ErrorMessage"].as_str().unwrap_or_default()
-                        );
-                        Err(if code.contains("Throttl") || code == "InternalFailure" {
-                            StewardError::Unavailable {
-                                service: Service::EventBridge,
-                                message,
-                            }
-                        } else {
-                            StewardError::Rejected {
-                                service: Service::EventBridge,
-                                code: None,
-                                message,
-                            }
-                        })
-                    }
-                }
-            })
-            .await
+        let answer = self
+            .events
+            .call_json(
+                "events",
+                "application/x-amz-json-1.1",
+                "AWSEvents.PutEvents",
+                &request,
+                &self.bus,
+                &self.retry,
+            )
+            .await?;
+        // PutEvents answers 200 with the entries it could not put.
+        let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+        if body["FailedEntryCount"].as_u64().unwrap_or(0) == 0 {
+            return Ok(());
+        }
+        let entry = &body["Entries"][0];
+        let code = entry["ErrorCode"].as_str().unwrap_or_default();
+        let message = format!(
+            "{code}: {}",
+            entry["ErrorMessage"].as_str().unwrap_or_default()
+        );
+        Err(if code.contains("Throttl") || code == "InternalFailure" {
+            StewardError::Unavailable {
+                service: Service::EventBridge,
+                message,
+            }
+        } else {
+            StewardError::Rejected {
+                service: Service::EventBridge,
+                code: None,
+                message,
+            }
+        })
     }
 }

@@ -113,37 +113,17 @@ impl AwsPolicyStore {
         known: Option<&str>,
     ) -> Result<PolicyFetch, StewardError> {
         let location = format!("ssm:{name}");
-        let url = match self.ssm.endpoint() {
-            Some(endpoint) => format!("{endpoint}/"),
-            None => format!("{}/", self.ssm.regional_url("ssm")),
-        };
         let body = json!({ "Name": name, "WithDecryption": true }).to_string();
-        let headers = [
-            ("content-type", "application/x-amz-json-1.1"),
-            ("x-amz-target", "AmazonSSM.GetParameter"),
-        ];
         let answer = self
-            .retry
-            .run(|| async {
-                let answer = self
-                    .ssm
-                    .send(
-                        reqwest::Method::POST,
-                        &url,
-                        &headers,
-                        body.clone().into_bytes(),
-                    )
-                    .await?;
-                match answer.status {
-                    200 => Ok(answer),
-                    status => Err(classify_answer(
-                        Service::Ssm,
-                        status,
-                        &answer.body,
-                        &location,
-                    )),
-                }
-            })
+            .ssm
+            .call_json(
+                "ssm",
+                "application/x-amz-json-1.1",
+                "AmazonSSM.GetParameter",
+                &body,
+                &location,
+                &self.retry,
+            )
             .await?;
         let invalid = |message: &str| StewardError::InvalidResponse {
             service: Service::Ssm,

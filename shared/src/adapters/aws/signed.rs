@@ -130,6 +130,47 @@ impl SignedClient {
         })
     }
 
+    /// One call of an AWS JSON-protocol API (`x-amz-target: {target}`, `content_type`
+    /// `application/x-amz-json-1.0` or `-1.1`) at the set endpoint or the regional one
+    /// (`host_prefix`), retried by `retry`: the 200 answer, or the error it classifies as (of
+    /// `what`, as a reader would name it).
+    pub async fn call_json(
+        &self,
+        host_prefix: &str,
+        content_type: &str,
+        target: &str,
+        body: &str,
+        what: &str,
+        retry: &crate::retry::RetryPolicy,
+    ) -> Result<SignedAnswer, StewardError> {
+        let url = match self.endpoint() {
+            Some(endpoint) => format!("{endpoint}/"),
+            None => format!("{}/", self.regional_url(host_prefix)),
+        };
+        let headers = [("content-type", content_type), ("x-amz-target", target)];
+        retry
+            .run(|| async {
+                let answer = self
+                    .send(
+                        reqwest::Method::POST,
+                        &url,
+                        &headers,
+                        body.as_bytes().to_vec(),
+                    )
+                    .await?;
+                match answer.status {
+                    200 => Ok(answer),
+                    status => Err(super::classify::classify_answer(
+                        self.service,
+                        status,
+                        &answer.body,
+                        what,
+                    )),
+                }
+            })
+            .await
+    }
+
     async fn identity(&self) -> Result<Identity, StewardError> {
         let provider = self
             .credentials
