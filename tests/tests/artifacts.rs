@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use replicator::ReplicatorFunction;
-use steward::aws::{DeadLetterQueue, EventBus, Registries, RegistryReplicator, Sns};
+use steward::aws::{EventBus, Registries, RegistryReplicator, Sns, Sqs};
 use steward::harness::Invoke;
 use steward::oci::copy::{copy_image, CopyOptions, Endpoint};
 use steward::oci::registry::RegistryClient;
@@ -349,7 +349,7 @@ async fn the_function_and_the_cli_carry_every_signature_on_both_flavors() {
                 options: options(),
             },
             notifier: Sns::new(&sdk, &topic),
-            dead_letters: None::<DeadLetterQueue>,
+            dead_letters: None::<Sqs>,
             events: None::<EventBus>,
         };
         let pushed = PushedImage {

@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use replicator::ReplicatorFunction;
 use serde_json::Value;
-use steward::aws::{DeadLetterQueue, EventBus, Registries, RegistryReplicator, Sns};
+use steward::aws::{EventBus, Registries, RegistryReplicator, Sns, Sqs};
 use steward::error::StewardError;
 use steward::harness::Invoke;
 use steward::oci::copy::{copy_image, CopyOptions, Endpoint};
@@ -139,7 +139,7 @@ impl Bed {
         &self,
         policy_text: &str,
         topic: &str,
-    ) -> ReplicatorFunction<Registries, RegistryReplicator, Sns, DeadLetterQueue, EventBus> {
+    ) -> ReplicatorFunction<Registries, RegistryReplicator, Sns, Sqs, EventBus> {
         let overrides = BTreeMap::from([
             (SOURCE.to_string(), self.stack.registry(SOURCE).to_string()),
             (DESTINATION.to_string(), self.proxy.url()),
@@ -154,7 +154,7 @@ impl Bed {
         overrides: BTreeMap<String, String>,
         policy_text: &str,
         topic: &str,
-    ) -> ReplicatorFunction<Registries, RegistryReplicator, Sns, DeadLetterQueue, EventBus> {
+    ) -> ReplicatorFunction<Registries, RegistryReplicator, Sns, Sqs, EventBus> {
         let sdk = self.stack.sdk_config(home);
         let registries = Registries::new(&sdk, self.stack.http(), overrides);
         ReplicatorFunction {
@@ -1507,7 +1507,7 @@ async fn an_image_in_every_destination_is_announced_on_the_event_bus() {
     assert!(rule.status.success(), "{rule:?}");
     let mut function = bed.function(REPLICATE_TEAM, &topic);
     let sdk = bed.stack.sdk_config(SOURCE);
-    function.events = Some(EventBus::new(&sdk, bed.stack.http(), "default"));
+    function.events = Some(EventBus::new(&sdk, "default"));
     let image = bed.stack.push_image(
         &PushSpec::new(SOURCE, REPOSITORY)
             .tag("9.1.0")

@@ -2,7 +2,7 @@
 //! [`replicator::ReplicatorFunction`] and run.
 
 use replicator::ReplicatorFunction;
-use steward::aws::{DeadLetterQueue, EventBus, Registries, RegistryReplicator, Sns};
+use steward::aws::{EventBus, Registries, RegistryReplicator, Sns, Sqs};
 use steward::lambda::Init;
 use steward::oci::copy::CopyOptions;
 
@@ -15,7 +15,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         policy,
         refresh,
     } = steward::lambda::init().await?;
-    let registries = Registries::new(&sdk, http.clone(), config.registry_overrides);
+    let registries = Registries::new(&sdk, http, config.registry_overrides);
     let function = ReplicatorFunction {
         images: registries.clone(),
         replicator: RegistryReplicator {
@@ -29,11 +29,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         dead_letters: config
             .dead_letter_queue_url
             .as_deref()
-            .map(|url| DeadLetterQueue::new(&sdk, http.clone(), url)),
+            .map(|url| Sqs::new(&sdk, url)),
         events: config
             .event_bus
             .as_deref()
-            .map(|bus| EventBus::new(&sdk, http, bus)),
+            .map(|bus| EventBus::new(&sdk, bus)),
         policy,
     };
     steward::lambda::run(&function, &refresh).await

@@ -1,34 +1,26 @@
-//! The EventBridge bus the replicator announces replicas on: one PutEvents (the JSON
-//! protocol), signed on the one HTTP client, as the functions carry no EventBridge SDK crate.
+//! The EventBridge bus the replicator announces replicas on (PutEvents).
 
 use aws_config::SdkConfig;
-use serde_json::json;
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
-use super::signed::SignedClient;
+use super::classify::classify;
 use crate::error::{Service, StewardError};
 use crate::ports::EventPublisher;
 use crate::replication::{ImageReplicated, EVENT_SOURCE, IMAGE_REPLICATED};
-use crate::retry::RetryPolicy;
 
-/// Puts events on one bus of the function's own region.
+/// Puts events on one bus.
 #[derive(Clone, Debug)]
 pub struct EventBus {
-    events: SignedClient,
+    client: aws_sdk_eventbridge::Client,
     bus: String,
-    retry: RetryPolicy,
 }
 
 impl EventBus {
-    /// A publisher to `bus` (a name, such as `default`, or an ARN) on `sdk`'s credentials,
-    /// region and endpoint, over `http`.
-    pub fn new(sdk: &SdkConfig, http: reqwest::Client, bus: &str) -> Self {
+    /// A publisher to `bus` (a name, such as `default`, or an ARN) on `config`.
+    pub fn new(config: &SdkConfig, bus: &str) -> Self {
         Self {
-            events: SignedClient::new(sdk, http, Service::EventBridge, "events"),
+            client: aws_sdk_eventbridge::Client::new(config),
             bus: bus.into(),
-            retry: RetryPolicy {
-                attempts: 3,
-                ..RetryPolicy::default()
-            },
         }
     }
 }
@@ -37,36 +29,29 @@ impl EventPublisher for EventBus {
     async fn image_replicated(&self, event: &ImageReplicated) -> Result<(), StewardError> {
         let detail = serde_json::to_string(event)
             .map_err(|e| StewardError::Internal(format!("the event's detail: {e}")))?;
-        let request = json!({
-            "Entries": [{
-                "Source": EVENT_SOURCE,
-                "DetailType": IMAGE_REPLICATED,
-                "Detail": detail,
-                "EventBusName": self.bus,
-            }]
-        })
-        .to_string();
+        let entry = PutEventsRequestEntry::builder()
+            .source(EVENT_SOURCE)
+            .detail_type(IMAGE_REPLICATED)
+            .detail(detail)
+            .event_bus_name(&self.bus)
+            .build();
         let answer = self
-            .events
-            .call_json(
-                "events",
-                "application/x-amz-json-1.1",
-                "AWSEvents.PutEvents",
-                &request,
-                &self.bus,
-                &self.retry,
-            )
-            .await?;
-        // PutEvents answers 200 with the entries it could not put.
-        let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or_default();
-        if body["FailedEntryCount"].as_u64().unwrap_or(0) == 0 {
+            .client
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .map_err(|e| classify(Service::EventBridge, e))?;
+        // PutEvents answers with the entries it could not put, not with an error.
+        let Some(failed) = answer.entries().iter().find(|e| e.error_code().is_some()) else {
             return Ok(());
-        }
-        let entry = &body["Entries"][0];
-        let code = entry["ErrorCode"].as_str().unwrap_or_default();
+        };
+        let code = failed.error_code().unwrap_or_default();
         let message = format!(
-            "{code}: {}",
-            entry["ErrorMessage"].as_str().unwrap_or_default()
+            "{} on bus {}: {code}: {}",
+            IMAGE_REPLICATED,
+            self.bus,
+            failed.error_message().unwrap_or_default()
         );
         Err(if code.contains("Throttl") || code == "InternalFailure" {
             StewardError::Unavailable {

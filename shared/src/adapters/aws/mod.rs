@@ -3,8 +3,8 @@
 //! images through.
 
 mod classify;
-mod dead_letters;
 mod ecr;
+#[cfg(feature = "events")]
 mod event_bus;
 mod inspect;
 mod policy_store;
@@ -13,17 +13,17 @@ mod retention;
 mod sdk;
 mod signed;
 mod sns;
-#[cfg(feature = "fan-out")]
+#[cfg(feature = "sqs")]
 mod sqs;
 
 pub use classify::classify;
-pub use dead_letters::DeadLetterQueue;
 pub use ecr::{Ecr, RegistryCredentials};
+#[cfg(feature = "events")]
 pub use event_bus::EventBus;
 pub use policy_store::{AwsPolicyStore, MAX_POLICY_BYTES};
 pub use registries::{Registries, RegistryReplicator};
 pub use retention::RETENTION_MARK_TAG;
 pub use sdk::{retry_config, sdk_config, timeout_config};
 pub use sns::Sns;
-#[cfg(feature = "fan-out")]
+#[cfg(feature = "sqs")]
 pub use sqs::Sqs;

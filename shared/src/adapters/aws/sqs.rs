@@ -1,12 +1,13 @@
-//! SQS: copy jobs sent to the replicator's job queue, ten to a request.
+//! SQS: copy jobs sent to the replicator's job queue, ten to a request; jobs that can never
+//! succeed sent to its dead-letter queue.
 
 use aws_config::SdkConfig;
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 
 use super::classify::classify;
 use crate::copy_job::CopyJob;
 use crate::error::{Service, StewardError};
-use crate::ports::{JobQueue, JobSent};
+use crate::ports::{DeadLetters, JobQueue, JobSent};
 
 /// Sends copy jobs to one queue.
 #[derive(Clone, Debug)]
@@ -78,5 +79,24 @@ impl JobQueue for Sqs {
                 })
             })
             .collect())
+    }
+}
+
+impl DeadLetters for Sqs {
+    async fn bury(&self, body: &str, reason: &str) -> Result<(), StewardError> {
+        let reason = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(reason)
+            .build()
+            .map_err(|e| StewardError::Internal(e.to_string()))?;
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .message_attributes("reason", reason)
+            .send()
+            .await
+            .map_err(|e| classify(Service::Sqs, e))
+            .map(drop)
     }
 }
