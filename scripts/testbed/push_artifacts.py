@@ -23,6 +23,15 @@ referrers tag schema index `sha256-<hex of subject>` as oras-go does: read the o
 the new one under the tag, delete the old one by digest (registry and ECR). buildkit's
 attestation manifests with `subject` get no such index: its containerd pusher writes none.
 
+Speed (the registries keep blobs in moto's S3, one Python process, so every registry request
+costs several S3 calls): each shape's blobs upload on a pool of BLOB_WORKERS threads, and a
+manifest waits for every blob its shape put before it (so blobs still precede their manifest);
+up to SHAPE_WORKERS shapes run at once, each in its own repository with its own rng and clock,
+and their lines are printed in the order of --shape. Connections are kept alive, one per thread
+and origin. A blob whose upload PUT answers 201 with its Docker-Content-Digest is not checked
+again with HEAD (push_image.py checks every blob); a blob this run already put to the repository
+is not put or checked again. The ECR repositories are created in --shape order before any shape.
+
 Prints one JSON line per shape:
     {"shape", "region", "repository", "tag", "digest", "mediaType",
      "manifests": [{"digest", "mediaType", "size", "tag", "subject"}],
@@ -31,15 +40,19 @@ and, for a shape the registry refused, the same with an "error" key (exit status
 """
 import argparse
 import base64
+import concurrent.futures
 import datetime
 import gzip
 import hashlib
+import http.client
 import io
 import json
 import os
 import random
+import ssl
 import sys
 import tarfile
+import threading
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -229,15 +242,125 @@ class RegistryError(Exception):
     pass
 
 
+BLOB_WORKERS = 8   # blob uploads in flight, over all shapes
+SHAPE_WORKERS = 4  # shapes pushed at once
+REDIRECTS = (301, 302, 303, 307, 308)
+CONTENT_HEADERS = ("content-length", "content-type")
+USER_AGENT = "Python-urllib/%d.%d" % sys.version_info[:2]  # as push_image.py's urllib sends
+
+_local = threading.local()  # per thread: {(scheme, netloc): keep-alive connection}
+_tls_context = None
+_tls_context_lock = threading.Lock()
+
+
+def _https_context() -> ssl.SSLContext:
+    """One context for every connection, made as http.client makes its own (the default
+    context, which honours SSL_CERT_FILE, the stack's CA; ALPN http/1.1)."""
+    global _tls_context
+    with _tls_context_lock:
+        if _tls_context is None:
+            ctx = ssl._create_default_https_context()
+            ctx.set_alpn_protocols(["http/1.1"])
+            if ctx.post_handshake_auth is not None:
+                ctx.post_handshake_auth = True
+            _tls_context = ctx
+        return _tls_context
+
+
+def _send(scheme, netloc, method, path, data, headers):
+    """One request on this thread's keep-alive connection to scheme://netloc. A connection the
+    server closed while idle is opened again once."""
+    conns = _local.__dict__.setdefault("conns", {})
+    key = (scheme, netloc)
+    for attempt in (0, 1):
+        conn = conns.get(key)
+        reused = conn is not None
+        if conn is None:
+            if scheme == "https":
+                conn = http.client.HTTPSConnection(netloc, timeout=60, context=_https_context())
+            elif scheme == "http":
+                conn = http.client.HTTPConnection(netloc, timeout=60)
+            else:
+                raise RegistryError(f"{method} {scheme}://{netloc}{path}: unsupported scheme")
+            conns[key] = conn
+        try:
+            conn.request(method, path, body=data, headers=headers)
+            resp = conn.getresponse()
+            body = resp.read()
+        except (ConnectionResetError, BrokenPipeError, ConnectionAbortedError):
+            # http.client.RemoteDisconnected is a ConnectionResetError
+            conn.close()
+            conns.pop(key, None)
+            if reused and attempt == 0:
+                continue
+            raise
+        except BaseException:
+            conn.close()
+            conns.pop(key, None)
+            raise
+        # An answer with "Connection: close" has closed the connection already; the next
+        # request on it opens a new one.
+        return resp.status, resp.headers, body
+
+
+def _http(method, url, data, headers):
+    """What push_image.py's urllib opener does, on kept-alive connections: follows redirects of
+    GET and HEAD (and a 301/302/303 of a POST, as a GET), at most 10, and drops Authorization
+    when a redirect leaves the origin (a blob HEAD is sent to a pre-signed S3 URL)."""
+    for _ in range(11):
+        parts = urllib.parse.urlsplit(url)
+        path = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+        status, hdrs, body = _send(parts.scheme, parts.netloc, method, path, data, headers)
+        location = hdrs.get("Location") or hdrs.get("URI")
+        follow = (status in REDIRECTS and method in ("GET", "HEAD")) or \
+            (status in (301, 302, 303) and method == "POST")
+        if not follow or not location:
+            return status, hdrs, body
+        new_url = urllib.parse.urljoin(url, location)
+        new = urllib.parse.urlsplit(new_url)
+        if new.scheme not in ("http", "https"):
+            return status, hdrs, body
+        headers = {k: v for k, v in headers.items() if k.lower() not in CONTENT_HEADERS}
+        if (parts.scheme, parts.netloc) != (new.scheme, new.netloc):
+            headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+        if method == "POST":
+            method, data = "GET", None
+        url = new_url
+    return status, hdrs, body
+
+
 class Registry(pi.Registry):
-    """push_image's client, with errors raised (a refused shape must not end the run), the answer
-    headers of a manifest PUT (OCI-Subject), manifest GET/DELETE and the referrers probe."""
+    """push_image's client on keep-alive connections (thread-safe: one connection per thread),
+    with errors raised (a refused shape must not end the run), a blob upload confirmed by the
+    PUT's answer, the answer headers of a manifest PUT (OCI-Subject), manifest GET/DELETE and
+    the referrers probe."""
 
     def _req(self, method, url, data=None, headers=None, ok=(200,)):
-        try:
-            return super()._req(method, url, data=data, headers=headers, ok=ok)
-        except SystemExit as err:
-            raise RegistryError(str(err).replace("push_image: ", "", 1)) from None
+        if not url.startswith("http"):
+            url = self.base + url
+        headers = {"User-Agent": USER_AGENT, **(headers or {})}
+        if self.authorization:
+            headers["Authorization"] = self.authorization
+        status, hdrs, body = _http(method, url, data, headers)
+        if status not in ok:
+            raise RegistryError(f"{method} {url} -> HTTP {status}: {body[:500]!r}")
+        return status, hdrs, body
+
+    def put_blob(self, data: bytes) -> str:
+        """push_image.Registry.put_blob, without its HEAD after the upload when the PUT's 201
+        names the digest: the registry answers so only once it has the blob under it."""
+        digest = pi.sha256(data)
+        if not self.has_blob(digest):
+            _, hdrs, _ = self._req("POST", f"/v2/{self.repo}/blobs/uploads/", data=b"", ok=(202,))
+            location = urllib.parse.urljoin(self.base + "/", hdrs["Location"])
+            sep = "&" if "?" in location else "?"
+            url = f"{location}{sep}digest={urllib.parse.quote(digest)}"
+            _, hdrs, _ = self._req("PUT", url, data=data, ok=(201,), headers={
+                "Content-Type": "application/octet-stream",
+                "Content-Length": str(len(data))})
+            if hdrs.get("Docker-Content-Digest") != digest and not self.has_blob(digest):
+                raise SystemExit(f"push_image: blob {digest} missing after upload")
+        return digest
 
     def put(self, reference, data, media_type):
         _, hdrs, _ = self._req("PUT", f"/v2/{self.repo}/manifests/{reference}", data=data,
@@ -264,22 +387,49 @@ class Registry(pi.Registry):
 class Pusher:
     """Pushes one shape's blobs and manifests and records them for the output line."""
 
-    def __init__(self, reg: Registry, ecr, repository, rng, clock, ecr_host):
+    def __init__(self, reg: Registry, ecr, repository, rng, clock, ecr_host,
+                 uploads: concurrent.futures.Executor):
         self.reg, self.ecr, self.repository = reg, ecr, repository
         self.rng, self.clock, self.ecr_host = rng, clock, ecr_host
         self.manifests: list[dict] = []
         self.blobs: dict[str, dict] = {}
         self.foreign: list[str] = []
         self.referrers_api = None  # unknown until the first manifest with a subject
+        self.notes: list[str] = []  # stderr lines, printed before the shape's output line
+        self.uploads = uploads  # the blob upload pool
+        self.started: dict[str, concurrent.futures.Future] = {}  # digest -> its upload
+        # (len(blobs) before the call, its upload), for drain()
+        self.pending: list[tuple[int, concurrent.futures.Future]] = []
 
     def time(self, seconds=0) -> str:
         return (self.clock + datetime.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def blob(self, data: bytes, media_type: str) -> tuple[str, int]:
-        digest = self.reg.put_blob(data)
+        """Starts the blob's upload (once per digest) and returns its descriptor's digest and
+        size at once; drain() waits for it."""
+        digest = pi.sha256(data)
+        if digest not in self.started:
+            self.started[digest] = self.uploads.submit(self.reg.put_blob, data)
+            self.pending.append((len(self.blobs), self.started[digest]))
         self.blobs.setdefault(digest, {"digest": digest, "size": len(data),
                                        "mediaType": media_type})
         return digest, len(data)
+
+    def drain(self):
+        """Waits for the blobs started so far. The first failure in the order the blobs were
+        given is raised, with `blobs` as it was before that blob, as if they went one by one
+        (the uploads after it are cancelled or waited for)."""
+        pending, self.pending = self.pending, []
+        for i, (mark, upload) in enumerate(pending):
+            try:
+                upload.result()
+            except BaseException:
+                rest = [later for _, later in pending[i + 1:]]
+                for later in rest:
+                    later.cancel()
+                concurrent.futures.wait(rest)
+                self.blobs = dict(list(self.blobs.items())[:mark])
+                raise
 
     def manifest(self, data: bytes, media_type: str, tag=None, oras=False) -> tuple[str, int]:
         """PUT by digest, ECR put_image (tagged or not), PUT by tag; then, for a manifest with
@@ -287,6 +437,7 @@ class Pusher:
         referrers API, the referrers tag schema index. buildkit pushes through containerd,
         whose pusher writes no such index (containerd core/remotes/docker: referrers.go only
         fetches)."""
+        self.drain()  # its blobs (and those of its children, drained before them) first
         digest = pi.sha256(data)
         hdrs = self.reg.put(digest, data, media_type)
         if self.ecr:
@@ -318,8 +469,8 @@ class Pusher:
             # the referrers API still gets no fallback index.
             self.referrers_api = self.reg.has_referrers_api(subject)
             if self.referrers_api:
-                print(f"push_artifacts: {self.repository}: no OCI-Subject header, but "
-                      "GET referrers answers: no referrers tag schema index", file=sys.stderr)
+                self.notes.append(f"push_artifacts: {self.repository}: no OCI-Subject header, "
+                                  "but GET referrers answers: no referrers tag schema index")
         if self.referrers_api:
             return
         artifact_type = parsed.get("artifactType")
@@ -887,7 +1038,9 @@ def main():
         account = "123456789012"
     ecr_host = f"{account}.dkr.ecr.{args.region}.amazonaws.com"
 
-    failed = False
+    # Every shape's repository, tag, rng and clock, in --shape order; the ECR repositories are
+    # created in that order before any shape runs, so ECR lists them as a one-by-one run does.
+    jobs = []
     for shape in shapes:
         if args.repository and len(shapes) == 1:
             repository = args.repository
@@ -901,21 +1054,49 @@ def main():
         else:
             rng = random.Random(os.urandom(16))
             clock = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-        ecr = None
-        if not args.no_ecr:
-            ecr = client
+        jobs.append((shape, repository, tag, rng, clock))
+    ecr = None
+    if not args.no_ecr:
+        ecr = client  # boto3 clients are thread-safe
+        for _, repository, _, _, _ in jobs:
             pi.ensure_repository(ecr, repository)
+
+    uploads = concurrent.futures.ThreadPoolExecutor(BLOB_WORKERS, thread_name_prefix="blob")
+
+    def push(shape, repository, tag, rng, clock):
+        """One shape; returns (stderr notes, output line, error text or None, exception)."""
         reg = Registry(registry, repository, authorization)
-        p = Pusher(reg, ecr, repository, rng, clock, ecr_host)
+        p = Pusher(reg, ecr, repository, rng, clock, ecr_host, uploads)
         try:
             digest, media_type = BUILDERS[shape](p, tag)
-            print(json.dumps(p.output(shape, args.region, digest, media_type, tag)), flush=True)
+            p.drain()
+            return p.notes, p.output(shape, args.region, digest, media_type, tag), None, None
         except RegistryError as err:
-            failed = True
             line = p.output(shape, args.region, None, None, tag)
             line["error"] = str(err)
+            return p.notes, line, str(err), None
+        except BaseException as exc:  # re-raised by the main thread, in --shape order
+            return p.notes, None, None, exc
+        finally:
+            concurrent.futures.wait([upload for _, upload in p.pending])
+
+    failed = False
+    with concurrent.futures.ThreadPoolExecutor(min(SHAPE_WORKERS, len(jobs)),
+                                               thread_name_prefix="shape") as pool:
+        results = [pool.submit(push, *job) for job in jobs]
+        for (shape, *_), result in zip(jobs, results):
+            notes, line, error, exc = result.result()
+            for note in notes:
+                print(note, file=sys.stderr, flush=True)
+            if exc is not None:
+                for later in results:
+                    later.cancel()
+                raise exc
             print(json.dumps(line), flush=True)
-            print(f"push_artifacts: {shape}: {err}", file=sys.stderr)
+            if error is not None:
+                failed = True
+                print(f"push_artifacts: {shape}: {error}", file=sys.stderr)
+    uploads.shutdown()
     sys.exit(1 if failed else 0)
 
 
