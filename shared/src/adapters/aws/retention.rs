@@ -69,6 +69,54 @@ impl Ecr {
     }
 }
 
+/// Manifests read, by digest, and the digests gone since they were listed.
+type ReadManifests = (Vec<(String, ManifestDoc)>, BTreeSet<String>);
+
+/// The manifests of one BatchGetImage, each parsed, and the digests ECR says are gone since
+/// they were listed. Retention fails closed: a manifest that was asked for and cannot be read
+/// (a failure other than `ImageNotFound`, no answer, or bytes that are not a manifest) could
+/// reference images the plan would otherwise expire, so it fails the repository's plan for
+/// this run, with the digest and why.
+fn read_manifests<'a>(
+    repository: &str,
+    asked: &[String],
+    answered: impl Iterator<Item = (&'a str, &'a str)>,
+    failed: impl Iterator<Item = (&'a str, &'a str, &'a str)>,
+) -> Result<ReadManifests, StewardError> {
+    let unreadable = |digest: &str, why: String| {
+        StewardError::InvalidResponse {
+        service: Service::Ecr,
+        message: format!(
+            "the manifest of {repository}@{digest} cannot be read ({why}): it may reference images, so nothing in {repository} expires this run"
+        ),
+    }
+    };
+    let mut docs = Vec::new();
+    for (digest, manifest) in answered {
+        let doc = serde_json::from_str::<ManifestDoc>(manifest)
+            .map_err(|e| unreadable(digest, format!("not a manifest: {e}")))?;
+        docs.push((digest.to_string(), doc));
+    }
+    let mut gone = BTreeSet::new();
+    for (digest, code, reason) in failed {
+        if code == "ImageNotFound" {
+            gone.insert(digest.to_string());
+        } else {
+            return Err(unreadable(digest, format!("{code}: {reason}")));
+        }
+    }
+    if let Some(missing) = asked
+        .iter()
+        .find(|d| !gone.contains(*d) && !docs.iter().any(|(read, _)| read == *d))
+    {
+        return Err(unreadable(
+            missing,
+            "BatchGetImage did not return it".into(),
+        ));
+    }
+    Ok((docs, gone))
+}
+
 impl RetentionStore for Ecr {
     async fn retention_images(&self, repository: &str) -> Result<Vec<ImageRecord>, StewardError> {
         let mut pages = self
@@ -121,17 +169,22 @@ impl RetentionStore for Ecr {
                 .send()
                 .await
                 .map_err(|e| classify(Service::Ecr, e))?;
-            for image in output.images() {
-                let (Some(digest), Some(manifest)) = (
-                    image.image_id().and_then(|id| id.image_digest()),
-                    image.image_manifest(),
-                ) else {
-                    continue;
-                };
-                // A manifest that is not JSON references nothing we could keep.
-                let Ok(doc) = serde_json::from_str::<ManifestDoc>(manifest) else {
-                    continue;
-                };
+            let answered = output.images().iter().filter_map(|image| {
+                Some((image.image_id()?.image_digest()?, image.image_manifest()?))
+            });
+            let failed = output.failures().iter().map(|failure| {
+                (
+                    failure
+                        .image_id()
+                        .and_then(|id| id.image_digest())
+                        .unwrap_or_default(),
+                    failure.failure_code().map_or("", |c| c.as_str()),
+                    failure.failure_reason().unwrap_or_default(),
+                )
+            });
+            let (docs, gone) = read_manifests(repository, chunk, answered, failed)?;
+            images.retain(|record| !gone.contains(&record.digest));
+            for (digest, doc) in docs {
                 if let Some(record) = images.iter_mut().find(|r| r.digest == digest) {
                     record.children = doc.manifests.into_iter().map(|d| d.digest).collect();
                     if record.subject.is_none() {
@@ -278,5 +331,67 @@ impl RetentionStore for Ecr {
             .await
             .map_err(|e| classify(Service::Ecr, e))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INDEX: &str = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:c1","size":1}]}"#;
+
+    fn asked() -> Vec<String> {
+        vec!["sha256:a".into(), "sha256:b".into()]
+    }
+
+    #[test]
+    fn manifests_read_and_images_gone_since_the_listing_are_told_apart() {
+        let (docs, gone) = read_manifests(
+            "team/app",
+            &asked(),
+            [("sha256:a", INDEX)].into_iter(),
+            [("sha256:b", "ImageNotFound", "gone")].into_iter(),
+        )
+        .expect("readable");
+        assert_eq!(docs.len(), 1);
+        assert_eq!(docs[0].1.manifests[0].digest, "sha256:c1");
+        assert!(gone.contains("sha256:b"));
+    }
+
+    #[test]
+    fn a_manifest_that_cannot_be_read_fails_the_repository_closed() {
+        let failure = read_manifests(
+            "team/app",
+            &asked(),
+            [("sha256:a", INDEX)].into_iter(),
+            [("sha256:b", "KmsError", "the key is disabled")].into_iter(),
+        )
+        .expect_err("an unreadable manifest");
+        let message = failure.to_string();
+        assert!(
+            message.contains("team/app@sha256:b")
+                && message.contains("KmsError")
+                && message.contains("nothing in team/app expires this run"),
+            "{message}"
+        );
+        let garbled = read_manifests(
+            "team/app",
+            &asked(),
+            [("sha256:a", INDEX), ("sha256:b", "not json")].into_iter(),
+            std::iter::empty(),
+        )
+        .expect_err("bytes that are not a manifest");
+        assert!(garbled.to_string().contains("not a manifest"), "{garbled}");
+        let unanswered = read_manifests(
+            "team/app",
+            &asked(),
+            [("sha256:a", INDEX)].into_iter(),
+            std::iter::empty(),
+        )
+        .expect_err("no answer for one");
+        assert!(
+            unanswered.to_string().contains("did not return it"),
+            "{unanswered}"
+        );
     }
 }
