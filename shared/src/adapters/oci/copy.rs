@@ -123,22 +123,15 @@ pub async fn copy_image(
         .collect();
 
     // The referrers' tags, then the image's: each written only where it names something else.
-    let referrer_tags: Vec<&(String, String)> = plan
+    let referrer_tags: Vec<(&str, &str)> = plan
         .tags
         .iter()
         .filter(|(_, digest)| !refused(&stats, digest))
+        .map(|(tag, digest)| (tag.as_str(), digest.as_str()))
         .collect();
-    let at_destination = try_join_all(
-        referrer_tags
-            .iter()
-            .map(|(tag, _)| resolve(destination, tag, options)),
-    )
-    .await?;
-    for ((tag, digest), current) in referrer_tags.iter().zip(at_destination) {
-        if current.as_deref() != Some(digest.as_str()) {
-            if let Some(node) = plan.nodes.get(digest) {
-                put_tag(destination, tag, &node.manifest, options).await?;
-            }
+    for (tag, digest, _) in misplaced_tags(destination, referrer_tags, options).await? {
+        if let Some(node) = plan.nodes.get(digest) {
+            put_tag(destination, tag, &node.manifest, options).await?;
         }
     }
     let Some(image) = plan.nodes.get(digest) else {
@@ -190,17 +183,11 @@ pub async fn replica_gaps(
     options: &CopyOptions,
 ) -> Result<ReplicaGaps, StewardError> {
     let plan = discover(source, destination, digest, options).await?;
-    let wanted: Vec<(&str, &str)> = tags
+    let wanted = tags
         .iter()
         .map(|tag| (tag.as_str(), digest))
         .chain(plan.tags.iter().map(|(t, d)| (t.as_str(), d.as_str())))
         .collect();
-    let at_destination = try_join_all(
-        wanted
-            .iter()
-            .map(|(tag, _)| resolve(destination, tag, options)),
-    )
-    .await?;
     Ok(ReplicaGaps {
         missing: plan
             .nodes
@@ -208,13 +195,33 @@ pub async fn replica_gaps(
             .filter(|(_, node)| !node.at_destination)
             .map(|(digest, _)| digest.clone())
             .collect(),
-        tags: wanted
+        tags: misplaced_tags(destination, wanted, options)
+            .await?
             .into_iter()
-            .zip(at_destination)
-            .filter(|((_, digest), current)| current.as_deref() != Some(*digest))
-            .map(|((tag, _), current)| (tag.to_string(), current))
+            .map(|(tag, _, current)| (tag.to_string(), current))
             .collect(),
     })
+}
+
+/// Of `(tag, digest)` pairs, those whose tag does not name that digest at `destination`
+/// (looked up at once), with what it names there.
+async fn misplaced_tags<'a>(
+    destination: Endpoint<'_>,
+    wanted: Vec<(&'a str, &'a str)>,
+    options: &CopyOptions,
+) -> Result<Vec<(&'a str, &'a str, Option<String>)>, StewardError> {
+    let current = try_join_all(
+        wanted
+            .iter()
+            .map(|(tag, _)| resolve(destination, tag, options)),
+    )
+    .await?;
+    Ok(wanted
+        .into_iter()
+        .zip(current)
+        .filter(|((_, digest), current)| current.as_deref() != Some(*digest))
+        .map(|((tag, digest), current)| (tag, digest, current))
+        .collect())
 }
 
 fn refused(stats: &CopyStats, digest: &str) -> bool {
