@@ -68,7 +68,8 @@ pub struct PruneArgs {
     /// just before). Without it, a dry run: nothing is deleted.
     #[arg(long)]
     apply: bool,
-    /// Measure ages at this moment (RFC 3339) instead of now, for reproducible plans.
+    /// Measure ages at this moment (RFC 3339) instead of now, for reproducible plans; with
+    /// --apply it may not be later than the clock.
     #[arg(long, value_name = "RFC3339", value_parser = prune::parse_now)]
     now: Option<steward::timestamp::Timestamp>,
     /// AWS region; from the environment or profile when absent.

@@ -6,11 +6,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail};
 use serde_json::json;
-use steward::aws::Ecr;
+use steward::aws::{AwsWorkloads, Ecr};
 use steward::deadline::Deadline;
 use steward::glob::Glob;
 use steward::notify::visible;
-use steward::ops::prune::{prune_repository, select, Progress, PruneSettings, RepositoryPrune};
+use steward::ops::prune::{
+    prune_repository, select, sources_for, Progress, PruneSettings, RepositoryPrune, Running,
+};
 use steward::ports::ImageCatalog;
 use steward::retention::{megabytes, short, Decision, Plan, Pruning};
 use steward::timestamp::Timestamp;
@@ -43,15 +45,21 @@ pub fn run(args: &PruneArgs) -> anyhow::Result<Exit> {
     if policy.rules.iter().all(|rule| rule.retention.is_none()) {
         bail!("no rule of {origin} has a `retention` section, so nothing would ever expire; add one (see the policy reference)");
     }
+    let clock = clock();
+    if let Some(now) = args.now.filter(|now| args.apply && *now > clock) {
+        bail!("--now {now} is later than the clock ({clock}): --apply would delete images by ages they do not have yet; plan a future date without --apply");
+    }
     let settings = PruneSettings {
-        now: args.now.unwrap_or_else(clock),
+        now: args.now.unwrap_or(clock),
         apply: args.apply,
         deadline: Deadline::unlimited(),
     };
     crate::aws::runtime()?.block_on(async {
         let aws = crate::aws::connect(args.region.as_deref()).await?;
         let ecr = Ecr::new(&aws.sdk);
+        let workloads = AwsWorkloads::new(&aws.sdk);
         let repositories = select(&policy, &ecr.repositories().await?, &globs);
+        let running = Running::gather(&workloads, &sources_for(&policy, &repositories)).await;
         if repositories.is_empty() {
             eprintln!("no repository matches --repository and has a rule with a retention section");
         }
@@ -76,7 +84,16 @@ pub fn run(args: &PruneArgs) -> anyhow::Result<Exit> {
                 }
                 Progress::Planned { .. } => {}
             };
-            match prune_repository(&ecr, &policy, repository, &settings, &mut progress).await {
+            let pruned = prune_repository(
+                &ecr,
+                &workloads,
+                &policy,
+                repository,
+                &settings,
+                &running,
+                &mut progress,
+            );
+            match pruned.await {
                 Ok(Some(result)) => {
                     if terminal && settings.apply {
                         eprint!("\r\x1b[2K");
@@ -228,6 +245,7 @@ mod tests {
             size_bytes: Some(30_000_000),
             children: vec![],
             subject: None,
+            in_use: vec![],
         };
         let mut index = image(1, 3, &["2.3.1", "2.3", "2"]);
         index.children = vec![image(2, 3, &[]).digest, image(3, 3, &[]).digest];

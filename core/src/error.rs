@@ -18,6 +18,12 @@ pub enum Service {
     Ssm,
     /// Amazon EventBridge, where the replicator announces replicas.
     EventBridge,
+    /// AWS Lambda: the images functions run (retention's `in_use`).
+    Lambda,
+    /// Amazon ECS: the images services and tasks run (retention's `in_use`).
+    Ecs,
+    /// Amazon Inspector: the images ECS tasks and EKS pods run (retention's `in_use`).
+    Inspector,
 }
 
 impl std::fmt::Display for Service {
@@ -30,6 +36,9 @@ impl std::fmt::Display for Service {
             Service::S3 => "S3",
             Service::Ssm => "SSM",
             Service::EventBridge => "EventBridge",
+            Service::Lambda => "Lambda",
+            Service::Ecs => "ECS",
+            Service::Inspector => "Inspector",
         })
     }
 }

@@ -38,6 +38,52 @@ pub struct ImageRecord {
     pub children: Vec<String>,
     /// The image this one refers to (its `subject`: a signature's, an SBOM's image).
     pub subject: Option<String>,
+    /// What runs it, as the policy's `in_use` sources report; kept whatever its age.
+    pub in_use: Vec<Usage>,
+}
+
+/// A source of "this image runs" (the policy's `retention.in_use`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UsageSource {
+    /// A Lambda function of package type Image.
+    Lambda,
+    /// An ECS service's task definition, or a running ECS task.
+    Ecs,
+    /// Amazon Inspector's in-use count (ECS tasks and EKS pods).
+    Inspector,
+}
+
+impl UsageSource {
+    /// The name the policy's `in_use` section gives it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Lambda => "lambda",
+            Self::Ecs => "ecs",
+            Self::Inspector => "inspector",
+        }
+    }
+}
+
+/// One thing that runs an image, such as `Lambda function api (version 3)`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Usage {
+    /// Who reported it.
+    pub source: UsageSource,
+    /// What runs it, in words.
+    pub what: String,
+    /// When it was last seen running, where the source tells.
+    pub last_seen: Option<Timestamp>,
+}
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.what)?;
+        if let Some(at) = self.last_seen {
+            write!(f, ", last seen {}", at.date())?;
+        }
+        Ok(())
+    }
 }
 
 /// The clause of the retention section (or the rule of the planner) that decided.
@@ -67,6 +113,12 @@ pub enum Clause {
     /// `keep_pulled_within_days`.
     #[serde(rename = "pulled")]
     Pulled,
+    /// `in_use`: a Lambda function, an ECS service or task, or Inspector says it runs.
+    #[serde(rename = "in-use")]
+    InUse,
+    /// `quarantine.max_age_days`: enforce mode's `quarantine-*` tag.
+    #[serde(rename = "quarantine")]
+    Quarantine,
     /// `untagged.max_age_days`.
     #[serde(rename = "untagged")]
     Untagged,
@@ -93,6 +145,8 @@ impl Clause {
             Self::GitSha => "git-sha",
             Self::NoClause => "no-clause",
             Self::Pulled => "pulled",
+            Self::InUse => "in-use",
+            Self::Quarantine => "quarantine",
             Self::Untagged => "untagged",
             Self::IndexChild => "index-child",
             Self::Referrer => "referrer",
@@ -212,6 +266,7 @@ enum Kind<'a> {
     Upstream(crate::upstream::UpstreamTag<'a>),
     GitSha,
     TagReferrer,
+    Quarantine,
     Other(TagKind),
 }
 
@@ -225,6 +280,9 @@ fn classify<'a>(rule: &Rule, tag: &'a str) -> Kind<'a> {
     }
     if tag_scheme_subject(tag).is_some() {
         return Kind::TagReferrer;
+    }
+    if crate::push::is_quarantine_tag(tag) {
+        return Kind::Quarantine;
     }
     let kind = rule.evaluate(tag, None).kind;
     let unprefixed = match tag.as_bytes() {
@@ -366,6 +424,9 @@ pub fn plan(
                 }
             }
         }
+        if !image.in_use.is_empty() {
+            keeps.push(in_use_reason(&image.in_use));
+        }
         if keeps.is_empty() {
             if let Some(reason) = says.pulled(image) {
                 keeps.push(reason);
@@ -489,6 +550,12 @@ pub fn plan(
         now,
         images: planned,
     }
+}
+
+/// `in use: Lambda function api (version 3); 2 ECS tasks or EKS pods, last seen 2026-12-03`.
+fn in_use_reason(uses: &[Usage]) -> Reason {
+    let words: Vec<String> = uses.iter().map(ToString::to_string).collect();
+    Reason::new(Clause::InUse, None, format!("in use: {}", words.join("; ")))
 }
 
 /// The images `image` refers to: its `subject`, and the image a referrer tag names.
@@ -779,6 +846,27 @@ impl<'a> TagJudge<'a> {
                     expire(Clause::GitSha, beyond.join(", "))
                 }
             }
+            Kind::Quarantine => match &self.retention.quarantine {
+                None => keep(
+                    Clause::Quarantine,
+                    "quarantined by enforce mode; no quarantine clause".into(),
+                ),
+                Some(clause) => {
+                    let age = self.age_days(image);
+                    let days = clause.max_age_days.0;
+                    if self.older_than(image, days) {
+                        expire(
+                            Clause::Quarantine,
+                            format!("quarantined, {age} days old, over {days} days"),
+                        )
+                    } else {
+                        keep(
+                            Clause::Quarantine,
+                            format!("quarantined, {age} days old, within {days} days"),
+                        )
+                    }
+                }
+            },
             Kind::Other(kind) => no_clause(kind.as_str()),
         }
     }
@@ -884,8 +972,10 @@ pub fn recheck_view(
     view
 }
 
+mod in_use;
 mod lifecycle;
 mod report;
+pub use in_use::{attach_usage, parse_reference, Named, RunningImage};
 pub use lifecycle::{lifecycle_policy, Lifecycle};
 pub use report::{megabytes, DeleteFailure, Pruning};
 

@@ -4,6 +4,7 @@
 //! - nothing a kept manifest references is expired (index children, a referrer's subject);
 //! - an image with a protected tag, a floating alias, or a tag no clause speaks of is kept;
 //! - a kept image's referrers are kept; the plan covers every image once;
+//! - an image something runs (its `in_use`) is kept, whatever its tags and age;
 //! - the deletion batches delete exactly the expired set, each image after what references it.
 
 // An integration test: a failed step is a failed test, so it may unwrap and expect.
@@ -14,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use proptest::prelude::*;
 use steward_core::policy::{Policy, SourceFormat};
 use steward_core::retention::{
-    deletion_batches, plan, tag_scheme_subject, Decision, ImageRecord, Plan,
+    deletion_batches, plan, tag_scheme_subject, Decision, ImageRecord, Plan, Usage, UsageSource,
 };
 use steward_core::timestamp::{Timestamp, DAY};
 
@@ -89,6 +90,7 @@ struct Raw {
     children: Vec<usize>,
     subject: Option<usize>,
     subject_by_tag: bool,
+    running: bool,
 }
 
 fn repository() -> impl Strategy<Value = Vec<Raw>> {
@@ -101,9 +103,10 @@ fn repository() -> impl Strategy<Value = Vec<Raw>> {
             prop::option::of(0usize..30),
             any::<bool>(),
             0u8..4,
+            0u8..8,
         )
             .prop_map(
-                |(tags, age_days, pulled_days, children, subject, by_tag, shape)| Raw {
+                |(tags, age_days, pulled_days, children, subject, by_tag, shape, running)| Raw {
                     tags,
                     age_days,
                     pulled_days,
@@ -111,6 +114,7 @@ fn repository() -> impl Strategy<Value = Vec<Raw>> {
                     children: if shape == 0 { children } else { vec![] },
                     subject: if shape == 1 { subject } else { None },
                     subject_by_tag: by_tag,
+                    running: running == 0,
                 },
             ),
         1..30,
@@ -145,6 +149,15 @@ fn records(raw: &[Raw]) -> Vec<ImageRecord> {
                     .map(|c| digest(c % i))
                     .collect(),
                 subject,
+                in_use: if r.running {
+                    vec![Usage {
+                        source: UsageSource::Lambda,
+                        what: format!("Lambda function f{i}"),
+                        last_seen: None,
+                    }]
+                } else {
+                    vec![]
+                },
             }
         })
         .collect()
@@ -216,6 +229,7 @@ proptest! {
                     || t == "edge" || t == "main" || (!protects && (t == "stable" || t == "lts-1"))
             });
             prop_assert!(!(safe && expired.contains(&image.digest)), "{:?} expired", image.tags);
+            prop_assert!(image.in_use.is_empty() || !expired.contains(&image.digest), "{:?} runs", image.tags);
             if let (Some(days), Some(pulled)) = (
                 retention.split("keep_pulled_within_days: ").nth(1).and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next()).and_then(|d| d.parse::<i64>().ok()),
                 image.last_pulled,

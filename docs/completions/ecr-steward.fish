@@ -114,7 +114,7 @@ complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand iam; and __fish_
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand iam; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand prune" -l repository -d 'Repositories to prune: a name or a glob (`team/*`, `**`; repeatable). Every repository whose rule has a retention section when absent' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand prune" -l policy -d 'Policy file (YAML or JSON), or where the functions read it: s3://BUCKET/KEY or ssm:NAME (in the environment\'s region); the built-in policy when absent' -r -F
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand prune" -l now -d 'Measure ages at this moment (RFC 3339) instead of now, for reproducible plans' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand prune" -l now -d 'Measure ages at this moment (RFC 3339) instead of now, for reproducible plans; with --apply it may not be later than the clock' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand prune" -l region -d 'AWS region; from the environment or profile when absent' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand prune" -l format -r -f -a "text\t''
 json\t''"

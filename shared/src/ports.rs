@@ -181,6 +181,16 @@ pub trait RetentionStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StewardError>> + Send;
 }
 
+/// What runs images: retention's `in_use` sources.
+pub trait Workloads: Send + Sync {
+    /// Every image `source` reports running in this account and region (all pages). An
+    /// error means the source could not be read: retention then keeps what it governs.
+    fn running_images(
+        &self,
+        source: crate::retention::UsageSource,
+    ) -> impl Future<Output = Result<Vec<crate::retention::RunningImage>, StewardError>> + Send;
+}
+
 /// The most digests one BatchDeleteImage takes.
 pub const MAX_DELETE_BATCH: usize = 100;
 

@@ -776,3 +776,67 @@ impl crate::ports::PolicyStore for MemoryPolicyStore {
         })
     }
 }
+
+/// What runs, per `in_use` source (Workloads): the images each reports, or a source that
+/// cannot be read (its error). A source not set reports nothing running. Counts the reads.
+#[derive(Debug, Default)]
+pub struct MemoryWorkloads {
+    running: Mutex<Vec<crate::retention::RunningImage>>,
+    denied: Mutex<Vec<crate::retention::UsageSource>>,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+impl MemoryWorkloads {
+    /// `reference` runs, as `what` of `source` reports it.
+    pub fn run(&self, source: crate::retention::UsageSource, reference: &str, what: &str) {
+        if let Ok(mut running) = self.running.lock() {
+            running.push(crate::retention::RunningImage {
+                reference: reference.into(),
+                digest: None,
+                usage: crate::retention::Usage {
+                    source,
+                    what: what.into(),
+                    last_seen: None,
+                },
+            });
+        }
+    }
+
+    /// `source` answers AccessDenied from now on.
+    pub fn deny(&self, source: crate::retention::UsageSource) {
+        if let Ok(mut denied) = self.denied.lock() {
+            denied.push(source);
+        }
+    }
+
+    /// How many times a source was read.
+    pub fn reads(&self) -> usize {
+        self.reads.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl crate::ports::Workloads for MemoryWorkloads {
+    async fn running_images(
+        &self,
+        source: crate::retention::UsageSource,
+    ) -> Result<Vec<crate::retention::RunningImage>, StewardError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if self.denied.lock().is_ok_and(|d| d.contains(&source)) {
+            return Err(StewardError::Rejected {
+                service: crate::error::Service::Lambda,
+                code: Some(crate::error::AwsErrorCode::AccessDenied),
+                message: "AccessDeniedException: not authorized".into(),
+            });
+        }
+        Ok(self
+            .running
+            .lock()
+            .map(|r| {
+                r.iter()
+                    .filter(|i| i.usage.source == source)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+}

@@ -29,7 +29,9 @@ pub use bulk::{push_bulk, BulkImage, Pushed};
 pub use event_source::{Batch, EventSource};
 pub use fault_proxy::{sequential_round_trips, Fault, FaultProxy, Request as ProxiedRequest};
 pub use notified::{NotifiedStack, ARRIVAL, QUIET};
-pub use push::{push_artifacts, push_image_with, Artifact, ArtifactBlob, ArtifactManifest};
+pub use push::{
+    push_artifacts, push_image_with, run_workloads, Artifact, ArtifactBlob, ArtifactManifest,
+};
 pub use runtime_api::{Answer, InitError, RuntimeApi};
 pub use stack::{Flavor, PushSpec, PushedImage, ScanResult, Stack};
 

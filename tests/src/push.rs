@@ -37,6 +37,15 @@ fn run_script(stack: &Stack, script: &str, args: &[&str]) -> String {
     stdout
 }
 
+/// Creates workloads on moto that run images (`run_workloads.py`): `--lambda NAME=URI[,URI]`,
+/// `--ecs-service CLUSTER/NAME=IMAGE`.
+///
+/// # Panics
+/// When the script fails.
+pub fn run_workloads(stack: &Stack, args: &[&str]) {
+    run_script(stack, "run_workloads.py", args);
+}
+
 /// One artifact shape as `push_artifacts.py` pushed it: everything it put in the registry.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct Artifact {

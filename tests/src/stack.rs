@@ -193,6 +193,20 @@ impl Stack {
         ))
     }
 
+    /// Stamps moto's ECR pushes from now on `seconds` in the past (0: the real clock again;
+    /// scripts/testbed/moto_clock.py): how a test makes an image old.
+    ///
+    /// # Panics
+    /// When the clock file cannot be written.
+    pub fn push_ago(&self, seconds: i64) {
+        let text = if seconds == 0 {
+            String::new()
+        } else {
+            seconds.to_string()
+        };
+        std::fs::write(self.var("TESTBED_CLOCK_FILE"), text).expect("write the push clock");
+    }
+
     /// The venv's python, which has boto3.
     pub fn python(&self) -> &str {
         self.var("STEWARD_PYTHON")

@@ -3,8 +3,9 @@
 //! pre-releases, commit tags, an untagged image, two multi-arch indexes, signature referrers
 //! (`subject`), a floating alias and a protected tag.
 //!
-//! moto stamps every image with the moment of its push and cannot backdate it, so the ages
-//! here come from `--now` (400 days on); the age cases with months between pushes run on the
+//! moto stamps every image with the moment of its push and cannot backdate it; the test bed's
+//! moto (scripts/testbed/moto_clock.py) stamps these pushes 400 days in the past, so ages are
+//! real and `prune` runs on the clock; the age cases with months between pushes run on the
 //! in-memory fakes (core's and shared's unit tests). moto also reports no `artifactMediaType`
 //! and no `subjectManifestDigest` (real ECR does), so the adapter reads every OCI manifest
 //! there to find referrers; against AWS it reads only the indexes.
@@ -13,7 +14,9 @@
 //! 2. `ecr-steward prune --apply`: deletes exactly the planned set;
 //! 3. `ecr-steward lifecycle render`: moto's PutLifecyclePolicy accepts the document;
 //! 4. a tag pushed between the plan and the deletion keeps its image;
-//! 5. the `retention` binary through the Runtime API: deletes and notifies.
+//! 5. the `retention` binary through the Runtime API: deletes and notifies;
+//! 6. images a Lambda function (a published version, by digest) and an ECS service (by tag) run are
+//!    kept, whatever their age; `--apply` with a `--now` later than the clock is refused.
 
 // An integration test: a failed step is a failed test, so it may unwrap and expect.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -24,16 +27,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_ecr::types::{ImageIdentifier, Tag};
 use serde_json::{json, Value};
-use steward::aws::{Ecr, RETENTION_MARK_TAG};
+use steward::aws::{AwsWorkloads, Ecr, RETENTION_MARK_TAG};
 use steward::deadline::Deadline;
 use steward::error::StewardError;
 use steward::manifest::{sha256_digest, OCI_MANIFEST};
-use steward::ops::prune::{prune_repository, PruneSettings};
+use steward::ops::prune::{prune_repository, sources_for, PruneSettings, Running};
 use steward::policy::{Policy, SourceFormat};
 use steward::ports::{DeleteAnswer, RetentionStore};
 use steward::retention::ImageRecord;
 use steward::timestamp::{Timestamp, DAY};
-use testbed::{event_from_sample, function_binary, Answer, NotifiedStack, PushSpec, RuntimeApi};
+use testbed::{
+    event_from_sample, function_binary, run_workloads, Answer, NotifiedStack, PushSpec, RuntimeApi,
+};
 
 const REGION: &str = "us-east-1";
 
@@ -235,6 +240,7 @@ async fn retention_plans_applies_and_runs_on_its_schedule() {
     let policy_file = dir.path().join("policy.yaml");
     std::fs::write(&policy_file, POLICY).unwrap();
     let repo = "team/app";
+    bed.stack.push_ago(400 * DAY);
 
     // ---- the repository
     let mut expect: BTreeMap<String, (&str, &str, &str)> = BTreeMap::new();
@@ -366,20 +372,11 @@ async fn retention_plans_applies_and_runs_on_its_schedule() {
     assert_eq!(all.len(), expect.len());
     assert_eq!(all.len(), 23);
 
-    // ---- 1. the plan, image by image, 400 days on
-    let later = Timestamp(now().0 + 400 * DAY).to_string();
+    // ---- 1. the plan, image by image, on images pushed 400 days ago
     let (code, stdout, stderr) = cli(
         &bed,
         &policy_file,
-        &[
-            "prune",
-            "--repository",
-            "team/a*",
-            "--format",
-            "json",
-            "--now",
-            &later,
-        ],
+        &["prune", "--repository", "team/a*", "--format", "json"],
     );
     assert_eq!(code, 0, "{stderr}\n{stdout}");
     let document: Value = serde_json::from_str(&stdout).expect("JSON");
@@ -410,7 +407,7 @@ async fn retention_plans_applies_and_runs_on_its_schedule() {
     assert_eq!(expired.len(), 10);
     assert_eq!(digests(&bed, repo).await, all, "a dry run deletes nothing");
     // The text plan names each image's reason.
-    let (code, text, _) = cli(&bed, &policy_file, &["prune", "--now", &later]);
+    let (code, text, _) = cli(&bed, &policy_file, &["prune"]);
     assert_eq!(code, 0);
     assert!(
         text.contains("team/app (rule services): 23 images, 13 kept, 10 expire"),
@@ -420,7 +417,7 @@ async fn retention_plans_applies_and_runs_on_its_schedule() {
     assert!(text.contains("dry run, nothing deleted"), "{text}");
 
     // ---- 2. --apply deletes exactly the planned set
-    let (code, text, stderr) = cli(&bed, &policy_file, &["prune", "--apply", "--now", &later]);
+    let (code, text, stderr) = cli(&bed, &policy_file, &["prune", "--apply"]);
     assert_eq!(code, 0, "{stderr}\n{text}");
     assert!(
         text.contains("deleted 10, kept on recheck 0, already gone 0, not deleted 0"),
@@ -475,14 +472,24 @@ async fn retention_plans_applies_and_runs_on_its_schedule() {
         listings: AtomicUsize::new(0),
     };
     let settings = PruneSettings {
-        now: Timestamp(now().0 + 400 * DAY),
+        now: now(),
         apply: true,
         deadline: Deadline::unlimited(),
     };
-    let result = prune_repository(&store, &policy, race, &settings, &mut |_| {})
-        .await
-        .unwrap()
-        .unwrap();
+    let workloads = AwsWorkloads::new(&sdk);
+    let running = Running::gather(&workloads, &sources_for(&policy, &[race.to_string()])).await;
+    let result = prune_repository(
+        &store,
+        &workloads,
+        &policy,
+        race,
+        &settings,
+        &running,
+        &mut |_| {},
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(
         result
             .plan
@@ -565,4 +572,63 @@ async fn retention_plans_applies_and_runs_on_its_schedule() {
         .collect();
     assert_eq!(mark.len(), 1, "{tags:?}");
     assert!(Timestamp::parse_rfc3339(mark[0].value()).is_some());
+
+    // ---- 6. what runs is kept, whatever its age
+    let running = "team/run";
+    let pinned = bed
+        .stack
+        .push_image(&PushSpec::new(REGION, running).seed("u1"))
+        .digest;
+    let oldest = push(&bed, running, "u2", &["7.0.0"]);
+    let served = push(&bed, running, "u3", &["7.0.1"]);
+    push(&bed, running, "u4", &["7.0.2"]);
+    push(&bed, running, "u5", &["7.0.3"]);
+    let host = format!("123456789012.dkr.ecr.{REGION}.amazonaws.com/{running}");
+    run_workloads(
+        &bed.stack,
+        &[
+            "--lambda",
+            &format!("nightly={host}@{pinned},publish"),
+            "--lambda",
+            &format!("api={host}:7.0.3"),
+            "--ecs-service",
+            &format!("prod/web={host}:7.0.1"),
+        ],
+    );
+    let later = Timestamp(now().0 + 3600).to_string();
+    let (code, _, refused) = cli(
+        &bed,
+        &policy_file,
+        &["prune", "--repository", running, "--apply", "--now", &later],
+    );
+    assert_eq!(code, 2, "{refused}");
+    assert!(refused.contains("is later than the clock"), "{refused}");
+    let (code, text, stderr) = cli(
+        &bed,
+        &policy_file,
+        &["prune", "--repository", running, "--apply"],
+    );
+    assert_eq!(code, 0, "{stderr}\n{text}");
+    assert!(
+        text.contains("team/run (rule services): 5 images, 4 kept, 1 expire"),
+        "{text}"
+    );
+    assert!(
+        text.contains("<untagged>               [in-use]: in use: Lambda function nightly; Lambda function nightly (version 1)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("7.0.1                    [in-use]: in use: ECS service web of cluster prod"),
+        "{text}"
+    );
+    assert_eq!(bed.stack.image_tags(REGION, running, &oldest).await, None);
+    assert!(bed
+        .stack
+        .image_tags(REGION, running, &served)
+        .await
+        .is_some());
+    assert_eq!(
+        bed.stack.image_tags(REGION, running, &pinned).await,
+        Some(vec![])
+    );
 }

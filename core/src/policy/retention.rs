@@ -28,6 +28,50 @@ pub struct Retention {
     /// Keep every image pulled within this many days (ECR's `lastRecordedPullTime`).
     #[serde(default)]
     pub keep_pulled_within_days: Option<Days>,
+    /// Where to learn which images run; every image a source reports is kept.
+    #[serde(default)]
+    pub in_use: InUseSources,
+    /// Images enforce mode quarantined (a `quarantine-*` tag); `None`: kept.
+    #[serde(default)]
+    pub quarantine: Option<QuarantineRetention>,
+}
+
+/// The sources of "this image runs": each one read keeps what it reports. Lambda and ECS are
+/// read by default (their APIs are free); Inspector only where enhanced scanning is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InUseSources {
+    /// Lambda functions of package type Image: the digest each version runs.
+    #[serde(default = "yes")]
+    pub lambda: bool,
+    /// ECS: the images of services' task definitions and of running tasks.
+    #[serde(default = "yes")]
+    pub ecs: bool,
+    /// Amazon Inspector's in-use count of ECR images (ECS tasks and EKS pods).
+    #[serde(default)]
+    pub inspector: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for InUseSources {
+    fn default() -> Self {
+        Self {
+            lambda: true,
+            ecs: true,
+            inspector: false,
+        }
+    }
+}
+
+/// When quarantined images (a tag starting `quarantine-`) expire.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuarantineRetention {
+    /// Expire quarantined images pushed more than this many days ago.
+    pub max_age_days: Days,
 }
 
 /// How SemVer tags are kept.

@@ -49,6 +49,7 @@ fn image(n: u32, days: i64, tags: &[&str]) -> ImageRecord {
         size_bytes: Some(1000),
         children: vec![],
         subject: None,
+        in_use: vec![],
     }
 }
 
@@ -422,5 +423,93 @@ fn a_recheck_keeps_what_changed_and_lets_children_follow_a_deleted_index() {
     assert!(
         !keeps(&again, 21),
         "the child still follows its deleted index"
+    );
+}
+
+#[test]
+fn an_image_in_use_is_kept_whatever_its_tags_and_age_and_says_what_runs_it() {
+    let mut old_release = image(1, 400, &["1.0.0"]);
+    old_release.in_use = vec![
+        Usage {
+            source: UsageSource::Lambda,
+            what: "Lambda function api (version 3)".into(),
+            last_seen: None,
+        },
+        Usage {
+            source: UsageSource::Inspector,
+            what: "3 ECS tasks or EKS pods".into(),
+            last_seen: Timestamp::parse_rfc3339("2026-11-30T10:00:00Z"),
+        },
+    ];
+    let mut untagged = image(2, 400, &[]);
+    untagged.in_use = vec![Usage {
+        source: UsageSource::Ecs,
+        what: "ECS task 0f1e of cluster prod".into(),
+        last_seen: None,
+    }];
+    let mut index = image(5, 400, &["1.1.0"]);
+    index.children = vec![digest(6)];
+    index.in_use = untagged.in_use.clone();
+    let plan = run(&[
+        old_release,
+        untagged,
+        image(3, 300, &["1.0.1"]),
+        image(4, 200, &["1.0.2"]),
+        index,
+        image(6, 400, &[]),
+    ]);
+    assert_eq!(decision(&plan, 1), (Decision::Keep, vec![Clause::InUse]));
+    assert_eq!(decision(&plan, 2), (Decision::Keep, vec![Clause::InUse]));
+    assert_eq!(
+        decision(&plan, 6),
+        (Decision::Keep, vec![Clause::IndexChild]),
+        "what a running index lists runs too"
+    );
+    let reason = plan
+        .images
+        .iter()
+        .find(|i| i.digest == digest(1))
+        .expect("planned")
+        .reasons[0]
+        .to_string();
+    assert_eq!(
+        reason,
+        "[in-use]: in use: Lambda function api (version 3); 3 ECS tasks or EKS pods, last seen 2026-11-30"
+    );
+}
+
+#[test]
+fn quarantined_images_are_kept_unless_a_clause_expires_them() {
+    let tag = crate::push::quarantine_tag(&digest(1));
+    let images = [image(1, 40, &[tag.as_str()]), image(2, 5, &[tag.as_str()])];
+    let plan = run(&images);
+    assert_eq!(
+        decision(&plan, 1),
+        (Decision::Keep, vec![Clause::Quarantine])
+    );
+    let policy = Policy::from_text(
+        &POLICY.replace(
+            "keep_pulled_within_days: 30",
+            "quarantine: { max_age_days: 30 }",
+        ),
+        "test.yaml",
+        SourceFormat::Yaml,
+    )
+    .expect("valid");
+    let rule = &policy.rules[0];
+    let clause = super::plan(
+        "team/app",
+        rule,
+        rule.retention.as_ref().expect("set"),
+        &images,
+        now(),
+    );
+    assert_eq!(
+        decision(&clause, 1),
+        (Decision::Expire, vec![Clause::Quarantine])
+    );
+    assert_eq!(
+        decision(&clause, 2),
+        (Decision::Keep, vec![Clause::Quarantine])
     );
 }

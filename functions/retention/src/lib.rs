@@ -19,9 +19,9 @@ use steward::events::StewardEvent;
 use steward::glob::Glob;
 use steward::harness::{Handled, Handler, Invocation};
 use steward::notify::Outcome;
-use steward::ops::prune::{prune_repository, select, PruneSettings};
+use steward::ops::prune::{prune_repository, select, sources_for, PruneSettings, Running};
 use steward::policy_source::LivePolicy;
-use steward::ports::{Notifier, RetentionStore};
+use steward::ports::{Notifier, RetentionStore, Workloads};
 use steward::retention::Pruning;
 use steward::timestamp::Timestamp;
 use tracing::{error, info};
@@ -49,8 +49,9 @@ pub fn apply_from(vars: impl IntoIterator<Item = (String, String)>) -> Result<bo
     }
 }
 
-/// The retention function on its ports: `S` lists and deletes images, `N` notifies.
-pub struct Retention<S, N> {
+/// The retention function on its ports: `S` lists and deletes images, `N` notifies, `W` says
+/// what runs (Lambda, ECS, Inspector).
+pub struct Retention<S, N, W> {
     /// The policy whose retention sections apply; read once an invocation.
     pub policy: LivePolicy,
     /// Delete (true) or only plan and notify (false).
@@ -61,6 +62,8 @@ pub struct Retention<S, N> {
     pub store: S,
     /// SNS.
     pub notifier: N,
+    /// Lambda, ECS and Inspector: the images that run.
+    pub workloads: W,
 }
 
 /// A repository that could not be pruned this run; the next run starts with it.
@@ -109,7 +112,7 @@ impl steward::metrics::Measured for RetentionReport {
     fn measure(&self, _into: &mut steward::metrics::Measurements) {}
 }
 
-impl<S: RetentionStore, N: Notifier> Handler for Retention<S, N> {
+impl<S: RetentionStore, N: Notifier, W: Workloads> Handler for Retention<S, N, W> {
     const FUNCTION: steward::metrics::Function = steward::metrics::Function::Retention;
     type Report = RetentionReport;
 
@@ -155,6 +158,11 @@ impl<S: RetentionStore, N: Notifier> Handler for Retention<S, N> {
             order.push((mark, repository));
         }
         order.sort();
+        let sources = sources_for(
+            &policy,
+            &order.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>(),
+        );
+        let running = Running::gather(&self.workloads, &sources).await;
         let settings = PruneSettings {
             now,
             apply: self.apply,
@@ -178,8 +186,16 @@ impl<S: RetentionStore, N: Notifier> Handler for Retention<S, N> {
                 report.carried_over.push(repository);
                 continue;
             }
-            let pruned =
-                prune_repository(&self.store, &policy, &repository, &settings, &mut |_| {}).await;
+            let pruned = prune_repository(
+                &self.store,
+                &self.workloads,
+                &policy,
+                &repository,
+                &settings,
+                &running,
+                &mut |_| {},
+            )
+            .await;
             let pruning = match pruned {
                 Ok(Some(result)) => result.pruning,
                 Ok(None) => continue,

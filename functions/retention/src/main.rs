@@ -2,7 +2,7 @@
 //! [`retention::Retention`] and run.
 
 use retention::Retention;
-use steward::aws::{Ecr, Sns};
+use steward::aws::{AwsWorkloads, Ecr, Sns};
 use steward::lambda::Init;
 
 #[tokio::main(flavor = "current_thread")]
@@ -19,6 +19,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         region: sdk.region().map(ToString::to_string).unwrap_or_default(),
         store: Ecr::new(&sdk),
         notifier: Sns::new(&sdk, &config.topic_arn),
+        workloads: AwsWorkloads::new(&sdk),
         policy,
     };
     steward::lambda::run(&retention, &refresh).await

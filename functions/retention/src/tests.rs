@@ -6,7 +6,7 @@ use steward::deadline::Deadline;
 use steward::harness::Invoke;
 use steward::policy::{Policy, SourceFormat};
 use steward::retention::ImageRecord;
-use steward::testing::{patched_sample, sample_event, Inbox, MemoryRetention};
+use steward::testing::{patched_sample, sample_event, Inbox, MemoryRetention, MemoryWorkloads};
 use steward::timestamp::DAY;
 
 use super::*;
@@ -36,6 +36,7 @@ fn image(n: u32, days: i64, tags: &[&str]) -> ImageRecord {
         size_bytes: Some(2_000_000),
         children: vec![],
         subject: None,
+        in_use: vec![],
     }
 }
 
@@ -49,7 +50,10 @@ fn store() -> MemoryRetention {
         .marked("team/web", Timestamp(now().0 - DAY))
 }
 
-fn function(apply: bool, store: MemoryRetention) -> Retention<MemoryRetention, Inbox> {
+fn function(
+    apply: bool,
+    store: MemoryRetention,
+) -> Retention<MemoryRetention, Inbox, MemoryWorkloads> {
     Retention {
         policy: Policy::from_text(POLICY, "p.yaml", SourceFormat::Yaml)
             .expect("valid")
@@ -58,6 +62,7 @@ fn function(apply: bool, store: MemoryRetention) -> Retention<MemoryRetention, I
         region: "us-east-1".into(),
         store,
         notifier: Inbox::default(),
+        workloads: MemoryWorkloads::default(),
     }
 }
 

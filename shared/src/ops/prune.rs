@@ -2,15 +2,15 @@
 //! and with `apply` delete the expired ones in batches of at most 100, each batch checked
 //! again just before it is deleted. Used by `ecr-steward prune` and the retention function.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::deadline::Deadline;
-use crate::error::StewardError;
+use crate::error::{Service, StewardError};
 use crate::glob::Glob;
 use crate::policy::{Policy, Retention, Rule};
-use crate::ports::{RetentionStore, MAX_DELETE_BATCH};
-use crate::retention::{self, Plan, Pruning};
+use crate::ports::{RetentionStore, Workloads, MAX_DELETE_BATCH};
+use crate::retention::{self, ImageRecord, Plan, Pruning, RunningImage, UsageSource};
 use crate::timestamp::Timestamp;
 
 /// The time a batch needs before it starts: a fresh listing and one BatchDeleteImage.
@@ -80,19 +80,119 @@ pub fn select(policy: &Policy, all: &[String], globs: &[Glob]) -> Vec<String> {
     names
 }
 
+/// The `in_use` sources a retention section reads.
+pub fn sources_of(retention: &Retention) -> BTreeSet<UsageSource> {
+    let wanted = retention.in_use;
+    [
+        (wanted.lambda, UsageSource::Lambda),
+        (wanted.ecs, UsageSource::Ecs),
+        (wanted.inspector, UsageSource::Inspector),
+    ]
+    .into_iter()
+    .filter_map(|(on, source)| on.then_some(source))
+    .collect()
+}
+
+/// The `in_use` sources the rules governing `repositories` read, together.
+pub fn sources_for(policy: &Policy, repositories: &[String]) -> BTreeSet<UsageSource> {
+    repositories
+        .iter()
+        .filter_map(|name| governing(policy, name))
+        .flat_map(|(_, retention)| sources_of(retention))
+        .collect()
+}
+
+/// What the `in_use` sources reported, each read once: the images they run, or why the
+/// source could not be read (then every repository that reads it keeps everything).
+#[derive(Debug, Default)]
+pub struct Running {
+    read: BTreeMap<UsageSource, Result<Vec<RunningImage>, StewardError>>,
+}
+
+impl Running {
+    /// Reads each of `sources` once.
+    pub async fn gather<W: Workloads>(workloads: &W, sources: &BTreeSet<UsageSource>) -> Self {
+        let mut read = BTreeMap::new();
+        for source in sources {
+            read.insert(*source, workloads.running_images(*source).await);
+        }
+        Self { read }
+    }
+
+    /// How many images the sources read report running.
+    pub fn count(&self) -> usize {
+        self.read.values().flatten().map(Vec::len).sum()
+    }
+
+    /// Marks the images of `repository` that `retention`'s sources report as in use. Fails
+    /// closed: a source it reads that could not be read (or was not gathered) fails the
+    /// repository's plan for this run, naming the source and why.
+    pub fn attach(
+        &self,
+        repository: &str,
+        retention: &Retention,
+        images: &mut [ImageRecord],
+    ) -> Result<(), StewardError> {
+        for source in sources_of(retention) {
+            match self.read.get(&source) {
+                Some(Ok(running)) => retention::attach_usage(images, repository, running),
+                Some(Err(error)) => return Err(unreadable(repository, source, error)),
+                None => {
+                    return Err(StewardError::Internal(format!(
+                        "the {} source was not read before planning {repository}",
+                        source.as_str()
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A source that could not be read keeps every image of the repository this run, in the
+/// error's own class (a throttled source is worth another run; a denied one is not).
+fn unreadable(repository: &str, source: UsageSource, error: &StewardError) -> StewardError {
+    let (service, what, grant) = match source {
+        UsageSource::Lambda => (Service::Lambda, "Lambda functions", "InUseFromLambda"),
+        UsageSource::Ecs => (Service::Ecs, "ECS services and tasks", "InUseFromEcs"),
+        UsageSource::Inspector => (
+            Service::Inspector,
+            "Inspector's in-use coverage",
+            "InUseFromInspector",
+        ),
+    };
+    let message = format!(
+        "what runs could not be read from {what} ({error}), so nothing in {repository} expires this run; hint: grant the read (the stack's {grant} parameter), or set `retention.in_use.{}: false` if nothing there runs images of this registry",
+        source.as_str()
+    );
+    if error.is_retryable() {
+        StewardError::Unavailable { service, message }
+    } else {
+        StewardError::Rejected {
+            service,
+            code: None,
+            message,
+        }
+    }
+}
+
 /// Plans `repository` and, with `settings.apply`, deletes what the plan expires. `None` when
-/// no retention section governs it.
-pub async fn prune_repository<S: RetentionStore>(
+/// no retention section governs it. `running` is what the `in_use` sources reported at the
+/// start of the run; before the first deletion they are read again from `workloads`.
+pub async fn prune_repository<S: RetentionStore, W: Workloads>(
     store: &S,
+    workloads: &W,
     policy: &Policy,
     repository: &str,
     settings: &PruneSettings,
+    running: &Running,
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Option<RepositoryPrune>, StewardError> {
     let Some((rule, retention)) = governing(policy, repository) else {
         return Ok(None);
     };
-    let images = store.retention_images(repository).await?;
+    let mut images = store.retention_images(repository).await?;
+    running.attach(repository, retention, &mut images)?;
     let plan = retention::plan(repository, rule, retention, &images, settings.now);
     let expired = plan.expired_digests();
     progress(Progress::Planned {
@@ -116,6 +216,9 @@ pub async fn prune_repository<S: RetentionStore>(
     if !settings.apply || expired.is_empty() {
         return Ok(Some(RepositoryPrune { plan, pruning }));
     }
+    // What runs, read again just before the first deletion: a function or service deployed
+    // since the run started keeps its image.
+    let running = Running::gather(workloads, &sources_of(retention)).await;
     let mut deleted: BTreeSet<String> = BTreeSet::new();
     let mut done = 0;
     for batch in retention::deletion_batches(&images, &expired, MAX_DELETE_BATCH) {
@@ -125,7 +228,8 @@ pub async fn prune_repository<S: RetentionStore>(
         }
         // Just before deleting: the repository as it is now, planned again. A tag pushed, an
         // index or a referrer added since the plan keeps its image.
-        let fresh = store.retention_images(repository).await?;
+        let mut fresh = store.retention_images(repository).await?;
+        running.attach(repository, retention, &mut fresh)?;
         let present: BTreeSet<&str> = fresh.iter().map(|i| i.digest.as_str()).collect();
         let view = retention::recheck_view(&images, &deleted, &fresh);
         let still =

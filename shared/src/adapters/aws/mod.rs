@@ -15,6 +15,8 @@ mod signed;
 mod sns;
 #[cfg(feature = "sqs")]
 mod sqs;
+#[cfg(feature = "in-use")]
+mod workloads;
 
 pub use classify::classify;
 pub use ecr::{Ecr, RegistryCredentials};
@@ -27,3 +29,5 @@ pub use sdk::{retry_config, sdk_config, timeout_config};
 pub use sns::Sns;
 #[cfg(feature = "sqs")]
 pub use sqs::Sqs;
+#[cfg(feature = "in-use")]
+pub use workloads::AwsWorkloads;

@@ -148,6 +148,7 @@ impl RetentionStore for Ecr {
                         .and_then(|size| u64::try_from(size).ok()),
                     children: Vec::new(),
                     subject: detail.subject_manifest_digest().map(str::to_string),
+                    in_use: vec![],
                 });
             }
         }

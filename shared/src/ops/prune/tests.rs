@@ -4,7 +4,7 @@
 use super::*;
 use crate::policy::SourceFormat;
 use crate::retention::{Decision, ImageRecord};
-use crate::testing::MemoryRetention;
+use crate::testing::{MemoryRetention, MemoryWorkloads};
 use crate::timestamp::DAY;
 
 const POLICY: &str = r#"
@@ -40,7 +40,17 @@ fn image(n: u32, days: i64, tags: &[&str]) -> ImageRecord {
         size_bytes: Some(10),
         children: vec![],
         subject: None,
+        in_use: vec![],
     }
+}
+
+/// What the default sources (Lambda, ECS) report when nothing runs.
+fn nothing_runs() -> Running {
+    let read = [UsageSource::Lambda, UsageSource::Ecs]
+        .into_iter()
+        .map(|source| (source, Ok(Vec::new())))
+        .collect();
+    Running { read }
 }
 
 fn settings(apply: bool) -> PruneSettings {
@@ -52,10 +62,18 @@ fn settings(apply: bool) -> PruneSettings {
 }
 
 async fn prune(store: &MemoryRetention, apply: bool) -> RepositoryPrune {
-    prune_repository(store, &policy(), "team/app", &settings(apply), &mut |_| {})
-        .await
-        .expect("runs")
-        .expect("governed")
+    prune_repository(
+        store,
+        &MemoryWorkloads::default(),
+        &policy(),
+        "team/app",
+        &settings(apply),
+        &nothing_runs(),
+        &mut |_| {},
+    )
+    .await
+    .expect("runs")
+    .expect("governed")
 }
 
 fn store() -> MemoryRetention {
@@ -120,9 +138,15 @@ async fn a_tag_pushed_since_the_plan_keeps_the_image() {
     let store = store();
     store.tag_after_the_plan("team/app", &digest(1), "1.0.1-hotfix");
     let mut seen = Vec::new();
-    let result = prune_repository(&store, &policy(), "team/app", &settings(true), &mut |p| {
-        seen.push(p)
-    })
+    let result = prune_repository(
+        &store,
+        &MemoryWorkloads::default(),
+        &policy(),
+        "team/app",
+        &settings(true),
+        &nothing_runs(),
+        &mut |p| seen.push(p),
+    )
     .await
     .expect("runs")
     .expect("governed");
@@ -183,12 +207,14 @@ async fn out_of_time_starts_no_batch() {
     let store = store();
     let result = prune_repository(
         &store,
+        &MemoryWorkloads::default(),
         &policy(),
         "team/app",
         &PruneSettings {
             deadline: Deadline::after(Duration::from_secs(1)),
             ..settings(true)
         },
+        &nothing_runs(),
         &mut |_| {},
     )
     .await
@@ -207,8 +233,97 @@ async fn only_repositories_with_a_retention_section_are_pruned() {
     let glob = Glob::new("team/w*").expect("glob");
     assert_eq!(select(&policy, &all, &[glob]), ["team/web"]);
     let store = MemoryRetention::default().with("other/x", image(1, 900, &[]));
-    let none = prune_repository(&store, &policy, "other/x", &settings(true), &mut |_| {})
-        .await
-        .expect("runs");
+    let none = prune_repository(
+        &store,
+        &MemoryWorkloads::default(),
+        &policy,
+        "other/x",
+        &settings(true),
+        &nothing_runs(),
+        &mut |_| {},
+    )
+    .await
+    .expect("runs");
     assert!(none.is_none());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn what_runs_is_kept_and_a_source_that_cannot_be_read_keeps_everything() {
+    // Under keep_per_major: 1 only 1.3.0 is kept by its tag.
+    let store = MemoryRetention::default()
+        .with("team/app", image(1, 300, &["1.0.0"]))
+        .with("team/app", image(2, 200, &["1.1.0"]))
+        .with("team/app", image(3, 100, &["1.2.0"]))
+        .with("team/app", image(4, 90, &["1.3.0"]));
+    let workloads = MemoryWorkloads::default();
+    let host = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+    workloads.run(
+        UsageSource::Lambda,
+        &format!("{host}/team/app:1.0.0"),
+        "Lambda function api",
+    );
+    let sources = sources_for(&policy(), &["team/app".to_string()]);
+    assert_eq!(
+        sources,
+        BTreeSet::from([UsageSource::Lambda, UsageSource::Ecs])
+    );
+    let running = Running::gather(&workloads, &sources).await;
+    assert_eq!(running.count(), 1);
+    // A service deployed after the run started, before the deletion, keeps its image too.
+    workloads.run(
+        UsageSource::Ecs,
+        &format!("{host}/team/app:1.2.0"),
+        "ECS service web of cluster prod",
+    );
+    let (policy, settings) = (policy(), settings(true));
+    let (store, workloads, policy, settings) = (&store, &workloads, &policy, &settings);
+    let run = |running| async move {
+        prune_repository(
+            store,
+            workloads,
+            policy,
+            "team/app",
+            settings,
+            running,
+            &mut |_| {},
+        )
+        .await
+    };
+    let result = run(&running).await.expect("runs").expect("governed");
+    let kept = result
+        .plan
+        .images
+        .iter()
+        .find(|i| i.digest == digest(1))
+        .expect("planned");
+    assert_eq!(kept.decision, Decision::Keep);
+    assert_eq!(
+        kept.reasons[0].to_string(),
+        "[in-use]: in use: Lambda function api"
+    );
+    assert_eq!(
+        result.plan.expired_digests(),
+        BTreeSet::from([digest(2), digest(3)])
+    );
+    assert_eq!(result.pruning.kept_on_recheck, [digest(3)]);
+    assert_eq!(result.pruning.deleted, [digest(2)]);
+    assert_eq!(
+        workloads.reads(),
+        4,
+        "read at the start, and again before deleting"
+    );
+
+    // Lambda denied: nothing of team/app expires this run, and the error says why.
+    workloads.deny(UsageSource::Lambda);
+    let running = Running::gather(workloads, &sources).await;
+    let failure = run(&running).await.expect_err("fails closed");
+    let message = failure.to_string();
+    assert_eq!(failure.error_type(), "NonRetryable.Rejected");
+    assert!(
+        message.contains("Lambda functions")
+            && message.contains("nothing in team/app expires this run")
+            && message.contains("retention.in_use.lambda: false"),
+        "{message}"
+    );
+    assert_eq!(store.digests("team/app").len(), 3, "nothing more deleted");
 }
