@@ -166,18 +166,18 @@ pub trait RetentionStore: Send + Sync {
 
     /// Every repository of the registry, by name (all pages).
     fn repository_names(&self) -> impl Future<Output = Result<Vec<String>, StewardError>> + Send;
+}
 
-    /// When retention last finished a run on the repository; `None`: never (or unreadable).
-    fn retention_mark(
-        &self,
-        repository: &str,
-    ) -> impl Future<Output = Result<Option<crate::timestamp::Timestamp>, StewardError>> + Send;
+/// Where the scheduled retention run starts: the first repository the last run left for the
+/// next, kept where the stack owns it (never on the user's repositories).
+pub trait RunCursor: Send + Sync {
+    /// The repository to start with; `None`: from the first.
+    fn next_start(&self) -> impl Future<Output = Result<Option<String>, StewardError>> + Send;
 
-    /// Records that retention finished a run on the repository at `at`.
-    fn mark_retention_run(
+    /// Records where the next run starts; `None`: from the first (this run finished).
+    fn set_next_start(
         &self,
-        repository: &str,
-        at: crate::timestamp::Timestamp,
+        repository: Option<&str>,
     ) -> impl Future<Output = Result<(), StewardError>> + Send;
 }
 

@@ -544,11 +544,10 @@ impl crate::ports::RepositoryInspector for MemoryInspector {
 
 /// ECR's images for retention, in memory: repositories of [`ImageRecord`]s, deletion by
 /// digest (ECR's rules: at most 100 a request; an unknown digest is `ImageNotFound`),
-/// repository marks, and changes injected between the plan and the deletion.
+/// and changes injected between the plan and the deletion.
 #[derive(Debug, Default)]
 pub struct MemoryRetention {
     images: Mutex<std::collections::BTreeMap<String, Vec<crate::retention::ImageRecord>>>,
-    marks: Mutex<std::collections::BTreeMap<String, crate::timestamp::Timestamp>>,
     /// (repository, digest, tag) to add at the second listing: a push after the plan.
     late_tag: Mutex<Option<(String, String, String)>>,
     /// Digest → the failure code ECR answers when asked to delete it.
@@ -570,14 +569,6 @@ impl MemoryRetention {
     /// ECR refuses to delete `digest` with `code`.
     pub fn refusing(mut self, digest: &str, code: &str) -> Self {
         self.refusals.insert(digest.into(), code.into());
-        self
-    }
-
-    /// Retention last ran on `repository` at `at`.
-    pub fn marked(self, repository: &str, at: crate::timestamp::Timestamp) -> Self {
-        if let Ok(mut marks) = self.marks.lock() {
-            marks.insert(repository.into(), at);
-        }
         self
     }
 
@@ -607,11 +598,6 @@ impl MemoryRetention {
     /// The number of digests of each deletion request so far.
     pub fn delete_requests(&self) -> Vec<usize> {
         self.requests.lock().map(|r| r.clone()).unwrap_or_default()
-    }
-
-    /// When retention last ran on `repository`.
-    pub fn mark(&self, repository: &str) -> Option<crate::timestamp::Timestamp> {
-        self.marks.lock().ok()?.get(repository).copied()
     }
 }
 
@@ -680,30 +666,6 @@ impl crate::ports::RetentionStore for MemoryRetention {
             .keys()
             .cloned()
             .collect())
-    }
-
-    async fn retention_mark(
-        &self,
-        repository: &str,
-    ) -> Result<Option<crate::timestamp::Timestamp>, StewardError> {
-        Ok(self
-            .marks
-            .lock()
-            .map_err(|_| poisoned())?
-            .get(repository)
-            .copied())
-    }
-
-    async fn mark_retention_run(
-        &self,
-        repository: &str,
-        at: crate::timestamp::Timestamp,
-    ) -> Result<(), StewardError> {
-        self.marks
-            .lock()
-            .map_err(|_| poisoned())?
-            .insert(repository.into(), at);
-        Ok(())
     }
 }
 
@@ -838,5 +800,32 @@ impl crate::ports::Workloads for MemoryWorkloads {
                     .collect()
             })
             .unwrap_or_default())
+    }
+}
+
+/// The run cursor in memory (RunCursor): where the next scheduled run starts.
+#[derive(Debug, Default)]
+pub struct MemoryCursor(Mutex<Option<String>>);
+
+impl MemoryCursor {
+    /// A cursor that says the next run starts at `repository`.
+    pub fn at(repository: &str) -> Self {
+        Self(Mutex::new(Some(repository.into())))
+    }
+
+    /// Where the next run starts; `None`: from the first repository.
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().ok()?.clone()
+    }
+}
+
+impl crate::ports::RunCursor for MemoryCursor {
+    async fn next_start(&self) -> Result<Option<String>, StewardError> {
+        Ok(self.get())
+    }
+
+    async fn set_next_start(&self, repository: Option<&str>) -> Result<(), StewardError> {
+        *self.0.lock().map_err(|_| poisoned())? = repository.map(Into::into);
+        Ok(())
     }
 }

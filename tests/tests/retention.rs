@@ -25,9 +25,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_sdk_ecr::types::{ImageIdentifier, Tag};
+use aws_sdk_ecr::types::ImageIdentifier;
 use serde_json::{json, Value};
-use steward::aws::{AwsWorkloads, Ecr, RETENTION_MARK_TAG};
+use steward::aws::{AwsWorkloads, Ecr};
 use steward::deadline::Deadline;
 use steward::error::StewardError;
 use steward::manifest::{sha256_digest, OCI_MANIFEST};
@@ -150,6 +150,30 @@ async fn digests(bed: &NotifiedStack, repository: &str) -> Vec<String> {
     digests
 }
 
+/// The retention function's cursor parameter.
+const CURSOR: &str = "/ecr-steward/test/retention-cursor";
+
+fn ssm_put(bed: &NotifiedStack, name: &str, value: &str) {
+    let status = bed
+        .stack
+        .command(bed.stack.python())
+        .args(["-c", "import boto3, sys; boto3.client('ssm').put_parameter(Name=sys.argv[1], Value=sys.argv[2], Type='String', Overwrite=True)", name, value])
+        .status()
+        .expect("run python");
+    assert!(status.success());
+}
+
+fn ssm_value(bed: &NotifiedStack, name: &str) -> String {
+    let output = bed
+        .stack
+        .command(bed.stack.python())
+        .args(["-c", "import boto3, sys; print(boto3.client('ssm').get_parameter(Name=sys.argv[1])['Parameter']['Value'])", name])
+        .output()
+        .expect("run python");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
 fn cli(bed: &NotifiedStack, policy: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     let output = bed
         .stack
@@ -218,18 +242,6 @@ impl RetentionStore for PushBetween<'_> {
 
     async fn repository_names(&self) -> Result<Vec<String>, StewardError> {
         self.ecr.repository_names().await
-    }
-
-    async fn retention_mark(&self, repository: &str) -> Result<Option<Timestamp>, StewardError> {
-        self.ecr.retention_mark(repository).await
-    }
-
-    async fn mark_retention_run(
-        &self,
-        repository: &str,
-        at: Timestamp,
-    ) -> Result<(), StewardError> {
-        self.ecr.mark_retention_run(repository, at).await
     }
 }
 
@@ -510,11 +522,14 @@ async fn retention_plans_applies_and_runs_on_its_schedule() {
     let doomed = push(&bed, scheduled, "s1", &["6.0.0"]);
     push(&bed, scheduled, "s2", &["6.0.1"]);
     push(&bed, scheduled, "s3", &["6.1.0"]);
+    // The stack's cursor parameter, as the template creates it, left mid-way by a run.
+    ssm_put(&bed, CURSOR, "team/b");
     let env = bed.stack.function_env(
         &bed.topic,
         &[
             ("STEWARD_POLICY", POLICY),
             ("STEWARD_RETENTION_APPLY", "true"),
+            ("STEWARD_RETENTION_CURSOR", CURSOR),
         ],
     );
     let event = event_from_sample("retention-scheduled.json", |event| {
@@ -535,8 +550,8 @@ async fn retention_plans_applies_and_runs_on_its_schedule() {
         .collect();
     assert_eq!(
         handled,
-        ["team/app", "team/fn", "team/race"],
-        "never-run ones by name"
+        ["team/fn", "team/race", "team/app"],
+        "from where the last run stopped, then around"
     );
     assert_eq!(bed.stack.image_tags(REGION, scheduled, &doomed).await, None);
     let envelopes = bed.notifications(1).await;
@@ -555,7 +570,8 @@ async fn retention_plans_applies_and_runs_on_its_schedule() {
         message["metadata"]["additionalContext"]["outcome"],
         "pruned"
     );
-    // Each repository now carries the time of its run, so the next run starts elsewhere.
+    // Nothing is written on the repositories; the run finished, so the next starts at the
+    // first repository.
     let arn = format!("arn:aws:ecr:{REGION}:123456789012:repository/{scheduled}");
     let tags = bed
         .stack
@@ -565,13 +581,8 @@ async fn retention_plans_applies_and_runs_on_its_schedule() {
         .send()
         .await
         .unwrap();
-    let mark: Vec<&Tag> = tags
-        .tags()
-        .iter()
-        .filter(|t| t.key() == RETENTION_MARK_TAG)
-        .collect();
-    assert_eq!(mark.len(), 1, "{tags:?}");
-    assert!(Timestamp::parse_rfc3339(mark[0].value()).is_some());
+    assert!(tags.tags().is_empty(), "{tags:?}");
+    assert_eq!(ssm_value(&bed, CURSOR), "-");
 
     // ---- 6. what runs is kept, whatever its age
     let running = "team/run";

@@ -3,10 +3,10 @@
 //! expires (`steward::ops::prune`: batches of at most 100, each checked again just before it
 //! is deleted). One notification per repository with something expired.
 //!
-//! A large registry does not fit in one invocation: repositories are taken longest-waiting
-//! first (each carries the time of the last run that finished it, as its repository tag
-//! `ecr-steward:retention-run`; never-run ones come first), and when the time left is short
-//! the rest wait for the next run, which starts with them.
+//! A large registry does not fit in one invocation: repositories are taken in name order,
+//! starting where the last run stopped, and when the time left is short the rest wait for the
+//! next run, which starts with them. Where to start is kept in the stack's own SSM parameter
+//! (`STEWARD_RETENTION_CURSOR`), never on the user's repositories.
 
 #![warn(missing_docs)]
 
@@ -21,13 +21,17 @@ use steward::harness::{Handled, Handler, Invocation};
 use steward::notify::Outcome;
 use steward::ops::prune::{prune_repository, select, sources_for, PruneSettings, Running};
 use steward::policy_source::LivePolicy;
-use steward::ports::{Notifier, RetentionStore, Workloads};
+use steward::ports::{Notifier, RetentionStore, RunCursor, Workloads};
 use steward::retention::Pruning;
 use steward::timestamp::Timestamp;
 use tracing::{error, info};
 
 /// `true`: delete what the plans expire; `false` or unset: a dry run that only notifies.
 pub const RETENTION_APPLY: &str = "STEWARD_RETENTION_APPLY";
+
+/// The SSM parameter that says where the next run starts; unset: every run starts from the
+/// first repository.
+pub const RETENTION_CURSOR: &str = "STEWARD_RETENTION_CURSOR";
 
 /// The time a repository needs before it is started: its listing, its plan, a batch.
 pub const REPOSITORY_RESERVE: Duration = Duration::from_secs(20);
@@ -50,8 +54,8 @@ pub fn apply_from(vars: impl IntoIterator<Item = (String, String)>) -> Result<bo
 }
 
 /// The retention function on its ports: `S` lists and deletes images, `N` notifies, `W` says
-/// what runs (Lambda, ECS, Inspector).
-pub struct Retention<S, N, W> {
+/// what runs (Lambda, ECS, Inspector), `C` keeps where the next run starts.
+pub struct Retention<S, N, W, C> {
     /// The policy whose retention sections apply; read once an invocation.
     pub policy: LivePolicy,
     /// Delete (true) or only plan and notify (false).
@@ -64,6 +68,8 @@ pub struct Retention<S, N, W> {
     pub notifier: N,
     /// Lambda, ECS and Inspector: the images that run.
     pub workloads: W,
+    /// Where the next run starts (the stack's SSM parameter).
+    pub cursor: C,
 }
 
 /// A repository that could not be pruned this run; the next run starts with it.
@@ -112,7 +118,16 @@ impl steward::metrics::Measured for RetentionReport {
     fn measure(&self, _into: &mut steward::metrics::Measurements) {}
 }
 
-impl<S: RetentionStore, N: Notifier, W: Workloads> Handler for Retention<S, N, W> {
+/// `names` (sorted) from the first one at or after `start`, then the ones before it.
+pub fn from_cursor(names: Vec<String>, start: Option<&str>) -> Vec<String> {
+    let at = start.map_or(0, |start| {
+        names.partition_point(|name| name.as_str() < start)
+    });
+    let (before, after) = names.split_at(at);
+    after.iter().chain(before).cloned().collect()
+}
+
+impl<S: RetentionStore, N: Notifier, W: Workloads, C: RunCursor> Handler for Retention<S, N, W, C> {
     const FUNCTION: steward::metrics::Function = steward::metrics::Function::Retention;
     type Report = RetentionReport;
 
@@ -144,24 +159,18 @@ impl<S: RetentionStore, N: Notifier, W: Workloads> Handler for Retention<S, N, W
             .run(self.store.repository_names())
             .await?;
         let policy = self.policy.current();
-        let mut order: Vec<(Option<Timestamp>, String)> = Vec::new();
-        for repository in select(&policy, &names, &globs) {
-            // An unreadable mark counts as never run: the repository is taken early.
-            let mark = invocation
-                .deadline
-                .run(self.store.retention_mark(&repository))
-                .await
-                .unwrap_or_else(|failure| {
-                    error!(%repository, %failure, "the last run's mark could not be read");
-                    None
-                });
-            order.push((mark, repository));
-        }
-        order.sort();
-        let sources = sources_for(
-            &policy,
-            &order.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>(),
-        );
+        // An unreadable cursor starts from the first repository: every one is still taken
+        // in turn, only the rotation restarts.
+        let start = invocation
+            .deadline
+            .run(self.cursor.next_start())
+            .await
+            .unwrap_or_else(|failure| {
+                error!(%failure, "where the last run stopped could not be read");
+                None
+            });
+        let order = from_cursor(select(&policy, &names, &globs), start.as_deref());
+        let sources = sources_for(&policy, &order);
         let running = Running::gather(&self.workloads, &sources).await;
         let settings = PruneSettings {
             now,
@@ -176,7 +185,7 @@ impl<S: RetentionStore, N: Notifier, W: Workloads> Handler for Retention<S, N, W
             errors: Vec::new(),
             carried_over: Vec::new(),
         };
-        for (_, repository) in order {
+        for repository in order {
             if !report.carried_over.is_empty()
                 || invocation
                     .deadline
@@ -225,15 +234,16 @@ impl<S: RetentionStore, N: Notifier, W: Workloads> Handler for Retention<S, N, W
             );
             if pruning.unfinished {
                 report.carried_over.push(repository);
-            } else if let Err(failure) = self
-                .store
-                .mark_retention_run(&pruning.repository, clock)
-                .await
-            {
-                // Unmarked, it is simply taken early again next time.
-                error!(%repository, %failure, "the run could not be recorded on the repository");
             }
             report.repositories.push(pruning);
+        }
+        if let Err(failure) = self
+            .cursor
+            .set_next_start(report.carried_over.first().map(String::as_str))
+            .await
+        {
+            // The next run then starts from the first repository again.
+            error!(%failure, "where the next run starts could not be recorded");
         }
         report.outcome = if !report.errors.is_empty()
             || report.repositories.iter().any(|r| !r.failed.is_empty())

@@ -2,13 +2,14 @@
 //! [`retention::Retention`] and run.
 
 use retention::Retention;
-use steward::aws::{AwsWorkloads, Ecr, Sns};
+use steward::aws::{AwsWorkloads, Ecr, Sns, SsmCursor};
 use steward::lambda::Init;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let Init {
         config,
+        http,
         sdk,
         policy,
         refresh,
@@ -20,6 +21,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         store: Ecr::new(&sdk),
         notifier: Sns::new(&sdk, &config.topic_arn),
         workloads: AwsWorkloads::new(&sdk),
+        cursor: SsmCursor::new(&sdk, http, std::env::var(retention::RETENTION_CURSOR).ok()),
         policy,
     };
     steward::lambda::run(&retention, &refresh).await

@@ -6,7 +6,9 @@ use steward::deadline::Deadline;
 use steward::harness::Invoke;
 use steward::policy::{Policy, SourceFormat};
 use steward::retention::ImageRecord;
-use steward::testing::{patched_sample, sample_event, Inbox, MemoryRetention, MemoryWorkloads};
+use steward::testing::{
+    patched_sample, sample_event, Inbox, MemoryCursor, MemoryRetention, MemoryWorkloads,
+};
 use steward::timestamp::DAY;
 
 use super::*;
@@ -47,13 +49,12 @@ fn store() -> MemoryRetention {
         .with("team/app", image(3, 30, &[]))
         .with("team/web", image(4, 2, &["2.0.0"]))
         .with("other/x", image(5, 900, &[]))
-        .marked("team/web", Timestamp(now().0 - DAY))
 }
 
 fn function(
     apply: bool,
     store: MemoryRetention,
-) -> Retention<MemoryRetention, Inbox, MemoryWorkloads> {
+) -> Retention<MemoryRetention, Inbox, MemoryWorkloads, MemoryCursor> {
     Retention {
         policy: Policy::from_text(POLICY, "p.yaml", SourceFormat::Yaml)
             .expect("valid")
@@ -63,6 +64,7 @@ fn function(
         store,
         notifier: Inbox::default(),
         workloads: MemoryWorkloads::default(),
+        cursor: MemoryCursor::default(),
     }
 }
 
@@ -80,7 +82,7 @@ async fn a_dry_run_notifies_what_it_would_delete_and_deletes_nothing() {
         .iter()
         .map(|r| r["repository"].as_str().expect("name"))
         .collect();
-    // Never-run first; other/x has no retention section.
+    // In name order from the start; other/x has no retention section.
     assert_eq!(repositories, ["team/app", "team/web"]);
     assert_eq!(
         answer["repositories"][0]["expired"]
@@ -105,7 +107,11 @@ async fn a_dry_run_notifies_what_it_would_delete_and_deletes_nothing() {
             .contains("`1.0.0`: expires (semver.release: not among the newest 1 of 1.x"),
         "{message}"
     );
-    assert!(retention.store.mark("team/app").is_some());
+    assert_eq!(
+        retention.cursor.get(),
+        None,
+        "the run finished: the next starts at the first"
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -140,7 +146,33 @@ async fn with_little_time_left_repositories_wait_for_the_next_run() {
         serde_json::json!(["team/app", "team/web"])
     );
     assert_eq!(retention.store.digests("team/app").len(), 3);
-    assert!(retention.store.mark("team/app").is_none());
+    assert_eq!(retention.cursor.get().as_deref(), Some("team/app"));
+
+    // The next run starts where this one stopped, and wraps around.
+    let mut next = function(true, store());
+    next.cursor = MemoryCursor::at("team/web");
+    let answer = next
+        .invoke(sample_event("retention-scheduled.json"))
+        .await
+        .expect("handled");
+    let order: Vec<&str> = answer["repositories"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|r| r["repository"].as_str().expect("name"))
+        .collect();
+    assert_eq!(order, ["team/web", "team/app"]);
+    assert_eq!(next.cursor.get(), None);
+}
+
+#[test]
+fn the_cursor_rotates_the_names_from_the_first_at_or_after_it() {
+    let names = || vec!["a".to_string(), "c".to_string(), "e".to_string()];
+    assert_eq!(from_cursor(names(), None), ["a", "c", "e"]);
+    assert_eq!(from_cursor(names(), Some("c")), ["c", "e", "a"]);
+    // A repository deleted since: the next name after it.
+    assert_eq!(from_cursor(names(), Some("d")), ["e", "a", "c"]);
+    assert_eq!(from_cursor(names(), Some("z")), ["a", "c", "e"]);
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -3,6 +3,7 @@
 //! images through.
 
 mod classify;
+mod cursor;
 mod ecr;
 #[cfg(feature = "events")]
 mod event_bus;
@@ -19,12 +20,12 @@ mod sqs;
 mod workloads;
 
 pub use classify::classify;
+pub use cursor::SsmCursor;
 pub use ecr::{Ecr, RegistryCredentials};
 #[cfg(feature = "events")]
 pub use event_bus::EventBus;
 pub use policy_store::{AwsPolicyStore, MAX_POLICY_BYTES};
 pub use registries::{Registries, RegistryReplicator};
-pub use retention::RETENTION_MARK_TAG;
 pub use sdk::{retry_config, sdk_config, timeout_config};
 pub use sns::Sns;
 #[cfg(feature = "sqs")]

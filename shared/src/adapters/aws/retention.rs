@@ -1,10 +1,10 @@
 //! ECR for retention (RetentionStore): DescribeImages for the images and their times,
-//! BatchGetImage only for the manifests whose references DescribeImages does not give,
-//! BatchDeleteImage by digest, and a repository tag that records the last run.
+//! BatchGetImage only for the manifests whose references DescribeImages does not give, and
+//! BatchDeleteImage by digest.
 
 use std::collections::BTreeSet;
 
-use aws_sdk_ecr::types::{ImageIdentifier, Tag};
+use aws_sdk_ecr::types::ImageIdentifier;
 
 use super::classify::classify;
 use super::ecr::Ecr;
@@ -13,9 +13,6 @@ use crate::manifest::{ManifestDoc, DOCKER_LIST, OCI_INDEX, OCI_MANIFEST};
 use crate::ports::{DeleteAnswer, RetentionStore, MAX_DELETE_BATCH};
 use crate::retention::{DeleteFailure, ImageRecord};
 use crate::timestamp::Timestamp;
-
-/// The repository tag that records when retention last finished a run on a repository.
-pub const RETENTION_MARK_TAG: &str = "ecr-steward:retention-run";
 
 /// Image config media types: an image with one of these as its `artifactMediaType` is an
 /// image, not a referrer (signatures and SBOMs carry their own artifact types).
@@ -45,27 +42,6 @@ fn needs_manifest(detail: &aws_sdk_ecr::types::ImageDetail) -> bool {
                     .is_none_or(|artifact| !IMAGE_CONFIGS.contains(&artifact))
         }
         Some(_) => false,
-    }
-}
-
-impl Ecr {
-    async fn repository_arn(&self, repository: &str) -> Result<String, StewardError> {
-        let output = self
-            .client
-            .describe_repositories()
-            .repository_names(repository)
-            .send()
-            .await
-            .map_err(|e| classify(Service::Ecr, e))?;
-        output
-            .repositories()
-            .first()
-            .and_then(|r| r.repository_arn())
-            .map(str::to_string)
-            .ok_or_else(|| StewardError::NotFound {
-                service: Service::Ecr,
-                what: format!("repository {repository}"),
-            })
     }
 }
 
@@ -295,43 +271,6 @@ impl RetentionStore for Ecr {
 
     async fn repository_names(&self) -> Result<Vec<String>, StewardError> {
         crate::ports::ImageCatalog::repositories(self).await
-    }
-
-    async fn retention_mark(&self, repository: &str) -> Result<Option<Timestamp>, StewardError> {
-        let arn = self.repository_arn(repository).await?;
-        let tags = self
-            .client
-            .list_tags_for_resource()
-            .resource_arn(&arn)
-            .send()
-            .await
-            .map_err(|e| classify(Service::Ecr, e))?;
-        Ok(tags
-            .tags()
-            .iter()
-            .find(|tag| tag.key() == RETENTION_MARK_TAG)
-            .and_then(|tag| Timestamp::parse_rfc3339(tag.value())))
-    }
-
-    async fn mark_retention_run(
-        &self,
-        repository: &str,
-        at: Timestamp,
-    ) -> Result<(), StewardError> {
-        let arn = self.repository_arn(repository).await?;
-        let tag = Tag::builder()
-            .key(RETENTION_MARK_TAG)
-            .value(at.to_string())
-            .build()
-            .map_err(|e| StewardError::Internal(format!("a repository tag: {e}")))?;
-        self.client
-            .tag_resource()
-            .resource_arn(arn)
-            .tags(tag)
-            .send()
-            .await
-            .map_err(|e| classify(Service::Ecr, e))?;
-        Ok(())
     }
 }
 

@@ -326,4 +326,122 @@ mod tests {
         assert_eq!(arn_name("arn:aws:ecs:r:1:task/prod/0f1e"), "0f1e");
         assert_eq!(arn_name("arn:aws:ecs:r:1:cluster/prod"), "prod");
     }
+
+    /// Inspector's ListCoverage is not served by moto: its requests are checked here against a
+    /// local server that answers as the API model says (restJson1, `POST /coverage/list`,
+    /// epoch-second timestamps), two pages by `nextToken`.
+    #[tokio::test(flavor = "current_thread")]
+    async fn inspector_asks_for_in_use_ecr_images_and_reads_every_page() {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let hex = "ab".repeat(32);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        let address = listener.local_addr().expect("bound");
+        let resource = |repository: &str, count: i64| {
+            serde_json::json!({
+                "resourceType": "AWS_ECR_CONTAINER_IMAGE",
+                "resourceId": format!("arn:aws:ecr:us-east-1:123456789012:repository/{repository}/sha256:{hex}"),
+                "accountId": "123456789012",
+                "scanType": "PACKAGE",
+                "resourceMetadata": {
+                    "ecrRepository": { "name": repository, "scanFrequency": "CONTINUOUS_SCAN" },
+                    "ecrImage": { "tags": ["1.0.0"], "inUseCount": count, "lastInUseAt": 1764800000 }
+                }
+            })
+        };
+        let pages = [
+            serde_json::json!({ "coveredResources": [resource("team/app", 3)], "nextToken": "page-2" }),
+            serde_json::json!({ "coveredResources": [resource("team/web", 1)] }),
+        ];
+        let server = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            for page in pages {
+                let (stream, _) = listener.accept().expect("a connection");
+                let mut reader = BufReader::new(stream);
+                let mut head = String::new();
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).expect("a header");
+                    if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = value.trim().parse().expect("a length");
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                    head.push_str(&line);
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).expect("the body");
+                seen.push((head, String::from_utf8_lossy(&body).into_owned()));
+                let answer = page.to_string();
+                let mut stream = reader.into_inner();
+                write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                    answer.len()
+                )
+                .expect("answer");
+            }
+            seen
+        });
+        let http = crate::http::client(crate::http::TrustRoots::Bundled).expect("a client");
+        let config = SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .http_client(crate::http::SdkHttpClient::shared(http))
+            .endpoint_url(format!("http://{address}"))
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new(
+                        "testing", "testing", None, None, "test",
+                    ),
+                ),
+            )
+            .build();
+        let running = AwsWorkloads::new(&config)
+            .running_images(UsageSource::Inspector)
+            .await
+            .expect("read");
+        let seen = server.join().expect("the server");
+        assert_eq!(seen.len(), 2);
+        assert!(
+            seen[0].0.starts_with("POST /coverage/list HTTP/1.1"),
+            "{}",
+            seen[0].0
+        );
+        let first: serde_json::Value = serde_json::from_str(&seen[0].1).expect("JSON");
+        assert_eq!(
+            first["filterCriteria"],
+            serde_json::json!({
+                "resourceType": [{ "comparison": "EQUALS", "value": "AWS_ECR_CONTAINER_IMAGE" }],
+                "ecrImageInUseCount": [{ "lowerInclusive": 1 }]
+            })
+        );
+        let second: serde_json::Value = serde_json::from_str(&seen[1].1).expect("JSON");
+        assert_eq!(second["nextToken"], "page-2");
+        let digest = format!("sha256:{hex}");
+        assert_eq!(
+            running,
+            [
+                RunningImage {
+                    reference: format!("team/app@{digest}"),
+                    digest: Some(digest.clone()),
+                    usage: Usage {
+                        source: UsageSource::Inspector,
+                        what: "3 ECS tasks or EKS pods (Inspector)".into(),
+                        last_seen: Some(Timestamp(1764800000)),
+                    },
+                },
+                RunningImage {
+                    reference: format!("team/web@{digest}"),
+                    digest: Some(digest.clone()),
+                    usage: Usage {
+                        source: UsageSource::Inspector,
+                        what: "1 ECS task or EKS pod (Inspector)".into(),
+                        last_seen: Some(Timestamp(1764800000)),
+                    },
+                },
+            ]
+        );
+    }
 }
