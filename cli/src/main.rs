@@ -79,7 +79,7 @@ pub struct PruneArgs {
     format: PruneFormat,
 }
 
-/// What `prune` prints: a table, or one JSON document.
+/// What `prune` and `lifecycle render` print: text, or one JSON document.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PruneFormat {
     Text,
@@ -88,9 +88,8 @@ pub enum PruneFormat {
 
 #[derive(Subcommand)]
 enum LifecycleCommand {
-    /// Print the part of a rule's retention that ECR's lifecycle policy can express, as
-    /// `aws ecr put-lifecycle-policy --lifecycle-policy-text` takes it; what it cannot
-    /// express goes to stderr.
+    /// Render the part of a rule's retention that ECR's lifecycle policy can run without ever
+    /// expiring an image ecr-steward keeps, and say what is left out and why (exit 1).
     Render(LifecycleRenderArgs),
 }
 
@@ -101,6 +100,19 @@ pub struct LifecycleRenderArgs {
     repository: Option<String>,
     #[command(flatten)]
     policy: PolicyArg,
+    /// Write the lifecycle policy document (what `aws ecr put-lifecycle-policy
+    /// --lifecycle-policy-text file://FILE` takes) to FILE; nothing is written when no rule
+    /// can be rendered.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// text: the document and what is left out; json: one document with both.
+    #[arg(long, value_enum, default_value_t = PruneFormat::Text)]
+    format: PruneFormat,
+    /// State that no tagged image in these repositories refers to another (`subject`):
+    /// signatures, SBOMs and attestations are pushed untagged, as cosign, Notation, ORAS and
+    /// buildx push them. Only then can the `untagged` clause be rendered.
+    #[arg(long)]
+    referrers_untagged: bool,
 }
 
 #[derive(Args)]

@@ -976,7 +976,7 @@ mod in_use;
 mod lifecycle;
 mod report;
 pub use in_use::{attach_usage, parse_reference, Named, RunningImage};
-pub use lifecycle::{lifecycle_policy, Lifecycle};
+pub use lifecycle::{lifecycle_policy, Assume, LeftOut, Lifecycle};
 pub use report::{megabytes, DeleteFailure, Pruning};
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 //! - an image with a protected tag, a floating alias, or a tag no clause speaks of is kept;
 //! - a kept image's referrers are kept; the plan covers every image once;
 //! - an image something runs (its `in_use`) is kept, whatever its tags and age;
+//! - what ECR's own lifecycle policy would expire under `lifecycle render`'s document (an
+//!   evaluator of ECR's documented semantics, below) is a subset of what the planner expires;
 //! - the deletion batches delete exactly the expired set, each image after what references it.
 
 // An integration test: a failed step is a failed test, so it may unwrap and expect.
@@ -15,7 +17,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use proptest::prelude::*;
 use steward_core::policy::{Policy, SourceFormat};
 use steward_core::retention::{
-    deletion_batches, plan, tag_scheme_subject, Decision, ImageRecord, Plan, Usage, UsageSource,
+    deletion_batches, lifecycle_policy, plan, tag_scheme_subject, Assume, Decision, ImageRecord,
+    Plan, Usage, UsageSource,
 };
 use steward_core::timestamp::{Timestamp, DAY};
 
@@ -45,10 +48,10 @@ fn retention() -> impl Strategy<Value = String> {
         (count(), count(), days(), any::<bool>()),
         (count(), count()),
         (count(), days()),
-        (days(), days(), any::<bool>()),
+        (days(), days(), any::<bool>(), any::<bool>()),
     )
         .prop_map(
-            |((major, minor, pre_days, released), (versions, revisions), (newest, sha_days), (untagged, pulled, protect))| {
+            |((major, minor, pre_days, released), (versions, revisions), (newest, sha_days), (untagged, pulled, protect, runs))| {
                 let field = |name: &str, value: &str| {
                     if value.is_empty() {
                         String::new()
@@ -75,6 +78,9 @@ fn retention() -> impl Strategy<Value = String> {
                 }
                 if protect {
                     out.push_str(", protect: [stable, 'lts-*']");
+                }
+                if !runs {
+                    out.push_str(", in_use: { lambda: false, ecs: false }");
                 }
                 out.push_str(" }");
                 out
@@ -169,8 +175,13 @@ fn planned(raw: &[Raw], retention: &str) -> (Vec<ImageRecord>, Plan, Policy) {
     );
     let policy = Policy::from_text(&text, "p.yaml", SourceFormat::Yaml)
         .unwrap_or_else(|e| panic!("{text}\n{e}"));
-    let images = records(raw);
+    let mut images = records(raw);
     let rule = &policy.rules[0];
+    let sources = rule.retention.as_ref().expect("set").in_use;
+    if !(sources.lambda || sources.ecs || sources.inspector) {
+        // No source read: nothing is known to run.
+        images.iter_mut().for_each(|image| image.in_use.clear());
+    }
     let plan = plan(
         "r",
         rule,
@@ -181,8 +192,136 @@ fn planned(raw: &[Raw], retention: &str) -> (Vec<ImageRecord>, Plan, Policy) {
     (images, plan, policy)
 }
 
+/// ECR's lifecycle evaluation as AWS documents it ("How lifecycle policies work", "Lifecycle
+/// policy parameters"): rules in `rulePriority` order; a rule's tag filters select an image
+/// when each prefix or pattern matches any one of its tags; an image whose tags a rule selects
+/// cannot be expired by a rule of lower priority; `sinceImagePushed` expires what is older
+/// than the count of days, `imageCountMoreThan` what is beyond the newest N pushed; an image an
+/// index lists is not expired before the index; a referrer goes with its subject. Runs until
+/// nothing more expires (an expired index frees its children for the next evaluation).
+fn ecr_expires(rules: &[serde_json::Value], images: &[ImageRecord], now: i64) -> BTreeSet<String> {
+    let mut rules: Vec<&serde_json::Value> = rules.iter().collect();
+    rules.sort_by_key(|rule| rule["rulePriority"].as_i64());
+    let matches = |selection: &serde_json::Value, image: &ImageRecord| -> bool {
+        let filters = |key: &str| -> Vec<String> {
+            selection[key]
+                .as_array()
+                .map(|list| {
+                    list.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        match selection["tagStatus"].as_str() {
+            Some("untagged") => image.tags.is_empty(),
+            Some("any") => true,
+            _ if image.tags.is_empty() => false,
+            _ => {
+                let prefixes = filters("tagPrefixList");
+                let patterns = filters("tagPatternList");
+                prefixes
+                    .iter()
+                    .all(|p| image.tags.iter().any(|t| t.starts_with(p.as_str())))
+                    && patterns
+                        .iter()
+                        .all(|p| image.tags.iter().any(|t| glob(p, t)))
+            }
+        }
+    };
+    let mut gone: BTreeSet<String> = BTreeSet::new();
+    loop {
+        let present: Vec<&ImageRecord> = images
+            .iter()
+            .filter(|i| !gone.contains(&i.digest))
+            .collect();
+        let listed: BTreeSet<&str> = present
+            .iter()
+            .flat_map(|i| i.children.iter().map(String::as_str))
+            .collect();
+        let here: BTreeSet<&str> = present.iter().map(|i| i.digest.as_str()).collect();
+        let referrer =
+            |image: &ImageRecord| image.subject.as_deref().is_some_and(|s| here.contains(s));
+        let mut claimed: BTreeSet<&str> = BTreeSet::new();
+        let mut expired: BTreeSet<String> = BTreeSet::new();
+        for rule in &rules {
+            let selection = &rule["selection"];
+            let mut selected: Vec<&ImageRecord> = present
+                .iter()
+                .copied()
+                .filter(|i| {
+                    !claimed.contains(i.digest.as_str())
+                        && !listed.contains(i.digest.as_str())
+                        && !referrer(i)
+                })
+                .filter(|i| matches(selection, i))
+                .collect();
+            claimed.extend(selected.iter().map(|i| i.digest.as_str()));
+            let count = selection["countNumber"].as_i64().expect("a count");
+            match selection["countType"].as_str() {
+                Some("sinceImagePushed") => selected.retain(|i| i.pushed_at.0 < now - count * DAY),
+                Some("imageCountMoreThan") => {
+                    selected.sort_by_key(|i| std::cmp::Reverse(i.pushed_at));
+                    selected = selected.into_iter().skip(count as usize).collect();
+                }
+                other => panic!("countType {other:?} is not modelled"),
+            }
+            if rule["action"]["type"] == "expire" {
+                expired.extend(selected.iter().map(|i| i.digest.clone()));
+            }
+        }
+        // Referrers go with their subjects.
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for image in &present {
+                if image.subject.as_ref().is_some_and(|s| expired.contains(s))
+                    && expired.insert(image.digest.clone())
+                {
+                    changed = true;
+                }
+            }
+        }
+        if expired.is_empty() {
+            return gone;
+        }
+        gone.extend(expired);
+    }
+}
+
+/// ECR's `tagPatternList` wildcard: `*` matches any run of characters.
+fn glob(pattern: &str, tag: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == tag,
+        Some((head, rest)) => {
+            tag.starts_with(head)
+                && (0..=tag.len() - head.len()).any(|skip| glob(rest, &tag[head.len() + skip..]))
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn ecr_never_expires_under_the_rendered_policy_what_the_planner_keeps(raw in repository(), retention in retention()) {
+        let (images, plan, policy) = planned(&raw, &retention);
+        let section = policy.rules[0].retention.as_ref().expect("set");
+        let by_planner = plan.expired_digests();
+        // Whatever the repository holds, with nothing assumed of it.
+        let rendered = lifecycle_policy(section, Assume::Nothing);
+        for digest in ecr_expires(rendered.rules(), &images, NOW) {
+            prop_assert!(by_planner.contains(&digest), "ECR expires {} which the planner keeps: {:?}", digest, rendered.policy);
+        }
+        // Where no tagged image has a subject (what the assumption says), its rules too.
+        let untagged_referrers = images.iter().all(|i| i.tags.is_empty() || i.subject.is_none());
+        if untagged_referrers {
+            let rendered = lifecycle_policy(section, Assume::UntaggedReferrers);
+            for digest in ecr_expires(rendered.rules(), &images, NOW) {
+                prop_assert!(by_planner.contains(&digest), "ECR expires {} which the planner keeps: {:?}", digest, rendered.policy);
+            }
+        }
+    }
 
     #[test]
     fn never_expires_what_a_kept_manifest_references(raw in repository(), retention in retention()) {

@@ -662,7 +662,7 @@ _ecr__steward() {
             return 0
             ;;
         ecr__subcmd__steward__subcmd__lifecycle__subcmd__render)
-            opts="-h --repository --policy --help"
+            opts="-h --repository --policy --output --format --referrers-untagged --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -685,6 +685,14 @@ _ecr__steward() {
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o filenames
                     fi
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -12,7 +12,8 @@
 //!
 //! 1. `ecr-steward prune --format json`: the plan, image by image;
 //! 2. `ecr-steward prune --apply`: deletes exactly the planned set;
-//! 3. `ecr-steward lifecycle render`: moto's PutLifecyclePolicy accepts the document;
+//! 3. `ecr-steward lifecycle render`: what it leaves out and why (exit 1), and the document it
+//!    renders when it can, which moto's PutLifecyclePolicy accepts;
 //! 4. a tag pushed between the plan and the deletion keeps its image;
 //! 5. the `retention` binary through the Runtime API: deletes and notifies;
 //! 6. images a Lambda function (a published version, by digest) and an ECS service (by tag) run are
@@ -443,20 +444,50 @@ async fn retention_plans_applies_and_runs_on_its_schedule() {
     kept.sort();
     assert_eq!(digests(&bed, repo).await, kept);
 
-    // ---- 3. the lifecycle policy ECR can run, accepted by PutLifecyclePolicy
-    let (code, rendered, notes) = cli(
+    // ---- 3. the lifecycle policy ECR can run without expiring what the planner keeps
+    let (code, said, _) = cli(
         &bed,
         &policy_file,
         &["lifecycle", "render", "--repository", repo],
     );
-    assert_eq!(code, 0, "{notes}");
-    assert!(notes.contains("SemVer precedence"), "{notes}");
-    let document: Value = serde_json::from_str(&rendered).expect("JSON");
-    assert_eq!(document["rules"][0]["selection"]["tagStatus"], "untagged");
-    assert_eq!(
-        document["rules"][1]["selection"]["tagPrefixList"],
-        json!(["sha-"])
+    assert_eq!(code, 1, "clauses are left out: {said}");
+    assert!(said.contains("nothing rendered"), "{said}");
+    assert!(
+        said.contains(
+            "- git_sha: ECR selects an image when a tag prefix or pattern matches any of its tags"
+        ),
+        "{said}"
     );
+    assert!(said.contains("run, by digest (lambda, ecs)"), "{said}");
+    let quiet_file = dir.path().join("quiet.yaml");
+    std::fs::write(
+        &quiet_file,
+        POLICY.replace(
+            "      protect: [stable, \"lts*\"]",
+            "      protect: [stable, \"lts*\"]\n      in_use: { lambda: false, ecs: false }",
+        ),
+    )
+    .unwrap();
+    let document = dir.path().join("lifecycle.json");
+    let (code, said, _) = cli(
+        &bed,
+        &quiet_file,
+        &[
+            "lifecycle",
+            "render",
+            "--repository",
+            repo,
+            "--referrers-untagged",
+            "--output",
+            document.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 1, "{said}");
+    assert!(said.contains("1 lifecycle rule"), "{said}");
+    let rendered = std::fs::read_to_string(&document).unwrap();
+    let parsed: Value = serde_json::from_str(&rendered).expect("JSON");
+    assert_eq!(parsed["rules"][0]["selection"]["tagStatus"], "untagged");
+    assert_eq!(parsed["rules"].as_array().unwrap().len(), 1);
     let put = bed
         .stack
         .ecr(REGION)

@@ -1,108 +1,162 @@
-//! The part of a retention section that ECR's native lifecycle policy can express, as the
-//! document `put-lifecycle-policy` takes, and in words what it cannot.
+//! The part of a retention section that ECR's native lifecycle policy can run without ever
+//! expiring an image ecr-steward keeps, as the document `put-lifecycle-policy` takes, and each
+//! clause left out with the reason.
+//!
+//! ECR selects an image for a rule when the rule's tag prefixes or patterns match *any* of
+//! its tags, and knows nothing of SemVer order, protected tags, pulls or what runs (AWS,
+//! "Lifecycle policy parameters"). So a rule is rendered only when every image it could
+//! select is one the planner expires too, in every repository. Only the `untagged` clause can
+//! be, and only when neither pulls nor running images keep untagged images, and no image that
+//! carries a tag refers to another (`subject`): ECR deletes an untagged image whatever refers
+//! to it (its referrers go with it), while ecr-steward keeps the subject of a kept referrer.
+//! That last condition is about the repositories, not the policy, so the caller states it
+//! ([`Assume::UntaggedReferrers`]). The test `core/tests/retention_props.rs` checks all this
+//! against an evaluator of ECR's documented semantics on generated repositories and policies.
 
+use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::policy::{Retention, Rule};
+use crate::policy::Retention;
 
-/// A lifecycle policy document and what it leaves out.
+/// A lifecycle policy document and the clauses it leaves out.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Lifecycle {
-    /// `{"rules": [...]}`; no rules when nothing can be expressed.
+    /// `{"rules": [...]}`; no rules when nothing can be rendered safely.
     pub policy: Value,
-    /// What the document does not express (or expresses differently), one sentence each.
-    pub cannot: Vec<String>,
+    /// The clauses of the retention section that are not in `policy`, and why.
+    pub left_out: Vec<LeftOut>,
 }
 
-/// Renders `retention` of `rule` as an ECR lifecycle policy.
-pub fn lifecycle_policy(rule: &Rule, retention: &Retention) -> Lifecycle {
+impl Lifecycle {
+    /// The rules rendered.
+    pub fn rules(&self) -> &[Value] {
+        self.policy["rules"].as_array().map_or(&[], Vec::as_slice)
+    }
+}
+
+/// What the caller knows of its repositories that the policy cannot say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assume {
+    /// Nothing: any image may refer to another, tagged or not.
+    Nothing,
+    /// No image that carries a tag refers to another (`subject`): signatures, SBOMs and
+    /// attestations are pushed untagged (as cosign, Notation, ORAS and buildx push them), or
+    /// with cosign's `sha256-<hex>.sig` tags, which name their image but are no `subject`.
+    UntaggedReferrers,
+}
+
+/// A clause not rendered, and why ECR would expire what ecr-steward keeps under it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LeftOut {
+    /// The clause, as the policy names it (`git_sha`, `semver.keep_per_minor`, …).
+    pub clause: String,
+    /// Why it is not rendered.
+    pub why: String,
+}
+
+fn left_out(clause: &str, why: impl Into<String>) -> LeftOut {
+    LeftOut {
+        clause: clause.into(),
+        why: why.into(),
+    }
+}
+
+/// What keeps untagged images that ECR's `untagged` rule would expire: pulls, what runs.
+fn untagged_keepers(retention: &Retention) -> Vec<String> {
+    let mut keepers = Vec::new();
+    if let Some(days) = retention.keep_pulled_within_days {
+        keepers.push(format!(
+            "pulled within {} days (keep_pulled_within_days)",
+            days.0
+        ));
+    }
+    let sources = retention.in_use;
+    let names: Vec<&str> = [
+        (sources.lambda, "lambda"),
+        (sources.ecs, "ecs"),
+        (sources.inspector, "inspector"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
+    if !names.is_empty() {
+        keepers.push(format!("run, by digest ({})", names.join(", ")));
+    }
+    keepers
+}
+
+/// Renders `retention` as an ECR lifecycle policy that never expires an image the planner
+/// keeps, in repositories where `assume` holds.
+pub fn lifecycle_policy(retention: &Retention, assume: Assume) -> Lifecycle {
     let mut rules = Vec::new();
-    let mut cannot = vec![
-        "ECR expires an image when one of its tags matches a rule, so an image that also carries a tag the policy keeps (a release, a protected tag, a floating alias) can still be expired by a rule below; ecr-steward keeps an image when any of its tags keeps it".to_string(),
-        "ECR does not know a multi-arch index's children or an image's referrers (signatures, SBOMs): they are untagged, and the untagged rule counts them on their own".into(),
-    ];
-    let mut priority = 1;
+    let mut out = Vec::new();
+    let any_tag = "ECR selects an image when a tag prefix or pattern matches any of its tags";
     if let Some(untagged) = &retention.untagged {
-        rules.push(json!({
-            "rulePriority": priority,
-            "description": format!("untagged images older than {} days", untagged.max_age_days.0),
-            "selection": {
-                "tagStatus": "untagged",
-                "countType": "sinceImagePushed",
-                "countUnit": "days",
-                "countNumber": untagged.max_age_days.0,
-            },
-            "action": { "type": "expire" },
-        }));
-        priority += 1;
+        let keepers = untagged_keepers(retention);
+        if keepers.is_empty() && assume == Assume::Nothing {
+            out.push(left_out(
+                "untagged",
+                "ECR deletes an untagged image even when a tagged image refers to it (a signature or SBOM someone tagged), and takes the referrer with it; ecr-steward keeps both. If no tagged image in these repositories has a `subject`, say so with --referrers-untagged",
+            ));
+        } else if keepers.is_empty() {
+            rules.push(json!({
+                "rulePriority": 1,
+                "description": format!("untagged images older than {} days", untagged.max_age_days.0),
+                "selection": {
+                    "tagStatus": "untagged",
+                    "countType": "sinceImagePushed",
+                    "countUnit": "days",
+                    "countNumber": untagged.max_age_days.0,
+                },
+                "action": { "type": "expire" },
+            }));
+        } else {
+            out.push(left_out(
+                "untagged",
+                format!(
+                    "ecr-steward keeps untagged images {}, which ECR's rule cannot tell apart; set `in_use` sources to false and drop keep_pulled_within_days only if nothing runs or pulls untagged images by digest",
+                    keepers.join(" or ")
+                ),
+            ));
+        }
     }
     if let Some(sha) = &retention.git_sha {
-        let prefixes: Vec<&str> = rule
-            .tags
-            .git_sha
-            .as_ref()
-            .map(|g| g.prefixes.iter().map(String::as_str).collect())
-            .unwrap_or_default();
-        let selection = match (sha.keep_newest, sha.max_age_days) {
-            (Some(count), None) => Some((
-                json!({ "countType": "imageCountMoreThan", "countNumber": count.0 }),
-                format!("keep the newest {} commit images", count.0),
-            )),
-            (None, Some(days)) => Some((
-                json!({ "countType": "sinceImagePushed", "countUnit": "days", "countNumber": days.0 }),
-                format!("commit images older than {} days", days.0),
-            )),
-            (Some(_), Some(_)) => {
-                cannot.push("git_sha keeps the newest K *or* those younger than D days; one ECR rule can count or age, not both at once".into());
-                None
-            }
-            (None, None) => None,
-        };
-        if let Some((count, description)) = selection {
-            if prefixes.iter().any(|p| p.is_empty()) {
-                cannot.push("bare git-sha tags (no prefix) have no prefix or wildcard pattern that ECR could select them by".into());
-            }
-            for prefix in prefixes.iter().filter(|p| !p.is_empty()) {
-                let mut selection = json!({ "tagStatus": "tagged", "tagPrefixList": [prefix] });
-                if let (Some(target), Some(extra)) = (selection.as_object_mut(), count.as_object())
-                {
-                    target.extend(extra.clone());
-                }
-                rules.push(json!({
-                    "rulePriority": priority,
-                    "description": format!("{description} (`{prefix}` tags)"),
-                    "selection": selection,
-                    "action": { "type": "expire" },
-                }));
-                priority += 1;
-            }
+        if sha.keep_newest.is_some() || sha.max_age_days.is_some() {
+            out.push(left_out(
+                "git_sha",
+                format!("{any_tag}: a rule on the commit tags' prefix would also expire every release that carries its commit tag too (as docker/metadata-action tags them), which ecr-steward keeps"),
+            ));
         }
     }
     if let Some(semver) = &retention.semver {
         if semver.keep_per_major.is_some() || semver.keep_per_minor.is_some() {
-            cannot.push("SemVer releases per major or major.minor line: ECR counts images by tag prefix in push order, not by SemVer precedence, and has no per-line counts".into());
+            out.push(left_out(
+                "semver",
+                "ECR counts images by tag prefix in push order, not by SemVer precedence per major or major.minor line",
+            ));
         }
         if semver.prerelease.is_some() {
-            cannot.push("pre-releases: ECR's tag patterns cannot tell a SemVer pre-release from another tag with a '-', nor know that its release exists".into());
+            out.push(left_out(
+                "semver.prerelease",
+                format!("{any_tag}, and its patterns cannot tell a SemVer pre-release from another tag with a '-', nor know that its release exists"),
+            ));
         }
     }
     if retention.upstream.is_some() {
-        cannot.push("upstream versions and revisions (8.0.12-c15): ordered by version then revision, which ECR cannot".into());
-    }
-    if !retention.protect.is_empty() {
-        cannot.push(format!(
-            "protected tags ({}) and floating aliases: ECR has no exemption; its rules may expire their images",
-            retention.protect.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+        out.push(left_out(
+            "upstream",
+            "upstream versions and revisions (8.0.12-c15) are ordered by version, then revision, which ECR cannot",
         ));
     }
-    if retention.keep_pulled_within_days.is_some() {
-        cannot.push(
-            "keep_pulled_within_days: ECR lifecycle rules count pushes only, not pulls".into(),
-        );
+    if retention.quarantine.is_some() {
+        out.push(left_out(
+            "quarantine",
+            format!("{any_tag}: a rule on `quarantine-` would also expire a quarantined image that was tagged again since"),
+        ));
     }
     Lifecycle {
         policy: json!({ "rules": rules }),
-        cannot,
+        left_out: out,
     }
 }
 
@@ -111,35 +165,56 @@ mod tests {
     use super::*;
     use crate::policy::{Policy, SourceFormat};
 
-    #[test]
-    fn renders_what_ecr_can_count_and_says_what_it_cannot() {
+    fn render(retention: &str) -> Lifecycle {
+        render_assuming(retention, Assume::UntaggedReferrers)
+    }
+
+    fn render_assuming(retention: &str, assume: Assume) -> Lifecycle {
         let policy = Policy::from_text(
-            "version: 1\nrules:\n  - tags: { semver: {}, git_sha: { prefixes: ['sha-', ''] } }\n    retention:\n      semver: { keep_per_minor: 2 }\n      git_sha: { keep_newest: 10 }\n      untagged: { max_age_days: 7 }\n      protect: [stable]\n",
+            &format!("version: 1\nrules:\n  - tags: {{ semver: {{}}, git_sha: {{ prefixes: ['sha-'] }} }}\n    retention: {retention}\n"),
             "p.yaml",
             SourceFormat::Yaml,
         )
         .expect("valid");
-        let rule = &policy.rules[0];
-        let rendered = lifecycle_policy(rule, rule.retention.as_ref().expect("set"));
+        lifecycle_policy(policy.rules[0].retention.as_ref().expect("set"), assume)
+    }
+
+    #[test]
+    fn only_what_can_never_expire_a_kept_image_is_rendered() {
+        let rendered = render("{ semver: { keep_per_minor: 2 }, git_sha: { keep_newest: 10 }, untagged: { max_age_days: 7 }, in_use: { lambda: false, ecs: false } }");
         assert_eq!(
-            rendered.policy["rules"],
-            json!([
-                {"rulePriority": 1, "description": "untagged images older than 7 days",
+            rendered.rules(),
+            [
+                json!({"rulePriority": 1, "description": "untagged images older than 7 days",
                  "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 7},
-                 "action": {"type": "expire"}},
-                {"rulePriority": 2, "description": "keep the newest 10 commit images (`sha-` tags)",
-                 "selection": {"tagStatus": "tagged", "tagPrefixList": ["sha-"], "countType": "imageCountMoreThan", "countNumber": 10},
-                 "action": {"type": "expire"}}
-            ])
+                 "action": {"type": "expire"}})
+            ]
         );
-        let notes = rendered.cannot.join("\n");
-        for expected in [
-            "SemVer precedence",
-            "bare git-sha",
-            "protected tags (stable)",
-            "children",
-        ] {
-            assert!(notes.contains(expected), "{expected}: {notes}");
-        }
+        let clauses: Vec<&str> = rendered
+            .left_out
+            .iter()
+            .map(|l| l.clause.as_str())
+            .collect();
+        assert_eq!(clauses, ["git_sha", "semver"]);
+        assert!(rendered.left_out[0].why.contains("metadata-action"));
+        let unsure = render_assuming(
+            "{ untagged: { max_age_days: 7 }, in_use: { lambda: false, ecs: false } }",
+            Assume::Nothing,
+        );
+        assert!(unsure.rules().is_empty());
+        assert!(unsure.left_out[0].why.contains("--referrers-untagged"));
+    }
+
+    #[test]
+    fn untagged_images_that_run_or_are_pulled_keep_the_untagged_rule_out() {
+        let rendered = render("{ untagged: { max_age_days: 7 } }");
+        assert!(rendered.rules().is_empty());
+        assert_eq!(rendered.left_out[0].clause, "untagged");
+        assert!(rendered.left_out[0]
+            .why
+            .contains("run, by digest (lambda, ecs)"));
+        let rendered = render("{ untagged: { max_age_days: 7 }, keep_pulled_within_days: 30, in_use: { lambda: false, ecs: false } }");
+        assert!(rendered.rules().is_empty());
+        assert!(rendered.left_out[0].why.contains("pulled within 30 days"));
     }
 }
