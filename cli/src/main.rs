@@ -108,9 +108,10 @@ pub struct LifecycleRenderArgs {
     /// text: the document and what is left out; json: one document with both.
     #[arg(long, value_enum, default_value_t = PruneFormat::Text)]
     format: PruneFormat,
-    /// State that no tagged image in these repositories refers to another (`subject`):
-    /// signatures, SBOMs and attestations are pushed untagged, as cosign, Notation, ORAS and
-    /// buildx push them. Only then can the `untagged` clause be rendered.
+    /// State that every referrer in these repositories (an image with a `subject`, or a
+    /// cosign `sha256-<hex>.sig` tag) carries no other tag and is listed by no index, as
+    /// cosign, Notation and ORAS push signatures and SBOMs. Only then can the `untagged`
+    /// clause be rendered.
     #[arg(long)]
     referrers_untagged: bool,
 }

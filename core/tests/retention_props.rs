@@ -313,8 +313,14 @@ proptest! {
         for digest in ecr_expires(rendered.rules(), &images, NOW) {
             prop_assert!(by_planner.contains(&digest), "ECR expires {} which the planner keeps: {:?}", digest, rendered.policy);
         }
-        // Where no tagged image has a subject (what the assumption says), its rules too.
-        let untagged_referrers = images.iter().all(|i| i.tags.is_empty() || i.subject.is_none());
+        // Where every referrer (a `subject`, or a cosign tag) carries no other tag and is in
+        // no index (what the assumption says), its rules too.
+        let listed: BTreeSet<&String> = images.iter().flat_map(|i| &i.children).collect();
+        let untagged_referrers = images.iter().all(|i| {
+            let by_tag = i.tags.iter().any(|t| tag_scheme_subject(t).is_some());
+            !(i.subject.is_some() || by_tag)
+                || (i.tags.iter().all(|t| tag_scheme_subject(t).is_some()) && !listed.contains(&i.digest))
+        });
         if untagged_referrers {
             let rendered = lifecycle_policy(section, Assume::UntaggedReferrers);
             for digest in ecr_expires(rendered.rules(), &images, NOW) {

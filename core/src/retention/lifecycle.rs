@@ -6,9 +6,11 @@
 //! its tags, and knows nothing of SemVer order, protected tags, pulls or what runs (AWS,
 //! "Lifecycle policy parameters"). So a rule is rendered only when every image it could
 //! select is one the planner expires too, in every repository. Only the `untagged` clause can
-//! be, and only when neither pulls nor running images keep untagged images, and no image that
-//! carries a tag refers to another (`subject`): ECR deletes an untagged image whatever refers
-//! to it (its referrers go with it), while ecr-steward keeps the subject of a kept referrer.
+//! be, and only when neither pulls nor running images keep untagged images, and every
+//! referrer (an image with a `subject`, or with cosign's `sha256-<hex>.sig` tag) carries no
+//! other tag and is listed by no index: ECR deletes an untagged image whatever refers to it,
+//! while ecr-steward keeps the subject of a referrer it keeps (for a tag of its own, or as an
+//! index's child).
 //! That last condition is about the repositories, not the policy, so the caller states it
 //! ([`Assume::UntaggedReferrers`]). The test `core/tests/retention_props.rs` checks all this
 //! against an evaluator of ECR's documented semantics on generated repositories and policies.
@@ -39,9 +41,9 @@ impl Lifecycle {
 pub enum Assume {
     /// Nothing: any image may refer to another, tagged or not.
     Nothing,
-    /// No image that carries a tag refers to another (`subject`): signatures, SBOMs and
-    /// attestations are pushed untagged (as cosign, Notation, ORAS and buildx push them), or
-    /// with cosign's `sha256-<hex>.sig` tags, which name their image but are no `subject`.
+    /// Every referrer (an image with a `subject`, or with cosign's `sha256-<hex>.sig` tag)
+    /// carries no other tag and is listed by no index: signatures, SBOMs and attestations are
+    /// pushed on their own, as cosign, Notation and ORAS push them.
     UntaggedReferrers,
 }
 
@@ -96,7 +98,7 @@ pub fn lifecycle_policy(retention: &Retention, assume: Assume) -> Lifecycle {
         if keepers.is_empty() && assume == Assume::Nothing {
             out.push(left_out(
                 "untagged",
-                "ECR deletes an untagged image even when a tagged image refers to it (a signature or SBOM someone tagged), and takes the referrer with it; ecr-steward keeps both. If no tagged image in these repositories has a `subject`, say so with --referrers-untagged",
+                "ECR deletes an untagged image even when an image it keeps refers to it (a signature or SBOM someone tagged, or that an index lists), and takes the referrer with it; ecr-steward keeps both. If every referrer in these repositories carries no tag but cosign's and is in no index, say so with --referrers-untagged",
             ));
         } else if keepers.is_empty() {
             rules.push(json!({
