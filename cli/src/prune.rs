@@ -246,6 +246,8 @@ mod tests {
             children: vec![],
             subject: None,
             in_use: vec![],
+            status: ImageStatus::Active,
+            archived_at: None,
         };
         let mut index = image(1, 3, &["2.3.1", "2.3", "2"]);
         index.children = vec![image(2, 3, &[]).digest, image(3, 3, &[]).digest];

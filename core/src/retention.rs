@@ -40,6 +40,35 @@ pub struct ImageRecord {
     pub subject: Option<String>,
     /// What runs it, as the policy's `in_use` sources report; kept whatever its age.
     pub in_use: Vec<Usage>,
+    /// Its storage: active (standard), archived, or being restored.
+    pub status: ImageStatus,
+    /// When it was last archived, as ECR reports it.
+    pub archived_at: Option<Timestamp>,
+}
+
+/// Where an image is, as ECR's `imageStatus` says: the archive storage class cannot be
+/// pulled or scanned; restoring takes up to about 20 minutes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageStatus {
+    /// In the standard storage class: pullable.
+    #[default]
+    Active,
+    /// In the archive storage class.
+    Archived,
+    /// Being restored from the archive.
+    Activating,
+}
+
+impl ImageStatus {
+    /// `active`, `archived`, `activating`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Archived => "archived",
+            Self::Activating => "activating",
+        }
+    }
 }
 
 /// A source of "this image runs" (the policy's `retention.in_use`).
@@ -119,6 +148,9 @@ pub enum Clause {
     /// `quarantine.max_age_days`: enforce mode's `quarantine-*` tag.
     #[serde(rename = "quarantine")]
     Quarantine,
+    /// `archive`: expired images go to the archive first; deleted after `delete_after_days`.
+    #[serde(rename = "archive")]
+    Archive,
     /// `untagged.max_age_days`.
     #[serde(rename = "untagged")]
     Untagged,
@@ -147,6 +179,7 @@ impl Clause {
             Self::Pulled => "pulled",
             Self::InUse => "in-use",
             Self::Quarantine => "quarantine",
+            Self::Archive => "archive",
             Self::Untagged => "untagged",
             Self::IndexChild => "index-child",
             Self::Referrer => "referrer",
@@ -185,12 +218,14 @@ impl std::fmt::Display for Reason {
     }
 }
 
-/// Keep or expire.
+/// Keep, archive or expire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
-    /// The image stays.
+    /// The image stays where it is (in the archive, if it is archived).
     Keep,
+    /// The image is to be moved to the archive storage class (the policy's `archive`).
+    Archive,
     /// The image is to be deleted.
     Expire,
 }
@@ -206,7 +241,9 @@ pub struct PlannedImage {
     pub pushed_at: Timestamp,
     /// Its size, as ECR reports it.
     pub size_bytes: Option<u64>,
-    /// Keep or expire.
+    /// Active, archived or activating.
+    pub status: ImageStatus,
+    /// Keep, archive or expire.
     pub decision: Decision,
     /// Kept: what keeps it (every keeping tag or reference). Expired: why each tag expires.
     pub reasons: Vec<Reason>,
@@ -238,9 +275,24 @@ impl Plan {
         self.expired().map(|image| image.digest.clone()).collect()
     }
 
-    /// How many images are kept.
+    /// The images to archive.
+    pub fn to_archive(&self) -> impl Iterator<Item = &PlannedImage> {
+        self.images
+            .iter()
+            .filter(|image| image.decision == Decision::Archive)
+    }
+
+    /// The digests to archive.
+    pub fn archive_digests(&self) -> BTreeSet<String> {
+        self.to_archive().map(|image| image.digest.clone()).collect()
+    }
+
+    /// How many images are kept (archived ones that stay archived among them).
     pub fn kept_count(&self) -> usize {
-        self.images.len() - self.expired().count()
+        self.images
+            .iter()
+            .filter(|image| image.decision == Decision::Keep)
+            .count()
     }
 
     /// The bytes ECR reports for the expired images.
@@ -490,6 +542,7 @@ pub fn plan(
     }
 
     // What only follows expired images goes with them.
+    let followers: BTreeSet<&str> = follows.clone();
     for digest in follows {
         let mut reasons = Vec::new();
         for parent in parents.get(digest).into_iter().flatten() {
@@ -523,21 +576,29 @@ pub fn plan(
             let digest = image.digest.as_str();
             let (decision, reasons) = match kept.get(digest) {
                 Some(reasons) => (Decision::Keep, reasons.clone()),
-                None => (
-                    Decision::Expire,
-                    expired.get(digest).cloned().unwrap_or_default(),
-                ),
+                // Decided below, as what it follows is.
+                None if followers.contains(digest) => {
+                    (Decision::Expire, expired.get(digest).cloned().unwrap_or_default())
+                }
+                None => {
+                    let reasons = expired.get(digest).cloned().unwrap_or_default();
+                    storage_step(retention, image, now, reasons)
+                }
             };
             PlannedImage {
                 digest: image.digest.clone(),
                 tags: image.tags.clone(),
                 pushed_at: image.pushed_at,
                 size_bytes: image.size_bytes,
+                status: image.status,
                 decision,
                 reasons,
             }
         })
         .collect();
+    planned.dedup_by(|a, b| a.digest == b.digest);
+    follow(&mut planned, &followers, &references);
+    settle(&mut planned, &references);
     planned.sort_by(|a, b| {
         b.pushed_at
             .cmp(&a.pushed_at)
@@ -549,6 +610,202 @@ pub fn plan(
         rule: rule.name.clone(),
         now,
         images: planned,
+    }
+}
+
+/// An image that only follows others (an untagged child of expired indexes, an untagged
+/// referrer of an expired image) ends where the most available of them ends: deleted with
+/// them, archived with them (staying archived if it is), never apart. Decided leaders first;
+/// one whose leaders never settle is kept.
+fn follow(
+    planned: &mut [PlannedImage],
+    followers: &BTreeSet<&str>,
+    references: &BTreeMap<&str, Vec<(&str, Clause)>>,
+) {
+    let index: BTreeMap<String, usize> = planned
+        .iter()
+        .enumerate()
+        .map(|(i, image)| (image.digest.clone(), i))
+        .collect();
+    // follower → its leaders: the indexes that list it, the subjects it refers to.
+    let mut leaders: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (from, targets) in references {
+        let Some(&from) = index.get(*from) else {
+            continue;
+        };
+        for (to, clause) in targets {
+            let Some(&to) = index.get(*to) else {
+                continue;
+            };
+            let (follower, leader) = match clause {
+                Clause::IndexChild => (to, from),
+                _ => (from, to),
+            };
+            if followers.contains(planned[follower].digest.as_str()) {
+                leaders.entry(follower).or_default().push(leader);
+            }
+        }
+    }
+    let mut open: BTreeSet<usize> = leaders.keys().copied().collect();
+    loop {
+        let ready: Vec<usize> = open
+            .iter()
+            .copied()
+            .filter(|f| leaders[f].iter().all(|l| !open.contains(l)))
+            .collect();
+        if ready.is_empty() {
+            break;
+        }
+        for follower in ready {
+            open.remove(&follower);
+            let Some(strongest) = leaders[&follower]
+                .iter()
+                .copied()
+                .max_by_key(|l| level(&planned[*l]))
+            else {
+                continue;
+            };
+            let target = level(&planned[strongest]);
+            let other = short(&planned[strongest].digest).to_string();
+            let image = &mut planned[follower];
+            match (target, image.status) {
+                (0, _) => {}
+                (1, ImageStatus::Active) => image.decision = Decision::Archive,
+                (1, _) => {
+                    image.decision = Decision::Keep;
+                    image.reasons = vec![Reason::new(
+                        Clause::Archive,
+                        None,
+                        format!("stays archived with {other}"),
+                    )];
+                }
+                _ => {
+                    image.decision = Decision::Keep;
+                    image.reasons = vec![Reason::new(
+                        Clause::Archive,
+                        None,
+                        format!("kept with {other}"),
+                    )];
+                }
+            }
+        }
+    }
+    for follower in open {
+        planned[follower].decision = Decision::Keep;
+        planned[follower].reasons = vec![Reason::new(
+            Clause::NoClause,
+            None,
+            "its references could not be settled: kept".into(),
+        )];
+    }
+}
+
+/// Where a decision leaves an image: 2 where it is and pullable, 1 in the archive (archived
+/// now, or kept while archived), 0 deleted.
+fn level(image: &PlannedImage) -> u8 {
+    match (image.decision, image.status) {
+        (Decision::Expire, _) => 0,
+        (Decision::Archive, _)
+        | (Decision::Keep, ImageStatus::Archived | ImageStatus::Activating) => 1,
+        (Decision::Keep, _) => 2,
+    }
+}
+
+/// Makes the decisions agree along references after the storage step: what a manifest
+/// references (an index's child, a referrer's subject) is kept at least as well as the
+/// manifest (never deleted while it stays, never archived while it is not). Raised to the
+/// archive, an archived image just stays there.
+fn settle(planned: &mut [PlannedImage], references: &BTreeMap<&str, Vec<(&str, Clause)>>) {
+    let index: BTreeMap<String, usize> = planned
+        .iter()
+        .enumerate()
+        .map(|(i, image)| (image.digest.clone(), i))
+        .collect();
+    // (stronger-or-equal, than): the first is raised to the second's decision when weaker.
+    let mut edges: Vec<(usize, usize, Clause)> = Vec::new();
+    for (from, targets) in references {
+        let Some(&from) = index.get(*from) else {
+            continue;
+        };
+        for (to, clause) in targets {
+            let Some(&to) = index.get(*to) else {
+                continue;
+            };
+            edges.push((to, from, *clause));
+        }
+    }
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for &(weak, strong, clause) in &edges {
+            let target = level(&planned[strong]);
+            if level(&planned[weak]) >= target {
+                continue;
+            }
+            let other = short(&planned[strong].digest).to_string();
+            let (decision, detail) = match (target, planned[weak].status) {
+                (1, ImageStatus::Archived) => {
+                    (Decision::Keep, format!("stays archived with {other}"))
+                }
+                (1, _) => (Decision::Archive, format!("archived with {other}")),
+                _ => (Decision::Keep, format!("kept with {other}")),
+            };
+            let image = &mut planned[weak];
+            if image.decision == decision {
+                // An archived image kept: in the archive already, as far as it can be raised.
+                continue;
+            }
+            image.decision = decision;
+            image.reasons = vec![Reason::new(clause, None, detail)];
+            changed = true;
+        }
+    }
+}
+
+/// What happens to an image the clauses expire, by where it is. With `archive`: an active one
+/// is archived; an archived one is deleted once it has been archived `delete_after_days`,
+/// else it stays archived; one being restored is left to finish (not archived again under
+/// the user's hands). Without `archive`: it is deleted wherever it is.
+fn storage_step(
+    retention: &Retention,
+    image: &ImageRecord,
+    now: Timestamp,
+    mut reasons: Vec<Reason>,
+) -> (Decision, Vec<Reason>) {
+    let archive = |detail: String| Reason::new(Clause::Archive, None, detail);
+    match (image.status, &retention.archive) {
+        (_, None) => (Decision::Expire, reasons),
+        (ImageStatus::Activating, Some(_)) => (
+            Decision::Keep,
+            vec![archive(
+                "being restored from the archive: not archived again this run".into(),
+            )],
+        ),
+        (ImageStatus::Active, Some(_)) => (Decision::Archive, reasons),
+        (ImageStatus::Archived, Some(section)) => {
+            let since = image.archived_at.map(|at| at.days_until(now));
+            match (section.delete_after_days, since) {
+                (Some(days), Some(since)) if since >= i64::from(days.0) => {
+                    reasons.push(archive(format!(
+                        "archived {since} days ago, at least {} days",
+                        days.0
+                    )));
+                    (Decision::Expire, reasons)
+                }
+                (Some(days), since) => (
+                    Decision::Keep,
+                    vec![archive(format!(
+                        "stays archived: archived {} ago, deleted after {} days",
+                        since.map_or("an unknown time".to_string(), |d| format!("{d} days")),
+                        days.0
+                    ))],
+                ),
+                (None, _) => (
+                    Decision::Keep,
+                    vec![archive("stays archived (no delete_after_days)".into())],
+                ),
+            }
+        }
     }
 }
 

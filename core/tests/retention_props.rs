@@ -18,6 +18,7 @@ use proptest::prelude::*;
 use steward_core::policy::{Policy, SourceFormat};
 use steward_core::retention::{
     deletion_batches, lifecycle_policy, plan, tag_scheme_subject, Assume, Decision, ImageRecord,
+    ImageStatus,
     Plan, Usage, UsageSource,
 };
 use steward_core::timestamp::{Timestamp, DAY};
@@ -49,9 +50,10 @@ fn retention() -> impl Strategy<Value = String> {
         (count(), count()),
         (count(), days()),
         (days(), days(), any::<bool>(), any::<bool>()),
+        prop_oneof![Just(None), Just(Some(String::new())), (90u16..200).prop_map(|d| Some(d.to_string()))],
     )
         .prop_map(
-            |((major, minor, pre_days, released), (versions, revisions), (newest, sha_days), (untagged, pulled, protect, runs))| {
+            |((major, minor, pre_days, released), (versions, revisions), (newest, sha_days), (untagged, pulled, protect, runs), archive)| {
                 let field = |name: &str, value: &str| {
                     if value.is_empty() {
                         String::new()
@@ -82,6 +84,11 @@ fn retention() -> impl Strategy<Value = String> {
                 if !runs {
                     out.push_str(", in_use: { lambda: false, ecs: false }");
                 }
+                match archive.as_deref() {
+                    Some("") => out.push_str(", archive: {}"),
+                    Some(days) => out.push_str(&format!(", archive: {{ delete_after_days: {days} }}")),
+                    None => {}
+                }
                 out.push_str(" }");
                 out
             },
@@ -97,6 +104,9 @@ struct Raw {
     subject: Option<usize>,
     subject_by_tag: bool,
     running: bool,
+    /// 0: archived `archived_days` ago; 1: being restored; else active.
+    storage: u8,
+    archived_days: i64,
 }
 
 fn repository() -> impl Strategy<Value = Vec<Raw>> {
@@ -110,9 +120,10 @@ fn repository() -> impl Strategy<Value = Vec<Raw>> {
             any::<bool>(),
             0u8..4,
             0u8..8,
+            (0u8..6, 0i64..300),
         )
             .prop_map(
-                |(tags, age_days, pulled_days, children, subject, by_tag, shape, running)| Raw {
+                |(tags, age_days, pulled_days, children, subject, by_tag, shape, running, (storage, archived_days))| Raw {
                     tags,
                     age_days,
                     pulled_days,
@@ -121,6 +132,8 @@ fn repository() -> impl Strategy<Value = Vec<Raw>> {
                     subject: if shape == 1 { subject } else { None },
                     subject_by_tag: by_tag,
                     running: running == 0,
+                    storage,
+                    archived_days,
                 },
             ),
         1..30,
@@ -164,6 +177,13 @@ fn records(raw: &[Raw]) -> Vec<ImageRecord> {
                 } else {
                     vec![]
                 },
+                status: match r.storage {
+                    0 => ImageStatus::Archived,
+                    1 => ImageStatus::Activating,
+                    _ => ImageStatus::Active,
+                },
+                // Archived after its push.
+                archived_at: (r.storage == 0).then(|| Timestamp(NOW - r.archived_days.min(r.age_days) * DAY)),
             }
         })
         .collect()
@@ -193,24 +213,23 @@ fn planned(raw: &[Raw], retention: &str) -> (Vec<ImageRecord>, Plan, Policy) {
 }
 
 /// ECR's lifecycle evaluation as AWS documents it ("How lifecycle policies work", "Lifecycle
-/// policy parameters"): rules in `rulePriority` order; a rule's tag filters select an image
-/// when each prefix or pattern matches any one of its tags; an image whose tags a rule selects
-/// cannot be expired by a rule of lower priority; `sinceImagePushed` expires what is older
-/// than the count of days, `imageCountMoreThan` what is beyond the newest N pushed; an image an
-/// index lists is not expired before the index; a referrer goes with its subject. Runs until
-/// nothing more expires (an expired index frees its children for the next evaluation).
-fn ecr_expires(rules: &[serde_json::Value], images: &[ImageRecord], now: i64) -> BTreeSet<String> {
+/// policy parameters"): rules in `rulePriority` order; a rule applies to the images of its
+/// `storageClass` (standard by default: active images; archive: archived ones; one being
+/// restored is in neither); its tag filters select an image when each prefix or pattern
+/// matches any one of its tags; an image whose tags a rule selects cannot be expired by a rule
+/// of lower priority; `sinceImagePushed` takes what is older than the count of days,
+/// `sinceImageTransitioned` what was archived longer ago, `imageCountMoreThan` what is beyond
+/// the newest N pushed; an image an index lists is not expired before the index; a referrer
+/// goes with its subject. Runs until nothing more changes (an expired index frees its
+/// children for the next evaluation). Returns (expired, moved to the archive).
+fn ecr_applies(rules: &[serde_json::Value], images: &[ImageRecord], now: i64) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut rules: Vec<&serde_json::Value> = rules.iter().collect();
     rules.sort_by_key(|rule| rule["rulePriority"].as_i64());
     let matches = |selection: &serde_json::Value, image: &ImageRecord| -> bool {
         let filters = |key: &str| -> Vec<String> {
             selection[key]
                 .as_array()
-                .map(|list| {
-                    list.iter()
-                        .filter_map(|v| v.as_str().map(String::from))
-                        .collect()
-                })
+                .map(|list| list.iter().filter_map(|v| v.as_str().map(String::from)).collect())
                 .unwrap_or_default()
         };
         match selection["tagStatus"].as_str() {
@@ -220,72 +239,86 @@ fn ecr_expires(rules: &[serde_json::Value], images: &[ImageRecord], now: i64) ->
             _ => {
                 let prefixes = filters("tagPrefixList");
                 let patterns = filters("tagPatternList");
-                prefixes
-                    .iter()
-                    .all(|p| image.tags.iter().any(|t| t.starts_with(p.as_str())))
-                    && patterns
-                        .iter()
-                        .all(|p| image.tags.iter().any(|t| glob(p, t)))
+                prefixes.iter().all(|p| image.tags.iter().any(|t| t.starts_with(p.as_str())))
+                    && patterns.iter().all(|p| image.tags.iter().any(|t| glob(p, t)))
             }
         }
     };
     let mut gone: BTreeSet<String> = BTreeSet::new();
+    let mut moved: BTreeSet<String> = BTreeSet::new();
     loop {
-        let present: Vec<&ImageRecord> = images
+        let present: Vec<ImageRecord> = images
             .iter()
             .filter(|i| !gone.contains(&i.digest))
+            .map(|i| {
+                let mut image = i.clone();
+                if moved.contains(&image.digest) {
+                    image.status = ImageStatus::Archived;
+                    image.archived_at = Some(Timestamp(now));
+                }
+                image
+            })
             .collect();
-        let listed: BTreeSet<&str> = present
-            .iter()
-            .flat_map(|i| i.children.iter().map(String::as_str))
-            .collect();
+        let listed: BTreeSet<&str> = present.iter().flat_map(|i| i.children.iter().map(String::as_str)).collect();
         let here: BTreeSet<&str> = present.iter().map(|i| i.digest.as_str()).collect();
-        let referrer =
-            |image: &ImageRecord| image.subject.as_deref().is_some_and(|s| here.contains(s));
+        let referrer = |image: &ImageRecord| {
+            image.subject.as_deref().is_some_and(|s| here.contains(s))
+        };
         let mut claimed: BTreeSet<&str> = BTreeSet::new();
         let mut expired: BTreeSet<String> = BTreeSet::new();
+        let mut transitioned: BTreeSet<String> = BTreeSet::new();
         for rule in &rules {
             let selection = &rule["selection"];
+            let class = match selection["storageClass"].as_str() {
+                Some("archive") => ImageStatus::Archived,
+                _ => ImageStatus::Active,
+            };
             let mut selected: Vec<&ImageRecord> = present
                 .iter()
-                .copied()
-                .filter(|i| {
-                    !claimed.contains(i.digest.as_str())
-                        && !listed.contains(i.digest.as_str())
-                        && !referrer(i)
-                })
+                .filter(|i| i.status == class)
+                .filter(|i| !claimed.contains(i.digest.as_str()) && !listed.contains(i.digest.as_str()) && !referrer(i))
                 .filter(|i| matches(selection, i))
                 .collect();
             claimed.extend(selected.iter().map(|i| i.digest.as_str()));
             let count = selection["countNumber"].as_i64().expect("a count");
             match selection["countType"].as_str() {
                 Some("sinceImagePushed") => selected.retain(|i| i.pushed_at.0 < now - count * DAY),
+                Some("sinceImageTransitioned") => {
+                    selected.retain(|i| i.archived_at.is_some_and(|at| at.0 < now - count * DAY))
+                }
                 Some("imageCountMoreThan") => {
                     selected.sort_by_key(|i| std::cmp::Reverse(i.pushed_at));
                     selected = selected.into_iter().skip(count as usize).collect();
                 }
                 other => panic!("countType {other:?} is not modelled"),
             }
-            if rule["action"]["type"] == "expire" {
-                expired.extend(selected.iter().map(|i| i.digest.clone()));
-            }
+            let into = match rule["action"]["type"].as_str() {
+                Some("expire") => &mut expired,
+                Some("transition") => &mut transitioned,
+                other => panic!("action {other:?} is not modelled"),
+            };
+            into.extend(selected.iter().map(|i| i.digest.clone()));
         }
         // Referrers go with their subjects.
         let mut changed = true;
         while changed {
             changed = false;
             for image in &present {
-                if image.subject.as_ref().is_some_and(|s| expired.contains(s))
-                    && expired.insert(image.digest.clone())
-                {
+                let Some(subject) = &image.subject else { continue };
+                if expired.contains(subject) && expired.insert(image.digest.clone()) {
+                    changed = true;
+                }
+                if transitioned.contains(subject) && image.status == ImageStatus::Active && transitioned.insert(image.digest.clone()) {
                     changed = true;
                 }
             }
         }
-        if expired.is_empty() {
-            return gone;
+        transitioned.retain(|d| !moved.contains(d));
+        if expired.is_empty() && transitioned.is_empty() {
+            return (gone, moved);
         }
         gone.extend(expired);
+        moved.extend(transitioned);
     }
 }
 
@@ -300,6 +333,19 @@ fn glob(pattern: &str, tag: &str) -> bool {
     }
 }
 
+fn planned_image<'p>(plan: &'p Plan, digest: &str) -> Option<&'p steward_core::retention::PlannedImage> {
+    plan.images.iter().find(|i| i.digest == digest)
+}
+
+/// 2: stays pullable; 1: in the archive (archived now, or kept there); 0: deleted.
+fn level(image: &steward_core::retention::PlannedImage) -> u8 {
+    match (image.decision, image.status) {
+        (Decision::Expire, _) => 0,
+        (Decision::Archive, _) | (Decision::Keep, ImageStatus::Archived | ImageStatus::Activating) => 1,
+        (Decision::Keep, _) => 2,
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -308,11 +354,22 @@ proptest! {
         let (images, plan, policy) = planned(&raw, &retention);
         let section = policy.rules[0].retention.as_ref().expect("set");
         let by_planner = plan.expired_digests();
+        let by_planner_archive = plan.archive_digests();
+        let check = |rendered: &steward_core::retention::Lifecycle| -> Result<(), TestCaseError> {
+            let (expired, archived) = ecr_applies(rendered.rules(), &images, NOW);
+            for digest in &expired {
+                prop_assert!(by_planner.contains(digest), "ECR expires {} which the planner does not: {:?}\n{:#?}", digest, rendered.policy, plan.images.iter().map(|i| (&i.digest[64..], i.status, i.decision, &i.reasons)).collect::<Vec<_>>());
+            }
+            for digest in &archived {
+                prop_assert!(
+                    by_planner.contains(digest) || by_planner_archive.contains(digest),
+                    "ECR archives {} which the planner keeps: {:?}", digest, rendered.policy
+                );
+            }
+            Ok(())
+        };
         // Whatever the repository holds, with nothing assumed of it.
-        let rendered = lifecycle_policy(section, Assume::Nothing);
-        for digest in ecr_expires(rendered.rules(), &images, NOW) {
-            prop_assert!(by_planner.contains(&digest), "ECR expires {} which the planner keeps: {:?}", digest, rendered.policy);
-        }
+        check(&lifecycle_policy(section, Assume::Nothing))?;
         // Where every referrer (a `subject`, or a cosign tag) carries no other tag and is in
         // no index (what the assumption says), its rules too.
         let listed: BTreeSet<&String> = images.iter().flat_map(|i| &i.children).collect();
@@ -322,40 +379,41 @@ proptest! {
                 || (i.tags.iter().all(|t| tag_scheme_subject(t).is_some()) && !listed.contains(&i.digest))
         });
         if untagged_referrers {
-            let rendered = lifecycle_policy(section, Assume::UntaggedReferrers);
-            for digest in ecr_expires(rendered.rules(), &images, NOW) {
-                prop_assert!(by_planner.contains(&digest), "ECR expires {} which the planner keeps: {:?}", digest, rendered.policy);
-            }
+            check(&lifecycle_policy(section, Assume::UntaggedReferrers))?;
         }
     }
 
     #[test]
     fn never_expires_what_a_kept_manifest_references(raw in repository(), retention in retention()) {
         let (images, plan, _) = planned(&raw, &retention);
-        let expired = plan.expired_digests();
         let decision: BTreeMap<&str, Decision> =
             plan.images.iter().map(|i| (i.digest.as_str(), i.decision)).collect();
         prop_assert_eq!(plan.images.len(), images.len(), "every image planned once");
         for image in &images {
-            if decision[image.digest.as_str()] == Decision::Keep {
-                for child in &image.children {
-                    prop_assert!(!expired.contains(child), "kept index {} lists expired {}", image.digest, child);
+            let subjects: Vec<String> = image.subject.iter().cloned().chain(image.tags.iter().filter_map(|t| tag_scheme_subject(t))).collect();
+            // Nothing is archived or deleted while a manifest that references it stays more
+            // available (pullable over archived over deleted).
+            for referenced in image.children.iter().chain(&subjects) {
+                if let Some(other) = planned_image(&plan, referenced) {
+                    if other.decision != Decision::Keep {
+                        let this = planned_image(&plan, &image.digest).expect("planned");
+                        prop_assert!(level(other) >= level(this), "{} ({:?}) references {} ({:?})", image.digest, this.decision, referenced, other.decision);
+                    }
                 }
-                let subjects = image.subject.iter().cloned().chain(image.tags.iter().filter_map(|t| tag_scheme_subject(t)));
-                for subject in subjects {
-                    prop_assert!(!expired.contains(&subject), "kept referrer {} of expired {}", image.digest, subject);
-                }
-            } else {
+            }
+            if decision[image.digest.as_str()] != Decision::Keep {
                 // An expired image's referrers are not kept for its sake: if one is kept, it
                 // is for a reason of its own, and then it keeps its subject (checked above).
                 prop_assert!(!plan.images.iter().find(|i| i.digest == image.digest).unwrap().reasons.is_empty());
             }
         }
-        // A kept image keeps its referrers.
+        // An image keeps its referrers where it is: none is archived or deleted while it
+        // stays more available.
         for image in &images {
-            if let Some(subject) = &image.subject {
-                if decision.get(subject.as_str()) == Some(&Decision::Keep) {
-                    prop_assert_eq!(decision[image.digest.as_str()], Decision::Keep);
+            if let Some(subject) = image.subject.as_deref().and_then(|s| planned_image(&plan, s)) {
+                let this = planned_image(&plan, &image.digest).expect("planned");
+                if this.decision != Decision::Keep {
+                    prop_assert!(level(this) >= level(subject), "referrer {} goes before {}", image.digest, subject.digest);
                 }
             }
         }

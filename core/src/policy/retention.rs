@@ -34,6 +34,40 @@ pub struct Retention {
     /// Images enforce mode quarantined (a `quarantine-*` tag); `None`: kept.
     #[serde(default)]
     pub quarantine: Option<QuarantineRetention>,
+    /// Expire by archiving first (ECR's archive storage class: reversible, not pullable);
+    /// `None`: expired images are deleted.
+    #[serde(default)]
+    pub archive: Option<ArchiveRetention>,
+}
+
+/// How the archive tier is used: what the clauses expire is archived, and deleted only once
+/// it has been archived for `delete_after_days`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveRetention {
+    /// Delete an archived image the clauses still expire once it has been archived this many
+    /// days (at least 90, ECR's minimum billed); `None`: archived images stay archived.
+    #[serde(default)]
+    pub delete_after_days: Option<ArchiveDays>,
+}
+
+/// Days in the archive before deletion: 90 (ECR bills an archived image for at least 90
+/// days) to 36,500.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchiveDays(pub u32);
+
+impl<'de> Deserialize<'de> for ArchiveDays {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match u32::deserialize(deserializer)? {
+            n if n < 90 => Err(D::Error::custom(format!(
+                "{n} days: ECR bills an archived image for at least 90 days, and restoring one takes up to 20 minutes; hint: give 90 or more, or leave out `archive` to delete expired images at once"
+            ))),
+            n if n > 36_500 => Err(D::Error::custom(format!(
+                "{n} days is more than a century; hint: leave out delete_after_days to keep archived images"
+            ))),
+            n => Ok(Self(n)),
+        }
+    }
 }
 
 /// The sources of "this image runs": each one read keeps what it reports. Lambda and ECS are

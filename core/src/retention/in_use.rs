@@ -79,7 +79,7 @@ pub fn attach_usage(images: &mut [ImageRecord], repository: &str, running: &[Run
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::retention::UsageSource;
+    use crate::retention::{ImageStatus, UsageSource};
     use crate::timestamp::Timestamp;
 
     #[test]
@@ -115,6 +115,8 @@ mod tests {
             children: vec![],
             subject: None,
             in_use: vec![],
+            status: ImageStatus::Active,
+            archived_at: None,
         };
         let mut images = vec![
             record("sha256:aa", &["1.0.0"]),

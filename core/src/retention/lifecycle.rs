@@ -87,6 +87,49 @@ fn untagged_keepers(retention: &Retention) -> Vec<String> {
     keepers
 }
 
+/// The `untagged` clause as ECR rules: expire (or, with `archive`, transition to the archive)
+/// untagged images older than `days`; with `archive.delete_after_days`, expire archived
+/// untagged images once archived that long, and never sooner than `days` (an image archived
+/// by hand young is not deleted before the clause would expire it).
+fn untagged_rules(retention: &Retention, days: u32) -> Vec<Value> {
+    let selection = json!({
+        "tagStatus": "untagged",
+        "countType": "sinceImagePushed",
+        "countUnit": "days",
+        "countNumber": days,
+    });
+    let Some(archive) = &retention.archive else {
+        return vec![json!({
+            "rulePriority": 1,
+            "description": format!("untagged images older than {days} days"),
+            "selection": selection,
+            "action": { "type": "expire" },
+        })];
+    };
+    let mut rules = vec![json!({
+        "rulePriority": 1,
+        "description": format!("archive untagged images older than {days} days"),
+        "selection": selection,
+        "action": { "type": "transition", "targetStorageClass": "archive" },
+    })];
+    if let Some(after) = archive.delete_after_days {
+        let after = after.0.max(days);
+        rules.push(json!({
+            "rulePriority": 2,
+            "description": format!("delete untagged images archived more than {after} days ago"),
+            "selection": {
+                "tagStatus": "untagged",
+                "storageClass": "archive",
+                "countType": "sinceImageTransitioned",
+                "countUnit": "days",
+                "countNumber": after,
+            },
+            "action": { "type": "expire" },
+        }));
+    }
+    rules
+}
+
 /// Renders `retention` as an ECR lifecycle policy that never expires an image the planner
 /// keeps, in repositories where `assume` holds.
 pub fn lifecycle_policy(retention: &Retention, assume: Assume) -> Lifecycle {
@@ -101,17 +144,7 @@ pub fn lifecycle_policy(retention: &Retention, assume: Assume) -> Lifecycle {
                 "ECR deletes an untagged image even when an image it keeps refers to it (a signature or SBOM someone tagged, or that an index lists), and takes the referrer with it; ecr-steward keeps both. If every referrer in these repositories carries no tag but cosign's and is in no index, say so with --referrers-untagged",
             ));
         } else if keepers.is_empty() {
-            rules.push(json!({
-                "rulePriority": 1,
-                "description": format!("untagged images older than {} days", untagged.max_age_days.0),
-                "selection": {
-                    "tagStatus": "untagged",
-                    "countType": "sinceImagePushed",
-                    "countUnit": "days",
-                    "countNumber": untagged.max_age_days.0,
-                },
-                "action": { "type": "expire" },
-            }));
+            rules.extend(untagged_rules(retention, untagged.max_age_days.0));
         } else {
             out.push(left_out(
                 "untagged",

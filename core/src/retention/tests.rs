@@ -50,6 +50,8 @@ fn image(n: u32, days: i64, tags: &[&str]) -> ImageRecord {
         children: vec![],
         subject: None,
         in_use: vec![],
+        status: ImageStatus::Active,
+        archived_at: None,
     }
 }
 
@@ -512,4 +514,95 @@ fn quarantined_images_are_kept_unless_a_clause_expires_them() {
         decision(&clause, 2),
         (Decision::Keep, vec![Clause::Quarantine])
     );
+}
+
+fn archiving(delete_after: &str) -> Policy {
+    Policy::from_text(
+        &POLICY.replace(
+            "keep_pulled_within_days: 30",
+            &format!("archive: {{ {delete_after} }}"),
+        ),
+        "test.yaml",
+        SourceFormat::Yaml,
+    )
+    .expect("valid")
+}
+
+fn run_with(policy: &Policy, images: &[ImageRecord]) -> Plan {
+    let rule = &policy.rules[0];
+    plan("team/app", rule, rule.retention.as_ref().expect("set"), images, now())
+}
+
+fn archived(mut image: ImageRecord, days_ago: i64) -> ImageRecord {
+    image.status = ImageStatus::Archived;
+    image.archived_at = Some(Timestamp(now().0 - days_ago * DAY));
+    image
+}
+
+#[test]
+fn with_archive_what_expires_is_archived_first_and_deleted_after_its_days() {
+    let policy = archiving("delete_after_days: 90");
+    let mut old_index = image(5, 400, &["0.9.2"]);
+    old_index.children = vec![digest(6)];
+    let mut restoring = image(9, 300, &["0.9.0-rc.1"]);
+    restoring.status = ImageStatus::Activating;
+    // keep_per_major: 2 keeps 0.9.5 and 0.9.4; every other 0.9.x release expires.
+    let plan = run_with(
+        &policy,
+        &[
+            image(1, 10, &["0.9.5"]),
+            image(10, 11, &["0.9.4"]),
+            image(2, 20, &["0.9.3"]),
+            archived(image(3, 300, &["0.9.0"]), 120),
+            archived(image(4, 200, &["0.9.1"]), 30),
+            old_index,
+            image(6, 400, &[]),
+            restoring,
+        ],
+    );
+    // 0.9.3 expires: archived, not deleted.
+    assert_eq!(decision(&plan, 2), (Decision::Archive, vec![Clause::SemverRelease]));
+    assert_eq!(
+        decision(&plan, 3),
+        (Decision::Expire, vec![Clause::SemverRelease, Clause::Archive]),
+        "archived 120 days ago, over 90"
+    );
+    assert_eq!(decision(&plan, 4), (Decision::Keep, vec![Clause::Archive]));
+    // An index goes to the archive with its child.
+    assert_eq!(decision(&plan, 5).0, Decision::Archive);
+    assert_eq!(decision(&plan, 6).0, Decision::Archive);
+    assert_eq!(decision(&plan, 9), (Decision::Keep, vec![Clause::Archive]));
+    assert_eq!(plan.archive_digests().len(), 3);
+    let reasons = |n: u32| {
+        plan.images
+            .iter()
+            .find(|i| i.digest == digest(n))
+            .expect("planned")
+            .reasons
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    assert!(reasons(3).contains("archived 120 days ago, at least 90 days"), "{}", reasons(3));
+    assert!(reasons(4).contains("stays archived: archived 30 days ago, deleted after 90 days"), "{}", reasons(4));
+
+    // Without delete_after_days, archived images stay; without `archive`, they are deleted.
+    let newer = [image(1, 10, &["0.9.5"]), image(10, 11, &["0.9.4"])];
+    let plan = run_with(&archiving(""), &[newer[0].clone(), newer[1].clone(), archived(image(3, 300, &["0.9.0"]), 400)]);
+    assert_eq!(decision(&plan, 3), (Decision::Keep, vec![Clause::Archive]));
+    let plan = run(&[newer[0].clone(), newer[1].clone(), archived(image(3, 300, &["0.9.0"]), 1)]);
+    assert_eq!(decision(&plan, 3), (Decision::Expire, vec![Clause::SemverRelease]));
+}
+
+#[test]
+fn archive_days_under_ecrs_minimum_are_refused_with_a_hint() {
+    let error = Policy::from_text(
+        &POLICY.replace("keep_pulled_within_days: 30", "archive: { delete_after_days: 30 }"),
+        "test.yaml",
+        SourceFormat::Yaml,
+    )
+    .expect_err("under 90 days");
+    let message = error.to_string();
+    assert!(message.contains("at least 90 days") && message.contains("hint"), "{message}");
 }

@@ -39,6 +39,8 @@ fn image(n: u32, days: i64, tags: &[&str]) -> ImageRecord {
         children: vec![],
         subject: None,
         in_use: vec![],
+        status: ImageStatus::Active,
+        archived_at: None,
     }
 }
 
