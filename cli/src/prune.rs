@@ -14,7 +14,7 @@ use steward::ops::prune::{
     prune_repository, select, sources_for, Progress, PruneSettings, RepositoryPrune, Running,
 };
 use steward::ports::ImageCatalog;
-use steward::retention::{megabytes, short, Decision, Plan, Pruning};
+use steward::retention::{megabytes, short, Decision, ImageStatus, Plan, Pruning};
 use steward::timestamp::Timestamp;
 
 use crate::check::load_policy;
@@ -138,8 +138,13 @@ pub fn run(args: &PruneArgs) -> anyhow::Result<Exit> {
 /// One repository: a header, then one line an image (newest push first) with its decision,
 /// tags and the reason; then what `--apply` did.
 pub fn text(plan: &Plan, pruning: &Pruning) -> String {
+    let archive = if pruning.to_archive.is_empty() {
+        String::new()
+    } else {
+        format!(", {} to archive", pruning.to_archive.len())
+    };
     let mut out = format!(
-        "{} (rule {}): {} images, {} kept, {} expire ({})\n",
+        "{} (rule {}): {} images, {} kept, {} expire ({}){archive}\n",
         visible(&plan.repository),
         visible(&plan.rule),
         plan.images.len(),
@@ -156,12 +161,23 @@ pub fn text(plan: &Plan, pruning: &Pruning) -> String {
                 "NOT DELETED"
             }
             Decision::Expire => "EXPIRE",
+            Decision::Archive if pruning.archived.contains(&image.digest) => "ARCHIVED",
+            Decision::Archive if pruning.kept_on_recheck.contains(&image.digest) => {
+                "kept (recheck)"
+            }
+            Decision::Archive if pruning.failed.iter().any(|f| f.digest == image.digest) => {
+                "NOT ARCHIVED"
+            }
+            Decision::Archive => "ARCHIVE",
         };
-        let tags = if image.tags.is_empty() {
+        let mut tags = if image.tags.is_empty() {
             "<untagged>".to_string()
         } else {
             image.tags.join(",")
         };
+        if image.status != ImageStatus::Active {
+            tags = format!("({}) {tags}", image.status.as_str());
+        }
         let reasons = image
             .reasons
             .iter()
@@ -175,8 +191,13 @@ pub fn text(plan: &Plan, pruning: &Pruning) -> String {
         )));
     }
     if pruning.applied {
+        let archived = if pruning.to_archive.is_empty() {
+            String::new()
+        } else {
+            format!("archived {}, ", pruning.archived.len())
+        };
         out.push_str(&format!(
-            "  deleted {}, kept on recheck {}, already gone {}, not deleted {}{}\n",
+            "  deleted {}, {archived}kept on recheck {}, already gone {}, not deleted {}{}\n",
             pruning.deleted.len(),
             pruning.kept_on_recheck.len(),
             pruning.already_gone.len(),
@@ -204,14 +225,26 @@ fn summary(results: &[RepositoryPrune], applied: bool) -> String {
     let bytes: u64 = results.iter().map(|r| r.pruning.expired_bytes).sum();
     let deleted: usize = results.iter().map(|r| r.pruning.deleted.len()).sum();
     let failed: usize = results.iter().map(|r| r.pruning.failed.len()).sum();
+    let to_archive: usize = results.iter().map(|r| r.pruning.to_archive.len()).sum();
+    let archived: usize = results.iter().map(|r| r.pruning.archived.len()).sum();
     if applied {
+        let archive = if to_archive == 0 {
+            String::new()
+        } else {
+            format!(", {archived} of {to_archive} archived")
+        };
         format!(
-            "{} repositories: {expired} images expired, {deleted} deleted, {failed} not deleted",
+            "{} repositories: {expired} images expired, {deleted} deleted{archive}, {failed} not deleted or archived",
             results.len()
         )
     } else {
+        let archive = if to_archive == 0 {
+            String::new()
+        } else {
+            format!(", {to_archive} would be archived")
+        };
         format!(
-            "{} repositories: {expired} images would be deleted ({}); dry run, nothing deleted: pass --apply to delete",
+            "{} repositories: {expired} images would be deleted ({}){archive}; dry run, nothing changed: pass --apply to delete",
             results.len(),
             megabytes(bytes)
         )
@@ -221,7 +254,7 @@ fn summary(results: &[RepositoryPrune], applied: bool) -> String {
 #[cfg(test)]
 mod tests {
     use steward::policy::{Policy, SourceFormat};
-    use steward::retention::{plan, ImageRecord};
+    use steward::retention::{plan, ImageRecord, ImageStatus};
     use steward::timestamp::DAY;
 
     use super::*;
@@ -296,6 +329,8 @@ mod tests {
             failed: vec![],
             already_gone: vec![],
             unfinished: false,
+            to_archive: vec![],
+            archived: vec![],
         };
         let printed = text(&plan, &pruning);
         println!("{printed}");

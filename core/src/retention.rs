@@ -284,7 +284,9 @@ impl Plan {
 
     /// The digests to archive.
     pub fn archive_digests(&self) -> BTreeSet<String> {
-        self.to_archive().map(|image| image.digest.clone()).collect()
+        self.to_archive()
+            .map(|image| image.digest.clone())
+            .collect()
     }
 
     /// How many images are kept (archived ones that stay archived among them).
@@ -577,9 +579,10 @@ pub fn plan(
             let (decision, reasons) = match kept.get(digest) {
                 Some(reasons) => (Decision::Keep, reasons.clone()),
                 // Decided below, as what it follows is.
-                None if followers.contains(digest) => {
-                    (Decision::Expire, expired.get(digest).cloned().unwrap_or_default())
-                }
+                None if followers.contains(digest) => (
+                    Decision::Expire,
+                    expired.get(digest).cloned().unwrap_or_default(),
+                ),
                 None => {
                     let reasons = expired.get(digest).cloned().unwrap_or_default();
                     storage_step(retention, image, now, reasons)

@@ -18,8 +18,7 @@ use proptest::prelude::*;
 use steward_core::policy::{Policy, SourceFormat};
 use steward_core::retention::{
     deletion_batches, lifecycle_policy, plan, tag_scheme_subject, Assume, Decision, ImageRecord,
-    ImageStatus,
-    Plan, Usage, UsageSource,
+    ImageStatus, Plan, Usage, UsageSource,
 };
 use steward_core::timestamp::{Timestamp, DAY};
 
@@ -123,7 +122,17 @@ fn repository() -> impl Strategy<Value = Vec<Raw>> {
             (0u8..6, 0i64..300),
         )
             .prop_map(
-                |(tags, age_days, pulled_days, children, subject, by_tag, shape, running, (storage, archived_days))| Raw {
+                |(
+                    tags,
+                    age_days,
+                    pulled_days,
+                    children,
+                    subject,
+                    by_tag,
+                    shape,
+                    running,
+                    (storage, archived_days),
+                )| Raw {
                     tags,
                     age_days,
                     pulled_days,
@@ -183,7 +192,8 @@ fn records(raw: &[Raw]) -> Vec<ImageRecord> {
                     _ => ImageStatus::Active,
                 },
                 // Archived after its push.
-                archived_at: (r.storage == 0).then(|| Timestamp(NOW - r.archived_days.min(r.age_days) * DAY)),
+                archived_at: (r.storage == 0)
+                    .then(|| Timestamp(NOW - r.archived_days.min(r.age_days) * DAY)),
             }
         })
         .collect()
@@ -222,14 +232,22 @@ fn planned(raw: &[Raw], retention: &str) -> (Vec<ImageRecord>, Plan, Policy) {
 /// the newest N pushed; an image an index lists is not expired before the index; a referrer
 /// goes with its subject. Runs until nothing more changes (an expired index frees its
 /// children for the next evaluation). Returns (expired, moved to the archive).
-fn ecr_applies(rules: &[serde_json::Value], images: &[ImageRecord], now: i64) -> (BTreeSet<String>, BTreeSet<String>) {
+fn ecr_applies(
+    rules: &[serde_json::Value],
+    images: &[ImageRecord],
+    now: i64,
+) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut rules: Vec<&serde_json::Value> = rules.iter().collect();
     rules.sort_by_key(|rule| rule["rulePriority"].as_i64());
     let matches = |selection: &serde_json::Value, image: &ImageRecord| -> bool {
         let filters = |key: &str| -> Vec<String> {
             selection[key]
                 .as_array()
-                .map(|list| list.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+                .map(|list| {
+                    list.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         match selection["tagStatus"].as_str() {
@@ -239,8 +257,12 @@ fn ecr_applies(rules: &[serde_json::Value], images: &[ImageRecord], now: i64) ->
             _ => {
                 let prefixes = filters("tagPrefixList");
                 let patterns = filters("tagPatternList");
-                prefixes.iter().all(|p| image.tags.iter().any(|t| t.starts_with(p.as_str())))
-                    && patterns.iter().all(|p| image.tags.iter().any(|t| glob(p, t)))
+                prefixes
+                    .iter()
+                    .all(|p| image.tags.iter().any(|t| t.starts_with(p.as_str())))
+                    && patterns
+                        .iter()
+                        .all(|p| image.tags.iter().any(|t| glob(p, t)))
             }
         }
     };
@@ -259,11 +281,13 @@ fn ecr_applies(rules: &[serde_json::Value], images: &[ImageRecord], now: i64) ->
                 image
             })
             .collect();
-        let listed: BTreeSet<&str> = present.iter().flat_map(|i| i.children.iter().map(String::as_str)).collect();
+        let listed: BTreeSet<&str> = present
+            .iter()
+            .flat_map(|i| i.children.iter().map(String::as_str))
+            .collect();
         let here: BTreeSet<&str> = present.iter().map(|i| i.digest.as_str()).collect();
-        let referrer = |image: &ImageRecord| {
-            image.subject.as_deref().is_some_and(|s| here.contains(s))
-        };
+        let referrer =
+            |image: &ImageRecord| image.subject.as_deref().is_some_and(|s| here.contains(s));
         let mut claimed: BTreeSet<&str> = BTreeSet::new();
         let mut expired: BTreeSet<String> = BTreeSet::new();
         let mut transitioned: BTreeSet<String> = BTreeSet::new();
@@ -276,7 +300,11 @@ fn ecr_applies(rules: &[serde_json::Value], images: &[ImageRecord], now: i64) ->
             let mut selected: Vec<&ImageRecord> = present
                 .iter()
                 .filter(|i| i.status == class)
-                .filter(|i| !claimed.contains(i.digest.as_str()) && !listed.contains(i.digest.as_str()) && !referrer(i))
+                .filter(|i| {
+                    !claimed.contains(i.digest.as_str())
+                        && !listed.contains(i.digest.as_str())
+                        && !referrer(i)
+                })
                 .filter(|i| matches(selection, i))
                 .collect();
             claimed.extend(selected.iter().map(|i| i.digest.as_str()));
@@ -304,11 +332,16 @@ fn ecr_applies(rules: &[serde_json::Value], images: &[ImageRecord], now: i64) ->
         while changed {
             changed = false;
             for image in &present {
-                let Some(subject) = &image.subject else { continue };
+                let Some(subject) = &image.subject else {
+                    continue;
+                };
                 if expired.contains(subject) && expired.insert(image.digest.clone()) {
                     changed = true;
                 }
-                if transitioned.contains(subject) && image.status == ImageStatus::Active && transitioned.insert(image.digest.clone()) {
+                if transitioned.contains(subject)
+                    && image.status == ImageStatus::Active
+                    && transitioned.insert(image.digest.clone())
+                {
                     changed = true;
                 }
             }
@@ -333,7 +366,10 @@ fn glob(pattern: &str, tag: &str) -> bool {
     }
 }
 
-fn planned_image<'p>(plan: &'p Plan, digest: &str) -> Option<&'p steward_core::retention::PlannedImage> {
+fn planned_image<'p>(
+    plan: &'p Plan,
+    digest: &str,
+) -> Option<&'p steward_core::retention::PlannedImage> {
     plan.images.iter().find(|i| i.digest == digest)
 }
 
@@ -341,7 +377,8 @@ fn planned_image<'p>(plan: &'p Plan, digest: &str) -> Option<&'p steward_core::r
 fn level(image: &steward_core::retention::PlannedImage) -> u8 {
     match (image.decision, image.status) {
         (Decision::Expire, _) => 0,
-        (Decision::Archive, _) | (Decision::Keep, ImageStatus::Archived | ImageStatus::Activating) => 1,
+        (Decision::Archive, _)
+        | (Decision::Keep, ImageStatus::Archived | ImageStatus::Activating) => 1,
         (Decision::Keep, _) => 2,
     }
 }

@@ -166,6 +166,14 @@ pub trait RetentionStore: Send + Sync {
 
     /// Every repository of the registry, by name (all pages).
     fn repository_names(&self) -> impl Future<Output = Result<Vec<String>, StewardError>> + Send;
+
+    /// Moves images to the archive storage class, one request each (UpdateImageStorageClass
+    /// takes one image). An image refused is in the answer, not an error.
+    fn archive_images(
+        &self,
+        repository: &str,
+        digests: &[String],
+    ) -> impl Future<Output = Result<ArchiveAnswer, StewardError>> + Send;
 }
 
 /// Where the scheduled retention run starts: the first repository the last run left for the
@@ -200,6 +208,17 @@ pub struct DeleteAnswer {
     /// Deleted now.
     pub deleted: Vec<String>,
     /// Not there any more (deleted by someone else): nothing to do.
+    pub gone: Vec<String>,
+    /// Refused, with ECR's code and reason.
+    pub failed: Vec<crate::retention::DeleteFailure>,
+}
+
+/// What one archive request did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArchiveAnswer {
+    /// Moved to the archive now.
+    pub archived: Vec<String>,
+    /// Not there any more.
     pub gone: Vec<String>,
     /// Refused, with ECR's code and reason.
     pub failed: Vec<crate::retention::DeleteFailure>,

@@ -555,6 +555,8 @@ pub struct MemoryRetention {
     /// The size of each deletion request, in order.
     requests: Mutex<Vec<usize>>,
     listings: Mutex<usize>,
+    /// The time an archiving is stamped with; the clock when unset.
+    archive_clock: Option<crate::timestamp::Timestamp>,
 }
 
 impl MemoryRetention {
@@ -563,6 +565,12 @@ impl MemoryRetention {
         if let Ok(mut images) = self.images.lock() {
             images.entry(repository.into()).or_default().push(image);
         }
+        self
+    }
+
+    /// Images archived from now on are stamped `at` (their `lastArchivedAt`).
+    pub fn archiving_at(mut self, at: crate::timestamp::Timestamp) -> Self {
+        self.archive_clock = Some(at);
         self
     }
 
@@ -666,6 +674,37 @@ impl crate::ports::RetentionStore for MemoryRetention {
             .keys()
             .cloned()
             .collect())
+    }
+
+    /// The archive tier as ECR documents it (moto has none): the image becomes ARCHIVED
+    /// with `lastArchivedAt` set to the moment of the request.
+    async fn archive_images(
+        &self,
+        repository: &str,
+        digests: &[String],
+    ) -> Result<crate::ports::ArchiveAnswer, StewardError> {
+        let mut images = self.images.lock().map_err(|_| poisoned())?;
+        let list = images.entry(repository.into()).or_default();
+        let mut answer = crate::ports::ArchiveAnswer::default();
+        let now = self.archive_clock.map_or_else(
+            || {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64)
+            },
+            |at| at.0,
+        );
+        for digest in digests {
+            match list.iter_mut().find(|i| &i.digest == digest) {
+                Some(image) => {
+                    image.status = crate::retention::ImageStatus::Archived;
+                    image.archived_at = Some(crate::timestamp::Timestamp(now));
+                    answer.archived.push(digest.clone());
+                }
+                None => answer.gone.push(digest.clone()),
+            }
+        }
+        Ok(answer)
     }
 }
 
@@ -827,5 +866,98 @@ impl crate::ports::RunCursor for MemoryCursor {
     async fn set_next_start(&self, repository: Option<&str>) -> Result<(), StewardError> {
         *self.0.lock().map_err(|_| poisoned())? = repository.map(Into::into);
         Ok(())
+    }
+}
+
+/// A local HTTP server that answers the next `answers.len()` requests in order, each with
+/// its status and JSON body, and hands back what it was sent: (request line and headers,
+/// body) each. For adapters of APIs moto does not serve: their requests are checked against
+/// what the API model says, and their parsing against answers shaped as the model says.
+pub struct AnsweringServer {
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    seen: std::thread::JoinHandle<Vec<(String, String)>>,
+}
+
+impl AnsweringServer {
+    /// Starts it, answering `answers` in order, each with status 200.
+    pub fn start(answers: Vec<serde_json::Value>) -> Self {
+        Self::start_with(answers.into_iter().map(|a| (200, a)).collect())
+    }
+
+    /// Starts it, answering `answers` (status, JSON body) in order.
+    ///
+    /// # Panics
+    /// When no local port can be bound.
+    #[allow(clippy::expect_used)]
+    pub fn start_with(answers: Vec<(u16, serde_json::Value)>) -> Self {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
+        let url = format!("http://{}", listener.local_addr().expect("bound"));
+        let seen = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            for (status, answer) in answers {
+                let Ok((stream, _)) = listener.accept() else {
+                    break;
+                };
+                let mut reader = BufReader::new(stream);
+                let mut head = String::new();
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                    head.push_str(&line);
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                seen.push((head, String::from_utf8_lossy(&body).into_owned()));
+                let text = answer.to_string();
+                let mut stream = reader.into_inner();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+            }
+            seen
+        });
+        Self { url, seen }
+    }
+
+    /// An SDK configuration that sends every request to this server (test credentials,
+    /// us-east-1, the functions' HTTP client).
+    ///
+    /// # Panics
+    /// When the HTTP client cannot be built.
+    #[allow(clippy::expect_used)]
+    pub fn sdk_config(&self) -> aws_config::SdkConfig {
+        let http = crate::http::client(crate::http::TrustRoots::Bundled).expect("a client");
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .http_client(crate::http::SdkHttpClient::shared(http))
+            .endpoint_url(&self.url)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new(
+                        "testing", "testing", None, None, "test",
+                    ),
+                ),
+            )
+            .build()
+    }
+
+    /// What it was sent, once every answer was given.
+    ///
+    /// # Panics
+    /// When the server thread panicked.
+    #[allow(clippy::expect_used)]
+    pub fn requests(self) -> Vec<(String, String)> {
+        self.seen.join().expect("the answering server")
     }
 }

@@ -34,7 +34,7 @@ use steward::error::StewardError;
 use steward::manifest::{sha256_digest, OCI_MANIFEST};
 use steward::ops::prune::{prune_repository, sources_for, PruneSettings, Running};
 use steward::policy::{Policy, SourceFormat};
-use steward::ports::{DeleteAnswer, RetentionStore};
+use steward::ports::{ArchiveAnswer, DeleteAnswer, RetentionStore};
 use steward::retention::ImageRecord;
 use steward::timestamp::{Timestamp, DAY};
 use testbed::{
@@ -244,6 +244,14 @@ impl RetentionStore for PushBetween<'_> {
     async fn repository_names(&self) -> Result<Vec<String>, StewardError> {
         self.ecr.repository_names().await
     }
+
+    async fn archive_images(
+        &self,
+        repository: &str,
+        digests: &[String],
+    ) -> Result<ArchiveAnswer, StewardError> {
+        self.ecr.archive_images(repository, digests).await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -427,7 +435,7 @@ async fn retention_plans_applies_and_runs_on_its_schedule() {
         "{text}"
     );
     assert!(text.contains("8.0.12-c14 [upstream]: 8.0.12 is among the newest 1 versions of 8.0.x (#1); c14 is not among the newest 1 revisions of 8.0.12 (#2)"), "{text}");
-    assert!(text.contains("dry run, nothing deleted"), "{text}");
+    assert!(text.contains("dry run, nothing changed"), "{text}");
 
     // ---- 2. --apply deletes exactly the planned set
     let (code, text, stderr) = cli(&bed, &policy_file, &["prune", "--apply"]);

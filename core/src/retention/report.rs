@@ -44,6 +44,10 @@ pub struct Pruning {
     pub already_gone: Vec<String>,
     /// True when the time ran out before every batch was deleted: the next run carries on.
     pub unfinished: bool,
+    /// The images the plan moves to the archive storage class (the policy's `archive`).
+    pub to_archive: Vec<PlannedImage>,
+    /// The digests moved to the archive.
+    pub archived: Vec<String>,
 }
 
 impl Pruning {
@@ -58,9 +62,10 @@ impl Pruning {
         }
     }
 
-    /// True when there is something to tell: expirations planned, made or failed.
+    /// True when there is something to tell: expirations or archivings planned, made or
+    /// failed.
     pub fn is_news(&self) -> bool {
-        !self.expired.is_empty() || !self.failed.is_empty()
+        !self.expired.is_empty() || !self.to_archive.is_empty() || !self.failed.is_empty()
     }
 
     /// The notification: one per repository and run, in the chat format.
@@ -124,6 +129,23 @@ impl Pruning {
             };
             lines.push(format!("• {} {tags}: {done} ({why})", short(&image.digest)));
         }
+        if !self.to_archive.is_empty() {
+            let done = if self.applied {
+                format!("{} archived", self.archived.len())
+            } else {
+                "to be archived".to_string()
+            };
+            lines.push(format!(
+                "Archive storage class (not pullable until restored): {} planned, {done}: {}",
+                self.to_archive.len(),
+                self.to_archive
+                    .iter()
+                    .take(LISTED)
+                    .map(|image| short(&image.digest))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         if !self.kept_on_recheck.is_empty() {
             lines.push(format!(
                 "Kept on recheck (changed since the plan): {}",
@@ -185,6 +207,7 @@ impl Pruning {
                 ("rule".to_string(), self.rule.clone()),
                 ("expired".to_string(), self.expired.len().to_string()),
                 ("deleted".to_string(), self.deleted.len().to_string()),
+                ("archived".to_string(), self.archived.len().to_string()),
                 ("kept".to_string(), self.kept.to_string()),
             ]),
         }

@@ -530,7 +530,13 @@ fn archiving(delete_after: &str) -> Policy {
 
 fn run_with(policy: &Policy, images: &[ImageRecord]) -> Plan {
     let rule = &policy.rules[0];
-    plan("team/app", rule, rule.retention.as_ref().expect("set"), images, now())
+    plan(
+        "team/app",
+        rule,
+        rule.retention.as_ref().expect("set"),
+        images,
+        now(),
+    )
 }
 
 fn archived(mut image: ImageRecord, days_ago: i64) -> ImageRecord {
@@ -561,10 +567,16 @@ fn with_archive_what_expires_is_archived_first_and_deleted_after_its_days() {
         ],
     );
     // 0.9.3 expires: archived, not deleted.
-    assert_eq!(decision(&plan, 2), (Decision::Archive, vec![Clause::SemverRelease]));
+    assert_eq!(
+        decision(&plan, 2),
+        (Decision::Archive, vec![Clause::SemverRelease])
+    );
     assert_eq!(
         decision(&plan, 3),
-        (Decision::Expire, vec![Clause::SemverRelease, Clause::Archive]),
+        (
+            Decision::Expire,
+            vec![Clause::SemverRelease, Clause::Archive]
+        ),
         "archived 120 days ago, over 90"
     );
     assert_eq!(decision(&plan, 4), (Decision::Keep, vec![Clause::Archive]));
@@ -584,25 +596,53 @@ fn with_archive_what_expires_is_archived_first_and_deleted_after_its_days() {
             .collect::<Vec<_>>()
             .join("; ")
     };
-    assert!(reasons(3).contains("archived 120 days ago, at least 90 days"), "{}", reasons(3));
-    assert!(reasons(4).contains("stays archived: archived 30 days ago, deleted after 90 days"), "{}", reasons(4));
+    assert!(
+        reasons(3).contains("archived 120 days ago, at least 90 days"),
+        "{}",
+        reasons(3)
+    );
+    assert!(
+        reasons(4).contains("stays archived: archived 30 days ago, deleted after 90 days"),
+        "{}",
+        reasons(4)
+    );
 
     // Without delete_after_days, archived images stay; without `archive`, they are deleted.
     let newer = [image(1, 10, &["0.9.5"]), image(10, 11, &["0.9.4"])];
-    let plan = run_with(&archiving(""), &[newer[0].clone(), newer[1].clone(), archived(image(3, 300, &["0.9.0"]), 400)]);
+    let plan = run_with(
+        &archiving(""),
+        &[
+            newer[0].clone(),
+            newer[1].clone(),
+            archived(image(3, 300, &["0.9.0"]), 400),
+        ],
+    );
     assert_eq!(decision(&plan, 3), (Decision::Keep, vec![Clause::Archive]));
-    let plan = run(&[newer[0].clone(), newer[1].clone(), archived(image(3, 300, &["0.9.0"]), 1)]);
-    assert_eq!(decision(&plan, 3), (Decision::Expire, vec![Clause::SemverRelease]));
+    let plan = run(&[
+        newer[0].clone(),
+        newer[1].clone(),
+        archived(image(3, 300, &["0.9.0"]), 1),
+    ]);
+    assert_eq!(
+        decision(&plan, 3),
+        (Decision::Expire, vec![Clause::SemverRelease])
+    );
 }
 
 #[test]
 fn archive_days_under_ecrs_minimum_are_refused_with_a_hint() {
     let error = Policy::from_text(
-        &POLICY.replace("keep_pulled_within_days: 30", "archive: { delete_after_days: 30 }"),
+        &POLICY.replace(
+            "keep_pulled_within_days: 30",
+            "archive: { delete_after_days: 30 }",
+        ),
         "test.yaml",
         SourceFormat::Yaml,
     )
     .expect_err("under 90 days");
     let message = error.to_string();
-    assert!(message.contains("at least 90 days") && message.contains("hint"), "{message}");
+    assert!(
+        message.contains("at least 90 days") && message.contains("hint"),
+        "{message}"
+    );
 }

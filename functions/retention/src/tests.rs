@@ -5,7 +5,7 @@ use std::time::Duration;
 use steward::deadline::Deadline;
 use steward::harness::Invoke;
 use steward::policy::{Policy, SourceFormat};
-use steward::retention::ImageRecord;
+use steward::retention::{ImageRecord, ImageStatus};
 use steward::testing::{
     patched_sample, sample_event, Inbox, MemoryCursor, MemoryRetention, MemoryWorkloads,
 };

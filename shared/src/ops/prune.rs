@@ -1,6 +1,7 @@
 //! Retention, on the ports: plan a repository's images under its rule's `retention` section,
-//! and with `apply` delete the expired ones in batches of at most 100, each batch checked
-//! again just before it is deleted. Used by `ecr-steward prune` and the retention function.
+//! and with `apply` delete the expired ones in batches of at most 100, then move those the
+//! plan archives to the archive storage class, each batch checked again just before. Used by
+//! `ecr-steward prune` and the retention function.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -212,8 +213,11 @@ pub async fn prune_repository<S: RetentionStore, W: Workloads>(
         failed: Vec::new(),
         already_gone: Vec::new(),
         unfinished: false,
+        to_archive: plan.to_archive().cloned().collect(),
+        archived: Vec::new(),
     };
-    if !settings.apply || expired.is_empty() {
+    let to_archive = plan.archive_digests();
+    if !settings.apply || (expired.is_empty() && to_archive.is_empty()) {
         return Ok(Some(RepositoryPrune { plan, pruning }));
     }
     // What runs, read again just before the first deletion: a function or service deployed
@@ -271,6 +275,34 @@ pub async fn prune_repository<S: RetentionStore, W: Workloads>(
             done,
             total: expired.len(),
         });
+    }
+    let digests: Vec<String> = to_archive.into_iter().collect();
+    for batch in digests.chunks(MAX_DELETE_BATCH) {
+        if pruning.unfinished || settings.deadline.ensure(BATCH_RESERVE, "a batch").is_err() {
+            pruning.unfinished = true;
+            break;
+        }
+        // As for deletions: the repository as it is now, planned again, just before.
+        let mut fresh = store.retention_images(repository).await?;
+        running.attach(repository, retention, &mut fresh)?;
+        let present: BTreeSet<&str> = fresh.iter().map(|i| i.digest.as_str()).collect();
+        let view = retention::recheck_view(&images, &deleted, &fresh);
+        let still =
+            retention::plan(repository, rule, retention, &view, settings.now).archive_digests();
+        let mut now_archive = Vec::new();
+        for digest in batch {
+            if !present.contains(digest.as_str()) {
+                pruning.already_gone.push(digest.clone());
+            } else if !still.contains(digest) {
+                pruning.kept_on_recheck.push(digest.clone());
+            } else {
+                now_archive.push(digest.clone());
+            }
+        }
+        let answer = store.archive_images(repository, &now_archive).await?;
+        pruning.archived.extend(answer.archived);
+        pruning.already_gone.extend(answer.gone);
+        pruning.failed.extend(answer.failed);
     }
     Ok(Some(RepositoryPrune { plan, pruning }))
 }

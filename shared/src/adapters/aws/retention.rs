@@ -4,14 +4,16 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_ecr::types::ImageIdentifier;
+use aws_sdk_ecr::types::{
+    DescribeImagesFilter, ImageIdentifier, ImageStatusFilter, TargetStorageClass,
+};
 
 use super::classify::classify;
 use super::ecr::Ecr;
 use crate::error::{Service, StewardError};
 use crate::manifest::{ManifestDoc, DOCKER_LIST, OCI_INDEX, OCI_MANIFEST};
-use crate::ports::{DeleteAnswer, RetentionStore, MAX_DELETE_BATCH};
-use crate::retention::{DeleteFailure, ImageRecord};
+use crate::ports::{ArchiveAnswer, DeleteAnswer, RetentionStore, MAX_DELETE_BATCH};
+use crate::retention::{DeleteFailure, ImageRecord, ImageStatus};
 use crate::timestamp::Timestamp;
 
 /// Image config media types: an image with one of these as its `artifactMediaType` is an
@@ -95,10 +97,16 @@ fn read_manifests<'a>(
 
 impl RetentionStore for Ecr {
     async fn retention_images(&self, repository: &str) -> Result<Vec<ImageRecord>, StewardError> {
+        // Every image, archived ones too: DescribeImages lists only active ones unless asked.
         let mut pages = self
             .client
             .describe_images()
             .repository_name(repository)
+            .filter(
+                DescribeImagesFilter::builder()
+                    .image_status(ImageStatusFilter::Any)
+                    .build(),
+            )
             .max_results(1000)
             .into_paginator()
             .send();
@@ -125,6 +133,14 @@ impl RetentionStore for Ecr {
                     children: Vec::new(),
                     subject: detail.subject_manifest_digest().map(str::to_string),
                     in_use: vec![],
+                    status: match detail.image_status() {
+                        Some(aws_sdk_ecr::types::ImageStatus::Archived) => ImageStatus::Archived,
+                        Some(aws_sdk_ecr::types::ImageStatus::Activating) => {
+                            ImageStatus::Activating
+                        }
+                        _ => ImageStatus::Active,
+                    },
+                    archived_at: timestamp(detail.last_archived_at()),
                 });
             }
         }
@@ -272,6 +288,48 @@ impl RetentionStore for Ecr {
     async fn repository_names(&self) -> Result<Vec<String>, StewardError> {
         crate::ports::ImageCatalog::repositories(self).await
     }
+
+    async fn archive_images(
+        &self,
+        repository: &str,
+        digests: &[String],
+    ) -> Result<ArchiveAnswer, StewardError> {
+        let mut answer = ArchiveAnswer::default();
+        for digest in digests {
+            let sent = self
+                .client
+                .update_image_storage_class()
+                .repository_name(repository)
+                .image_id(ImageIdentifier::builder().image_digest(digest).build())
+                .target_storage_class(TargetStorageClass::Archive)
+                .send()
+                .await;
+            match sent {
+                Ok(_) => answer.archived.push(digest.clone()),
+                Err(error) => {
+                    let code = error
+                        .as_service_error()
+                        .and_then(aws_sdk_ecr::error::ProvideErrorMetadata::code)
+                        .unwrap_or_default()
+                        .to_string();
+                    match code.as_str() {
+                        "ImageNotFoundException" => answer.gone.push(digest.clone()),
+                        // Throttling and outages stop the repository's run: the next run
+                        // carries on. A refusal of this image is reported and the rest go on.
+                        "" | "ThrottlingException" | "ServerException" => {
+                            return Err(classify(Service::Ecr, error))
+                        }
+                        _ => answer.failed.push(DeleteFailure {
+                            digest: digest.clone(),
+                            code,
+                            message: classify(Service::Ecr, error).to_string(),
+                        }),
+                    }
+                }
+            }
+        }
+        Ok(answer)
+    }
 }
 
 #[cfg(test)]
@@ -333,5 +391,81 @@ mod tests {
             unanswered.to_string().contains("did not return it"),
             "{unanswered}"
         );
+    }
+
+    /// moto has no archive tier: the requests are checked here against a local server that
+    /// answers as ECR's API model says (awsJson1_1).
+    #[tokio::test(flavor = "current_thread")]
+    async fn archived_images_are_listed_and_archiving_is_one_request_an_image() {
+        let digest = |n: u8| format!("sha256:{}", format!("{n:02x}").repeat(32));
+        let server = crate::testing::AnsweringServer::start_with(vec![
+            (
+                200,
+                serde_json::json!({ "imageDetails": [
+                { "repositoryName": "team/app", "imageDigest": digest(1), "imageTags": ["1.0.0"],
+                  "imagePushedAt": 1700000000, "imageManifestMediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                  "imageStatus": "ARCHIVED", "lastArchivedAt": 1760000000 },
+                { "repositoryName": "team/app", "imageDigest": digest(2), "imageTags": ["1.1.0"],
+                  "imagePushedAt": 1700000100, "imageManifestMediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                  "imageStatus": "ACTIVATING" }
+            ] }),
+            ),
+            (
+                200,
+                serde_json::json!({ "registryId": "123456789012", "repositoryName": "team/app",
+                "imageId": { "imageDigest": digest(3) }, "imageStatus": "ARCHIVED" }),
+            ),
+            (
+                400,
+                serde_json::json!({ "__type": "ImageNotFoundException", "message": "gone" }),
+            ),
+            (
+                400,
+                serde_json::json!({ "__type": "InvalidParameterException", "message": "an index's child" }),
+            ),
+        ]);
+        let ecr = Ecr::new(&server.sdk_config());
+        let images = ecr.retention_images("team/app").await.expect("listed");
+        assert_eq!(images[0].status, ImageStatus::Archived);
+        assert_eq!(images[0].archived_at, Some(Timestamp(1760000000)));
+        assert_eq!(images[1].status, ImageStatus::Activating);
+        let answer = ecr
+            .archive_images("team/app", &[digest(3), digest(4), digest(5)])
+            .await
+            .expect("answered");
+        assert_eq!(answer.archived, [digest(3)]);
+        assert_eq!(answer.gone, [digest(4)]);
+        assert_eq!(answer.failed[0].code, "InvalidParameterException");
+        let requests = server.requests();
+        let target = |head: &str| {
+            head.lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("x-amz-target:")
+                        .map(|v| v.trim().to_string())
+                })
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            target(&requests[0].0),
+            "amazonec2containerregistry_v20150921.describeimages"
+        );
+        let listing: serde_json::Value = serde_json::from_str(&requests[0].1).expect("JSON");
+        assert_eq!(
+            listing["filter"],
+            serde_json::json!({ "imageStatus": "ANY" })
+        );
+        for (n, (head, body)) in requests[1..].iter().enumerate() {
+            assert_eq!(
+                target(head),
+                "amazonec2containerregistry_v20150921.updateimagestorageclass"
+            );
+            let body: serde_json::Value = serde_json::from_str(body).expect("JSON");
+            assert_eq!(
+                body,
+                serde_json::json!({ "repositoryName": "team/app",
+                    "imageId": { "imageDigest": digest(n as u8 + 3) }, "targetStorageClass": "ARCHIVE" })
+            );
+        }
     }
 }

@@ -332,10 +332,7 @@ mod tests {
     /// epoch-second timestamps), two pages by `nextToken`.
     #[tokio::test(flavor = "current_thread")]
     async fn inspector_asks_for_in_use_ecr_images_and_reads_every_page() {
-        use std::io::{BufRead, BufReader, Read, Write};
         let hex = "ab".repeat(32);
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
-        let address = listener.local_addr().expect("bound");
         let resource = |repository: &str, count: i64| {
             serde_json::json!({
                 "resourceType": "AWS_ECR_CONTAINER_IMAGE",
@@ -348,61 +345,16 @@ mod tests {
                 }
             })
         };
-        let pages = [
+        let server = crate::testing::AnsweringServer::start(vec![
             serde_json::json!({ "coveredResources": [resource("team/app", 3)], "nextToken": "page-2" }),
             serde_json::json!({ "coveredResources": [resource("team/web", 1)] }),
-        ];
-        let server = std::thread::spawn(move || {
-            let mut seen = Vec::new();
-            for page in pages {
-                let (stream, _) = listener.accept().expect("a connection");
-                let mut reader = BufReader::new(stream);
-                let mut head = String::new();
-                let mut length = 0;
-                loop {
-                    let mut line = String::new();
-                    reader.read_line(&mut line).expect("a header");
-                    if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = value.trim().parse().expect("a length");
-                    }
-                    if line == "\r\n" {
-                        break;
-                    }
-                    head.push_str(&line);
-                }
-                let mut body = vec![0; length];
-                reader.read_exact(&mut body).expect("the body");
-                seen.push((head, String::from_utf8_lossy(&body).into_owned()));
-                let answer = page.to_string();
-                let mut stream = reader.into_inner();
-                write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-                    answer.len()
-                )
-                .expect("answer");
-            }
-            seen
-        });
-        let http = crate::http::client(crate::http::TrustRoots::Bundled).expect("a client");
-        let config = SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .http_client(crate::http::SdkHttpClient::shared(http))
-            .endpoint_url(format!("http://{address}"))
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(
-                aws_credential_types::provider::SharedCredentialsProvider::new(
-                    aws_credential_types::Credentials::new(
-                        "testing", "testing", None, None, "test",
-                    ),
-                ),
-            )
-            .build();
+        ]);
+        let config = server.sdk_config();
         let running = AwsWorkloads::new(&config)
             .running_images(UsageSource::Inspector)
             .await
             .expect("read");
-        let seen = server.join().expect("the server");
+        let seen = server.requests();
         assert_eq!(seen.len(), 2);
         assert!(
             seen[0].0.starts_with("POST /coverage/list HTTP/1.1"),

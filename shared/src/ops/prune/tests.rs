@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::policy::SourceFormat;
-use crate::retention::{Decision, ImageRecord};
+use crate::retention::{Decision, ImageRecord, ImageStatus};
 use crate::testing::{MemoryRetention, MemoryWorkloads};
 use crate::timestamp::DAY;
 
@@ -328,4 +328,70 @@ async fn what_runs_is_kept_and_a_source_that_cannot_be_read_keeps_everything() {
         "{message}"
     );
     assert_eq!(store.digests("team/app").len(), 3, "nothing more deleted");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn with_archive_apply_archives_what_expires_and_deletes_what_was_archived_long_enough() {
+    let policy = Policy::from_text(
+        &POLICY.replace(
+            "      untagged: { max_age_days: 7 }",
+            "      untagged: { max_age_days: 7 }\n      archive: { delete_after_days: 90 }",
+        ),
+        "p.yaml",
+        SourceFormat::Yaml,
+    )
+    .expect("valid");
+    let mut long_archived = image(3, 300, &["0.9.0"]);
+    long_archived.status = ImageStatus::Archived;
+    long_archived.archived_at = Some(Timestamp(NOW.0 - 100 * DAY));
+    let store = MemoryRetention::default()
+        .archiving_at(NOW)
+        .with("team/app", image(1, 10, &["1.1.0"]))
+        .with("team/app", image(2, 20, &["1.0.0"]))
+        .with("team/app", long_archived)
+        .with("team/app", image(4, 30, &["0.9.1"]));
+    let result = prune_repository(
+        &store,
+        &MemoryWorkloads::default(),
+        &policy,
+        "team/app",
+        &settings(true),
+        &nothing_runs(),
+        &mut |_| {},
+    )
+    .await
+    .expect("runs")
+    .expect("governed");
+    assert_eq!(result.plan.archive_digests(), BTreeSet::from([digest(2)]));
+    assert_eq!(result.pruning.archived, [digest(2)]);
+    assert_eq!(
+        result.pruning.deleted,
+        [digest(3)],
+        "archived 100 days, over 90"
+    );
+    let listed = store.retention_images("team/app").await.expect("listed");
+    let status = |n: u32| {
+        listed
+            .iter()
+            .find(|i| i.digest == digest(n))
+            .map(|i| i.status)
+    };
+    assert_eq!(status(2), Some(ImageStatus::Archived));
+    assert_eq!(status(1), Some(ImageStatus::Active));
+    assert_eq!(status(3), None);
+    // Planned again: nothing more to do until the archived image has been there 90 days.
+    let again = prune_repository(
+        &store,
+        &MemoryWorkloads::default(),
+        &policy,
+        "team/app",
+        &settings(true),
+        &nothing_runs(),
+        &mut |_| {},
+    )
+    .await
+    .expect("runs")
+    .expect("governed");
+    assert!(again.pruning.archived.is_empty() && again.pruning.deleted.is_empty());
+    assert!(!again.pruning.is_news());
 }
