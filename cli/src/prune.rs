@@ -259,11 +259,22 @@ mod tests {
 
     use super::*;
 
-    /// The worked example of README.md ("Retention"), rendered as `prune` prints it.
+    const README_POLICY: &str = "  - name: services\n    repositories: [\"team/*\"]\n    tags: { semver: { floating_aliases: true }, git_sha: { prefixes: [\"sha-\"] }, literals: { allow: [stable] } }\n    retention:\n      semver: { keep_per_major: 2, keep_per_minor: 1, prerelease: { max_age_days: 30, until_released: true } }\n      git_sha: { keep_newest: 1, max_age_days: 14 }\n      untagged: { max_age_days: 7 }\n      protect: [stable]\n      archive: { delete_after_days: 180 }\n";
+
+    /// The text between the line after `marker` that opens a code block and its end.
+    fn readme_block(readme: &str, marker: &str) -> String {
+        let after = &readme[readme.find(marker).expect("the marker") + marker.len()..];
+        let body = &after[after.find("```").expect("a block")..];
+        let body = &body[body.find('\n').expect("its first line") + 1..];
+        body[..body.find("```").expect("its end")].to_string()
+    }
+
+    /// The worked example of README.md ("Retention"): its policy and its plan are what this
+    /// test gives (`UPDATE_README_EXAMPLE=1` writes them there).
     #[test]
     fn renders_the_readme_example() {
         let policy = Policy::from_text(
-            "version: 1\nrules:\n  - name: services\n    repositories: [\"team/*\"]\n    tags: { semver: { floating_aliases: true }, git_sha: { prefixes: [\"sha-\"] }, literals: { allow: [stable] } }\n    retention:\n      semver: { keep_per_major: 2, keep_per_minor: 1, prerelease: { max_age_days: 30, until_released: true } }\n      git_sha: { keep_newest: 1, max_age_days: 14 }\n      untagged: { max_age_days: 7 }\n      protect: [stable]\n",
+            &format!("version: 1\nrules:\n{README_POLICY}"),
             "policy.yaml",
             SourceFormat::Yaml,
         )
@@ -288,6 +299,15 @@ mod tests {
         signature.subject = Some(index.digest.clone());
         let mut old_index = image(16, 100, &["2.1.3"]);
         old_index.children = vec![image(17, 100, &[]).digest, image(18, 100, &[]).digest];
+        let mut running = image(26, 400, &["sha-0a0b0c0"]);
+        running.in_use = vec![steward::retention::Usage {
+            source: steward::retention::UsageSource::Lambda,
+            what: "Lambda function billing (version 7)".into(),
+            last_seen: None,
+        }];
+        let mut archived = image(27, 340, &["2.2.0-rc.1"]);
+        archived.status = ImageStatus::Archived;
+        archived.archived_at = Some(Timestamp(now.0 - 200 * DAY));
         let images = vec![
             index,
             image(2, 3, &[]),
@@ -308,6 +328,8 @@ mod tests {
             image(23, 10, &["sha-5d6e7f8"]),
             image(24, 40, &["sha-9f8e7d6"]),
             image(25, 15, &[]),
+            running,
+            archived,
         ];
         let rule = &policy.rules[0];
         let plan = plan(
@@ -329,23 +351,49 @@ mod tests {
             failed: vec![],
             already_gone: vec![],
             unfinished: false,
-            to_archive: vec![],
+            to_archive: plan.to_archive().cloned().collect(),
             archived: vec![],
         };
         let printed = text(&plan, &pruning);
-        println!("{printed}");
-        assert!(
-            printed
-                .starts_with("team/api (rule services): 19 images, 12 kept, 7 expire (210.0 MB)\n"),
-            "{printed}"
+        let readme_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+        let readme = std::fs::read_to_string(&readme_path).expect("README.md");
+        let (policy_marker, plan_marker) = ("A worked example, the policy:", "prints (a dry run):");
+        if std::env::var_os("UPDATE_README_EXAMPLE").is_some() {
+            let mut updated = readme.clone();
+            for (marker, body) in [
+                (policy_marker, README_POLICY.to_string()),
+                (plan_marker, printed.clone()),
+            ] {
+                let old = readme_block(&updated, marker);
+                let at = updated.find(marker).expect("the marker");
+                let start = at + updated[at..].find(&old).expect("the block");
+                updated.replace_range(start..start + old.len(), &body);
+            }
+            std::fs::write(&readme_path, updated).expect("write README.md");
+            return;
+        }
+        assert_eq!(
+            readme_block(&readme, policy_marker),
+            README_POLICY,
+            "README's policy; UPDATE_README_EXAMPLE=1 rewrites it"
+        );
+        assert_eq!(
+            readme_block(&readme, plan_marker),
+            printed,
+            "README's plan; UPDATE_README_EXAMPLE=1 rewrites it"
         );
         for line in [
-            "  EXPIRE  sha256:070707070707 2026-11-06 2.3.0-rc.2               2.3.0-rc.2 [semver.prerelease]: its release 2.3.0 exists\n",
-            "  EXPIRE  sha256:111111111111 2026-08-23 <untagged>               [index-child]: only in expired index sha256:101010101010\n",
+            "  ARCHIVE sha256:070707070707 2026-11-06 2.3.0-rc.2               2.3.0-rc.2 [semver.prerelease]: its release 2.3.0 exists\n",
+            "  ARCHIVE sha256:111111111111 2026-08-23 <untagged>               [index-child]: only in expired index sha256:101010101010\n",
             "  keep    sha256:040404040404 2026-11-28 <untagged>               [referrer]: refers to kept image sha256:010101010101\n",
             "  keep    sha256:141414141414 2026-01-15 1.9.1,stable             1.9.1 [semver.release]: newest 2 of 1.x (#2); stable [protect]: protected by `stable`\n",
+            "  keep    sha256:1a1a1a1a1a1a 2025-10-27 sha-0a0b0c0              [in-use]: in use: Lambda function billing (version 7)\n",
         ] {
             assert!(printed.contains(line), "{line}{printed}");
         }
+        assert!(
+            printed.contains("EXPIRE  sha256:1b1b1b1b1b1b 2025-12-26 (archived) 2.2.0-rc.1"),
+            "{printed}"
+        );
     }
 }

@@ -78,6 +78,9 @@ pub struct Request {
     pub started: std::time::Instant,
     /// When its answer had been sent (or the connection cut).
     pub finished: std::time::Instant,
+    /// The AWS JSON protocols' operation (`X-Amz-Target`'s last part, such as
+    /// `DescribeImages`), when the request has one.
+    pub operation: Option<String>,
 }
 
 impl Request {
@@ -776,6 +779,9 @@ fn serve(client: TcpStream, shared: &Shared) -> io::Result<()> {
             injected: false,
             started: now,
             finished: now,
+            operation: head
+                .header("x-amz-target")
+                .map(|t| t.rsplit('.').next().unwrap_or(t).to_string()),
         };
         let mut action = decide(shared, &method, &target);
         // A body read ahead to decide on (DenyRepository), forwarded as read.
