@@ -7,11 +7,11 @@ mod exit;
 mod gate;
 mod iam;
 mod lifecycle;
-mod prune;
 #[cfg(test)]
 mod reference;
 mod render;
 mod replicate;
+mod retention;
 mod wait;
 
 use std::path::PathBuf;
@@ -70,7 +70,7 @@ pub struct PruneArgs {
     apply: bool,
     /// Measure ages at this moment (RFC 3339) instead of now, for reproducible plans; with
     /// --apply it may not be later than the clock.
-    #[arg(long, value_name = "RFC3339", value_parser = prune::parse_now)]
+    #[arg(long, value_name = "RFC3339", value_parser = retention::parse_now)]
     now: Option<steward::timestamp::Timestamp>,
     /// AWS region; from the environment or profile when absent.
     #[arg(long, value_name = "REGION")]
@@ -312,7 +312,7 @@ fn main() -> ExitCode {
         Command::Policy(PolicyCommand::Validate { source }) => {
             check::validate(&source).map(Exit::from_passed)
         }
-        Command::Prune(args) => prune::run(&args),
+        Command::Prune(args) => retention::run(&args),
         Command::Lifecycle(LifecycleCommand::Render(args)) => lifecycle::render(&args),
         Command::Policy(PolicyCommand::ShowDefault) => {
             print!("{}", steward::policy::DEFAULT_POLICY_YAML);

@@ -1237,7 +1237,7 @@ mod lifecycle;
 mod report;
 pub use in_use::{attach_usage, parse_reference, Named, RunningImage};
 pub use lifecycle::{lifecycle_policy, Assume, LeftOut, Lifecycle};
-pub use report::{megabytes, DeleteFailure, Pruning};
+pub use report::{megabytes, DeleteFailure, RetentionResult};
 
 #[cfg(test)]
 mod tests;

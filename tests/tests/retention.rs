@@ -32,7 +32,7 @@ use steward::aws::{AwsWorkloads, Ecr};
 use steward::deadline::Deadline;
 use steward::error::StewardError;
 use steward::manifest::{sha256_digest, OCI_MANIFEST};
-use steward::ops::prune::{prune_repository, sources_for, PruneSettings, Running};
+use steward::ops::retention::{run_retention, sources_for, RetentionSettings, Running};
 use steward::policy::{Policy, SourceFormat};
 use steward::ports::{ArchiveAnswer, DeleteAnswer, RetentionStore};
 use steward::retention::ImageRecord;
@@ -522,14 +522,14 @@ async fn retention_plans_applies_and_runs_on_its_schedule() {
         tag: "lts-5",
         listings: AtomicUsize::new(0),
     };
-    let settings = PruneSettings {
+    let settings = RetentionSettings {
         now: now(),
         apply: true,
         deadline: Deadline::unlimited(),
     };
     let workloads = AwsWorkloads::new(&sdk);
     let running = Running::gather(&workloads, &sources_for(&policy, &[race.to_string()])).await;
-    let result = prune_repository(
+    let result = run_retention(
         &store,
         &workloads,
         &policy,

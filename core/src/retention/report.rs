@@ -20,7 +20,7 @@ pub struct DeleteFailure {
 
 /// One repository's retention: the plan's verdicts and, with `applied`, what was deleted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Pruning {
+pub struct RetentionResult {
     /// The repository.
     pub repository: String,
     /// The rule whose retention applied.
@@ -50,7 +50,7 @@ pub struct Pruning {
     pub archived: Vec<String>,
 }
 
-impl Pruning {
+impl RetentionResult {
     /// What the notification's and the report's `outcome` is.
     pub fn outcome(&self) -> Outcome {
         if !self.failed.is_empty() {

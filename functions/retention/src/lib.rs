@@ -1,6 +1,6 @@
 //! retention: on its schedule's `Scheduled Event`, plans every repository whose rule has a
 //! `retention` section and, with `STEWARD_RETENTION_APPLY=true`, deletes what the plan
-//! expires (`steward::ops::prune`: batches of at most 100, each checked again just before it
+//! expires (`steward::ops::retention`: batches of at most 100, each checked again just before it
 //! is deleted). One notification per repository with something expired.
 //!
 //! A large registry does not fit in one invocation: repositories are taken in name order,
@@ -19,10 +19,10 @@ use steward::events::StewardEvent;
 use steward::glob::Glob;
 use steward::harness::{Handled, Handler, Invocation};
 use steward::notify::Outcome;
-use steward::ops::prune::{prune_repository, select, sources_for, PruneSettings, Running};
+use steward::ops::retention::{run_retention, select, sources_for, RetentionSettings, Running};
 use steward::policy_source::LivePolicy;
 use steward::ports::{Notifier, RetentionStore, RunCursor, Workloads};
-use steward::retention::Pruning;
+use steward::retention::RetentionResult;
 use steward::timestamp::Timestamp;
 use tracing::{error, info};
 
@@ -94,7 +94,7 @@ pub struct RetentionReport {
     /// The moment ages were measured at.
     pub now: Timestamp,
     /// Each repository handled, in the order taken.
-    pub repositories: Vec<Pruning>,
+    pub repositories: Vec<RetentionResult>,
     /// Repositories that could not be read or deleted from.
     pub errors: Vec<RepositoryError>,
     /// Repositories left for the next run: the time ran short.
@@ -172,7 +172,7 @@ impl<S: RetentionStore, N: Notifier, W: Workloads, C: RunCursor> Handler for Ret
         let order = from_cursor(select(&policy, &names, &globs), start.as_deref());
         let sources = sources_for(&policy, &order);
         let running = Running::gather(&self.workloads, &sources).await;
-        let settings = PruneSettings {
+        let settings = RetentionSettings {
             now,
             apply: self.apply,
             deadline: invocation.deadline,
@@ -195,7 +195,7 @@ impl<S: RetentionStore, N: Notifier, W: Workloads, C: RunCursor> Handler for Ret
                 report.carried_over.push(repository);
                 continue;
             }
-            let pruned = prune_repository(
+            let pruned = run_retention(
                 &self.store,
                 &self.workloads,
                 &policy,

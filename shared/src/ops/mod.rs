@@ -4,5 +4,5 @@
 pub mod audit;
 pub mod backfill;
 pub mod gate;
-pub mod prune;
+pub mod retention;
 pub mod wait;

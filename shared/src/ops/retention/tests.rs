@@ -55,16 +55,16 @@ fn nothing_runs() -> Running {
     Running { read }
 }
 
-fn settings(apply: bool) -> PruneSettings {
-    PruneSettings {
+fn settings(apply: bool) -> RetentionSettings {
+    RetentionSettings {
         now: NOW,
         apply,
         deadline: Deadline::unlimited(),
     }
 }
 
-async fn prune(store: &MemoryRetention, apply: bool) -> RepositoryPrune {
-    prune_repository(
+async fn prune(store: &MemoryRetention, apply: bool) -> RepositoryRetention {
+    run_retention(
         store,
         &MemoryWorkloads::default(),
         &policy(),
@@ -140,7 +140,7 @@ async fn a_tag_pushed_since_the_plan_keeps_the_image() {
     let store = store();
     store.tag_after_the_plan("team/app", &digest(1), "1.0.1-hotfix");
     let mut seen = Vec::new();
-    let result = prune_repository(
+    let result = run_retention(
         &store,
         &MemoryWorkloads::default(),
         &policy(),
@@ -207,12 +207,12 @@ async fn a_refused_index_keeps_its_children() {
 #[tokio::test(flavor = "current_thread")]
 async fn out_of_time_starts_no_batch() {
     let store = store();
-    let result = prune_repository(
+    let result = run_retention(
         &store,
         &MemoryWorkloads::default(),
         &policy(),
         "team/app",
-        &PruneSettings {
+        &RetentionSettings {
             deadline: Deadline::after(Duration::from_secs(1)),
             ..settings(true)
         },
@@ -235,7 +235,7 @@ async fn only_repositories_with_a_retention_section_are_pruned() {
     let glob = Glob::new("team/w*").expect("glob");
     assert_eq!(select(&policy, &all, &[glob]), ["team/web"]);
     let store = MemoryRetention::default().with("other/x", image(1, 900, &[]));
-    let none = prune_repository(
+    let none = run_retention(
         &store,
         &MemoryWorkloads::default(),
         &policy,
@@ -280,7 +280,7 @@ async fn what_runs_is_kept_and_a_source_that_cannot_be_read_keeps_everything() {
     let (policy, settings) = (policy(), settings(true));
     let (store, workloads, policy, settings) = (&store, &workloads, &policy, &settings);
     let run = |running| async move {
-        prune_repository(
+        run_retention(
             store,
             workloads,
             policy,
@@ -350,7 +350,7 @@ async fn with_archive_apply_archives_what_expires_and_deletes_what_was_archived_
         .with("team/app", image(2, 20, &["1.0.0"]))
         .with("team/app", long_archived)
         .with("team/app", image(4, 30, &["0.9.1"]));
-    let result = prune_repository(
+    let result = run_retention(
         &store,
         &MemoryWorkloads::default(),
         &policy,
@@ -380,7 +380,7 @@ async fn with_archive_apply_archives_what_expires_and_deletes_what_was_archived_
     assert_eq!(status(1), Some(ImageStatus::Active));
     assert_eq!(status(3), None);
     // Planned again: nothing more to do until the archived image has been there 90 days.
-    let again = prune_repository(
+    let again = run_retention(
         &store,
         &MemoryWorkloads::default(),
         &policy,

@@ -11,7 +11,7 @@ use crate::error::{Service, StewardError};
 use crate::glob::Glob;
 use crate::policy::{Policy, Retention, Rule};
 use crate::ports::{RetentionStore, Workloads, MAX_DELETE_BATCH};
-use crate::retention::{self, ImageRecord, Plan, Pruning, RunningImage, UsageSource};
+use crate::retention::{self, ImageRecord, Plan, RetentionResult, RunningImage, UsageSource};
 use crate::timestamp::Timestamp;
 
 /// The time a batch needs before it starts: a fresh listing and one BatchDeleteImage.
@@ -19,7 +19,7 @@ pub const BATCH_RESERVE: Duration = Duration::from_secs(10);
 
 /// How a prune runs.
 #[derive(Debug, Clone, Copy)]
-pub struct PruneSettings {
+pub struct RetentionSettings {
     /// The moment ages are measured at.
     pub now: Timestamp,
     /// Delete (true), or only plan (false, a dry run).
@@ -53,11 +53,11 @@ pub enum Progress {
 
 /// One repository's plan, and what was done with it.
 #[derive(Debug, Clone)]
-pub struct RepositoryPrune {
+pub struct RepositoryRetention {
     /// Every image with keep or expire and why.
     pub plan: Plan,
     /// What was deleted (with `apply`), kept on recheck, or failed.
-    pub pruning: Pruning,
+    pub pruning: RetentionResult,
 }
 
 /// The rule and retention section that govern `repository`; `None` when no rule governs it
@@ -180,15 +180,15 @@ fn unreadable(repository: &str, source: UsageSource, error: &StewardError) -> St
 /// Plans `repository` and, with `settings.apply`, deletes what the plan expires. `None` when
 /// no retention section governs it. `running` is what the `in_use` sources reported at the
 /// start of the run; before the first deletion they are read again from `workloads`.
-pub async fn prune_repository<S: RetentionStore, W: Workloads>(
+pub async fn run_retention<S: RetentionStore, W: Workloads>(
     store: &S,
     workloads: &W,
     policy: &Policy,
     repository: &str,
-    settings: &PruneSettings,
+    settings: &RetentionSettings,
     running: &Running,
     progress: &mut (dyn FnMut(Progress) + Send),
-) -> Result<Option<RepositoryPrune>, StewardError> {
+) -> Result<Option<RepositoryRetention>, StewardError> {
     let Some((rule, retention)) = governing(policy, repository) else {
         return Ok(None);
     };
@@ -201,7 +201,7 @@ pub async fn prune_repository<S: RetentionStore, W: Workloads>(
         expired: expired.len(),
         images: images.len(),
     });
-    let mut pruning = Pruning {
+    let mut pruning = RetentionResult {
         repository: repository.into(),
         rule: rule.name.clone(),
         applied: settings.apply,
@@ -218,7 +218,7 @@ pub async fn prune_repository<S: RetentionStore, W: Workloads>(
     };
     let to_archive = plan.archive_digests();
     if !settings.apply || (expired.is_empty() && to_archive.is_empty()) {
-        return Ok(Some(RepositoryPrune { plan, pruning }));
+        return Ok(Some(RepositoryRetention { plan, pruning }));
     }
     // What runs, read again just before the first deletion: a function or service deployed
     // since the run started keeps its image.
@@ -304,7 +304,7 @@ pub async fn prune_repository<S: RetentionStore, W: Workloads>(
         pruning.already_gone.extend(answer.gone);
         pruning.failed.extend(answer.failed);
     }
-    Ok(Some(RepositoryPrune { plan, pruning }))
+    Ok(Some(RepositoryRetention { plan, pruning }))
 }
 
 #[cfg(test)]

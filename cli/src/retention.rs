@@ -1,5 +1,5 @@
 //! `ecr-steward prune`: the retention plan of each selected repository, image by image, and
-//! with `--apply` its deletion (`steward::ops::prune`); a text table or one JSON document.
+//! with `--apply` its deletion (`steward::ops::retention`); a text table or one JSON document.
 
 use std::io::IsTerminal;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -10,11 +10,11 @@ use steward::aws::{AwsWorkloads, Ecr};
 use steward::deadline::Deadline;
 use steward::glob::Glob;
 use steward::notify::visible;
-use steward::ops::prune::{
-    prune_repository, select, sources_for, Progress, PruneSettings, RepositoryPrune, Running,
+use steward::ops::retention::{
+    run_retention, select, sources_for, Progress, RepositoryRetention, RetentionSettings, Running,
 };
 use steward::ports::ImageCatalog;
-use steward::retention::{megabytes, short, Decision, ImageStatus, Plan, Pruning};
+use steward::retention::{megabytes, short, Decision, ImageStatus, Plan, RetentionResult};
 use steward::timestamp::Timestamp;
 
 use crate::check::load_policy;
@@ -49,7 +49,7 @@ pub fn run(args: &PruneArgs) -> anyhow::Result<Exit> {
     if let Some(now) = args.now.filter(|now| args.apply && *now > clock) {
         bail!("--now {now} is later than the clock ({clock}): --apply would delete images by ages they do not have yet; plan a future date without --apply");
     }
-    let settings = PruneSettings {
+    let settings = RetentionSettings {
         now: args.now.unwrap_or(clock),
         apply: args.apply,
         deadline: Deadline::unlimited(),
@@ -64,7 +64,7 @@ pub fn run(args: &PruneArgs) -> anyhow::Result<Exit> {
             eprintln!("no repository matches --repository and has a rule with a retention section");
         }
         let terminal = std::io::stderr().is_terminal();
-        let mut results: Vec<RepositoryPrune> = Vec::new();
+        let mut results: Vec<RepositoryRetention> = Vec::new();
         let mut errors = 0;
         for repository in &repositories {
             let mut progress = |event: Progress| match event {
@@ -84,7 +84,7 @@ pub fn run(args: &PruneArgs) -> anyhow::Result<Exit> {
                 }
                 Progress::Planned { .. } => {}
             };
-            let pruned = prune_repository(
+            let pruned = run_retention(
                 &ecr,
                 &workloads,
                 &policy,
@@ -137,7 +137,7 @@ pub fn run(args: &PruneArgs) -> anyhow::Result<Exit> {
 
 /// One repository: a header, then one line an image (newest push first) with its decision,
 /// tags and the reason; then what `--apply` did.
-pub fn text(plan: &Plan, pruning: &Pruning) -> String {
+pub fn text(plan: &Plan, pruning: &RetentionResult) -> String {
     let archive = if pruning.to_archive.is_empty() {
         String::new()
     } else {
@@ -220,7 +220,7 @@ pub fn text(plan: &Plan, pruning: &Pruning) -> String {
     out
 }
 
-fn summary(results: &[RepositoryPrune], applied: bool) -> String {
+fn summary(results: &[RepositoryRetention], applied: bool) -> String {
     let expired: usize = results.iter().map(|r| r.pruning.expired.len()).sum();
     let bytes: u64 = results.iter().map(|r| r.pruning.expired_bytes).sum();
     let deleted: usize = results.iter().map(|r| r.pruning.deleted.len()).sum();
@@ -339,7 +339,7 @@ mod tests {
             &images,
             now,
         );
-        let pruning = Pruning {
+        let pruning = RetentionResult {
             repository: plan.repository.clone(),
             rule: plan.rule.clone(),
             applied: false,
