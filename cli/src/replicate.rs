@@ -7,9 +7,13 @@ use anyhow::{anyhow, bail};
 use steward::aws::{Ecr, Registries, RegistryReplicator, Sqs};
 use steward::config::registry_overrides;
 use steward::glob::Glob;
+use steward::notify::visible;
 use steward::oci::copy::CopyOptions;
-use steward::ops::backfill::{copy_all, fan_out, jobs, plan, BackfillRequest, Destinations};
+use steward::ops::backfill::{
+    copy_all, fan_out, jobs, plan, Backfill, BackfillRequest, Destinations,
+};
 use steward::policy::Pattern;
+use steward::retention::short;
 
 use crate::check::load_policy;
 use crate::exit::Exit;
@@ -47,7 +51,18 @@ pub fn run(args: &ReplicateArgs) -> anyhow::Result<Exit> {
             destinations,
             tags,
         };
-        let planned = plan(&policy, &Ecr::new(&sdk), &request).await?;
+        let Backfill {
+            copies: planned,
+            archived,
+        } = plan(&policy, &Ecr::new(&sdk), &request).await?;
+        for image in &archived {
+            eprintln!(
+                "skipped {}@{} ({}): archived, it cannot be pulled until it is restored",
+                visible(&image.repository),
+                short(&image.digest),
+                visible(&image.tags.join(", "))
+            );
+        }
         if args.dry_run {
             crate::render::copies::print_plan(&planned, args.format);
             return Ok(Exit::Pass);

@@ -491,6 +491,7 @@ mod tests {
         TaggedImage {
             digest: digest.into(),
             tags: tags.iter().map(|t| t.to_string()).collect(),
+            archived: false,
         }
     }
 

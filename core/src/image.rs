@@ -46,6 +46,8 @@ pub struct TaggedImage {
     pub digest: String,
     /// Every tag of the image, this one included.
     pub tags: Vec<String>,
+    /// In the archive storage class, or being restored from it: it cannot be pulled.
+    pub archived: bool,
 }
 
 /// How an image is named when it is looked up: by a tag, or by its digest.

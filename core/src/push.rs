@@ -658,6 +658,7 @@ mod tests {
         let image = |tags: &[&str]| TaggedImage {
             digest: digest.into(),
             tags: tags.iter().map(|t| t.to_string()).collect(),
+            archived: false,
         };
         let plan = |current: Option<&TaggedImage>, last| {
             plan_enforcement(digest, "latest", current, last, |t| t == "1.2.3")
@@ -666,6 +667,7 @@ mod tests {
         let moved = TaggedImage {
             digest: "sha256:other".into(),
             tags: vec!["latest".into()],
+            archived: false,
         };
         assert_eq!(
             plan(Some(&moved), LastTag::Delete),

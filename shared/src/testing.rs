@@ -205,6 +205,7 @@ impl crate::ports::TagStore for MemoryTags {
         Ok(
             Self::digest_of(&images, tag).map(|digest| crate::image::TaggedImage {
                 tags: images.get(&digest).cloned().unwrap_or_default(),
+                archived: false,
                 digest,
             }),
         )
@@ -332,7 +333,21 @@ impl MemoryCatalog {
             .push(crate::image::TaggedImage {
                 digest: digest.into(),
                 tags: tags.iter().map(|t| t.to_string()).collect(),
+                archived: false,
             });
+        self
+    }
+
+    /// A repository holding `digest` under `tags`, in the archive storage class.
+    pub fn with_archived_image(mut self, repository: &str, digest: &str, tags: &[&str]) -> Self {
+        self = self.with_image(repository, digest, tags);
+        if let Some(image) = self
+            .images
+            .get_mut(repository)
+            .and_then(|list| list.last_mut())
+        {
+            image.archived = true;
+        }
         self
     }
 

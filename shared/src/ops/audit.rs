@@ -431,7 +431,8 @@ async fn read_repository<C: ImageCatalog + RepositoryInspector>(
         }
     }
     let images = match retry.run(|| ecr.tagged_images(repository)).await {
-        Ok(images) => images,
+        // An archived image cannot be pulled: its labels cannot be read, nor copied.
+        Ok(images) => images.into_iter().filter(|image| !image.archived).collect(),
         Err(error) if is_denied(&error) => {
             denied(&mut audit, &error);
             Vec::new()

@@ -65,19 +65,49 @@ pub struct CopyResult {
     pub run: CopyRun,
 }
 
+/// A tagged image the backfill leaves out: it is archived (or being restored), and cannot be
+/// pulled until it is restored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArchivedImage {
+    /// Its repository.
+    pub repository: String,
+    /// Its digest.
+    pub digest: String,
+    /// Its tags.
+    pub tags: Vec<String>,
+}
+
+/// What a backfill copies, and what it leaves out.
+#[derive(Debug, Clone, Default)]
+pub struct Backfill {
+    /// Every copy, grouped by destination.
+    pub copies: Vec<PlannedCopy>,
+    /// The archived images of the matching repositories, not copied.
+    pub archived: Vec<ArchivedImage>,
+}
+
 /// Every copy the request asks for: each tagged image of each matching repository, grouped by
-/// destination, never to the image's own place.
+/// destination, never to the image's own place; archived images are left out and named.
 pub async fn plan<C: ImageCatalog>(
     policy: &Policy,
     ecr: &C,
     request: &BackfillRequest,
-) -> Result<Vec<PlannedCopy>, StewardError> {
+) -> Result<Backfill, StewardError> {
     let mut plan = Vec::new();
+    let mut archived = Vec::new();
     for repository in ecr.repositories().await? {
         if !request.repositories.matches(&repository) {
             continue;
         }
         for image in ecr.tagged_images(&repository).await? {
+            if image.archived {
+                archived.push(ArchivedImage {
+                    repository: repository.clone(),
+                    digest: image.digest.clone(),
+                    tags: image.tags.clone(),
+                });
+                continue;
+            }
             let source = ImageRef {
                 account: None,
                 region: request.region.clone(),
@@ -112,7 +142,10 @@ pub async fn plan<C: ImageCatalog>(
             plan.extend(by_place.into_values());
         }
     }
-    Ok(plan)
+    Ok(Backfill {
+        copies: plan,
+        archived,
+    })
 }
 
 fn targets(
@@ -343,13 +376,35 @@ mod tests {
         .expect("policy");
         let plan = plan(&policy, &catalog(), &request(Destinations::Policy, None))
             .await
-            .expect("planned");
+            .expect("planned")
+            .copies;
         assert_eq!(
             summary(&plan),
             [
                 "team/app@sha256:aaaa 1.0.0 -> eu-west-1/team/app",
                 "team/app@sha256:bbbb 2.0.0 -> eu-west-1/team/app",
             ]
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn archived_images_are_left_out_and_named() {
+        let catalog = catalog().with_archived_image("team/app", "sha256:dddd", &["0.9.0"]);
+        let to = Destinations::Regions {
+            regions: vec!["eu-west-1".into()],
+            create_repository: false,
+        };
+        let backfill = plan(&Policy::builtin(), &catalog, &request(to, None))
+            .await
+            .expect("planned");
+        assert!(backfill.copies.iter().all(|c| c.digest != "sha256:dddd"));
+        assert_eq!(
+            backfill.archived,
+            [ArchivedImage {
+                repository: "team/app".into(),
+                digest: "sha256:dddd".into(),
+                tags: vec!["0.9.0".into()],
+            }]
         );
     }
 
@@ -365,7 +420,8 @@ mod tests {
             &request(to, Some("[0-9.]+")),
         )
         .await
-        .expect("planned");
+        .expect("planned")
+        .copies;
         assert_eq!(
             summary(&plan),
             [
@@ -385,7 +441,8 @@ mod tests {
         };
         let plan = plan(&Policy::builtin(), &catalog(), &request(to, None))
             .await
-            .expect("planned");
+            .expect("planned")
+            .copies;
         assert_eq!(plan.len(), 4, "two images, two regions each");
         let jobs = jobs("us-east-1", &plan);
         assert_eq!(jobs.len(), 2);

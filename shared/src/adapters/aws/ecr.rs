@@ -329,6 +329,9 @@ fn tagged(detail: &aws_sdk_ecr::types::ImageDetail) -> Option<TaggedImage> {
     Some(TaggedImage {
         digest: detail.image_digest()?.to_string(),
         tags: detail.image_tags().to_vec(),
+        archived: detail
+            .image_status()
+            .is_some_and(|status| *status != aws_sdk_ecr::types::ImageStatus::Active),
     })
 }
 
@@ -375,10 +378,16 @@ impl ImageCatalog for Ecr {
     }
 
     async fn tagged_images(&self, repository: &str) -> Result<Vec<TaggedImage>, StewardError> {
+        // Archived images too, so that what skips them can say so.
         let mut pages = self
             .client
             .describe_images()
             .repository_name(repository)
+            .filter(
+                aws_sdk_ecr::types::DescribeImagesFilter::builder()
+                    .image_status(aws_sdk_ecr::types::ImageStatusFilter::Any)
+                    .build(),
+            )
             .into_paginator()
             .send();
         let mut images = Vec::new();
