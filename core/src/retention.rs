@@ -616,6 +616,30 @@ pub fn plan(
     }
 }
 
+/// The references between planned images, by position: (referencing, referenced, how).
+fn reference_edges(
+    planned: &[PlannedImage],
+    references: &BTreeMap<&str, Vec<(&str, Clause)>>,
+) -> Vec<(usize, usize, Clause)> {
+    let index: BTreeMap<&str, usize> = planned
+        .iter()
+        .enumerate()
+        .map(|(i, image)| (image.digest.as_str(), i))
+        .collect();
+    let mut edges = Vec::new();
+    for (from, targets) in references {
+        let Some(&from) = index.get(from) else {
+            continue;
+        };
+        for (to, clause) in targets {
+            if let Some(&to) = index.get(to) {
+                edges.push((from, to, *clause));
+            }
+        }
+    }
+    edges
+}
+
 /// An image that only follows others (an untagged child of expired indexes, an untagged
 /// referrer of an expired image) ends where the most available of them ends: deleted with
 /// them, archived with them (staying archived if it is), never apart. Decided leaders first;
@@ -625,28 +649,15 @@ fn follow(
     followers: &BTreeSet<&str>,
     references: &BTreeMap<&str, Vec<(&str, Clause)>>,
 ) {
-    let index: BTreeMap<String, usize> = planned
-        .iter()
-        .enumerate()
-        .map(|(i, image)| (image.digest.clone(), i))
-        .collect();
     // follower → its leaders: the indexes that list it, the subjects it refers to.
     let mut leaders: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (from, targets) in references {
-        let Some(&from) = index.get(*from) else {
-            continue;
+    for (from, to, clause) in reference_edges(planned, references) {
+        let (follower, leader) = match clause {
+            Clause::IndexChild => (to, from),
+            _ => (from, to),
         };
-        for (to, clause) in targets {
-            let Some(&to) = index.get(*to) else {
-                continue;
-            };
-            let (follower, leader) = match clause {
-                Clause::IndexChild => (to, from),
-                _ => (from, to),
-            };
-            if followers.contains(planned[follower].digest.as_str()) {
-                leaders.entry(follower).or_default().push(leader);
-            }
+        if followers.contains(planned[follower].digest.as_str()) {
+            leaders.entry(follower).or_default().push(leader);
         }
     }
     let mut open: BTreeSet<usize> = leaders.keys().copied().collect();
@@ -719,24 +730,11 @@ fn level(image: &PlannedImage) -> u8 {
 /// manifest (never deleted while it stays, never archived while it is not). Raised to the
 /// archive, an archived image just stays there.
 fn settle(planned: &mut [PlannedImage], references: &BTreeMap<&str, Vec<(&str, Clause)>>) {
-    let index: BTreeMap<String, usize> = planned
-        .iter()
-        .enumerate()
-        .map(|(i, image)| (image.digest.clone(), i))
-        .collect();
     // (stronger-or-equal, than): the first is raised to the second's decision when weaker.
-    let mut edges: Vec<(usize, usize, Clause)> = Vec::new();
-    for (from, targets) in references {
-        let Some(&from) = index.get(*from) else {
-            continue;
-        };
-        for (to, clause) in targets {
-            let Some(&to) = index.get(*to) else {
-                continue;
-            };
-            edges.push((to, from, *clause));
-        }
-    }
+    let edges: Vec<(usize, usize, Clause)> = reference_edges(planned, references)
+        .into_iter()
+        .map(|(from, to, clause)| (to, from, clause))
+        .collect();
     let mut changed = true;
     while changed {
         changed = false;

@@ -177,6 +177,36 @@ fn unreadable(repository: &str, source: UsageSource, error: &StewardError) -> St
     }
 }
 
+/// What planning one repository again needs.
+struct Planning<'a> {
+    repository: &'a str,
+    rule: &'a Rule,
+    retention: &'a Retention,
+    now: Timestamp,
+}
+
+/// The repository as it is now (what runs attached), and its plan on the view that adds
+/// back what this run deleted already (`retention::recheck_view`).
+async fn recheck<S: RetentionStore>(
+    store: &S,
+    running: &Running,
+    planning: &Planning<'_>,
+    images: &[ImageRecord],
+    deleted: &BTreeSet<String>,
+) -> Result<(Vec<ImageRecord>, Plan), StewardError> {
+    let Planning {
+        repository,
+        rule,
+        retention,
+        now,
+    } = *planning;
+    let mut fresh = store.retention_images(repository).await?;
+    running.attach(repository, retention, &mut fresh)?;
+    let view = retention::recheck_view(images, deleted, &fresh);
+    let plan = retention::plan(repository, rule, retention, &view, now);
+    Ok((fresh, plan))
+}
+
 /// Plans `repository` and, with `settings.apply`, deletes what the plan expires. `None` when
 /// no retention section governs it. `running` is what the `in_use` sources reported at the
 /// start of the run; before the first deletion they are read again from `workloads`.
@@ -223,6 +253,12 @@ pub async fn run_retention<S: RetentionStore, W: Workloads>(
     // What runs, read again just before the first deletion: a function or service deployed
     // since the run started keeps its image.
     let running = Running::gather(workloads, &sources_of(retention)).await;
+    let planning = Planning {
+        repository,
+        rule,
+        retention,
+        now: settings.now,
+    };
     let mut deleted: BTreeSet<String> = BTreeSet::new();
     let mut done = 0;
     for batch in retention::deletion_batches(&images, &expired, MAX_DELETE_BATCH) {
@@ -232,12 +268,9 @@ pub async fn run_retention<S: RetentionStore, W: Workloads>(
         }
         // Just before deleting: the repository as it is now, planned again. A tag pushed, an
         // index or a referrer added since the plan keeps its image.
-        let mut fresh = store.retention_images(repository).await?;
-        running.attach(repository, retention, &mut fresh)?;
+        let (fresh, again) = recheck(store, &running, &planning, &images, &deleted).await?;
         let present: BTreeSet<&str> = fresh.iter().map(|i| i.digest.as_str()).collect();
-        let view = retention::recheck_view(&images, &deleted, &fresh);
-        let still =
-            retention::plan(repository, rule, retention, &view, settings.now).expired_digests();
+        let still = again.expired_digests();
         let mut now_delete = Vec::new();
         for digest in &batch {
             // An index or referrer that an earlier batch failed to delete still references
@@ -283,12 +316,9 @@ pub async fn run_retention<S: RetentionStore, W: Workloads>(
             break;
         }
         // As for deletions: the repository as it is now, planned again, just before.
-        let mut fresh = store.retention_images(repository).await?;
-        running.attach(repository, retention, &mut fresh)?;
+        let (fresh, again) = recheck(store, &running, &planning, &images, &deleted).await?;
         let present: BTreeSet<&str> = fresh.iter().map(|i| i.digest.as_str()).collect();
-        let view = retention::recheck_view(&images, &deleted, &fresh);
-        let still =
-            retention::plan(repository, rule, retention, &view, settings.now).archive_digests();
+        let still = again.archive_digests();
         let mut now_archive = Vec::new();
         for digest in batch {
             if !present.contains(digest.as_str()) {
