@@ -46,6 +46,22 @@ fn image(n: u32, days: i64, tags: &[&str]) -> ImageRecord {
     }
 }
 
+/// `apply` under `policy`, nothing running.
+async fn apply_with(store: &MemoryRetention, policy: &Policy) -> RepositoryRetention {
+    run_retention(
+        store,
+        &MemoryWorkloads::default(),
+        policy,
+        "team/app",
+        &settings(true),
+        &nothing_runs(),
+        &mut |_| {},
+    )
+    .await
+    .expect("runs")
+    .expect("governed")
+}
+
 /// What the default sources (Lambda, ECS) report when nothing runs.
 fn nothing_runs() -> Running {
     let read = [UsageSource::Lambda, UsageSource::Ecs]
@@ -350,18 +366,7 @@ async fn with_archive_apply_archives_what_expires_and_deletes_what_was_archived_
         .with("team/app", image(2, 20, &["1.0.0"]))
         .with("team/app", long_archived)
         .with("team/app", image(4, 30, &["0.9.1"]));
-    let result = run_retention(
-        &store,
-        &MemoryWorkloads::default(),
-        &policy,
-        "team/app",
-        &settings(true),
-        &nothing_runs(),
-        &mut |_| {},
-    )
-    .await
-    .expect("runs")
-    .expect("governed");
+    let result = apply_with(&store, &policy).await;
     assert_eq!(result.plan.archive_digests(), BTreeSet::from([digest(2)]));
     assert_eq!(result.pruning.archived, [digest(2)]);
     assert_eq!(
@@ -380,18 +385,7 @@ async fn with_archive_apply_archives_what_expires_and_deletes_what_was_archived_
     assert_eq!(status(1), Some(ImageStatus::Active));
     assert_eq!(status(3), None);
     // Planned again: nothing more to do until the archived image has been there 90 days.
-    let again = run_retention(
-        &store,
-        &MemoryWorkloads::default(),
-        &policy,
-        "team/app",
-        &settings(true),
-        &nothing_runs(),
-        &mut |_| {},
-    )
-    .await
-    .expect("runs")
-    .expect("governed");
+    let again = apply_with(&store, &policy).await;
     assert!(again.pruning.archived.is_empty() && again.pruning.deleted.is_empty());
     assert!(!again.pruning.is_news());
 }
