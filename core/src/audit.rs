@@ -287,6 +287,8 @@ pub struct RepositoryAudit {
     pub images: usize,
     /// Tagged images left out by `--max-images`.
     pub images_skipped: usize,
+    /// Tagged images left out because they are archived (they cannot be pulled).
+    pub images_archived: usize,
     /// Tags judged.
     pub tags: usize,
     /// Tags with no violation.
@@ -308,6 +310,8 @@ pub struct RepositorySummary {
     pub images: usize,
     /// Tagged images left out by `--max-images`.
     pub images_skipped: usize,
+    /// Tagged images left out because they are archived (they cannot be pulled).
+    pub images_archived: usize,
     /// Tags judged.
     pub tags: usize,
     /// Tags with no violation.
@@ -335,6 +339,8 @@ pub struct AuditTotals {
     pub images: usize,
     /// Tagged images left out by `--max-images`.
     pub images_skipped: usize,
+    /// Tagged images left out because they are archived (they cannot be pulled).
+    pub images_archived: usize,
     /// Tags judged.
     pub tags: usize,
     /// Tags with no violation.
@@ -395,6 +401,7 @@ impl AuditReport {
                 rule: audit.rule,
                 images: audit.images,
                 images_skipped: audit.images_skipped,
+                images_archived: audit.images_archived,
                 tags: audit.tags,
                 compliant_tags: audit.compliant_tags,
                 violations: BTreeMap::new(),
@@ -418,6 +425,7 @@ impl AuditReport {
             }
             totals.images += summary.images;
             totals.images_skipped += summary.images_skipped;
+            totals.images_archived += summary.images_archived;
             totals.tags += summary.tags;
             totals.compliant_tags += summary.compliant_tags;
             totals.findings += summary.findings;

@@ -59,6 +59,13 @@ fn headline(report: &AuditReport) -> String {
         totals.tags,
         totals.compliant_tags,
     );
+    if totals.images_archived > 0 {
+        let _ = write!(
+            line,
+            "; {} archived images not audited (they cannot be pulled until restored)",
+            totals.images_archived
+        );
+    }
     if totals.images_skipped > 0 {
         let _ = write!(
             line,

@@ -432,7 +432,12 @@ async fn read_repository<C: ImageCatalog + RepositoryInspector>(
     }
     let images = match retry.run(|| ecr.tagged_images(repository)).await {
         // An archived image cannot be pulled: its labels cannot be read, nor copied.
-        Ok(images) => images.into_iter().filter(|image| !image.archived).collect(),
+        Ok(images) => {
+            let (archived, active): (Vec<_>, Vec<_>) =
+                images.into_iter().partition(|image| image.archived);
+            audit.images_archived = archived.len();
+            active
+        }
         Err(error) if is_denied(&error) => {
             denied(&mut audit, &error);
             Vec::new()
@@ -494,6 +499,7 @@ mod tests {
                 .with_image("team/app", &digest(1), &["1.0.0", "2.0.0"])
                 .with_image("team/app", &digest(2), &["latest"])
                 .with_image("team/web", &digest(3), &["1.0.0"])
+                .with_archived_image("team/web", &digest(5), &["0.9.0"])
                 .with_image("other/app", &digest(4), &["whatever"]),
         )
         .with_settings("team/app", immutable.clone())
@@ -587,6 +593,10 @@ mod tests {
         .expect("audited");
         assert_eq!(report.totals.images, 2);
         assert_eq!(report.totals.images_skipped, 2);
+        assert_eq!(
+            report.totals.images_archived, 1,
+            "not judged: it cannot be pulled"
+        );
         let app = report
             .repositories
             .iter()
