@@ -59,7 +59,12 @@ pub fn run(args: &PruneArgs) -> anyhow::Result<Exit> {
         let ecr = Ecr::new(&aws.sdk);
         let workloads = AwsWorkloads::new(&aws.sdk);
         let repositories = select(&policy, &ecr.repositories().await?, &globs);
-        let running = Running::gather(&workloads, &sources_for(&policy, &repositories)).await;
+        let running = Running::gather(
+            &workloads,
+            &sources_for(&policy, &repositories),
+            &settings.deadline,
+        )
+        .await;
         if repositories.is_empty() {
             eprintln!("no repository matches --repository and has a rule with a retention section");
         }

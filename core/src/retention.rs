@@ -447,6 +447,13 @@ pub fn plan(
         }
     }
 
+    // An archived (or restoring) index cannot be read, so its children are unknown: while one
+    // is in the repository, untagged images nothing else links are kept (fail closed).
+    let blind: Vec<&ImageRecord> = images
+        .iter()
+        .filter(|image| is_unread_index(image))
+        .take(2)
+        .collect();
     // Each image on its own: kept, expired, or following what references it / it refers to.
     let mut kept: BTreeMap<&str, Vec<Reason>> = BTreeMap::new();
     let mut expired: BTreeMap<&str, Vec<Reason>> = BTreeMap::new();
@@ -470,6 +477,15 @@ pub fn plan(
         if image.tags.is_empty() {
             if linked {
                 follow = true;
+            } else if let Some(index) = blind.iter().find(|index| index.digest != image.digest) {
+                keeps.push(Reason::new(
+                    Clause::IndexChild,
+                    None,
+                    format!(
+                        "maybe in archived index {}, whose children cannot be read until it is restored",
+                        short(&index.digest)
+                    ),
+                ));
             } else {
                 match says.untagged(image) {
                     TagSays::Keep(reason) => keeps.push(reason),
@@ -601,7 +617,7 @@ pub fn plan(
         .collect();
     planned.dedup_by(|a, b| a.digest == b.digest);
     follow(&mut planned, &followers, &references);
-    settle(&mut planned, &references);
+    settle(&mut planned, &references, &followers);
     planned.sort_by(|a, b| {
         b.pushed_at
             .cmp(&a.pushed_at)
@@ -714,6 +730,17 @@ fn follow(
     }
 }
 
+/// An index in the archive (or being restored): ECR cannot serve its manifest, so its
+/// children are not known.
+pub fn is_unread_index(image: &ImageRecord) -> bool {
+    image.status != ImageStatus::Active
+        && image.children.is_empty()
+        && matches!(
+            image.media_type.as_deref(),
+            Some(crate::manifest::OCI_INDEX | crate::manifest::DOCKER_LIST)
+        )
+}
+
 /// Where a decision leaves an image: 2 where it is and pullable, 1 in the archive (archived
 /// now, or kept while archived), 0 deleted.
 fn level(image: &PlannedImage) -> u8 {
@@ -727,14 +754,24 @@ fn level(image: &PlannedImage) -> u8 {
 
 /// Makes the decisions agree along references after the storage step: what a manifest
 /// references (an index's child, a referrer's subject) is kept at least as well as the
-/// manifest (never deleted while it stays, never archived while it is not). Raised to the
-/// archive, an archived image just stays there.
-fn settle(planned: &mut [PlannedImage], references: &BTreeMap<&str, Vec<(&str, Clause)>>) {
+/// manifest (never deleted while it stays, never archived while it is not), and a referrer
+/// that follows its subject at least as well as the subject. Raised to the archive, an
+/// archived image just stays there.
+fn settle(
+    planned: &mut [PlannedImage],
+    references: &BTreeMap<&str, Vec<(&str, Clause)>>,
+    followers: &BTreeSet<&str>,
+) {
     // (stronger-or-equal, than): the first is raised to the second's decision when weaker.
-    let edges: Vec<(usize, usize, Clause)> = reference_edges(planned, references)
-        .into_iter()
-        .map(|(from, to, clause)| (to, from, clause))
-        .collect();
+    // What a manifest references is raised to the manifest; a referrer that only follows
+    // its subject is raised with it (a kept image keeps its signatures).
+    let mut edges = Vec::new();
+    for (from, to, clause) in reference_edges(planned, references) {
+        edges.push((to, from, clause));
+        if clause == Clause::Subject && followers.contains(planned[from].digest.as_str()) {
+            edges.push((from, to, Clause::Referrer));
+        }
+    }
     let mut changed = true;
     while changed {
         changed = false;

@@ -105,6 +105,8 @@ struct Raw {
     running: bool,
     /// 0: archived `archived_days` ago; 1: being restored; else active.
     storage: u8,
+    /// An index (its media type says so), with or without children.
+    index: bool,
     archived_days: i64,
 }
 
@@ -143,6 +145,7 @@ fn repository() -> impl Strategy<Value = Vec<Raw>> {
                     running: running == 0,
                     storage,
                     archived_days,
+                    index: shape == 0,
                 },
             ),
         1..30,
@@ -168,7 +171,9 @@ fn records(raw: &[Raw]) -> Vec<ImageRecord> {
                 tags,
                 pushed_at: Timestamp(NOW - r.age_days * DAY),
                 last_pulled: r.pulled_days.map(|d| Timestamp(NOW - d * DAY)),
-                media_type: None,
+                media_type: r
+                    .index
+                    .then(|| "application/vnd.oci.image.index.v1+json".to_string()),
                 size_bytes: Some(1),
                 children: r
                     .children
@@ -410,7 +415,8 @@ proptest! {
         // Where every referrer (a `subject`, or a cosign tag) carries no other tag and is in
         // no index (what the assumption says), its rules too.
         let listed: BTreeSet<&String> = images.iter().flat_map(|i| &i.children).collect();
-        let untagged_referrers = images.iter().all(|i| {
+        let no_unread_index = !images.iter().any(steward_core::retention::is_unread_index);
+        let untagged_referrers = no_unread_index && images.iter().all(|i| {
             let by_tag = i.tags.iter().any(|t| tag_scheme_subject(t).is_some());
             !(i.subject.is_some() || by_tag)
                 || (i.tags.iter().all(|t| tag_scheme_subject(t).is_some()) && !listed.contains(&i.digest))
@@ -470,6 +476,15 @@ proptest! {
             });
             prop_assert!(!(safe && expired.contains(&image.digest)), "{:?} expired", image.tags);
             prop_assert!(image.in_use.is_empty() || !expired.contains(&image.digest), "{:?} runs", image.tags);
+            // An archived index's children are unknown: untagged images nothing else links
+            // stay while one is there.
+            let unread = images.iter().any(|i| i.digest != image.digest && steward_core::retention::is_unread_index(i));
+            let linked = images.iter().any(|i| i.children.contains(&image.digest))
+                || image.subject.as_ref().is_some_and(|s| images.iter().any(|i| &i.digest == s));
+            if unread && image.tags.is_empty() && !linked {
+                let decision = plan.images.iter().find(|i| i.digest == image.digest).map(|i| i.decision);
+                prop_assert_eq!(decision, Some(Decision::Keep), "untagged {} beside an archived index", image.digest);
+            }
             if let (Some(days), Some(pulled)) = (
                 retention.split("keep_pulled_within_days: ").nth(1).and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next()).and_then(|d| d.parse::<i64>().ok()),
                 image.last_pulled,

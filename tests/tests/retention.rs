@@ -528,7 +528,12 @@ async fn retention_plans_applies_and_runs_on_its_schedule() {
         deadline: Deadline::unlimited(),
     };
     let workloads = AwsWorkloads::new(&sdk);
-    let running = Running::gather(&workloads, &sources_for(&policy, &[race.to_string()])).await;
+    let running = Running::gather(
+        &workloads,
+        &sources_for(&policy, &[race.to_string()]),
+        &Deadline::unlimited(),
+    )
+    .await;
     let result = run_retention(
         &store,
         &workloads,

@@ -43,7 +43,8 @@ pub enum Assume {
     Nothing,
     /// Every referrer (an image with a `subject`, or with cosign's `sha256-<hex>.sig` tag)
     /// carries no other tag and is listed by no index: signatures, SBOMs and attestations are
-    /// pushed on their own, as cosign, Notation and ORAS push them.
+    /// pushed on their own, as cosign, Notation and ORAS push them. And no index is archived
+    /// (its children could not be read).
     UntaggedReferrers,
 }
 
@@ -87,47 +88,19 @@ fn untagged_keepers(retention: &Retention) -> Vec<String> {
     keepers
 }
 
-/// The `untagged` clause as ECR rules: expire (or, with `archive`, transition to the archive)
-/// untagged images older than `days`; with `archive.delete_after_days`, expire archived
-/// untagged images once archived that long, and never sooner than `days` (an image archived
-/// by hand young is not deleted before the clause would expire it).
-fn untagged_rules(retention: &Retention, days: u32) -> Vec<Value> {
-    let selection = json!({
-        "tagStatus": "untagged",
-        "countType": "sinceImagePushed",
-        "countUnit": "days",
-        "countNumber": days,
-    });
-    let Some(archive) = &retention.archive else {
-        return vec![json!({
-            "rulePriority": 1,
-            "description": format!("untagged images older than {days} days"),
-            "selection": selection,
-            "action": { "type": "expire" },
-        })];
-    };
-    let mut rules = vec![json!({
+/// The `untagged` clause as ECR's rule: expire untagged images older than `days`.
+fn untagged_rule(days: u32) -> Value {
+    json!({
         "rulePriority": 1,
-        "description": format!("archive untagged images older than {days} days"),
-        "selection": selection,
-        "action": { "type": "transition", "targetStorageClass": "archive" },
-    })];
-    if let Some(after) = archive.delete_after_days {
-        let after = after.0.max(days);
-        rules.push(json!({
-            "rulePriority": 2,
-            "description": format!("delete untagged images archived more than {after} days ago"),
-            "selection": {
-                "tagStatus": "untagged",
-                "storageClass": "archive",
-                "countType": "sinceImageTransitioned",
-                "countUnit": "days",
-                "countNumber": after,
-            },
-            "action": { "type": "expire" },
-        }));
-    }
-    rules
+        "description": format!("untagged images older than {days} days"),
+        "selection": {
+            "tagStatus": "untagged",
+            "countType": "sinceImagePushed",
+            "countUnit": "days",
+            "countNumber": days,
+        },
+        "action": { "type": "expire" },
+    })
 }
 
 /// Renders `retention` as an ECR lifecycle policy that never expires an image the planner
@@ -143,8 +116,13 @@ pub fn lifecycle_policy(retention: &Retention, assume: Assume) -> Lifecycle {
                 "untagged",
                 "ECR deletes an untagged image even when an image it keeps refers to it (a signature or SBOM someone tagged, or that an index lists), and takes the referrer with it; ecr-steward keeps both. If every referrer in these repositories carries no tag but cosign's and is in no index, say so with --referrers-untagged",
             ));
+        } else if keepers.is_empty() && retention.archive.is_some() {
+            out.push(left_out(
+                "untagged",
+                "with `archive`, indexes go to the archive, where their children cannot be read; ecr-steward then keeps untagged images, which ECR's rule would not",
+            ));
         } else if keepers.is_empty() {
-            rules.extend(untagged_rules(retention, untagged.max_age_days.0));
+            rules.push(untagged_rule(untagged.max_age_days.0));
         } else {
             out.push(left_out(
                 "untagged",

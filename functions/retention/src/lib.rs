@@ -171,7 +171,7 @@ impl<S: RetentionStore, N: Notifier, W: Workloads, C: RunCursor> Handler for Ret
             });
         let order = from_cursor(select(&policy, &names, &globs), start.as_deref());
         let sources = sources_for(&policy, &order);
-        let running = Running::gather(&self.workloads, &sources).await;
+        let running = Running::gather(&self.workloads, &sources, &invocation.deadline).await;
         let settings = RetentionSettings {
             now,
             apply: self.apply,
@@ -219,9 +219,19 @@ impl<S: RetentionStore, N: Notifier, W: Workloads, C: RunCursor> Handler for Ret
                 }
             };
             if pruning.is_news() {
-                self.notifier
+                let sent = self
+                    .notifier
                     .publish(&pruning.notification(&region, event.account.as_deref()))
-                    .await?;
+                    .await;
+                // The run goes on (and records where the next starts); the report says it.
+                if let Err(failure) = sent {
+                    error!(%repository, %failure, "the notification was not sent");
+                    report.errors.push(RepositoryError {
+                        repository: repository.clone(),
+                        error_type: failure.error_type().into(),
+                        message: format!("the notification was not sent: {failure}"),
+                    });
+                }
             }
             info!(
                 %repository,

@@ -111,11 +111,19 @@ pub struct Running {
 }
 
 impl Running {
-    /// Reads each of `sources` once.
-    pub async fn gather<W: Workloads>(workloads: &W, sources: &BTreeSet<UsageSource>) -> Self {
+    /// Reads each of `sources` once, within `deadline` (a source that runs out of time
+    /// counts as unreadable: what it governs is kept this run).
+    pub async fn gather<W: Workloads>(
+        workloads: &W,
+        sources: &BTreeSet<UsageSource>,
+        deadline: &Deadline,
+    ) -> Self {
         let mut read = BTreeMap::new();
         for source in sources {
-            read.insert(*source, workloads.running_images(*source).await);
+            read.insert(
+                *source,
+                deadline.run(workloads.running_images(*source)).await,
+            );
         }
         Self { read }
     }
@@ -252,7 +260,7 @@ pub async fn run_retention<S: RetentionStore, W: Workloads>(
     }
     // What runs, read again just before the first deletion: a function or service deployed
     // since the run started keeps its image.
-    let running = Running::gather(workloads, &sources_of(retention)).await;
+    let running = Running::gather(workloads, &sources_of(retention), &settings.deadline).await;
     let planning = Planning {
         repository,
         rule,

@@ -35,6 +35,14 @@ fn timestamp(time: Option<&aws_smithy_types::DateTime>) -> Option<Timestamp> {
 /// reports `artifactMediaType` and `subjectManifestDigest`, so only indexes are read there;
 /// moto reports neither, so there every OCI manifest is read (100 a request).
 fn needs_manifest(detail: &aws_sdk_ecr::types::ImageDetail) -> bool {
+    // An archived or restoring image cannot be read (the planner keeps what an unread index
+    // may list).
+    if detail
+        .image_status()
+        .is_some_and(|status| *status != aws_sdk_ecr::types::ImageStatus::Active)
+    {
+        return false;
+    }
     match detail.image_manifest_media_type() {
         Some(OCI_INDEX | DOCKER_LIST) => true,
         Some(OCI_MANIFEST) | None => {

@@ -3,8 +3,8 @@
 //!   (an alias can point at an old one), by GetFunction's `ResolvedImageUri` (the digest it
 //!   runs) and `ImageUri` (the tag it was deployed from);
 //! - ECS: in every cluster, each service's task definitions (its current one and those of
-//!   its deployments, whatever the desired count) and each running task's containers (the
-//!   digest they run);
+//!   its deployments and task sets, whatever the desired count) and each running task's
+//!   containers (the digest they run);
 //! - Inspector: ListCoverage of ECR images with an in-use count of at least 1.
 
 use std::collections::BTreeSet;
@@ -182,6 +182,14 @@ impl AwsWorkloads {
                             .iter()
                             .filter_map(|d| d.task_definition()),
                     );
+                    // Blue/green (CODE_DEPLOY, EXTERNAL): each task set, a scaled-down one
+                    // kept for a rollback too.
+                    arns.extend(
+                        service
+                            .task_sets()
+                            .iter()
+                            .filter_map(|t| t.task_definition()),
+                    );
                     definitions.extend(arns.into_iter().map(|arn| (arn.to_string(), what.clone())));
                 }
             }
@@ -290,7 +298,12 @@ impl AwsWorkloads {
                 };
                 let count = image.and_then(|i| i.in_use_count()).unwrap_or(1);
                 running.push(RunningImage {
-                    reference: format!("{repository}@{digest}"),
+                    // With a registry host, so that a repository named `acme.io/app` is not
+                    // read as host `acme.io`.
+                    reference: format!(
+                        "{}.dkr.ecr.amazonaws.com/{repository}@{digest}",
+                        resource.account_id()
+                    ),
                     digest: Some(digest),
                     usage: Usage {
                         source: UsageSource::Inspector,
@@ -376,7 +389,7 @@ mod tests {
             running,
             [
                 RunningImage {
-                    reference: format!("team/app@{digest}"),
+                    reference: format!("123456789012.dkr.ecr.amazonaws.com/team/app@{digest}"),
                     digest: Some(digest.clone()),
                     usage: Usage {
                         source: UsageSource::Inspector,
@@ -385,7 +398,7 @@ mod tests {
                     },
                 },
                 RunningImage {
-                    reference: format!("team/web@{digest}"),
+                    reference: format!("123456789012.dkr.ecr.amazonaws.com/team/web@{digest}"),
                     digest: Some(digest.clone()),
                     usage: Usage {
                         source: UsageSource::Inspector,

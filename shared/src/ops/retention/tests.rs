@@ -285,7 +285,7 @@ async fn what_runs_is_kept_and_a_source_that_cannot_be_read_keeps_everything() {
         sources,
         BTreeSet::from([UsageSource::Lambda, UsageSource::Ecs])
     );
-    let running = Running::gather(&workloads, &sources).await;
+    let running = Running::gather(&workloads, &sources, &Deadline::unlimited()).await;
     assert_eq!(running.count(), 1);
     // A service deployed after the run started, before the deletion, keeps its image too.
     workloads.run(
@@ -333,7 +333,7 @@ async fn what_runs_is_kept_and_a_source_that_cannot_be_read_keeps_everything() {
 
     // Lambda denied: nothing of team/app expires this run, and the error says why.
     workloads.deny(UsageSource::Lambda);
-    let running = Running::gather(workloads, &sources).await;
+    let running = Running::gather(workloads, &sources, &Deadline::unlimited()).await;
     let failure = run(&running).await.expect_err("fails closed");
     let message = failure.to_string();
     assert_eq!(failure.error_type(), "NonRetryable.Rejected");
