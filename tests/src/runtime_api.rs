@@ -324,19 +324,35 @@ impl Function {
         let inherited = ["PATH", "RUST_LOG", "RUST_BACKTRACE"]
             .into_iter()
             .filter_map(|key| std::env::var_os(key).map(|value| (key, value)));
-        let child = Command::new(binary)
-            .env_clear()
-            .envs(inherited)
-            .env("AWS_LAMBDA_RUNTIME_API", api)
-            .env("AWS_LAMBDA_FUNCTION_NAME", name)
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone the log file"))
-            .stderr(log.try_clone().expect("clone the log file"))
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display()));
+        let inherited: Vec<_> = inherited.collect();
+        let spawn = || {
+            Command::new(binary)
+                .env_clear()
+                .envs(inherited.iter().cloned())
+                .env("AWS_LAMBDA_RUNTIME_API", api)
+                .env("AWS_LAMBDA_FUNCTION_NAME", name)
+                .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+                .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().expect("clone the log file"))
+                .stderr(log.try_clone().expect("clone the log file"))
+                .spawn()
+        };
+        // A script a test has just written can be "busy" for a moment: a process another
+        // test forked meanwhile still holds its write descriptor until it execs (ETXTBSY).
+        let mut attempt = 0;
+        let child = loop {
+            match spawn() {
+                Err(e) if e.raw_os_error() == Some(26) && attempt < 20 => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => {
+                    break other.unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display()))
+                }
+            }
+        };
         Self { child, log }
     }
 
