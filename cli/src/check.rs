@@ -72,7 +72,7 @@ fn read_policy(source: &str) -> anyhow::Result<(Policy, String)> {
     let location = PolicyLocation::parse(source).map_err(anyhow::Error::msg)?;
     let policy = crate::aws::runtime()?.block_on(async {
         let aws = crate::aws::connect(None).await?;
-        let store = steward::aws::AwsPolicyStore::new(&aws.sdk, aws.http.clone());
+        let store = steward::aws::AwsPolicyStore::new(&aws.sdk);
         let (policy, _version) = policy_source::load(&store, &location).await?;
         anyhow::Ok(policy)
     })?;

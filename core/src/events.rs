@@ -8,35 +8,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The EventBridge envelope around a detail of type `T`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct EventBridgeEvent<T> {
-    /// The envelope's schema version (`0` today).
-    #[serde(default)]
-    pub version: Option<String>,
-    /// EventBridge's ID of this event.
-    #[serde(default)]
-    pub id: Option<String>,
-    /// What kind of event this is, such as `ECR Image Action`.
-    pub detail_type: String,
-    /// Who sent it: `aws.ecr` or `aws.inspector2`.
-    pub source: String,
-    /// Absent from events EventBridge delivers to some targets (and from moto's).
-    #[serde(default)]
-    pub account: Option<String>,
-    /// RFC 3339, as EventBridge sends it; not needed for a decision, so kept as text.
-    #[serde(default)]
-    pub time: Option<String>,
-    /// The region the event comes from.
-    #[serde(default)]
-    pub region: Option<String>,
-    /// ARNs of the resources the event is about.
-    #[serde(default)]
-    pub resources: Vec<String>,
-    /// The event's own fields.
-    pub detail: T,
-}
+/// The EventBridge envelope around a detail of type `T`: `aws_lambda_events`' own, which
+/// tracks the envelope for AWS (`account`, `time` and `resources` may be absent, as in events
+/// some targets and moto deliver).
+pub use aws_lambda_events::eventbridge::EventBridgeEvent;
+/// A batch of SQS messages as Lambda's event source mapping delivers it, one of its messages,
+/// and the partial batch response: `aws_lambda_events`' types.
+pub use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 
 /// `ECR Image Action`: a push, delete or storage-class change.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -251,51 +229,42 @@ pub enum StewardEvent {
     /// `Scheduled Event`: the retention function's schedule.
     Scheduled(EventBridgeEvent<ScheduledRun>),
     /// A batch of SQS messages from an event source mapping (the replicator's copy jobs).
-    SqsBatch(SqsBatch),
+    SqsBatch(SqsEvent),
 }
 
-/// A batch of messages, as Lambda's SQS event source mapping delivers it. The bodies are read
-/// by the handler, one by one: a bad message fails alone.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-pub struct SqsBatch {
-    /// The messages, at most the mapping's batch size.
-    #[serde(rename = "Records")]
-    pub records: Vec<SqsMessage>,
+/// When EventBridge says the event happened, to the second.
+pub fn sent_at<T>(event: &EventBridgeEvent<T>) -> Option<crate::timestamp::Timestamp>
+where
+    T: Serialize + serde::de::DeserializeOwned,
+{
+    event
+        .time
+        .map(|time| crate::timestamp::Timestamp(time.timestamp()))
 }
 
-/// One message of an [`SqsBatch`].
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SqsMessage {
-    /// SQS's ID of the message: what a partial batch response names.
-    pub message_id: String,
-    /// The message's body, as sent.
-    pub body: String,
-    /// The queue's ARN.
-    #[serde(default, rename = "eventSourceARN")]
-    pub event_source_arn: Option<String>,
-    /// `ApproximateReceiveCount` and the other system attributes, as text.
-    #[serde(default)]
-    pub attributes: BTreeMap<String, String>,
-}
-
-impl SqsMessage {
+/// What ecr-steward reads of an SQS message beyond its body.
+pub trait SqsMessageExt {
     /// How many times the message has been received, this time included; 1 when not said.
-    pub fn receive_count(&self) -> u32 {
+    fn receive_count(&self) -> u32;
+    /// The queue's account, from its ARN (`arn:aws:sqs:REGION:ACCOUNT:NAME`).
+    fn account(&self) -> Option<&str>;
+}
+
+impl SqsMessageExt for SqsMessage {
+    fn receive_count(&self) -> u32 {
         self.attributes
             .get("ApproximateReceiveCount")
             .and_then(|count| count.parse().ok())
             .unwrap_or(1)
     }
 
-    /// The queue's account, from its ARN (`arn:aws:sqs:REGION:ACCOUNT:NAME`).
-    pub fn account(&self) -> Option<&str> {
+    fn account(&self) -> Option<&str> {
         let arn = self.event_source_arn.as_deref()?;
         arn.split(':').nth(4).filter(|account| !account.is_empty())
     }
 }
 
-/// The `detail_type` an [`SqsBatch`] is reported under (it has none of its own).
+/// The `detail_type` an [`SqsEvent`] is reported under (it has none of its own).
 pub const SQS_BATCH: &str = "SQS message batch";
 
 /// Why an event could not be read.
@@ -532,16 +501,19 @@ mod tests {
         };
         assert_eq!(batch.records.len(), 2);
         assert_eq!(
-            batch.records[0].message_id,
-            "059f36b4-87a3-44ab-83d2-661975830a7d"
+            batch.records[0].message_id.as_deref(),
+            Some("059f36b4-87a3-44ab-83d2-661975830a7d")
         );
         assert_eq!(batch.records[0].receive_count(), 1);
         assert_eq!(batch.records[0].account(), Some("123456789012"));
-        assert!(batch.records[1].body.contains("team-a/worker"));
+        assert!(batch.records[1]
+            .body
+            .as_deref()
+            .is_some_and(|body| body.contains("team-a/worker")));
         let error = StewardEvent::from_value(serde_json::json!({
-            "Records": [{ "eventSource": "aws:sqs", "body": "{}" }]
+            "Records": [{ "eventSource": "aws:sqs", "messageId": "m", "attributes": 5 }]
         }))
-        .expect_err("no messageId");
+        .expect_err("attributes are not a map");
         assert!(
             matches!(&error, EventError::Malformed { detail_type, .. } if detail_type == SQS_BATCH),
             "{error}"

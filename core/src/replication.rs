@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::events::{ActionResult, EventBridgeEvent, ReplicationAction};
+use crate::events::{
+    ActionResult, BatchItemFailure, EventBridgeEvent, ReplicationAction, SqsBatchResponse,
+};
 use crate::notify::{untrusted, EventType, ImageRef, Notification, Outcome, Severity};
 use crate::policy::{EncryptionType, Policy, ReplicaEncryption, Target};
 use crate::timestamp::Timestamp;
@@ -667,21 +669,26 @@ impl BatchReport {
     }
 }
 
+impl BatchReport {
+    /// Lambda's partial batch response: the failed jobs return to the queue, the others are
+    /// deleted from it.
+    pub fn response(&self) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
+        response.batch_item_failures = self
+            .failed_messages()
+            .map(|id| {
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id.to_string();
+                failure
+            })
+            .collect();
+        response
+    }
+}
+
 impl Serialize for BatchReport {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        #[derive(Serialize)]
-        struct Item<'a> {
-            #[serde(rename = "itemIdentifier")]
-            item_identifier: &'a str,
-        }
-        let failures: Vec<Item<'_>> = self
-            .failed_messages()
-            .map(|item_identifier| Item { item_identifier })
-            .collect();
-        let mut map = serializer.serialize_map(Some(1))?;
-        map.serialize_entry("batchItemFailures", &failures)?;
-        map.end()
+        self.response().serialize(serializer)
     }
 }
 

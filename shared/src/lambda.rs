@@ -50,7 +50,7 @@ pub async fn init() -> Result<Init, lambda_runtime::Error> {
     let (policy, refresh) = match &config.policy {
         PolicySource::Fixed(policy) => (LivePolicy::from(policy.clone()), None),
         PolicySource::Stored { location, refresh } => {
-            let store = AwsPolicyStore::new(&sdk, http.clone());
+            let store = AwsPolicyStore::new(&sdk);
             let (policy, version) =
                 policy_source::load(&store, location)
                     .await

@@ -214,10 +214,7 @@ fn a_policy_of_30_kb_in_s3_is_read_at_init_and_changed_without_a_restart() {
     let location = format!("s3://{BUCKET}/{KEY}");
     // The store's unchanged answer: moto, like S3, answers a GetObject whose If-None-Match is
     // the object's ETag with 304 Not Modified, and the adapter reads that as unchanged.
-    let store = steward::aws::AwsPolicyStore::new(
-        &bed.notified.stack.sdk_config(REGION),
-        bed.notified.stack.http(),
-    );
+    let store = steward::aws::AwsPolicyStore::new(&bed.notified.stack.sdk_config(REGION));
     let stored = steward::policy_source::PolicyLocation::parse(&location).unwrap();
     let etag = bed.boto3(
         &format!(

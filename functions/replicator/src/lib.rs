@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use steward::copy_job::CopyJob;
 use steward::deadline::Deadline;
 use steward::error::{Service, StewardError};
-use steward::events::{SqsBatch, SqsMessage, StewardEvent};
+use steward::events::{sent_at, SqsEvent, SqsMessage, SqsMessageExt, StewardEvent};
 use steward::harness::{Handled, Handler, Invocation};
 use steward::metrics::Function;
 use steward::notify::ImageRef;
@@ -138,7 +138,7 @@ impl<I: ImageReader, R: Replicator, N: Notifier, D: DeadLetters, E: EventPublish
                     .await
             }
         };
-        let pushed_at = event.time.as_deref().and_then(Timestamp::parse_rfc3339);
+        let pushed_at = sent_at(&event);
         let report = ReplicationReport::new(image, std::slice::from_ref(&pushed.tag), outcomes)
             .with_lag(pushed_at, Timestamp::now());
         if report.should_notify(self.notify_already_replicated) {
@@ -209,7 +209,7 @@ impl<I: ImageReader, R: Replicator, N: Notifier, D: DeadLetters, E: EventPublish
     }
 
     /// The batch's jobs, [`JOB_CONCURRENCY`] at a time; each stands alone.
-    async fn run_jobs(&self, batch: SqsBatch, until: Deadline) -> BatchReport {
+    async fn run_jobs(&self, batch: SqsEvent, until: Deadline) -> BatchReport {
         let jobs = futures_util::stream::iter(batch.records)
             .map(|message| self.run_job(message, until))
             .buffered(JOB_CONCURRENCY)
@@ -222,7 +222,11 @@ impl<I: ImageReader, R: Replicator, N: Notifier, D: DeadLetters, E: EventPublish
     /// (a tag that moved on since the plan is not copied: that would move the replica's tag
     /// backwards), the copies, one notification for the image.
     async fn run_job(&self, message: SqsMessage, until: Deadline) -> JobReport {
-        let (report, result) = match CopyJob::from_message(&message.body) {
+        // Lambda always sends both; a message without an ID is answered with an empty one,
+        // which Lambda reads as the whole batch failing: nothing is lost.
+        let message_id = message.message_id.clone().unwrap_or_default();
+        let body = message.body.as_deref().unwrap_or_default();
+        let (report, result) = match CopyJob::from_message(body) {
             Err(error) => (None, Err(StewardError::MalformedEvent(error.to_string()))),
             Ok(job) => self.copy_job(&job, message.account(), until).await,
         };
@@ -237,25 +241,25 @@ impl<I: ImageReader, R: Replicator, N: Notifier, D: DeadLetters, E: EventPublish
         if let (Some((failure, error)), Some(dead_letters)) = (&failure, &self.dead_letters) {
             if !error.is_retryable() {
                 let reason = format!("{}: {}", failure.error_type, failure.message);
-                match dead_letters.bury(&message.body, &reason).await {
+                match dead_letters.bury(body, &reason).await {
                     Ok(()) => dead_lettered = true,
                     Err(bury) => {
-                        warn!(message_id = %message.message_id, error = %bury, "the job could not be sent to the dead-letter queue")
+                        warn!(message_id = %message_id, error = %bury, "the job could not be sent to the dead-letter queue")
                     }
                 }
             }
         }
         match &failure {
-            None => info!(message_id = %message.message_id, outcome, "copy job done"),
+            None => info!(message_id = %message_id, outcome, "copy job done"),
             Some((failure, _)) if dead_lettered => warn!(
-                message_id = %message.message_id,
+                message_id = %message_id,
                 outcome,
                 error_type = failure.error_type,
                 error = %failure.message,
                 "copy job cannot succeed; sent to the dead-letter queue"
             ),
             Some((failure, _)) => warn!(
-                message_id = %message.message_id,
+                message_id = %message_id,
                 outcome,
                 receive_count = message.receive_count(),
                 error_type = failure.error_type,
@@ -264,7 +268,7 @@ impl<I: ImageReader, R: Replicator, N: Notifier, D: DeadLetters, E: EventPublish
             ),
         }
         JobReport {
-            message_id: message.message_id,
+            message_id,
             report,
             failure: failure.map(|(failure, _)| failure),
             dead_lettered,

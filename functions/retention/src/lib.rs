@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use steward::config::ConfigError;
 use steward::error::StewardError;
-use steward::events::StewardEvent;
+use steward::events::{sent_at, StewardEvent};
 use steward::glob::Glob;
 use steward::harness::{Handled, Handler, Invocation};
 use steward::notify::Outcome;
@@ -142,11 +142,7 @@ impl<S: RetentionStore, N: Notifier, W: Workloads, C: RunCursor> Handler for Ret
         // Ages are measured at the schedule's time, never later than the clock: a late or
         // replayed event never expires more than its run would have.
         let clock = clock();
-        let now = event
-            .time
-            .as_deref()
-            .and_then(Timestamp::parse_rfc3339)
-            .map_or(clock, |at| at.min(clock));
+        let now = sent_at(&event).map_or(clock, |at| at.min(clock));
         let region = event.region.clone().unwrap_or_else(|| self.region.clone());
         let globs = event
             .detail

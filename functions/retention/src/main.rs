@@ -9,7 +9,6 @@ use steward::lambda::Init;
 async fn main() -> Result<(), lambda_runtime::Error> {
     let Init {
         config,
-        http,
         sdk,
         policy,
         refresh,
@@ -21,7 +20,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         store: Ecr::new(&sdk),
         notifier: Sns::new(&sdk, &config.topic_arn),
         workloads: AwsWorkloads::new(&sdk),
-        cursor: SsmCursor::new(&sdk, http, std::env::var(retention::RETENTION_CURSOR).ok()),
+        cursor: SsmCursor::new(&sdk, std::env::var(retention::RETENTION_CURSOR).ok()),
         policy,
     };
     steward::lambda::run(&retention, &refresh).await

@@ -76,17 +76,6 @@ pub fn from_code(service: Service, code: &str, message: &str) -> StewardError {
     }
 }
 
-/// The class of an answer to a signed request ([`super::signed`]) that is not a success: by
-/// its error code when the body has one, else by its status.
-pub fn classify_answer(service: Service, status: u16, body: &[u8], what: &str) -> StewardError {
-    match super::signed::error_code(body) {
-        (Some(code), message) => from_code(service, &code, message.as_deref().unwrap_or(&code)),
-        (None, _) => {
-            StewardError::from_status(service, status, what, "no error code in the answer")
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use aws_sdk_ecr::error::ErrorMetadata;
@@ -138,32 +127,5 @@ mod tests {
             panic!("rejected");
         };
         assert_eq!(code, Some(AwsErrorCode::AccessDenied));
-    }
-
-    #[test]
-    fn answers_to_signed_requests_are_classed_by_code_then_status() {
-        let class = |status, body: &str| {
-            classify_answer(Service::S3, status, body.as_bytes(), "s3://b/k").error_type()
-        };
-        assert_eq!(
-            class(404, "<Error><Code>NoSuchKey</Code></Error>"),
-            "NonRetryable.NotFound"
-        );
-        assert_eq!(
-            class(403, "<Error><Code>AccessDenied</Code></Error>"),
-            "NonRetryable.Rejected"
-        );
-        assert_eq!(
-            class(503, "<Error><Code>SlowDown</Code></Error>"),
-            "Retryable.Throttled"
-        );
-        assert_eq!(
-            class(400, r#"{"__type":"ParameterNotFound"}"#),
-            "NonRetryable.NotFound"
-        );
-        assert_eq!(
-            class(502, "<html>bad gateway</html>"),
-            "Retryable.Unavailable"
-        );
     }
 }

@@ -12,7 +12,6 @@ mod policy_store;
 mod registries;
 mod retention;
 mod sdk;
-mod signed;
 mod sns;
 #[cfg(feature = "sqs")]
 mod sqs;

@@ -1,16 +1,15 @@
 //! The policy kept in S3 (GetObject, conditional on the last ETag) or in SSM Parameter Store
-//! (GetParameter with decryption, compared by version), as signed requests on the one HTTP
-//! client ([`super::signed`]), retried with backoff when throttled or unavailable.
+//! (GetParameter with decryption, compared by version), with the SDK's clients: their
+//! endpoint resolution (`AWS_ENDPOINT_URL_S3`, `_SSM`, FIPS and dual-stack settings), retries
+//! and error parsing.
 
 use aws_config::SdkConfig;
-use serde_json::json;
+use aws_sdk_s3::error::SdkError;
 
-use super::classify::classify_answer;
-use super::signed::{encode_path, SignedClient};
+use super::classify::classify;
 use crate::error::{Service, StewardError};
 use crate::policy_source::PolicyLocation;
 use crate::ports::{PolicyFetch, PolicyStore};
-use crate::retry::RetryPolicy;
 
 /// The largest policy read from S3; a larger object is refused, not parsed.
 pub const MAX_POLICY_BYTES: usize = 1 << 20;
@@ -18,34 +17,16 @@ pub const MAX_POLICY_BYTES: usize = 1 << 20;
 /// Reads policies from S3 and SSM.
 #[derive(Clone, Debug)]
 pub struct AwsPolicyStore {
-    s3: SignedClient,
-    ssm: SignedClient,
-    retry: RetryPolicy,
+    s3: aws_sdk_s3::Client,
+    ssm: aws_sdk_ssm::Client,
 }
 
 impl AwsPolicyStore {
-    /// A reader on `config`'s credentials, region and endpoint, over `http`.
-    pub fn new(config: &SdkConfig, http: reqwest::Client) -> Self {
+    /// A reader on `config`'s credentials, region, endpoints and HTTP client.
+    pub fn new(config: &SdkConfig) -> Self {
         Self {
-            s3: SignedClient::new(config, http.clone(), Service::S3, "s3"),
-            ssm: SignedClient::new(config, http, Service::Ssm, "ssm"),
-            retry: RetryPolicy {
-                attempts: 3,
-                ..RetryPolicy::default()
-            },
-        }
-    }
-
-    /// Path-style under a set endpoint (moto, a VPC endpoint), else virtual-hosted; a bucket
-    /// name with dots is path-style, since it does not match the wildcard certificate.
-    fn object_url(&self, bucket: &str, key: &str) -> String {
-        let key = encode_path(key);
-        match self.s3.endpoint() {
-            Some(endpoint) => format!("{endpoint}/{bucket}/{key}"),
-            None if bucket.contains('.') => {
-                format!("{}/{bucket}/{key}", self.s3.regional_url("s3"))
-            }
-            None => format!("{}/{key}", self.s3.regional_url(&format!("{bucket}.s3"))),
+            s3: s3_client(config),
+            ssm: aws_sdk_ssm::Client::new(config),
         }
     }
 
@@ -56,38 +37,23 @@ impl AwsPolicyStore {
         known: Option<&str>,
     ) -> Result<PolicyFetch, StewardError> {
         let location = format!("s3://{bucket}/{key}");
-        let url = self.object_url(bucket, key);
-        let headers: Vec<(&str, &str)> = known
-            .map(|etag| ("if-none-match", etag))
-            .into_iter()
-            .collect();
         let answer = self
-            .retry
-            .run(|| async {
-                let answer = self
-                    .s3
-                    .send(reqwest::Method::GET, &url, &headers, Vec::new())
-                    .await?;
-                match answer.status {
-                    200 | 304 => Ok(answer),
-                    status => Err(classify_answer(
-                        Service::S3,
-                        status,
-                        &answer.body,
-                        &location,
-                    )),
-                }
-            })
-            .await?;
-        if answer.status == 304 {
-            return Ok(PolicyFetch::Unchanged);
-        }
-        let version = answer
-            .headers
-            .get(reqwest::header::ETAG)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_if_none_match(known.map(str::to_string))
+            .send()
+            .await;
+        let output = match answer {
+            Ok(output) => output,
+            // S3 answers 304 Not Modified, which the SDK hands back as an error.
+            Err(SdkError::ServiceError(context)) if context.raw().status().as_u16() == 304 => {
+                return Ok(PolicyFetch::Unchanged)
+            }
+            Err(error) => return Err(at(classify(Service::S3, error), &location)),
+        };
+        let version = output.e_tag().unwrap_or_default().to_string();
         // A server that ignores If-None-Match sends the object again.
         if known == Some(version.as_str()) {
             return Ok(PolicyFetch::Unchanged);
@@ -96,13 +62,28 @@ impl AwsPolicyStore {
             service: Service::S3,
             message: format!("{location}: {message}"),
         };
-        if answer.body.len() > MAX_POLICY_BYTES {
-            return Err(invalid(format!(
-                "{} bytes; a policy may have at most {MAX_POLICY_BYTES}",
-                answer.body.len()
-            )));
+        let too_large = |bytes: u64| {
+            invalid(format!(
+                "{bytes} bytes; a policy may have at most {MAX_POLICY_BYTES}"
+            ))
+        };
+        let declared = output.content_length().and_then(|n| u64::try_from(n).ok());
+        if let Some(bytes) = declared.filter(|&n| n > MAX_POLICY_BYTES as u64) {
+            return Err(too_large(bytes));
         }
-        let text = String::from_utf8(answer.body.to_vec())
+        let body = output
+            .body
+            .collect()
+            .await
+            .map_err(|error| StewardError::Unavailable {
+                service: Service::S3,
+                message: format!("{location}: reading the object: {error}"),
+            })?
+            .into_bytes();
+        if body.len() > MAX_POLICY_BYTES {
+            return Err(too_large(body.len() as u64));
+        }
+        let text = String::from_utf8(body.to_vec())
             .map_err(|_| invalid("the object is not UTF-8 text".into()))?;
         Ok(PolicyFetch::Changed { text, version })
     }
@@ -113,31 +94,23 @@ impl AwsPolicyStore {
         known: Option<&str>,
     ) -> Result<PolicyFetch, StewardError> {
         let location = format!("ssm:{name}");
-        let body = json!({ "Name": name, "WithDecryption": true }).to_string();
-        let answer = self
+        let output = self
             .ssm
-            .call_json(
-                "ssm",
-                "application/x-amz-json-1.1",
-                "AmazonSSM.GetParameter",
-                &body,
-                &location,
-                &self.retry,
-            )
-            .await?;
-        let invalid = |message: &str| StewardError::InvalidResponse {
-            service: Service::Ssm,
-            message: format!("{location}: {message}"),
-        };
-        let output: serde_json::Value = serde_json::from_slice(&answer.body)
-            .map_err(|_| invalid("GetParameter's answer is not JSON"))?;
-        let parameter = &output["Parameter"];
-        let (Some(value), Some(version)) =
-            (parameter["Value"].as_str(), parameter["Version"].as_i64())
+            .get_parameter()
+            .name(name)
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(|error| at(classify(Service::Ssm, error), &location))?;
+        let (Some(value), version) = output
+            .parameter()
+            .map(|p| (p.value(), p.version()))
+            .unwrap_or_default()
         else {
-            return Err(invalid(
-                "GetParameter returned no parameter value and version",
-            ));
+            return Err(StewardError::InvalidResponse {
+                service: Service::Ssm,
+                message: format!("{location}: GetParameter returned no parameter value"),
+            });
         };
         let version = version.to_string();
         if known == Some(version.as_str()) {
@@ -163,38 +136,27 @@ impl PolicyStore for AwsPolicyStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The S3 client. Under a set endpoint (moto, a test bed, an interface endpoint given as
+/// `AWS_ENDPOINT_URL` or `AWS_ENDPOINT_URL_S3`) objects are addressed path-style, which every
+/// S3-compatible server accepts; otherwise the SDK's default (virtual-hosted, path-style for
+/// bucket names that need it).
+fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
+    let endpoint_set = config.endpoint_url().is_some()
+        || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some_and(|v| !v.is_empty());
+    let s3 = aws_sdk_s3::config::Builder::from(config)
+        .force_path_style(endpoint_set)
+        .build();
+    aws_sdk_s3::Client::from_conf(s3)
+}
 
-    fn store(endpoint: Option<&str>, region: &str) -> AwsPolicyStore {
-        let mut config = SdkConfig::builder()
-            .region(aws_config::Region::new(region.to_string()))
-            .behavior_version(aws_config::BehaviorVersion::latest());
-        if let Some(endpoint) = endpoint {
-            config = config.endpoint_url(endpoint);
-        }
-        let http = crate::http::client(crate::http::TrustRoots::Bundled).expect("a client");
-        AwsPolicyStore::new(&config.build(), http)
-    }
-
-    #[test]
-    fn objects_are_addressed_as_s3_expects() {
-        assert_eq!(
-            store(None, "eu-west-1").object_url("policies", "team/policy v2.yaml"),
-            "https://policies.s3.eu-west-1.amazonaws.com/team/policy%20v2.yaml"
-        );
-        assert_eq!(
-            store(None, "us-east-1").object_url("my.policies", "p.json"),
-            "https://s3.us-east-1.amazonaws.com/my.policies/p.json"
-        );
-        assert_eq!(
-            store(None, "cn-north-1").object_url("policies", "p.json"),
-            "https://policies.s3.cn-north-1.amazonaws.com.cn/p.json"
-        );
-        assert_eq!(
-            store(Some("http://127.0.0.1:5000/"), "us-east-1").object_url("policies", "p.json"),
-            "http://127.0.0.1:5000/policies/p.json"
-        );
+/// `error`; a missing object or parameter is named by its location (the service's own words,
+/// such as "The specified key does not exist.", name nothing).
+fn at(error: StewardError, location: &str) -> StewardError {
+    match error {
+        StewardError::NotFound { service, .. } => StewardError::NotFound {
+            service,
+            what: location.to_string(),
+        },
+        other => other,
     }
 }
