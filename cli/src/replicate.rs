@@ -89,6 +89,7 @@ pub fn run(args: &ReplicateArgs) -> anyhow::Result<Exit> {
             ),
             sdk: sdk.clone(),
             options: CopyOptions::default(),
+            create_repositories: true,
         };
         let progress = std::io::stderr().is_terminal();
         let results = copy_all(&replicator, &region, planned, |index, total, copy| {

@@ -27,6 +27,10 @@ pub const NOTIFY_CLEAN: &str = "STEWARD_NOTIFY_CLEAN";
 /// `true` to notify when a replication finds the image already at every destination
 /// (replicator); off by default, so repeats, backfills and two-way rule sets stay quiet.
 pub const NOTIFY_ALREADY_REPLICATED: &str = "STEWARD_NOTIFY_ALREADY_REPLICATED";
+/// `false` when the deployment may not create destination repositories (the template's
+/// `CreateDestinationRepositories`, which grants `ecr:CreateRepository` only when true): a
+/// rule's `create_repository` then fails with what to change. `true` when unset.
+pub const CREATE_REPOSITORIES: &str = "STEWARD_CREATE_REPOSITORIES";
 /// The EventBridge bus (name or ARN) the replicator puts `Image Replicated` events on; none
 /// when unset.
 pub const EVENT_BUS: &str = "STEWARD_EVENT_BUS";
@@ -88,6 +92,8 @@ pub struct FunctionConfig {
     pub notify_clean: bool,
     /// [`NOTIFY_ALREADY_REPLICATED`]; false when unset.
     pub notify_already_replicated: bool,
+    /// [`CREATE_REPOSITORIES`]; true when unset.
+    pub create_repositories: bool,
     /// [`METRICS_NAMESPACE`]; `ecr-steward` when unset.
     pub metrics_namespace: Namespace,
     /// [`DEAD_LETTER_QUEUE_URL`]; `None` when unset.
@@ -172,6 +178,7 @@ impl FunctionConfig {
         };
         let notify_clean = flag(NOTIFY_CLEAN)?;
         let notify_already_replicated = flag(NOTIFY_ALREADY_REPLICATED)?;
+        let create_repositories = get(CREATE_REPOSITORIES).is_none() || flag(CREATE_REPOSITORIES)?;
         let metrics_namespace = match get(METRICS_NAMESPACE) {
             None => Namespace::default(),
             Some(text) => Namespace::parse(text).map_err(|message| ConfigError::Invalid {
@@ -198,6 +205,7 @@ impl FunctionConfig {
             registry_overrides,
             notify_clean,
             notify_already_replicated,
+            create_repositories,
             metrics_namespace,
         })
     }
@@ -289,6 +297,23 @@ mod tests {
         };
         assert_eq!(location.to_string(), "ssm:/ecr-steward/policy");
         assert_eq!(refresh, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn creating_repositories_is_allowed_unless_the_deployment_says_not() {
+        let create = |value: Option<&str>| {
+            let mut pairs = vec![TOPIC];
+            pairs.extend(value.map(|v| (CREATE_REPOSITORIES, v)));
+            FunctionConfig::from_vars(vars(&pairs)).map(|c| c.create_repositories)
+        };
+        assert!(create(None).expect("valid"));
+        assert!(create(Some("true")).expect("valid"));
+        assert!(!create(Some("false")).expect("valid"));
+        let error = create(Some("no")).expect_err("invalid").to_string();
+        assert!(
+            error.starts_with("STEWARD_CREATE_REPOSITORIES is invalid"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -375,6 +375,7 @@ async fn the_function_and_the_cli_carry_every_signature_on_both_flavors() {
                 registries,
                 sdk: sdk.clone(),
                 options: options(),
+                create_repositories: true,
             },
             notifier: Sns::new(&sdk, &topic),
             dead_letters: None::<Sqs>,

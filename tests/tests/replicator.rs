@@ -166,6 +166,7 @@ impl Bed {
                 registries,
                 sdk: sdk.clone(),
                 options: quick_retries(),
+                create_repositories: true,
             },
             notifier: Sns::new(&sdk, topic),
             dead_letters: None,
@@ -1428,6 +1429,46 @@ replication:
             .iter()
             .all(|r| r != "team/unkeyed"),
         "no AES256 replica of a KMS source"
+    );
+}
+
+/// A deployment whose role may not create repositories (`CreateDestinationRepositories=false`,
+/// `STEWARD_CREATE_REPOSITORIES=false`) does not try, whatever the rule says, and says which
+/// parameter to change.
+#[tokio::test]
+async fn a_deployment_that_may_not_create_repositories_says_so_instead_of_trying() {
+    let bed = Bed::start();
+    let (topic, _queue) = bed.stack.topic_with_queue(SOURCE).await;
+    let mut function = bed.function(
+        "version: 1
+rules:
+  - tags: { semver: {} }
+replication:
+  - name: created
+    repositories: [\"team/*\"]
+    destinations: [{ region: eu-west-1 }]
+    create_repository: true
+",
+        &topic,
+    );
+    function.replicator.create_repositories = false;
+    let image = bed
+        .stack
+        .push_image(&PushSpec::new(SOURCE, "team/uncreated").tag("1.0.0"));
+
+    let report = function.invoke(push_event(&image)).await.unwrap();
+
+    assert_eq!(report["outcome"], "replication-failed", "{report:#}");
+    let outcome = &report["outcomes"][0];
+    assert_eq!(outcome["retryable"], false, "{report:#}");
+    let error = outcome["error"].as_str().unwrap();
+    assert!(error.contains("CreateDestinationRepositories"), "{error}");
+    assert!(
+        bed.ecr_repositories(DESTINATION)
+            .await
+            .iter()
+            .all(|r| r != "team/uncreated"),
+        "not created"
     );
 }
 

@@ -1,10 +1,14 @@
-//! The template's EventBridge patterns, loaded into moto's EventBridge with an SQS target per
-//! function: every sample event in events/ reaches exactly the functions meant for it
-//! (scripts/testbed/check_patterns.py does the work; see its header).
+//! template.yaml:
+//! - its EventBridge patterns, loaded into moto's EventBridge with an SQS target per function:
+//!   every sample event in events/ reaches exactly the functions meant for it
+//!   (scripts/testbed/check_patterns.py does the work; see its header);
+//! - its roles and functions as they deploy with some parameters (the modes' destructive
+//!   actions, the replicator's destinations, the VPC), and no literal partition or domain.
 
 // An integration test: a failed step is a failed test, so it may unwrap and expect.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use serde_json::Value;
 use testbed::{workspace_root, Stack};
 
 #[test]
@@ -30,4 +34,300 @@ fn every_sample_event_reaches_exactly_its_functions() {
         );
     }
     assert!(stdout.contains(" 0 failed"), "{stdout}");
+}
+
+// ---------------------------------------------------------------- the roles, by parameters
+// template.yaml as it deploys with some parameters: `scripts/check-template --expand` runs the
+// SAM transform offline (its venv, installed on first use) and resolves the Conditions, Fn::If
+// and AWS::NoValue with those values (scripts/guard-controls --resolve).
+
+/// The expanded template with `parameters` (`NAME=VALUE`; the rest by default).
+fn deployed(parameters: &[&str]) -> Value {
+    let output = std::process::Command::new(workspace_root().join("scripts/check-template"))
+        .arg("--expand")
+        .args(parameters)
+        .current_dir(workspace_root())
+        .output()
+        .expect("scripts/check-template --expand runs");
+    assert!(
+        output.status.success(),
+        "check-template --expand {parameters:?}: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the expanded template is JSON")
+}
+
+fn resources(template: &Value) -> &serde_json::Map<String, Value> {
+    template["Resources"].as_object().expect("Resources")
+}
+
+/// A role's inline statements of `effect`.
+fn statements<'a>(template: &'a Value, role: &str, effect: &str) -> Vec<&'a Value> {
+    let role = &template["Resources"][role];
+    assert_eq!(role["Type"], "AWS::IAM::Role", "{role}");
+    role["Properties"]["Policies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|policy| {
+            policy["PolicyDocument"]["Statement"]
+                .as_array()
+                .expect("Statement")
+        })
+        .filter(|statement| statement["Effect"] == effect)
+        .collect()
+}
+
+fn actions(statement: &Value) -> Vec<&str> {
+    match &statement["Action"] {
+        Value::String(action) => vec![action.as_str()],
+        Value::Array(list) => list.iter().filter_map(Value::as_str).collect(),
+        other => panic!("Action {other}"),
+    }
+}
+
+/// Every action a role's inline policies allow.
+fn allowed(template: &Value, role: &str) -> Vec<String> {
+    statements(template, role, "Allow")
+        .into_iter()
+        .flat_map(actions)
+        .map(str::to_string)
+        .collect()
+}
+
+fn statement<'a>(template: &'a Value, role: &str, sid: &str) -> Option<&'a Value> {
+    statements(template, role, "Allow")
+        .into_iter()
+        .find(|statement| statement["Sid"] == sid)
+}
+
+const UNTAG: [&str; 2] = ["ecr:BatchDeleteImage", "ecr:PutImage"];
+const EXPIRE: [&str; 2] = ["ecr:BatchDeleteImage", "ecr:UpdateImageStorageClass"];
+
+#[test]
+fn push_guard_may_untag_only_when_it_may_enforce() {
+    for (mode, untags) in [("audit", false), ("enforce", true), ("policy", true)] {
+        let template = deployed(&[&format!("Mode={mode}")]);
+        let actions = allowed(&template, "PushGuardFunctionRole");
+        for action in UNTAG {
+            assert_eq!(
+                actions.iter().any(|a| a == action),
+                untags,
+                "Mode={mode}: {action} in {actions:?}"
+            );
+        }
+        assert!(
+            actions.iter().any(|a| a == "ecr:BatchGetImage"),
+            "Mode={mode}: {actions:?}"
+        );
+    }
+}
+
+#[test]
+fn retention_may_delete_only_with_apply() {
+    for (mode, deletes) in [("off", false), ("dry-run", false), ("apply", true)] {
+        let template = deployed(&[&format!("RetentionMode={mode}")]);
+        let actions = allowed(&template, "RetentionFunctionRole");
+        for action in EXPIRE {
+            assert_eq!(
+                actions.iter().any(|a| a == action),
+                deletes,
+                "RetentionMode={mode}: {action} in {actions:?}"
+            );
+        }
+        assert!(
+            actions.iter().any(|a| a == "ecr:DescribeImages"),
+            "RetentionMode={mode}: {actions:?}"
+        );
+    }
+}
+
+#[test]
+fn replicator_may_create_repositories_only_when_allowed() {
+    let key = "ReplicaKmsKeyArns=arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let by_default = deployed(&["DestinationRegions=eu-west-1", key]);
+    let actions = allowed(&by_default, "ReplicatorFunctionRole");
+    assert!(
+        actions.iter().any(|a| a == "ecr:CreateRepository"),
+        "{actions:?}"
+    );
+    assert!(statement(
+        &by_default,
+        "ReplicatorFunctionRole",
+        "EncryptCreatedReplicas"
+    )
+    .is_some());
+
+    let never = deployed(&[
+        "DestinationRegions=eu-west-1",
+        key,
+        "CreateDestinationRepositories=false",
+    ]);
+    let actions = allowed(&never, "ReplicatorFunctionRole");
+    assert!(
+        !actions.iter().any(|a| a == "ecr:CreateRepository"),
+        "{actions:?}"
+    );
+    assert!(
+        !actions.iter().any(|a| a.starts_with("kms:CreateGrant")),
+        "{actions:?}"
+    );
+    assert!(
+        actions.iter().any(|a| a == "ecr:PutImage"),
+        "the copies themselves stay: {actions:?}"
+    );
+}
+
+#[test]
+fn destination_accounts_scope_the_replicators_writes() {
+    let own = deployed(&["DestinationRegions=eu-west-1"]);
+    assert!(statement(&own, "ReplicatorFunctionRole", "WriteOtherAccountImages").is_none());
+    assert!(statement(
+        &own,
+        "ReplicatorFunctionRole",
+        "CreateOtherAccountRepositories"
+    )
+    .is_none());
+
+    let others = deployed(&[
+        "DestinationRegions=eu-west-1",
+        "DestinationAccountIds=111122223333,444455556666",
+    ]);
+    for sid in ["WriteOtherAccountImages", "CreateOtherAccountRepositories"] {
+        let statement =
+            statement(&others, "ReplicatorFunctionRole", sid).unwrap_or_else(|| panic!("{sid}"));
+        let resources = statement["Resource"].as_array().expect("a list of ARNs");
+        // One ARN per account: the n-th entry of DestinationAccountIds, in its repository ARN.
+        assert_eq!(resources.len(), 2, "{sid}: {resources:?}");
+        for (index, arn) in resources.iter().enumerate() {
+            let sub = arn["Fn::Sub"]
+                .as_array()
+                .expect("Fn::Sub [text, variables]");
+            assert_eq!(
+                sub[0], "arn:${AWS::Partition}:ecr:*:${Account}:repository/${RepositoryPattern}",
+                "{sid}"
+            );
+            assert_eq!(sub[1]["Account"]["Fn::Select"][0], index, "{sid}: {arn}");
+        }
+        assert_eq!(
+            statement["Condition"]["StringEquals"]["aws:RequestedRegion"],
+            serde_json::json!(["eu-west-1"]),
+            "{sid}"
+        );
+    }
+    // Too many accounts, or not account ids, are refused by the parameter's pattern.
+    let output = std::process::Command::new(workspace_root().join("scripts/check-template"))
+        .args(["--expand", "DestinationAccountIds=1234"])
+        .output()
+        .expect("check-template runs");
+    assert!(!output.status.success());
+}
+
+#[test]
+fn template_names_no_partition_or_domain_literally() {
+    let text =
+        std::fs::read_to_string(workspace_root().join("template.yaml")).expect("template.yaml");
+    // Service principals are names, not hosts: `events.amazonaws.com` in every partition.
+    let principal = |line: &str| line.trim_start().starts_with("Service: ");
+    for (number, line) in text.lines().enumerate().filter(|(_, l)| !principal(l)) {
+        for literal in ["arn:aws:", "amazonaws.com"] {
+            assert!(
+                !line.contains(literal),
+                "template.yaml:{}: {literal}: {line}",
+                number + 1
+            );
+        }
+    }
+    // After the transform, only the AWS managed policies SAM attaches name a partition (the
+    // transform writes the deploy region's; here, offline, `aws`).
+    fn walk(value: &Value, path: &str, found: &mut Vec<String>) {
+        match value {
+            Value::String(text) if text.contains("arn:aws:") => {
+                found.push(format!("{path}: {text}"))
+            }
+            Value::Array(list) => list
+                .iter()
+                .enumerate()
+                .for_each(|(i, v)| walk(v, &format!("{path}[{i}]"), found)),
+            Value::Object(map) => map
+                .iter()
+                .for_each(|(k, v)| walk(v, &format!("{path}.{k}"), found)),
+            _ => {}
+        }
+    }
+    let template = deployed(&[]);
+    let mut found = Vec::new();
+    walk(&template["Resources"], "Resources", &mut found);
+    let unexpected: Vec<_> = found
+        .iter()
+        .filter(|hit| {
+            !(hit.contains(".Properties.ManagedPolicyArns[")
+                && hit.contains("arn:aws:iam::aws:policy/"))
+        })
+        .collect();
+    assert!(unexpected.is_empty(), "{unexpected:#?}");
+}
+
+#[test]
+fn vpc_parameters_put_every_function_in_the_vpc() {
+    let functions = |template: &Value| -> Vec<(String, Value)> {
+        resources(template)
+            .iter()
+            .filter(|(_, r)| r["Type"] == "AWS::Lambda::Function")
+            .map(|(name, r)| (name.clone(), r["Properties"].clone()))
+            .collect()
+    };
+    let denies_network = |template: &Value, role: &str| {
+        statements(template, role, "Deny")
+            .into_iter()
+            .any(|s| s["Sid"] == "NoNetworkInterfaces" && actions(s) == ["ec2:*"])
+    };
+
+    let outside = deployed(&[]);
+    let found = functions(&outside);
+    assert_eq!(found.len(), 4, "{found:?}");
+    for (name, properties) in &found {
+        assert!(
+            properties.get("VpcConfig").is_none(),
+            "{name}: {properties}"
+        );
+        let role = properties["Role"]["Fn::GetAtt"][0]
+            .as_str()
+            .expect("the function's role");
+        // SAM attaches AWSLambdaVPCAccessExecutionRole whatever the !If says; the role denies it.
+        assert!(
+            denies_network(&outside, role),
+            "{role} may manage network interfaces"
+        );
+    }
+
+    let inside = deployed(&[
+        "SubnetIds=subnet-0a1b2c3d4e5f60001,subnet-0a1b2c3d4e5f60002",
+        "SecurityGroupIds=sg-0a1b2c3d4e5f60003",
+    ]);
+    let found = functions(&inside);
+    assert_eq!(found.len(), 4, "{found:?}");
+    for (name, properties) in &found {
+        assert_eq!(
+            properties["VpcConfig"],
+            serde_json::json!({
+                "SubnetIds": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"],
+                "SecurityGroupIds": ["sg-0a1b2c3d4e5f60003"],
+            }),
+            "{name}"
+        );
+        let role = properties["Role"]["Fn::GetAtt"][0]
+            .as_str()
+            .expect("the function's role");
+        assert!(
+            !denies_network(&inside, role),
+            "{role} cannot create its network interfaces"
+        );
+        let managed = inside["Resources"][role]["Properties"]["ManagedPolicyArns"].to_string();
+        assert!(
+            managed.contains("AWSLambdaVPCAccessExecutionRole"),
+            "{role}: {managed}"
+        );
+    }
 }

@@ -22,6 +22,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             registries,
             sdk: sdk.clone(),
             options: CopyOptions::default(),
+            create_repositories: config.create_repositories,
         },
         mode_override: config.mode_override,
         notify_already_replicated: config.notify_already_replicated,

@@ -93,7 +93,7 @@ impl Registries {
             .await?;
         let endpoint = match (self.overrides.get(region), account) {
             (Some(local), _) => local.clone(),
-            (None, Some(account)) => format!("https://{account}.dkr.ecr.{region}.amazonaws.com"),
+            (None, Some(account)) => registry_of_account(&endpoint, account),
             (None, None) => endpoint,
         };
         let client = RegistryClient::new(self.http.clone(), &endpoint, Some(authorization));
@@ -101,6 +101,15 @@ impl Registries {
         cache.insert(key, (client.clone(), until));
         Ok(client)
     }
+}
+
+/// The registry of `account` beside the caller's (`https://CALLER.dkr.ecr.REGION.SUFFIX`, as
+/// ECR's token names it): the same host with the account swapped, so the partition's suffix
+/// (`amazonaws.com.cn` in China) and any FIPS or dual-stack name are kept.
+fn registry_of_account(caller: &str, account: &str) -> String {
+    let (scheme, host) = caller.split_once("://").unwrap_or(("https", caller));
+    let rest = host.split_once('.').map_or(host, |(_, rest)| rest);
+    format!("{scheme}://{account}.{rest}")
 }
 
 /// Copies images to other regions: makes sure the destination repository exists (creating it
@@ -113,6 +122,8 @@ pub struct RegistryReplicator {
     pub registries: Registries,
     /// How the copies run (parallelism, retries).
     pub options: CopyOptions,
+    /// False when this deployment may not create repositories, whatever a rule says.
+    pub create_repositories: bool,
 }
 
 impl RegistryReplicator {
@@ -133,6 +144,17 @@ impl RegistryReplicator {
             .await;
         match found.map_err(|e| classify(Service::Ecr, e)) {
             Ok(_) => return Ok(false),
+            Err(StewardError::NotFound { .. })
+                if target.create_repository && !self.create_repositories =>
+            {
+                return Err(StewardError::NotFound {
+                    service: Service::Ecr,
+                    what: format!(
+                        "repository {} in {} (the rule says create_repository, but this deployment may not create repositories: set the template parameter CreateDestinationRepositories to true, or create it)",
+                        target.repository, target.region
+                    ),
+                })
+            }
             Err(StewardError::NotFound { .. }) if target.create_repository => {}
             Err(StewardError::NotFound { .. }) => {
                 return Err(StewardError::NotFound {
@@ -296,6 +318,31 @@ mod tests {
     use super::*;
 
     const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn another_accounts_registry_keeps_the_partitions_host() {
+        assert_eq!(
+            registry_of_account(
+                "https://111122223333.dkr.ecr.eu-west-1.amazonaws.com",
+                "444455556666"
+            ),
+            "https://444455556666.dkr.ecr.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            registry_of_account(
+                "https://111122223333.dkr.ecr.cn-north-1.amazonaws.com.cn",
+                "444455556666"
+            ),
+            "https://444455556666.dkr.ecr.cn-north-1.amazonaws.com.cn"
+        );
+        assert_eq!(
+            registry_of_account(
+                "https://111122223333.dkr-ecr-fips.us-gov-west-1.on.aws",
+                "444455556666"
+            ),
+            "https://444455556666.dkr-ecr-fips.us-gov-west-1.on.aws"
+        );
+    }
 
     #[test]
     fn a_token_is_reused_until_shortly_before_it_expires_and_never_past_twelve_hours() {
