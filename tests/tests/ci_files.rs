@@ -1,6 +1,7 @@
 //! The CI plugin's files, checked offline: actionlint (with shellcheck) on every workflow and,
-//! through ci.yml's `uses: ./`, on action.yml; the recipes parse and wire their JUnit reports
-//! (scripts/check-ci does the work; see its header). And the IAM policy that
+//! through ci.yml's `uses: ./`, on action.yml; the recipes parse and wire their JUnit reports;
+//! zizmor finds nothing of medium severity or above in the workflows, the action, the example
+//! and the Dependabot configuration (scripts/check-ci does the work; see its header). And the IAM policy that
 //! `ecr-steward iam pipeline` prints, inside a minimal CloudFormation template, through
 //! cfn-lint, which knows every IAM action and the policy grammar.
 
@@ -31,6 +32,8 @@ fn the_workflows_the_action_and_the_recipes_pass_their_checks() {
         "ok   shellcheck scripts/action/*",
         "ok   action.yml: metadata and shellcheck of its run: scripts",
         "ok   recipes: YAML and their JUnit reports",
+        "ok   zizmor --offline --min-severity medium action.yml .github/workflows/ examples/github-workflow.yml .github/dependabot.yml",
+        "ok   zizmor: every ignore comment says why",
     ] {
         assert!(stderr.contains(check), "{check:?} missing:\n{stderr}");
     }
