@@ -152,6 +152,8 @@ enum Gh {
     Fails,
     /// The stub, with no token and `gh auth status` failing.
     Unauthenticated,
+    /// The stub, authenticated; `attestation verify` cannot reach GitHub's API.
+    Unreachable,
 }
 
 /// A stand-in for gh: logs each call's arguments (and, for `attestation verify FILE`, the
@@ -167,6 +169,10 @@ case "$1 $2" in
     echo "token=${GH_TOKEN:-none}" >> "$GH_STUB_LOG"
     (sha256sum "$3" 2>/dev/null || shasum -a 256 "$3") | cut -d' ' -f1 | sed 's/^/digest=/' >> "$GH_STUB_LOG"
     if [ "$GH_STUB_VERIFY" = pass ]; then echo "Verification succeeded!"; exit 0; fi
+    if [ "$GH_STUB_VERIFY" = unreachable ]; then
+      echo "Error: failed to fetch attestations from ecr-steward/ecr-steward: HTTP 502 (https://api.github.com/...)" >&2
+      exit 1
+    fi
     echo "Error: verifying with issuer \"sigstore.dev\": no attestations found for subject" >&2
     exit 1 ;;
 esac
@@ -239,6 +245,7 @@ impl Install {
             .env_remove("STEWARD_REQUIRE_ATTESTATION")
             .env_remove("STEWARD_ATTESTATION_REPO")
             .env_remove("GITHUB_ACTIONS")
+            .env_remove("GITHUB_SERVER_URL")
             .env_remove("GH_TOKEN")
             .env_remove("GITHUB_TOKEN");
         if gh == Gh::Absent {
@@ -252,7 +259,11 @@ impl Install {
                 .env_remove("STEWARD_GH")
                 .env(
                     "GH_STUB_VERIFY",
-                    if gh == Gh::Fails { "fail" } else { "pass" },
+                    match gh {
+                        Gh::Fails => "fail",
+                        Gh::Unreachable => "unreachable",
+                        _ => "pass",
+                    },
                 );
             if gh == Gh::Unauthenticated {
                 command.env("GH_STUB_AUTH", "fail");
@@ -658,6 +669,65 @@ fn require_attestation_makes_a_missing_verification_an_error() {
         &[("STEWARD_REQUIRE_ATTESTATION", "yes")],
     );
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+}
+
+/// gh that cannot ask GitHub (its API down, a rate limit) is a verification that could not
+/// run: a warning and the checksum alone, or an error under require-attestation. A runner of
+/// another GitHub server (Enterprise) does not ask at all: its token is not github.com's.
+#[test]
+fn a_verification_that_cannot_run_falls_back_unless_required() {
+    let install = Install::new();
+    let plan = install.plan();
+    let (version, target) = (&plan["version"], &plan["target"]);
+    let host = Host::start(release(version, target), None);
+
+    let output = install.run_with(&host.url, Gh::Unreachable, &[("GITHUB_ACTIONS", "true")]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let said = stderr(&output);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("::warning title=ecr-steward install::"),
+        "{stdout}"
+    );
+    assert!(
+        said.contains("gh could not check its attestation"),
+        "{said}"
+    );
+    assert!(said.contains("HTTP 502"), "{said}");
+    assert!(install.binary().exists());
+
+    let output = install.run_with(
+        &host.url,
+        Gh::Unreachable,
+        &[("STEWARD_REQUIRE_ATTESTATION", "true")],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("gh could not check the attestation"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!install.binary().exists(), "an unverified binary was left");
+
+    let _ = std::fs::remove_file(&install.gh_log);
+    let output = install.run_with(
+        &host.url,
+        Gh::Verifies,
+        &[("GITHUB_SERVER_URL", "https://github.example.com")],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let said = stderr(&output);
+    assert!(
+        said.contains("the release's attestations are on github.com"),
+        "{said}"
+    );
+    assert!(
+        !install
+            .gh_calls()
+            .iter()
+            .any(|call| call.starts_with("attestation verify /")),
+        "gh was asked with another server's token"
+    );
 }
 
 #[test]
