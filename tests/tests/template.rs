@@ -281,7 +281,7 @@ fn vpc_parameters_put_every_function_in_the_vpc() {
     let denies_network = |template: &Value, role: &str| {
         statements(template, role, "Deny")
             .into_iter()
-            .any(|s| s["Sid"] == "NoNetworkInterfaces" && actions(s) == ["ec2:*"])
+            .any(|s| s["Sid"] == "NoNetworkInterfaces" && actions(s) == ["ec2:CreateNetworkInterface", "ec2:AssignPrivateIpAddresses"])
     };
 
     let outside = deployed(&[]);

@@ -222,8 +222,9 @@ impl<I: ImageReader, R: Replicator, N: Notifier, D: DeadLetters, E: EventPublish
     /// (a tag that moved on since the plan is not copied: that would move the replica's tag
     /// backwards), the copies, one notification for the image.
     async fn run_job(&self, message: SqsMessage, until: Deadline) -> JobReport {
-        // Lambda always sends both; a message without an ID is answered with an empty one,
-        // which Lambda reads as the whole batch failing: nothing is lost.
+        // Lambda always sends both. Should a message come without an ID and its job fail, the
+        // answer names it with an empty ID, which Lambda reads as the whole batch failing: the
+        // batch's other jobs run again (idempotent), and nothing is lost.
         let message_id = message.message_id.clone().unwrap_or_default();
         let body = message.body.as_deref().unwrap_or_default();
         let (report, result) = match CopyJob::from_message(body) {
@@ -239,7 +240,8 @@ impl<I: ImageReader, R: Replicator, N: Notifier, D: DeadLetters, E: EventPublish
         // it returns to its queue like any failed job.
         let mut dead_lettered = false;
         if let (Some((failure, error)), Some(dead_letters)) = (&failure, &self.dead_letters) {
-            if !error.is_retryable() {
+            // SQS refuses an empty body: such a message goes by the queue's redrive.
+            if !error.is_retryable() && !body.is_empty() {
                 let reason = format!("{}: {}", failure.error_type, failure.message);
                 match dead_letters.bury(body, &reason).await {
                     Ok(()) => dead_lettered = true,

@@ -42,7 +42,7 @@ impl RunCursor for SsmCursor {
             .name(name)
             .send()
             .await
-            .map_err(|error| classify(Service::Ssm, error))?;
+            .map_err(|error| named(classify(Service::Ssm, error), name))?;
         Ok(output
             .parameter()
             .and_then(|p| p.value())
@@ -63,7 +63,36 @@ impl RunCursor for SsmCursor {
             .overwrite(true)
             .send()
             .await
-            .map_err(|error| classify(Service::Ssm, error))?;
+            .map_err(|error| named(classify(Service::Ssm, error), name))?;
         Ok(())
+    }
+}
+
+/// `error`, naming the cursor's parameter (the service's words do not).
+fn named(error: StewardError, name: &str) -> StewardError {
+    let at = |message: String| format!("ssm:{name}: {message}");
+    match error {
+        StewardError::NotFound { service, .. } => StewardError::NotFound {
+            service,
+            what: format!("ssm:{name}"),
+        },
+        StewardError::Rejected {
+            service,
+            code,
+            message,
+        } => StewardError::Rejected {
+            service,
+            code,
+            message: at(message),
+        },
+        StewardError::Throttled { service, message } => StewardError::Throttled {
+            service,
+            message: at(message),
+        },
+        StewardError::Unavailable { service, message } => StewardError::Unavailable {
+            service,
+            message: at(message),
+        },
+        other => other,
     }
 }
