@@ -3,13 +3,16 @@
 //!   every sample event in events/ reaches exactly the functions meant for it
 //!   (scripts/testbed/check_patterns.py does the work; see its header);
 //! - its roles and functions as they deploy with some parameters (the modes' destructive
-//!   actions, the replicator's destinations, the VPC), and no literal partition or domain.
+//!   actions, the replicator's destinations, the VPC), and no literal partition or domain;
+//! - the IAM linter scripts/iam-lint (parliament), which check-template runs on its policies:
+//!   it fails a policy with an action that does not exist, and passes the CI pipeline policy
+//!   that `ecr-steward iam pipeline` prints.
 
 // An integration test: a failed step is a failed test, so it may unwrap and expect.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
-use testbed::{workspace_root, Stack};
+use testbed::{function_binary, workspace_root, Stack};
 
 #[test]
 fn every_sample_event_reaches_exactly_its_functions() {
@@ -279,9 +282,10 @@ fn vpc_parameters_put_every_function_in_the_vpc() {
             .collect()
     };
     let denies_network = |template: &Value, role: &str| {
-        statements(template, role, "Deny")
-            .into_iter()
-            .any(|s| s["Sid"] == "NoNetworkInterfaces" && actions(s) == ["ec2:CreateNetworkInterface", "ec2:AssignPrivateIpAddresses"])
+        statements(template, role, "Deny").into_iter().any(|s| {
+            s["Sid"] == "NoNetworkInterfaces"
+                && actions(s) == ["ec2:CreateNetworkInterface", "ec2:AssignPrivateIpAddresses"]
+        })
     };
 
     let outside = deployed(&[]);
@@ -328,6 +332,83 @@ fn vpc_parameters_put_every_function_in_the_vpc() {
         assert!(
             managed.contains("AWSLambdaVPCAccessExecutionRole"),
             "{role}: {managed}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------- the IAM linter
+// scripts/iam-lint runs parliament (in its venv iam-venv, installed on first use) on policy
+// documents; scripts/check-template runs it on every policy of the template as deployed with
+// three parameter sets. Here: that it can fail, and the policy the CLI prints for CI pipelines.
+
+/// scripts/iam-lint on `policy`, written to `policy.json`: (its exit code, stdout and stderr).
+fn iam_lint(policy: &Value) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("policy.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(policy).expect("JSON")).expect("write");
+    let output = std::process::Command::new(workspace_root().join("scripts/iam-lint"))
+        .arg(&path)
+        .current_dir(workspace_root())
+        .output()
+        .expect("scripts/iam-lint runs");
+    (
+        output.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+#[test]
+fn iam_lint_fails_a_wrong_action_and_passes_the_pipeline_policy() {
+    // ecr:GetImages does not exist (ecr:BatchGetImage does).
+    let wrong = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "ReadImages",
+            "Effect": "Allow",
+            "Action": ["ecr:BatchGetImage", "ecr:GetImages"],
+            "Resource": "arn:aws:ecr:us-east-1:123456789012:repository/team/web"
+        }]
+    });
+    let (code, output) = iam_lint(&wrong);
+    assert_eq!(code, Some(1), "{output}");
+    assert!(
+        output.contains("FINDING  policy.json [ReadImages]: UNKNOWN_ACTION")
+            && output.contains("Unknown action ecr:GetImages"),
+        "{output}"
+    );
+    assert!(output.contains("1 finding(s) not allowed"), "{output}");
+
+    for args in [
+        &["--repository", "team/web"][..],
+        &[
+            "--repository",
+            "team/**",
+            "--repository",
+            "base/app-?",
+            "--gate",
+            "--account",
+            "123456789012",
+            "--region",
+            "eu-west-1",
+        ],
+        &["--repository", "team/*", "--gate", "--partition", "aws-cn"],
+    ] {
+        let printed = std::process::Command::new(function_binary("ecr-steward"))
+            .args(["iam", "pipeline"])
+            .args(args)
+            .output()
+            .expect("ecr-steward runs");
+        assert!(printed.status.success(), "{printed:?}");
+        let policy: Value = serde_json::from_slice(&printed.stdout).expect("the policy is JSON");
+        let (code, output) = iam_lint(&policy);
+        assert_eq!(code, Some(0), "iam pipeline {args:?}:\n{output}");
+        assert!(
+            output.contains("0 finding(s) not allowed, 0 allowed"),
+            "iam pipeline {args:?}:\n{output}"
         );
     }
 }
