@@ -8,7 +8,9 @@ Run with the stack's venv python (boto3) and the stack's env loaded. In OUT it w
   scan.json  events/image-scan-basic.json, patched to the same image, which has had a scan
              (moto's built-in result, one HIGH finding: under the built-in policy's bar, so
              bench/cold-start sets STEWARD_NOTIFY_CLEAN=true for scan-alert to publish too);
-  seed.env   STEWARD_TOPIC_ARN=... (an SNS topic created in moto).
+  seed.env   STEWARD_TOPIC_ARN=... (an SNS topic created in moto), and STEWARD_BENCH_S3=s3://...
+             and STEWARD_BENCH_SSM=ssm:... : examples/policy.yaml (4 KB) stored in an S3 object
+             and an SSM parameter, for the subjects that read their policy from there.
 """
 
 import json
@@ -52,8 +54,17 @@ def main(root: str, out: str) -> None:
     for name, event in (("push.json", push), ("scan.json", scan)):
         with open(os.path.join(out, name), "w") as f:
             json.dump(event, f, indent=1)
+    with open(os.path.join(root, "examples/policy.yaml")) as f:
+        policy = f.read()
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="steward-bench-policy")
+    s3.put_object(Bucket="steward-bench-policy", Key="policy.yaml", Body=policy.encode())
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name="/steward-bench/policy", Value=policy, Type="String", Tier="Advanced")
     with open(os.path.join(out, "seed.env"), "w") as f:
         f.write(f"STEWARD_TOPIC_ARN={topic}\n")
+        f.write("STEWARD_BENCH_S3=s3://steward-bench-policy/policy.yaml\n")
+        f.write("STEWARD_BENCH_SSM=ssm:/steward-bench/policy\n")
     print(f"seed: {REPOSITORY}:{TAG} {digest}; topic {topic}", file=sys.stderr)
 
 
