@@ -15,11 +15,33 @@ pub struct ImageRef {
     pub digest: String,
 }
 
+/// The AWS partition a region is in: `aws-cn` for China, `aws-us-gov` for GovCloud (US), the
+/// isolated partitions by their region prefixes, `aws` for every other region.
+pub fn partition_of(region: &str) -> &'static str {
+    const PREFIXES: [(&str, &str); 6] = [
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-isof-", "aws-iso-f"),
+        ("eu-isoe-", "aws-iso-e"),
+        ("us-iso-", "aws-iso"),
+    ];
+    PREFIXES
+        .iter()
+        .find(|(prefix, _)| region.starts_with(prefix))
+        .map_or("aws", |(_, partition)| partition)
+}
+
 impl ImageRef {
-    /// The image's page in the ECR console; `scan-results` or `details`.
+    /// The image's page in the ECR console of its partition; `scan-results` or `details`.
     pub fn console_link(&self, page: &str) -> String {
+        let host = match partition_of(&self.region) {
+            "aws-cn" => "console.amazonaws.cn".to_string(),
+            "aws-us-gov" => "console.amazonaws-us-gov.com".to_string(),
+            _ => format!("{}.console.aws.amazon.com", self.region),
+        };
         format!(
-            "https://{region}.console.aws.amazon.com/ecr/repositories/private/{account}/{repository}/_/image/{digest}/{page}?region={region}",
+            "https://{host}/ecr/repositories/private/{account}/{repository}/_/image/{digest}/{page}?region={region}",
             region = self.region,
             account = self.account.as_deref().unwrap_or("-"),
             repository = self.repository,
@@ -150,6 +172,34 @@ impl From<Digest> for String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_and_partitions_follow_the_region() {
+        let image = |region: &str| ImageRef {
+            account: Some("123456789012".into()),
+            region: region.into(),
+            repository: "team/app".into(),
+            digest: format!("sha256:{}", "ab".repeat(32)),
+        };
+        assert!(image("eu-west-1")
+            .console_link("details")
+            .starts_with("https://eu-west-1.console.aws.amazon.com/ecr/"));
+        assert!(image("cn-north-1")
+            .console_link("details")
+            .starts_with("https://console.amazonaws.cn/ecr/"));
+        assert!(image("us-gov-west-1")
+            .console_link("scan-results")
+            .starts_with("https://console.amazonaws-us-gov.com/ecr/"));
+        for (region, partition) in [
+            ("us-east-1", "aws"),
+            ("cn-northwest-1", "aws-cn"),
+            ("us-gov-east-1", "aws-us-gov"),
+            ("us-iso-east-1", "aws-iso"),
+            ("us-isob-east-1", "aws-iso-b"),
+        ] {
+            assert_eq!(partition_of(region), partition, "{region}");
+        }
+    }
 
     #[test]
     fn digests_are_checked_once() {

@@ -365,7 +365,8 @@ impl Notification {
 
     fn repository_arn(&self) -> String {
         format!(
-            "arn:aws:ecr:{}:{}:repository/{}",
+            "arn:{}:ecr:{}:{}:repository/{}",
+            crate::image::partition_of(&self.image.region),
             self.image.region,
             self.image.account.as_deref().unwrap_or(""),
             self.image.repository
