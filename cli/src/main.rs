@@ -190,6 +190,12 @@ pub struct ReplicateArgs {
     /// List what would be copied, and copy nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Spread the bodies of large blob uploads (8 MiB and more) over this many connections to
+    /// each destination registry (1 to 16; 1: all on one connection).
+    #[arg(long, value_name = "N", env = "STEWARD_UPLOAD_CONNECTIONS",
+          default_value_t = steward::config::DEFAULT_UPLOAD_CONNECTIONS,
+          value_parser = clap::value_parser!(u8).range(1..=16))]
+    upload_connections: u8,
     /// Copy nothing here: send one copy job per image to this SQS queue (the stack's output
     /// CopyJobQueueUrl), for the replicator to copy in parallel across Lambda instances.
     #[arg(long, value_name = "QUEUE_URL")]

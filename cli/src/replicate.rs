@@ -81,12 +81,17 @@ pub fn run(args: &ReplicateArgs) -> anyhow::Result<Exit> {
                 sent.iter().all(|s| s.message_id.is_some()),
             ));
         }
+        let lanes = steward::http::upload_lanes(
+            steward::http::TrustRoots::System,
+            usize::from(args.upload_connections),
+        )?;
         let replicator = RegistryReplicator {
             registries: Registries::new(
                 &sdk,
                 http,
                 registry_overrides(&std::env::vars().collect())?,
-            ),
+            )
+            .with_upload_lanes(lanes),
             sdk: sdk.clone(),
             options: CopyOptions::default(),
             create_repositories: true,

@@ -22,6 +22,9 @@ pub struct CopyStats {
     pub blobs_copied: u64,
     /// Blobs the destination had already.
     pub blobs_skipped: u64,
+    /// Blobs mounted from another repository of the destination registry, not uploaded.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub blobs_mounted: u64,
     /// Manifests (and indexes) written.
     pub manifests_copied: u64,
     /// Manifests the destination had already.
@@ -43,12 +46,17 @@ pub struct CopyStats {
     pub refused_referrers: Vec<String>,
 }
 
+fn is_zero(count: &u64) -> bool {
+    *count == 0
+}
+
 impl CopyStats {
     /// Adds another copy's counts.
     pub fn add(&mut self, other: CopyStats) {
         self.bytes_copied += other.bytes_copied;
         self.blobs_copied += other.blobs_copied;
         self.blobs_skipped += other.blobs_skipped;
+        self.blobs_mounted += other.blobs_mounted;
         self.manifests_copied += other.manifests_copied;
         self.manifests_skipped += other.manifests_skipped;
         self.tags_set += other.tags_set;

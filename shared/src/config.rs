@@ -31,6 +31,12 @@ pub const NOTIFY_ALREADY_REPLICATED: &str = "STEWARD_NOTIFY_ALREADY_REPLICATED";
 /// `CreateDestinationRepositories`, which grants `ecr:CreateRepository` only when true): a
 /// rule's `create_repository` then fails with what to change. `true` when unset.
 pub const CREATE_REPOSITORIES: &str = "STEWARD_CREATE_REPOSITORIES";
+/// How many connections the replicator spreads the bodies of large blob uploads over (1 to
+/// 16; 1: everything on the one connection to the registry); [`DEFAULT_UPLOAD_CONNECTIONS`]
+/// when unset.
+pub const UPLOAD_CONNECTIONS: &str = "STEWARD_UPLOAD_CONNECTIONS";
+/// [`UPLOAD_CONNECTIONS`] when unset.
+pub const DEFAULT_UPLOAD_CONNECTIONS: u8 = 4;
 /// The EventBridge bus (name or ARN) the replicator puts `Image Replicated` events on; none
 /// when unset.
 pub const EVENT_BUS: &str = "STEWARD_EVENT_BUS";
@@ -96,6 +102,8 @@ pub struct FunctionConfig {
     pub create_repositories: bool,
     /// [`METRICS_NAMESPACE`]; `ecr-steward` when unset.
     pub metrics_namespace: Namespace,
+    /// [`UPLOAD_CONNECTIONS`]; [`DEFAULT_UPLOAD_CONNECTIONS`] when unset.
+    pub upload_connections: usize,
     /// [`DEAD_LETTER_QUEUE_URL`]; `None` when unset.
     pub dead_letter_queue_url: Option<String>,
     /// [`EVENT_BUS`]; `None` when unset.
@@ -186,6 +194,7 @@ impl FunctionConfig {
                 message: format!("{text:?}: {message}"),
             })?,
         };
+        let upload_connections = upload_connections(get(UPLOAD_CONNECTIONS))?;
         let dead_letter_queue_url = get(DEAD_LETTER_QUEUE_URL).map(str::to_string);
         if let Some(url) = dead_letter_queue_url.as_deref() {
             if !url.starts_with("https://") && !url.starts_with("http://") {
@@ -207,7 +216,22 @@ impl FunctionConfig {
             notify_already_replicated,
             create_repositories,
             metrics_namespace,
+            upload_connections,
         })
+    }
+}
+
+/// [`UPLOAD_CONNECTIONS`]: 1 to 16; [`DEFAULT_UPLOAD_CONNECTIONS`] when unset.
+pub fn upload_connections(value: Option<&str>) -> Result<usize, ConfigError> {
+    let Some(text) = value else {
+        return Ok(usize::from(DEFAULT_UPLOAD_CONNECTIONS));
+    };
+    match text.trim().parse::<usize>() {
+        Ok(n @ 1..=16) => Ok(n),
+        _ => Err(ConfigError::Invalid {
+            variable: UPLOAD_CONNECTIONS.into(),
+            message: format!("{text:?}: expected a whole number from 1 to 16"),
+        }),
     }
 }
 

@@ -30,8 +30,9 @@ const MAX_HEAD: usize = 64 * 1024;
 pub enum Fault {
     /// Forwards everything unchanged.
     PassThrough,
-    /// Forwards the first `bytes` of each PATCH request's body, then closes both connections,
-    /// as if the registry died in the middle of an upload.
+    /// Forwards the first `bytes` of each upload's body (a PATCH, or a PUT to
+    /// `…/blobs/uploads/…`), then closes both connections, as if the registry died in the
+    /// middle of an upload.
     DropUploadsAfter { bytes: u64 },
     /// Answers `503 Service Unavailable` to the next `requests` requests without forwarding
     /// them (their bodies are read and discarded), then passes through.
@@ -61,6 +62,41 @@ pub enum Fault {
     /// immutable repository: `400` with the OCI error code `TAG_INVALID`, whatever the tag
     /// names; forwards the others.
     ImmutableTags,
+}
+
+/// A quota on one kind of request, as ECR has per API action: over `per_second` (a token
+/// bucket holding one second's worth), the proxy answers as ECR's registry does,
+/// `429 Too Many Requests` with the OCI error code `TOOMANYREQUESTS`, without forwarding.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// The method it counts (`PUT`).
+    pub method: &'static str,
+    /// A part of the path it counts (`/manifests/`).
+    pub path: &'static str,
+    /// Requests allowed per second.
+    pub per_second: f64,
+}
+
+/// A [`RateLimit`] with its bucket.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    limit: RateLimit,
+    tokens: f64,
+    at: std::time::Instant,
+}
+
+impl Bucket {
+    fn take(&mut self, now: std::time::Instant) -> bool {
+        let refill = now.duration_since(self.at).as_secs_f64() * self.limit.per_second;
+        self.tokens = (self.tokens + refill).min(self.limit.per_second.max(1.0));
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// One request that reached the proxy, with what came of it.
@@ -111,6 +147,9 @@ impl std::fmt::Display for Request {
 
 struct State {
     fault: Fault,
+    /// Waited before each request is forwarded or answered: a round trip's latency.
+    delay: Duration,
+    buckets: Vec<Bucket>,
     requests: Vec<Request>,
     /// Requests whose heads have arrived and that are not recorded yet.
     in_flight: usize,
@@ -235,6 +274,8 @@ impl FaultProxy {
             tls,
             state: Mutex::new(State {
                 fault: Fault::PassThrough,
+                delay: Duration::ZERO,
+                buckets: Vec::new(),
                 requests: Vec::new(),
                 in_flight: 0,
                 clients: Vec::new(),
@@ -286,6 +327,22 @@ impl FaultProxy {
     /// Changes what happens to the next requests; requests under way keep their fault.
     pub fn set_fault(&self, fault: Fault) {
         self.shared.lock().fault = fault;
+    }
+
+    /// Makes every request wait `delay` before it is forwarded or answered, as a registry
+    /// that far away would (one wait per request: connections are not delayed).
+    pub fn set_delay(&self, delay: Duration) {
+        self.shared.lock().delay = delay;
+    }
+
+    /// Answers the requests over `limit`'s rate with ECR's throttling answer, beside any
+    /// [`Fault`]; limits add up.
+    pub fn limit_rate(&self, limit: RateLimit) {
+        self.shared.lock().buckets.push(Bucket {
+            limit,
+            tokens: limit.per_second.max(1.0),
+            at: std::time::Instant::now(),
+        });
     }
 
     /// Every request so far, in the order their answers (or cuts) were decided.
@@ -374,10 +431,18 @@ enum Action {
     DenyIfBodyNames(&'static str),
     AnswerAccessDenied,
     AnswerTagImmutable,
+    AnswerTooManyRequests,
 }
 
 fn decide(shared: &Shared, method: &str, target: &str) -> Action {
     let mut state = shared.lock();
+    let now = std::time::Instant::now();
+    let path = target.split('?').next().unwrap_or(target);
+    for bucket in &mut state.buckets {
+        if bucket.limit.method == method && path.contains(bucket.limit.path) && !bucket.take(now) {
+            return Action::AnswerTooManyRequests;
+        }
+    }
     match state.fault {
         Fault::PassThrough => Action::Forward,
         Fault::AlwaysUnavailable => Action::Answer503,
@@ -411,7 +476,11 @@ fn decide(shared: &Shared, method: &str, target: &str) -> Action {
                 Action::AnswerThrottled
             }
         }
-        Fault::DropUploadsAfter { bytes } if method == "PATCH" => Action::CutBodyAfter(bytes),
+        Fault::DropUploadsAfter { bytes }
+            if method == "PATCH" || (method == "PUT" && target.contains("/blobs/uploads/")) =>
+        {
+            Action::CutBodyAfter(bytes)
+        }
         Fault::CorruptBlobs if method == "GET" && target.contains("/blobs/sha256:") => {
             Action::CorruptBody
         }
@@ -460,6 +529,11 @@ fn injected_answer(
             r#"{"__type":"ThrottlingException","message":"Rate exceeded (injected by the fault proxy)"}"#,
         )),
         Action::Answer429 => Some(("429 Too Many Requests", "Content-Type: text/plain\r\n", "slow down")),
+        Action::AnswerTooManyRequests => Some((
+            "429 Too Many Requests",
+            "Content-Type: application/json\r\n",
+            r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"Rate exceeded (injected by the fault proxy)"}]}"#,
+        )),
         Action::AnswerTagImmutable => Some((
             "400 Bad Request",
             "Content-Type: application/json\r\n",
@@ -783,6 +857,10 @@ fn serve(client: TcpStream, shared: &Shared) -> io::Result<()> {
                 .header("x-amz-target")
                 .map(|t| t.rsplit('.').next().unwrap_or(t).to_string()),
         };
+        let delay = shared.lock().delay;
+        if !delay.is_zero() {
+            thread::sleep(delay);
+        }
         let mut action = decide(shared, &method, &target);
         // A body read ahead to decide on (DenyRepository), forwarded as read.
         let mut early_body: Option<Vec<u8>> = None;
@@ -940,12 +1018,32 @@ mod tests {
     }
 
     #[test]
+    fn a_rate_limit_answers_what_exceeds_it_and_refills() {
+        let start = std::time::Instant::now();
+        let mut bucket = Bucket {
+            limit: RateLimit {
+                method: "PUT",
+                path: "/manifests/",
+                per_second: 10.0,
+            },
+            tokens: 10.0,
+            at: start,
+        };
+        let burst = (0..12).filter(|_| bucket.take(start)).count();
+        assert_eq!(burst, 10, "one second's worth at once");
+        assert!(!bucket.take(start + Duration::from_millis(50)));
+        assert!(bucket.take(start + Duration::from_millis(150)));
+    }
+
+    #[test]
     fn unavailable_counts_down_to_pass_through() {
         let shared = Shared {
             upstream: "127.0.0.1:1".parse().expect("address"),
             tls: None,
             state: Mutex::new(State {
                 fault: Fault::Unavailable { requests: 2 },
+                delay: Duration::ZERO,
+                buckets: Vec::new(),
                 requests: Vec::new(),
                 in_flight: 0,
                 clients: Vec::new(),

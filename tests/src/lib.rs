@@ -27,7 +27,9 @@ mod stack;
 
 pub use bulk::{push_bulk, BulkImage, Pushed};
 pub use event_source::{Batch, EventSource};
-pub use fault_proxy::{sequential_round_trips, Fault, FaultProxy, Request as ProxiedRequest};
+pub use fault_proxy::{
+    sequential_round_trips, Fault, FaultProxy, RateLimit, Request as ProxiedRequest,
+};
 pub use notified::{NotifiedStack, ARRIVAL, QUIET};
 pub use push::{
     push_artifacts, push_image_with, run_workloads, Artifact, ArtifactBlob, ArtifactManifest,

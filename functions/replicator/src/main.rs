@@ -15,7 +15,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         policy,
         refresh,
     } = steward::lambda::init().await?;
-    let registries = Registries::new(&sdk, http, config.registry_overrides);
+    let lanes = steward::http::upload_lanes(
+        steward::http::TrustRoots::for_lambda(),
+        config.upload_connections,
+    )?;
+    let registries =
+        Registries::new(&sdk, http, config.registry_overrides).with_upload_lanes(lanes);
     let function = ReplicatorFunction {
         images: registries.clone(),
         replicator: RegistryReplicator {

@@ -13,7 +13,7 @@ use super::classify::classify;
 use super::ecr::{Ecr, RegistryCredentials};
 use crate::error::{AwsErrorCode, Service, StewardError};
 use crate::image::{ImageRef, PlatformLabels};
-use crate::oci::copy::{copy_image, CopyOptions, Endpoint};
+use crate::oci::copy::{copy_image_when, CopyOptions, Endpoint};
 use crate::oci::registry::RegistryClient;
 use crate::policy::Target;
 use crate::ports::{ImageReader, Replicator};
@@ -48,6 +48,9 @@ pub struct Registries {
     /// Destination repositories (region/account/name) known to exist: a warm copy does not ask
     /// ECR again. Forgotten when a copy finds one missing.
     known_repositories: Arc<Mutex<std::collections::BTreeSet<String>>>,
+    /// Clients with connections of their own for large uploads
+    /// ([`RegistryClient::with_upload_lanes`]).
+    lanes: Arc<[reqwest::Client]>,
 }
 
 impl Registries {
@@ -63,7 +66,14 @@ impl Registries {
             overrides,
             cache: Arc::default(),
             known_repositories: Arc::default(),
+            lanes: Arc::from(Vec::new()),
         }
+    }
+
+    /// Large uploads go over `lanes` ([`RegistryClient::with_upload_lanes`]).
+    pub fn with_upload_lanes(mut self, lanes: Vec<reqwest::Client>) -> Self {
+        self.lanes = Arc::from(lanes);
+        self
     }
 
     /// The registry of the caller's account in `region`.
@@ -78,12 +88,12 @@ impl Registries {
         account: Option<&str>,
     ) -> Result<RegistryClient, StewardError> {
         let key = format!("{region}/{}", account.unwrap_or_default());
-        let mut cache = self.cache.lock().await;
-        if let Some((client, until)) = cache.get(&key) {
+        if let Some((client, until)) = self.cache.lock().await.get(&key) {
             if Instant::now() < *until {
                 return Ok(client.clone());
             }
         }
+        // Not held while a token is fetched: the regions' tokens are asked at once.
         let RegistryCredentials {
             authorization,
             endpoint,
@@ -96,9 +106,10 @@ impl Registries {
             (None, Some(account)) => registry_of_account(&endpoint, account),
             (None, None) => endpoint,
         };
-        let client = RegistryClient::new(self.http.clone(), &endpoint, Some(authorization));
+        let client = RegistryClient::new(self.http.clone(), &endpoint, Some(authorization))
+            .with_upload_lanes(self.lanes.to_vec());
         let until = Instant::now() + token_reuse(expires_at, SystemTime::now());
-        cache.insert(key, (client.clone(), until));
+        self.cache.lock().await.insert(key, (client.clone(), until));
         Ok(client)
     }
 }
@@ -129,13 +140,17 @@ pub struct RegistryReplicator {
 impl RegistryReplicator {
     /// True when the repository had to be created: with the source's tag mutability and its
     /// exclusion filters, its scan-on-push, and the encryption [`replica_encryption`] decides.
+    /// Where it may be created, it is created without a look first: ECR's answer says when it
+    /// exists (one round trip fewer on every cold copy).
     pub async fn ensure_repository(
         &self,
         source: &ImageRef,
         target: &Target,
     ) -> Result<bool, StewardError> {
-        let destination = Ecr::in_region(&self.sdk, &target.region);
-        let found = destination
+        if target.create_repository && self.create_repositories {
+            return self.create_repository(source, target).await;
+        }
+        let found = Ecr::in_region(&self.sdk, &target.region)
             .client
             .describe_repositories()
             .repository_names(&target.repository)
@@ -143,11 +158,9 @@ impl RegistryReplicator {
             .send()
             .await;
         match found.map_err(|e| classify(Service::Ecr, e)) {
-            Ok(_) => return Ok(false),
-            Err(StewardError::NotFound { .. })
-                if target.create_repository && !self.create_repositories =>
-            {
-                return Err(StewardError::NotFound {
+            Ok(_) => Ok(false),
+            Err(StewardError::NotFound { .. }) if target.create_repository => {
+                Err(StewardError::NotFound {
                     service: Service::Ecr,
                     what: format!(
                         "repository {} in {} (the rule says create_repository, but this deployment may not create repositories: set the template parameter CreateDestinationRepositories to true, or create it)",
@@ -155,18 +168,23 @@ impl RegistryReplicator {
                     ),
                 })
             }
-            Err(StewardError::NotFound { .. }) if target.create_repository => {}
-            Err(StewardError::NotFound { .. }) => {
-                return Err(StewardError::NotFound {
-                    service: Service::Ecr,
-                    what: format!(
-                        "repository {} in {} (set create_repository: true in the replication rule to create it)",
-                        target.repository, target.region
-                    ),
-                })
-            }
-            Err(other) => return Err(other),
+            Err(StewardError::NotFound { .. }) => Err(StewardError::NotFound {
+                service: Service::Ecr,
+                what: format!(
+                    "repository {} in {} (set create_repository: true in the replication rule to create it)",
+                    target.repository, target.region
+                ),
+            }),
+            Err(other) => Err(other),
         }
+    }
+
+    /// Creates the destination repository like its source; false when it exists.
+    async fn create_repository(
+        &self,
+        source: &ImageRef,
+        target: &Target,
+    ) -> Result<bool, StewardError> {
         let origin = Ecr::in_region(&self.sdk, &source.region)
             .client
             .describe_repositories()
@@ -198,7 +216,7 @@ impl RegistryReplicator {
         let exclusions = origin
             .map(|r| r.image_tag_mutability_exclusion_filters().to_vec())
             .filter(|filters| !filters.is_empty());
-        let created = destination
+        let created = Ecr::in_region(&self.sdk, &target.region)
             .client
             .create_repository()
             .repository_name(&target.repository)
@@ -215,7 +233,7 @@ impl RegistryReplicator {
             .await;
         match created.map_err(|e| classify(Service::Ecr, e)) {
             Ok(_) => Ok(true),
-            // Created meanwhile by a concurrent delivery.
+            // It exists (made earlier, or by a concurrent delivery).
             Err(StewardError::Rejected {
                 code: Some(AwsErrorCode::RepositoryAlreadyExists),
                 ..
@@ -233,39 +251,59 @@ impl Replicator for RegistryReplicator {
         target: &Target,
     ) -> Result<CopyStats, StewardError> {
         let known = known_key(target);
-        if !self
+        let checked = self
             .registries
             .known_repositories
             .lock()
             .await
-            .contains(&known)
-        {
-            self.ensure_repository(source, target).await?;
+            .contains(&known);
+        // The destination repository is made sure of beside both tokens and the reads; the
+        // copy writes nothing before it is.
+        let ready = async {
+            if !checked {
+                self.ensure_repository(source, target).await?;
+                self.registries
+                    .known_repositories
+                    .lock()
+                    .await
+                    .insert(known.clone());
+            }
+            Ok(())
+        };
+        let tokens = futures_util::future::try_join(
+            self.registries.client(&source.region),
             self.registries
-                .known_repositories
-                .lock()
-                .await
-                .insert(known.clone());
-        }
-        let from = self.registries.client(&source.region).await?;
-        let to = self
-            .registries
-            .client_for(&target.region, target.account.as_deref())
-            .await?;
-        let copied = copy_image(
-            Endpoint {
-                registry: &from,
-                repository: &source.repository,
-            },
-            Endpoint {
-                registry: &to,
-                repository: &target.repository,
-            },
-            &source.digest,
-            tags,
-            &self.options,
-        )
-        .await;
+                .client_for(&target.region, target.account.as_deref()),
+        );
+        let (done, gate) = tokio::sync::oneshot::channel();
+        let prepare = async {
+            let _ = done.send(ready.await);
+        };
+        let copy = async {
+            let (from, to) = tokens.await?;
+            copy_image_when(
+                Endpoint {
+                    registry: &from,
+                    repository: &source.repository,
+                },
+                Endpoint {
+                    registry: &to,
+                    repository: &target.repository,
+                },
+                &source.digest,
+                tags,
+                &self.options,
+                async {
+                    gate.await.unwrap_or_else(|_| {
+                        Err(StewardError::Internal(
+                            "the destination repository's check went away".into(),
+                        ))
+                    })
+                },
+            )
+            .await
+        };
+        let ((), copied) = futures_util::future::join(prepare, copy).await;
         if let Err(StewardError::NotFound { .. }) = &copied {
             // Deleted since it was checked: the next copy checks (and creates) it again.
             self.registries

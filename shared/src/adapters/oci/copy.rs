@@ -28,7 +28,7 @@ use futures_util::future::{try_join, try_join3, try_join_all};
 use futures_util::{stream, StreamExt, TryStreamExt};
 use sha2::{Digest as _, Sha256};
 
-use super::registry::RegistryClient;
+use super::registry::{RegistryClient, UploadStart};
 use crate::error::{Service, StewardError};
 use crate::image::{Digest, DigestAlgorithm, Referrer};
 use crate::manifest::lower_hex;
@@ -53,19 +53,101 @@ pub struct Endpoint<'a> {
 }
 
 /// How a copy runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct CopyOptions {
-    /// Blobs copied at once.
+    /// Blobs in flight at once, at most (each action's [`Windows`](super::window::Windows)
+    /// may allow fewer).
     pub parallelism: usize,
+    /// Bytes of blobs in flight at once, at most; a larger blob goes alone.
+    pub bytes_in_flight: u64,
+    /// Each blob sent with its commit in one request (`PUT ?digest=` with the body), else
+    /// as a `PATCH` of the data and an empty `PUT`.
+    pub monolithic: bool,
     /// Retries of each registry call.
     pub retry: RetryPolicy,
+    /// What the copies of one run have sent or found at their destinations, shared by them
+    /// (see [`BlobLedger`]).
+    pub ledger: BlobLedger,
 }
 
 impl Default for CopyOptions {
     fn default() -> Self {
         Self {
-            parallelism: 4,
+            parallelism: 32,
+            bytes_in_flight: 512 << 20,
+            monolithic: true,
             retry: RetryPolicy::default(),
+            ledger: BlobLedger::default(),
+        }
+    }
+}
+
+/// How long the ledger believes what it learnt: about one run (a backfill batch).
+pub const LEDGER_MEMORY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Registry base URL → blob digest → repository → when it was known to hold it.
+type Known = BTreeMap<String, BTreeMap<String, BTreeMap<String, std::time::Instant>>>;
+
+/// The blobs a run (a CLI backfill, a warm replicator's batches) knows to be at each
+/// destination repository, because it sent them or the registry said so: a blob is checked
+/// and sent to a repository once, and one another repository of the same registry holds is
+/// mounted from there. Clones share it. What it knows is believed for [`LEDGER_MEMORY`], and
+/// a manifest a registry refuses for a missing blob makes it forget that repository, so that
+/// nothing deleted since is believed twice.
+#[derive(Debug, Clone, Default)]
+pub struct BlobLedger {
+    known: Arc<Mutex<Known>>,
+}
+
+impl BlobLedger {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Known> {
+        self.known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn fresh(at: &std::time::Instant) -> bool {
+        at.elapsed() < LEDGER_MEMORY
+    }
+
+    /// True when `endpoint`'s repository is known to hold `digest`.
+    pub fn holds(&self, endpoint: Endpoint<'_>, digest: &str) -> bool {
+        self.lock()
+            .get(endpoint.registry.base())
+            .and_then(|blobs| blobs.get(digest))
+            .and_then(|repositories| repositories.get(endpoint.repository))
+            .is_some_and(Self::fresh)
+    }
+
+    /// Another repository of `endpoint`'s registry known to hold `digest`.
+    pub fn mount_source(&self, endpoint: Endpoint<'_>, digest: &str) -> Option<String> {
+        self.lock()
+            .get(endpoint.registry.base())
+            .and_then(|blobs| blobs.get(digest))
+            .and_then(|repositories| {
+                repositories
+                    .iter()
+                    .find(|(r, at)| r.as_str() != endpoint.repository && Self::fresh(at))
+                    .map(|(r, _)| r.clone())
+            })
+    }
+
+    /// Remembers that `endpoint`'s repository holds `digest`.
+    pub fn record(&self, endpoint: Endpoint<'_>, digest: &str) {
+        self.lock()
+            .entry(endpoint.registry.base().to_string())
+            .or_default()
+            .entry(digest.to_string())
+            .or_default()
+            .insert(endpoint.repository.to_string(), std::time::Instant::now());
+    }
+
+    /// Forgets everything about `endpoint`'s repository.
+    pub fn forget(&self, endpoint: Endpoint<'_>) {
+        if let Some(blobs) = self.lock().get_mut(endpoint.registry.base()) {
+            for repositories in blobs.values_mut() {
+                repositories.remove(endpoint.repository);
+            }
         }
     }
 }
@@ -101,12 +183,62 @@ pub async fn copy_image(
     tags: &[String],
     options: &CopyOptions,
 ) -> Result<CopyStats, StewardError> {
-    let (current, plan) = try_join(
+    copy_image_when(source, destination, digest, tags, options, async { Ok(()) }).await
+}
+
+/// [`copy_image`], with `destination_ready` (say, creating the destination repository) run
+/// beside the reads: nothing is written before it has succeeded.
+pub async fn copy_image_when(
+    source: Endpoint<'_>,
+    destination: Endpoint<'_>,
+    digest: &str,
+    tags: &[String],
+    options: &CopyOptions,
+    destination_ready: impl std::future::Future<Output = Result<(), StewardError>>,
+) -> Result<CopyStats, StewardError> {
+    let (current, plan, ()) = try_join3(
         try_join_all(tags.iter().map(|tag| resolve(destination, tag, options))),
         discover(source, destination, digest, options),
+        destination_ready,
     )
     .await?;
-    let mut stats = write_missing(source, destination, &plan, options).await?;
+    let Some(image) = plan.nodes.get(digest) else {
+        return Err(StewardError::Internal(format!(
+            "{digest} is missing from its own copy plan"
+        )));
+    };
+    let moving: Vec<&String> = tags
+        .iter()
+        .zip(&current)
+        .filter(|(_, current)| current.as_deref() != Some(digest))
+        .map(|(tag, _)| tag)
+        .collect();
+    // A missing image is written once, by its tag, unless something of the copy (its own
+    // signatures) must land after it and before the tag.
+    let by_tag = !image.at_destination
+        && !moving.is_empty()
+        && !plan
+            .nodes
+            .values()
+            .any(|node| node.after.iter().any(|d| d == digest));
+    // The source's tags, read again beside the last writes before the tags move.
+    let recheck = try_join_all(moving.iter().map(|tag| resolve(source, tag, options)));
+    let written = write_missing(
+        source,
+        destination,
+        &plan,
+        options,
+        by_tag.then_some(digest),
+        recheck,
+    )
+    .await;
+    if let Err(error) = &written {
+        if error.to_string().contains("BLOB_UNKNOWN") {
+            // A blob the ledger believed in is gone: the retry asks the registry again.
+            options.ledger.forget(destination);
+        }
+    }
+    let (mut stats, at_source) = written?;
     stats.referrers = plan
         .nodes
         .iter()
@@ -134,23 +266,27 @@ pub async fn copy_image(
             put_tag(destination, tag, &node.manifest, options).await?;
         }
     }
-    let Some(image) = plan.nodes.get(digest) else {
-        return Err(StewardError::Internal(format!(
-            "{digest} is missing from its own copy plan"
-        )));
-    };
-    for (tag, current) in tags.iter().zip(&current) {
-        if current.as_deref() == Some(digest) {
-            continue;
-        }
-        if resolve(source, tag, options).await?.as_deref() != Some(digest) {
+    let mut keep = Vec::new();
+    for (tag, at_source) in moving.into_iter().zip(at_source) {
+        if at_source.as_deref() == Some(digest) {
+            keep.push(tag);
+        } else {
             stats.tags_moved_on += 1;
-            continue;
-        }
-        if put_tag(destination, tag, &image.manifest, options).await? {
-            stats.tags_set += 1;
         }
     }
+    if by_tag && keep.is_empty() {
+        // Every tag names another image at the source now: the image still goes, by digest.
+        put_manifest(destination, digest, &image.manifest, options).await?;
+    }
+    if by_tag {
+        stats.manifests_copied += 1;
+    }
+    let set = try_join_all(
+        keep.iter()
+            .map(|tag| put_tag(destination, tag, &image.manifest, options)),
+    )
+    .await?;
+    stats.tags_set += set.into_iter().filter(|moved| *moved).count() as u64;
     Ok(stats)
 }
 
@@ -314,13 +450,17 @@ async fn discover(
     Ok(plan)
 }
 
-/// Writes what the destination lacks: blobs, then manifests in dependency order.
-async fn write_missing(
+/// Writes what the destination lacks: blobs, then manifests in dependency order, except
+/// `deferred` (the image, when the caller writes it by tag). `last` runs beside the last
+/// wave of manifests (or alone, when there is none); its answer is returned.
+async fn write_missing<T>(
     source: Endpoint<'_>,
     destination: Endpoint<'_>,
     plan: &Plan,
     options: &CopyOptions,
-) -> Result<CopyStats, StewardError> {
+    deferred: Option<&str>,
+    last: impl std::future::Future<Output = Result<T, StewardError>>,
+) -> Result<(CopyStats, T), StewardError> {
     let mut stats = CopyStats::default();
     let missing: Vec<(&String, &Node)> = plan
         .nodes
@@ -328,28 +468,55 @@ async fn write_missing(
         .filter(|(_, node)| !node.at_destination)
         .collect();
     stats.manifests_skipped = (plan.nodes.len() - missing.len()) as u64;
+    // A manifest in place has all its blobs in place.
+    for node in plan.nodes.values().filter(|node| node.at_destination) {
+        for blob in node.doc.config.iter().chain(&node.doc.layers) {
+            options.ledger.record(destination, &blob.digest);
+        }
+    }
 
-    let blobs: BTreeMap<String, u64> = missing
+    let mut blobs: Vec<(String, u64)> = missing
         .iter()
         .flat_map(|(_, node)| node.doc.config.iter().chain(&node.doc.layers))
         .filter(|blob| !blob.is_external())
         .map(|blob| (blob.digest.clone(), blob.size))
+        .collect::<BTreeMap<_, _>>()
+        .into_iter()
         .collect();
-    let copied: Vec<Option<u64>> =
-        stream::iter(blobs)
-            .map(|(blob, size)| async move {
+    // The largest first: they take longest.
+    blobs.sort_by_key(|(_, size)| std::cmp::Reverse(*size));
+    let budget_mib = mebibytes(options.bytes_in_flight).max(1);
+    let budget = Arc::new(tokio::sync::Semaphore::new(budget_mib as usize));
+    let large = blobs
+        .iter()
+        .any(|(_, size)| *size >= super::registry::LANE_THRESHOLD);
+    let copies = stream::iter(blobs)
+        .map(|(blob, size)| {
+            let budget = budget.clone();
+            async move {
+                let share = mebibytes(size).clamp(1, budget_mib) as u32;
+                let _place = budget.acquire_many_owned(share).await.map_err(|_| {
+                    StewardError::Internal("the copy's byte budget was closed".into())
+                })?;
                 copy_blob(source, destination, &blob, size, options).await
-            })
-            .buffer_unordered(options.parallelism.max(1))
-            .try_collect()
-            .await?;
-    for bytes in copied {
-        match bytes {
-            Some(bytes) => {
+            }
+        })
+        .buffer_unordered(options.parallelism.max(1))
+        .try_collect::<Vec<BlobCopy>>();
+    let (copied, ()) = futures_util::future::join(copies, async {
+        if large {
+            destination.registry.warm_upload_lanes().await;
+        }
+    })
+    .await;
+    for outcome in copied? {
+        match outcome {
+            BlobCopy::Sent(bytes) => {
                 stats.blobs_copied += 1;
                 stats.bytes_copied += bytes;
             }
-            None => stats.blobs_skipped += 1,
+            BlobCopy::Mounted => stats.blobs_mounted += 1,
+            BlobCopy::Present => stats.blobs_skipped += 1,
         }
     }
 
@@ -360,7 +527,12 @@ async fn write_missing(
         .filter(|(_, node)| node.at_destination)
         .map(|(digest, _)| digest.as_str())
         .collect();
-    let mut waiting = missing;
+    let mut waiting: Vec<(&String, &Node)> = missing
+        .into_iter()
+        .filter(|(digest, _)| Some(digest.as_str()) != deferred)
+        .collect();
+    let mut last = Some(last);
+    let mut answer = None;
     while !waiting.is_empty() {
         let (ready, rest): (Vec<_>, Vec<_>) = waiting.into_iter().partition(|(_, node)| {
             node.after
@@ -384,26 +556,24 @@ async fn write_missing(
             }
             break;
         }
-        let written = try_join_all(ready.iter().map(|(digest, node)| async move {
-            let put = options
-                .retry
-                .run(|| {
-                    destination.registry.put_manifest(
-                        destination.repository,
-                        digest,
-                        &node.manifest,
-                    )
-                })
-                .await;
-            match put {
+        let wave = try_join_all(ready.iter().map(|(digest, node)| async move {
+            match put_manifest(destination, digest, &node.manifest, options).await {
                 Ok(()) => Ok(None),
                 Err(error) if node.referrer && !error.is_retryable() => {
                     Ok(Some(format!("{digest}: {error}")))
                 }
                 Err(error) => Err(error),
             }
-        }))
-        .await?;
+        }));
+        let final_wave = if rest.is_empty() { last.take() } else { None };
+        let written = match final_wave {
+            Some(last) => {
+                let (written, last) = try_join(wave, last).await?;
+                answer = Some(last);
+                written
+            }
+            None => wave.await?,
+        };
         for ((digest, _), refusal) in ready.iter().zip(written) {
             match refusal {
                 None => {
@@ -415,7 +585,38 @@ async fn write_missing(
         }
         waiting = rest;
     }
-    Ok(stats)
+    let answer = match (answer, last) {
+        (Some(answer), _) => answer,
+        (None, Some(last)) => last.await?,
+        (None, None) => {
+            return Err(StewardError::Internal(
+                "the copy's last step ran without an answer".into(),
+            ))
+        }
+    };
+    Ok((stats, answer))
+}
+
+/// `bytes` in MiB, rounded up.
+fn mebibytes(bytes: u64) -> u64 {
+    bytes.div_ceil(1 << 20)
+}
+
+/// Writes `manifest` under `reference` at the destination (retried).
+async fn put_manifest(
+    destination: Endpoint<'_>,
+    reference: &str,
+    manifest: &RawManifest,
+    options: &CopyOptions,
+) -> Result<(), StewardError> {
+    options
+        .retry
+        .run(|| {
+            destination
+                .registry
+                .put_manifest(destination.repository, reference, manifest)
+        })
+        .await
 }
 
 /// The digest `reference` (a tag or a digest) names at `endpoint`, or `None` when it names
@@ -537,14 +738,28 @@ async fn referrers(
     Ok(found)
 }
 
-/// Copies one blob unless the destination has it; the bytes copied, or `None` when skipped.
+/// What became of one blob.
+enum BlobCopy {
+    /// Uploaded: its bytes.
+    Sent(u64),
+    /// Mounted from another repository of the destination registry.
+    Mounted,
+    /// The destination had it.
+    Present,
+}
+
+/// Copies one blob unless the destination has it: the run's ledger is asked first, then the
+/// registry; a blob another repository there holds (by the ledger) is mounted from it.
 async fn copy_blob(
     source: Endpoint<'_>,
     destination: Endpoint<'_>,
     digest: &str,
     size: u64,
     options: &CopyOptions,
-) -> Result<Option<u64>, StewardError> {
+) -> Result<BlobCopy, StewardError> {
+    if options.ledger.holds(destination, digest) {
+        return Ok(BlobCopy::Present);
+    }
     let present = options
         .retry
         .run(|| {
@@ -554,23 +769,29 @@ async fn copy_blob(
         })
         .await?;
     if present {
-        return Ok(None);
+        options.ledger.record(destination, digest);
+        return Ok(BlobCopy::Present);
     }
-    options
+    let mount = options.ledger.mount_source(destination, digest);
+    let outcome = options
         .retry
-        .run(|| stream_blob(source, destination, digest, size))
-        .await
-        .map(Some)
+        .run(|| stream_blob(source, destination, digest, size, mount.as_deref(), options))
+        .await?;
+    options.ledger.record(destination, digest);
+    Ok(outcome)
 }
 
-/// One attempt at streaming a blob: GET from the source into an upload at the destination,
-/// hashing on the way; committed only when the digest and size match.
+/// One attempt at a blob: a mount from `mount` when given and the registry allows it; else
+/// a GET from the source streamed into an upload at the destination (both started at once),
+/// hashed on the way and committed only when the digest and size match.
 async fn stream_blob(
     source: Endpoint<'_>,
     destination: Endpoint<'_>,
     digest: &str,
     size: u64,
-) -> Result<u64, StewardError> {
+    mount: Option<&str>,
+    options: &CopyOptions,
+) -> Result<BlobCopy, StewardError> {
     let expected = Digest::parse(digest)
         .ok()
         .filter(|d| d.algorithm() == DigestAlgorithm::Sha256)
@@ -580,19 +801,47 @@ async fn stream_blob(
         })?
         .hex()
         .to_string();
-    let response = source.registry.get_blob(source.repository, digest).await?;
-    let location = destination
-        .registry
-        .start_upload(destination.repository)
-        .await?;
+    let start = || {
+        destination
+            .registry
+            .start_upload_or_mount(destination.repository, mount.map(|from| (digest, from)))
+    };
+    let (response, location) = if mount.is_some() {
+        let location = match start().await? {
+            UploadStart::Mounted => return Ok(BlobCopy::Mounted),
+            UploadStart::Session(location) => location,
+        };
+        (
+            source.registry.get_blob(source.repository, digest).await?,
+            location,
+        )
+    } else {
+        let (response, started) =
+            try_join(source.registry.get_blob(source.repository, digest), start()).await?;
+        match started {
+            UploadStart::Session(location) => (response, location),
+            UploadStart::Mounted => return Ok(BlobCopy::Mounted),
+        }
+    };
 
     let verifier = Verifier::new(&expected, size);
-    // Set once the source's body has been read to its end, when `check` runs.
+    // Set once the source's body has been read to its end (or to its size) and checked. With
+    // the size known the check runs on the chunk that completes it: a request framed by its
+    // `Content-Length` is not asked for more.
     let finished = Arc::new(AtomicBool::new(false));
-    let seen = verifier.clone();
+    let (seen, finished_seen) = (verifier.clone(), finished.clone());
+    let mismatch = |(bytes, actual): (u64, String)| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("source sent {bytes} bytes with sha256 {actual}"),
+        )
+    };
     let body = response.bytes_stream().map(move |chunk| {
         let chunk = chunk.map_err(std::io::Error::other)?;
-        seen.observe(&chunk);
+        if seen.observe(&chunk) >= size && size > 0 {
+            finished_seen.store(true, Ordering::Release);
+            seen.check().map_err(mismatch)?;
+        }
         Ok::<_, std::io::Error>(chunk)
     });
     // A last, empty chunk that fails the upload when the bytes were not the blob's.
@@ -602,22 +851,23 @@ async fn stream_blob(
         at_end
             .check()
             .map(|_| bytes::Bytes::new())
-            .map_err(|(bytes, actual)| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("source sent {bytes} bytes with sha256 {actual}"),
-                )
-            })
+            .map_err(mismatch)
     });
-    let sent = destination
-        .registry
-        .send_upload_data(&location, reqwest::Body::wrap_stream(body.chain(check)))
-        .await;
+    let body = reqwest::Body::wrap_stream(body.chain(check));
+    let registry = destination.registry;
+    let sent = if options.monolithic {
+        registry
+            .put_upload(&location, digest, Some(body), size)
+            .await
+            .map(|()| None)
+    } else {
+        registry.send_upload_data(&location, body).await.map(Some)
+    };
     if !finished.load(Ordering::Acquire) {
         // The upload broke off before the source's last byte: a connection failed at one end
         // or the other. That says nothing about the content, so it is not a digest mismatch:
         // the failure goes up as classified (retryable), and a retry starts over.
-        destination.registry.cancel_upload(&location).await;
+        registry.cancel_upload(&location).await;
         return Err(sent.err().unwrap_or_else(|| StewardError::Unavailable {
             service: Service::Registry,
             message: format!("blob {digest}: the upload ended before the source's body did"),
@@ -626,7 +876,7 @@ async fn stream_blob(
     let bytes = match verifier.check() {
         Ok(bytes) => bytes,
         Err((bytes, actual)) => {
-            destination.registry.cancel_upload(&location).await;
+            registry.cancel_upload(&location).await;
             return Err(StewardError::InvalidResponse {
                 service: Service::Registry,
                 message: format!(
@@ -636,18 +886,15 @@ async fn stream_blob(
             });
         }
     };
-    let commit_at = match sent {
-        Ok(location) => location,
+    match sent {
+        Ok(None) => {}
+        Ok(Some(commit_at)) => registry.finish_upload(&commit_at, digest).await?,
         Err(error) => {
-            destination.registry.cancel_upload(&location).await;
+            registry.cancel_upload(&location).await;
             return Err(error);
         }
-    };
-    destination
-        .registry
-        .finish_upload(&commit_at, digest)
-        .await?;
-    Ok(bytes)
+    }
+    Ok(BlobCopy::Sent(bytes))
 }
 
 /// The sha256 and byte count of a blob as it streams by, checked against what they should be.
@@ -669,10 +916,15 @@ impl Verifier {
         }
     }
 
-    fn observe(&self, chunk: &[u8]) {
-        if let Ok(mut seen) = self.seen.lock() {
-            seen.0.update(chunk);
-            seen.1 += chunk.len() as u64;
+    /// Hashes `chunk`; the bytes seen so far.
+    fn observe(&self, chunk: &[u8]) -> u64 {
+        match self.seen.lock() {
+            Ok(mut seen) => {
+                seen.0.update(chunk);
+                seen.1 += chunk.len() as u64;
+                seen.1
+            }
+            Err(_) => 0,
         }
     }
 

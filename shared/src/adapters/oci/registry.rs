@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use reqwest::Response;
 
+pub use super::window::{Action, Windows};
 use crate::error::{with_causes, Service, StewardError};
 use crate::image::{Digest, DigestAlgorithm, PlatformLabels};
 use crate::labels::Labels;
@@ -32,6 +33,25 @@ pub struct RegistryClient {
     /// endpoint with the 404 the distribution spec gives for that (docker-registry 2.8 has
     /// none; ECR has one). Remembered for [`NO_REFERRERS_API_FOR`] only, never on other errors.
     no_referrers_api_until: std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+    /// How many requests of each kind the registry is sent at once, learned from its throttling.
+    windows: Windows,
+    /// Clients with connections of their own, for the bodies of large uploads (see
+    /// [`RegistryClient::with_upload_lanes`]); empty: every request on `http`.
+    lanes: std::sync::Arc<[reqwest::Client]>,
+    next_lane: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Uploads at least this large go over an upload lane, when there are lanes.
+pub const LANE_THRESHOLD: u64 = 8 << 20;
+
+/// How an upload began: the blob mounted from another repository of the registry (nothing to
+/// send), or a session to send it to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadStart {
+    /// The registry linked the blob from the repository named in the mount: it is there.
+    Mounted,
+    /// The URL to send the blob to.
+    Session(String),
 }
 
 /// How long a registry's "no referrers API" answer is believed before it is asked again.
@@ -121,7 +141,60 @@ impl RegistryClient {
             base: base.trim_end_matches('/').to_string(),
             authorization,
             no_referrers_api_until: std::sync::Arc::default(),
+            windows: Windows::default(),
+            lanes: std::sync::Arc::from(Vec::new()),
+            next_lane: std::sync::Arc::default(),
         }
+    }
+
+    /// Sends the bodies of uploads of [`LANE_THRESHOLD`] or more over `lanes`, clients built
+    /// apart from the main one (each its own connection), in turn. One HTTP/2 connection
+    /// carries only as many bytes per round trip as the registry's flow-control window allows
+    /// (about 1 MiB on the test bed's registry): far from the registry, large blobs then wait
+    /// on the window, not on the network.
+    pub fn with_upload_lanes(mut self, lanes: Vec<reqwest::Client>) -> Self {
+        self.lanes = std::sync::Arc::from(lanes);
+        self
+    }
+
+    /// The registry's request windows (see [`Windows`]).
+    pub fn windows(&self) -> &Windows {
+        &self.windows
+    }
+
+    /// Sends `request` within `action`'s window; a `429` narrows the window.
+    async fn send(
+        &self,
+        action: Action,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Response, StewardError> {
+        let permit = self.windows.acquire(action).await;
+        let response = request.send().await.map_err(network)?;
+        permit.settle(response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS);
+        Ok(response)
+    }
+
+    /// The client the body of an upload of `size` bytes goes over.
+    fn upload_client(&self, size: u64) -> &reqwest::Client {
+        if size < LANE_THRESHOLD || self.lanes.is_empty() {
+            return &self.http;
+        }
+        let turn = self
+            .next_lane
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        &self.lanes[turn % self.lanes.len()]
+    }
+
+    /// Opens the upload lanes' connections (a cheap `GET /v2/` on each), so that the first
+    /// large upload does not wait on their handshakes; best effort.
+    pub async fn warm_upload_lanes(&self) {
+        let url = format!("{}/v2/", self.base);
+        futures_util::future::join_all(
+            self.lanes
+                .iter()
+                .map(|lane| async { lane.get(&url).send().await.map(drop) }),
+        )
+        .await;
     }
 
     /// The registry's base URL, without a trailing `/`.
@@ -144,14 +217,15 @@ impl RegistryClient {
     ) -> Result<RawManifest, StewardError> {
         let what = format!("manifest {repository}@{digest}");
         let response = self
-            .request(
-                reqwest::Method::GET,
-                &format!("{repository}/manifests/{digest}"),
+            .send(
+                Action::ReadManifest,
+                self.request(
+                    reqwest::Method::GET,
+                    &format!("{repository}/manifests/{digest}"),
+                )
+                .header(ACCEPT, ACCEPT_MANIFESTS),
             )
-            .header(ACCEPT, ACCEPT_MANIFESTS)
-            .send()
-            .await
-            .map_err(network)?;
+            .await?;
         let response = check(response, &what).await?;
         let media_type = response
             .headers()
@@ -267,14 +341,15 @@ impl RegistryClient {
         reference: &str,
     ) -> Result<Option<String>, StewardError> {
         let response = self
-            .request(
-                reqwest::Method::HEAD,
-                &format!("{repository}/manifests/{reference}"),
+            .send(
+                Action::ReadManifest,
+                self.request(
+                    reqwest::Method::HEAD,
+                    &format!("{repository}/manifests/{reference}"),
+                )
+                .header(ACCEPT, ACCEPT_MANIFESTS),
             )
-            .header(ACCEPT, ACCEPT_MANIFESTS)
-            .send()
-            .await
-            .map_err(network)?;
+            .await?;
         if response.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -289,13 +364,14 @@ impl RegistryClient {
     /// True when the repository has the blob (a HEAD request); `false` on 404.
     pub async fn has_blob(&self, repository: &str, digest: &str) -> Result<bool, StewardError> {
         let response = self
-            .request(
-                reqwest::Method::HEAD,
-                &format!("{repository}/blobs/{digest}"),
+            .send(
+                Action::CheckBlob,
+                self.request(
+                    reqwest::Method::HEAD,
+                    &format!("{repository}/blobs/{digest}"),
+                ),
             )
-            .send()
-            .await
-            .map_err(network)?;
+            .await?;
         match response.status() {
             status if status.is_success() || status.is_redirection() => Ok(true),
             reqwest::StatusCode::NOT_FOUND => Ok(false),
@@ -309,13 +385,14 @@ impl RegistryClient {
     pub async fn get_blob(&self, repository: &str, digest: &str) -> Result<Response, StewardError> {
         let what = format!("blob {repository}@{digest}");
         let response = self
-            .request(
-                reqwest::Method::GET,
-                &format!("{repository}/blobs/{digest}"),
+            .send(
+                Action::ReadBlob,
+                self.request(
+                    reqwest::Method::GET,
+                    &format!("{repository}/blobs/{digest}"),
+                ),
             )
-            .send()
-            .await
-            .map_err(network)?;
+            .await?;
         let response = if response.status().is_redirection() {
             let location = self.location(&response, &what)?;
             // A pre-signed URL: no Authorization header.
@@ -328,18 +405,44 @@ impl RegistryClient {
 
     /// Starts a blob upload; the URL to send its data to.
     pub async fn start_upload(&self, repository: &str) -> Result<String, StewardError> {
+        match self.start_upload_or_mount(repository, None).await? {
+            UploadStart::Session(location) => Ok(location),
+            UploadStart::Mounted => Err(StewardError::InvalidResponse {
+                service: Service::Registry,
+                message: format!("upload to {repository}: a mount answered to a plain upload"),
+            }),
+        }
+    }
+
+    /// Starts a blob upload, or with `mount` (`(digest, repository)`) asks the registry to
+    /// link the blob from that repository of its own instead. A registry that cannot mount it
+    /// (another encryption, mounting off: ECR's `BLOB_MOUNTING` setting) opens an upload, as
+    /// the distribution spec says.
+    pub async fn start_upload_or_mount(
+        &self,
+        repository: &str,
+        mount: Option<(&str, &str)>,
+    ) -> Result<UploadStart, StewardError> {
         let what = format!("upload to {repository}");
+        let query = mount
+            .map(|(digest, from)| format!("?mount={digest}&from={from}"))
+            .unwrap_or_default();
         let response = self
-            .request(
-                reqwest::Method::POST,
-                &format!("{repository}/blobs/uploads/"),
+            .send(
+                Action::StartUpload,
+                self.request(
+                    reqwest::Method::POST,
+                    &format!("{repository}/blobs/uploads/{query}"),
+                )
+                .header(reqwest::header::CONTENT_LENGTH, "0"),
             )
-            .header(reqwest::header::CONTENT_LENGTH, "0")
-            .send()
-            .await
-            .map_err(network)?;
+            .await?;
+        let mounted = mount.is_some() && response.status() == reqwest::StatusCode::CREATED;
         let response = check(response, &what).await?;
-        self.location(&response, &what)
+        if mounted {
+            return Ok(UploadStart::Mounted);
+        }
+        self.location(&response, &what).map(UploadStart::Session)
     }
 
     /// Sends an upload's data as one streamed request; the URL to finish it at.
@@ -349,28 +452,51 @@ impl RegistryClient {
         body: reqwest::Body,
     ) -> Result<String, StewardError> {
         let response = self
-            .authorized(self.http.patch(location))
-            .header(CONTENT_TYPE, "application/octet-stream")
-            .body(body)
-            .send()
-            .await
-            .map_err(network)?;
+            .send(
+                Action::SendUpload,
+                self.authorized(self.http.patch(location))
+                    .header(CONTENT_TYPE, "application/octet-stream")
+                    .body(body),
+            )
+            .await?;
         let response = check(response, "blob upload").await?;
         self.location(&response, "blob upload")
     }
 
     /// Commits an upload under its digest; the registry checks the digest too.
     pub async fn finish_upload(&self, location: &str, digest: &str) -> Result<(), StewardError> {
+        self.put_upload(location, digest, None, 0).await
+    }
+
+    /// Sends a whole blob of `size` bytes and commits it in one request (the distribution
+    /// spec's monolithic upload: `PUT <location>?digest=` with the body, as containerd pushes);
+    /// the registry checks the digest. Large bodies go over an upload lane.
+    pub async fn put_upload(
+        &self,
+        location: &str,
+        digest: &str,
+        body: Option<reqwest::Body>,
+        size: u64,
+    ) -> Result<(), StewardError> {
         let separator = if location.contains('?') { '&' } else { '?' };
-        let response = self
-            .authorized(
-                self.http
-                    .put(format!("{location}{separator}digest={digest}")),
-            )
-            .header(reqwest::header::CONTENT_LENGTH, "0")
-            .send()
-            .await
-            .map_err(network)?;
+        let url = format!("{location}{separator}digest={digest}");
+        let request = match body {
+            Some(body) => {
+                let request = self
+                    .authorized(self.upload_client(size).put(url))
+                    .header(CONTENT_TYPE, "application/octet-stream");
+                let request = if size > 0 {
+                    request.header(reqwest::header::CONTENT_LENGTH, size)
+                } else {
+                    request
+                };
+                request.body(body)
+            }
+            None => self
+                .authorized(self.http.put(url))
+                .header(reqwest::header::CONTENT_LENGTH, "0"),
+        };
+        let response = self.send(Action::CommitUpload, request).await?;
         check(response, &format!("commit of blob {digest}"))
             .await
             .map(drop)
@@ -389,15 +515,16 @@ impl RegistryClient {
         manifest: &RawManifest,
     ) -> Result<(), StewardError> {
         let response = self
-            .request(
-                reqwest::Method::PUT,
-                &format!("{repository}/manifests/{reference}"),
+            .send(
+                Action::PutManifest,
+                self.request(
+                    reqwest::Method::PUT,
+                    &format!("{repository}/manifests/{reference}"),
+                )
+                .header(CONTENT_TYPE, &manifest.media_type)
+                .body(manifest.bytes.clone()),
             )
-            .header(CONTENT_TYPE, &manifest.media_type)
-            .body(manifest.bytes.clone())
-            .send()
-            .await
-            .map_err(network)?;
+            .await?;
         check(response, &format!("manifest {repository}:{reference}"))
             .await
             .map(drop)
@@ -421,11 +548,12 @@ impl RegistryClient {
         let mut url = format!("{}/v2/{repository}/referrers/{digest}", self.base);
         for _ in 0..MAX_REFERRER_PAGES {
             let response = self
-                .authorized(self.http.get(&url))
-                .header(ACCEPT, OCI_INDEX)
-                .send()
-                .await
-                .map_err(network)?;
+                .send(
+                    Action::Referrers,
+                    self.authorized(self.http.get(&url))
+                        .header(ACCEPT, OCI_INDEX),
+                )
+                .await?;
             if response.status() == reqwest::StatusCode::NOT_FOUND {
                 let body = response.text().await.unwrap_or_default();
                 // A registry with the API answers 200 for any digest, with an empty index when
@@ -515,6 +643,12 @@ async fn check(response: Response, what: &str) -> Result<Response, StewardError>
     }
     let body = redact(&response.text().await.unwrap_or_default());
     let message: String = body.chars().take(300).collect();
+    if body.contains("TOOMANYREQUESTS") {
+        return Err(StewardError::Throttled {
+            service: Service::Registry,
+            message: format!("HTTP {}: {message}", status.as_u16()),
+        });
+    }
     Err(StewardError::from_status(
         Service::Registry,
         status.as_u16(),
