@@ -9,26 +9,48 @@ stays at a few MiB whatever the size.
 
     make_image.py --registry http://127.0.0.1:5000 --repository bench/large --tag v1 \
         --layers 8 --layer-size 134217728
+    make_image.py ... --platforms 2 --ecr-region us-east-1      # an index; also in moto's ECR
+    make_image.py ... --tag 'v{i}' --count 2000 --jobs 8        # 2000 distinct images
 
-Prints one JSON line: {"repository", "tag", "digest", "size"} (size: all blobs, in bytes).
+Prints one JSON line per image: {"repository", "tag", "digest", "mediaType", "size",
+"children", "seconds"} (size: all blobs, in bytes, of every platform).
+
+--platforms N (N >= 2) pushes N platform manifests (linux/amd64, linux/arm64, then
+linux/arm/v7, linux/ppc64le, ...), each with its own random layers and config, by digest, and
+an OCI image index over them under the tag; the JSON names the index. --count N pushes N such
+images, each with fresh random layers, under the tags TAG.format(i=0..N-1) (TAG must then
+contain {i}), --jobs at a time.
+
+--ecr-region REGION also records each image in ECR (moto at $AWS_ENDPOINT_URL, with boto3: run
+with the stack's python, $STEWARD_PYTHON), as scripts/testbed/push_image.py does: the
+repository is created if missing, each platform manifest is put untagged, then the image (or
+index) with its tag, with the exact bytes pushed to the registry. That is what
+`ecr-steward replicate` plans from (DescribeImages).
+
 An https:// registry is verified against the default store (SSL_CERT_FILE); the
 REGISTRY_AUTHORIZATION environment variable, when set, is sent as the Authorization header.
+Connections are kept open and reused (one per thread).
 """
 import argparse
+import concurrent.futures
 import hashlib
 import http.client
 import json
 import os
 import sys
 import tarfile
+import threading
 import time
 import urllib.parse
 import zlib
 
 CHUNK = 1 << 20
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+PLATFORMS = ["linux/amd64", "linux/arm64", "linux/arm/v7", "linux/ppc64le", "linux/s390x",
+             "linux/386", "linux/riscv64", "linux/mips64le"]
 
 
 class Registry:
@@ -38,23 +60,40 @@ class Registry:
             sys.exit(f"make_image: {base}: http:// or https:// only")
         self.base = base.rstrip("/")
         self.authorization = os.environ.get("REGISTRY_AUTHORIZATION")
+        self.local = threading.local()  # this thread's open connections, by origin
+
+    def _connection(self, url, fresh=False):
+        conns = self.local.__dict__.setdefault("conns", {})
+        key = (url.scheme, url.hostname, url.port)
+        if fresh or key not in conns:
+            if key in conns:
+                conns[key].close()
+            cls = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+            conns[key] = cls(url.hostname, url.port or (443 if url.scheme == "https" else 80),
+                             timeout=120)
+        return conns[key]
 
     def request(self, method, target, body=None, headers=None, ok=(200, 201, 202), chunked=False):
         url = urllib.parse.urlsplit(urllib.parse.urljoin(self.base + "/", target))
         path = url.path + (f"?{url.query}" if url.query else "")
-        if url.scheme == "https":
-            conn = http.client.HTTPSConnection(url.hostname, url.port or 443, timeout=120)
-        else:
-            conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=120)
         headers = dict(headers or {})
         if self.authorization:
             headers["Authorization"] = self.authorization
+        conn = self._connection(url)
         try:
             conn.request(method, path, body=body, headers=headers, encode_chunked=chunked)
             resp = conn.getresponse()
-            data = resp.read()
-        finally:
-            conn.close()
+        except (http.client.RemoteDisconnected, ConnectionError, BrokenPipeError):
+            # A kept connection the server closed meanwhile: once more on a new one, if the
+            # body can be sent again.
+            if not (body is None or isinstance(body, bytes)):
+                raise
+            conn = self._connection(url, fresh=True)
+            conn.request(method, path, body=body, headers=headers, encode_chunked=chunked)
+            resp = conn.getresponse()
+        data = resp.read()
+        if resp.will_close:
+            self._connection(url, fresh=True)
         if resp.status not in ok:
             sys.exit(f"make_image: {method} {path} -> HTTP {resp.status}: {data[:300]!r}")
         return resp, data
@@ -80,6 +119,10 @@ class Registry:
         self.request("PUT", f"{location}{sep}digest={urllib.parse.quote(name)}", body=b"",
                      headers={"Content-Length": "0"}, ok=(201,))
         return name, size
+
+    def put_manifest(self, repository, reference, data: bytes, media_type: str):
+        self.request("PUT", f"/v2/{repository}/manifests/{reference}", body=data,
+                     headers={"Content-Type": media_type}, ok=(201,))
 
 
 def layer(index: int, size: int, diff_ids: list):
@@ -107,40 +150,125 @@ def layer(index: int, size: int, diff_ids: list):
     diff_ids.append("sha256:" + tar_hash.hexdigest())
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--registry", required=True)
-    ap.add_argument("--repository", required=True)
-    ap.add_argument("--tag", required=True)
-    ap.add_argument("--layers", type=int, default=1)
-    ap.add_argument("--layer-size", type=int, default=1024, metavar="BYTES")
-    args = ap.parse_args()
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
-    registry = Registry(args.registry)
-    started = time.monotonic()
+
+def platform_manifest(registry, repository, platform, n_layers, layer_size):
+    """Uploads one platform's layers and config; returns (manifest bytes, blob bytes)."""
+    os_, arch, *variant = platform.split("/")
     layers, diff_ids, total = [], [], 0
-    for i in range(args.layers):
-        digest, size = registry.upload(args.repository, layer(i, args.layer_size, diff_ids))
+    for i in range(n_layers):
+        digest, size = registry.upload(repository, layer(i, layer_size, diff_ids))
         layers.append({"mediaType": OCI_LAYER, "digest": digest, "size": size})
         total += size
-    config = json.dumps({
-        "architecture": "amd64", "os": "linux",
-        "config": {"Cmd": ["/bin/sh"]},
-        "rootfs": {"type": "layers", "diff_ids": diff_ids},
-    }, separators=(",", ":"), sort_keys=True).encode()
-    config_digest, config_size = registry.upload(args.repository, [config])
+    config = {"architecture": arch, "os": os_, "config": {"Cmd": ["/bin/sh"]},
+              "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+    if variant:
+        config["variant"] = variant[0]
+    config = json.dumps(config, separators=(",", ":"), sort_keys=True).encode()
+    config_digest, config_size = registry.upload(repository, [config])
     total += config_size
     manifest = json.dumps({
         "schemaVersion": 2, "mediaType": OCI_MANIFEST,
         "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": config_size},
         "layers": layers,
     }, indent=2).encode()
-    digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
-    for reference in (digest, args.tag):
-        registry.request("PUT", f"/v2/{args.repository}/manifests/{reference}", body=manifest,
-                         headers={"Content-Type": OCI_MANIFEST}, ok=(201,))
-    print(json.dumps({"repository": args.repository, "tag": args.tag, "digest": digest,
-                      "size": total, "seconds": round(time.monotonic() - started, 2)}))
+    return manifest, total
+
+
+class Ecr:
+    """The image as moto's ECR knows it (boto3, imported only when asked for)."""
+
+    def __init__(self, region, repository_names):
+        import boto3  # the stack's python has it
+        from botocore.config import Config
+        self.client = boto3.client("ecr", region_name=region,
+                                   endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
+                                   config=Config(max_pool_connections=32))
+        for name in repository_names:
+            try:
+                self.client.describe_repositories(repositoryNames=[name])
+            except self.client.exceptions.RepositoryNotFoundException:
+                self.client.create_repository(repositoryName=name)
+
+    def put(self, repository, data: bytes, media_type: str, tag=None):
+        params = {"repositoryName": repository, "imageManifest": data.decode(),
+                  "imageManifestMediaType": media_type, "imageDigest": sha256(data)}
+        if tag:
+            params["imageTag"] = tag
+        try:
+            self.client.put_image(**params)
+        except self.client.exceptions.ImageAlreadyExistsException:
+            if tag:  # the same image with the same tag again is fine; another image is not
+                found = self.client.describe_images(repositoryName=repository,
+                                                    imageIds=[{"imageTag": tag}])
+                if found["imageDetails"][0]["imageDigest"] != sha256(data):
+                    sys.exit(f"make_image: ECR: {repository}:{tag} names another image")
+
+
+def push(registry, ecr, args, tag):
+    started = time.monotonic()
+    platforms = PLATFORMS[:args.platforms]
+    total, children, entries = 0, [], []
+    if args.platforms == 1:
+        data, total = platform_manifest(registry, args.repository, platforms[0], args.layers,
+                                        args.layer_size)
+        media_type = OCI_MANIFEST
+    else:
+        for platform in platforms:
+            child, size = platform_manifest(registry, args.repository, platform, args.layers,
+                                            args.layer_size)
+            total += size
+            digest = sha256(child)
+            registry.put_manifest(args.repository, digest, child, OCI_MANIFEST)
+            if ecr:
+                ecr.put(args.repository, child, OCI_MANIFEST)
+            children.append(digest)
+            os_, arch, *variant = platform.split("/")
+            entry = {"mediaType": OCI_MANIFEST, "digest": digest, "size": len(child),
+                     "platform": {"architecture": arch, "os": os_}}
+            if variant:
+                entry["platform"]["variant"] = variant[0]
+            entries.append(entry)
+        data = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries},
+                          indent=2).encode()
+        media_type = OCI_INDEX
+    digest = sha256(data)
+    registry.put_manifest(args.repository, digest, data, media_type)
+    if ecr:
+        ecr.put(args.repository, data, media_type, tag)
+    registry.put_manifest(args.repository, tag, data, media_type)
+    return {"repository": args.repository, "tag": tag, "digest": digest, "mediaType": media_type,
+            "size": total, "children": children,
+            "seconds": round(time.monotonic() - started, 2)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__.split("\n\n", 1)[1])
+    ap.add_argument("--registry", required=True)
+    ap.add_argument("--repository", required=True)
+    ap.add_argument("--tag", required=True, help="with --count, contains {i}")
+    ap.add_argument("--layers", type=int, default=1, help="per platform")
+    ap.add_argument("--layer-size", type=int, default=1024, metavar="BYTES")
+    ap.add_argument("--platforms", type=int, default=1, choices=range(1, len(PLATFORMS) + 1),
+                    metavar="N", help="2 or more: an image index over N platform manifests")
+    ap.add_argument("--ecr-region", metavar="REGION",
+                    help="also record the images in moto's ECR ($AWS_ENDPOINT_URL) in REGION")
+    ap.add_argument("--count", type=int, default=1, help="push this many distinct images")
+    ap.add_argument("--jobs", type=int, default=1, help="images pushed at once (with --count)")
+    args = ap.parse_args()
+    if args.count > 1 and "{i}" not in args.tag:
+        ap.error("--count needs a --tag with {i} in it")
+    tags = [args.tag.format(i=i) for i in range(args.count)] if args.count > 1 else [args.tag]
+
+    registry = Registry(args.registry)
+    ecr = Ecr(args.ecr_region, [args.repository]) if args.ecr_region else None
+    with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:
+        for result in pool.map(lambda tag: push(registry, ecr, args, tag), tags):
+            print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

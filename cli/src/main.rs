@@ -196,6 +196,10 @@ pub struct ReplicateArgs {
           default_value_t = steward::config::DEFAULT_UPLOAD_CONNECTIONS,
           value_parser = clap::value_parser!(u8).range(1..=16))]
     upload_connections: u8,
+    /// Send each blob as a PATCH of its data and an empty PUT, for a registry that refuses
+    /// the body on the PUT (by default a blob goes with its commit in one PUT).
+    #[arg(long, env = "STEWARD_CHUNKED_UPLOADS")]
+    chunked_uploads: bool,
     /// Copy nothing here: send one copy job per image to this SQS queue (the stack's output
     /// CopyJobQueueUrl), for the replicator to copy in parallel across Lambda instances.
     #[arg(long, value_name = "QUEUE_URL")]

@@ -93,7 +93,10 @@ pub fn run(args: &ReplicateArgs) -> anyhow::Result<Exit> {
             )
             .with_upload_lanes(lanes),
             sdk: sdk.clone(),
-            options: CopyOptions::default(),
+            options: CopyOptions {
+                monolithic: !args.chunked_uploads,
+                ..CopyOptions::default()
+            },
             create_repositories: true,
         };
         let progress = std::io::stderr().is_terminal();

@@ -35,6 +35,10 @@ pub const CREATE_REPOSITORIES: &str = "STEWARD_CREATE_REPOSITORIES";
 /// 16; 1: everything on the one connection to the registry); [`DEFAULT_UPLOAD_CONNECTIONS`]
 /// when unset.
 pub const UPLOAD_CONNECTIONS: &str = "STEWARD_UPLOAD_CONNECTIONS";
+/// `true` sends each blob as the distribution spec's chunked upload (a `PATCH` with the data,
+/// then an empty `PUT`), for a registry that refuses the body on the `PUT`; by default a blob
+/// goes with its commit in one `PUT` (a round trip fewer), as containerd pushes.
+pub const CHUNKED_UPLOADS: &str = "STEWARD_CHUNKED_UPLOADS";
 /// [`UPLOAD_CONNECTIONS`] when unset.
 pub const DEFAULT_UPLOAD_CONNECTIONS: u8 = 4;
 /// The EventBridge bus (name or ARN) the replicator puts `Image Replicated` events on; none
@@ -104,6 +108,8 @@ pub struct FunctionConfig {
     pub metrics_namespace: Namespace,
     /// [`UPLOAD_CONNECTIONS`]; [`DEFAULT_UPLOAD_CONNECTIONS`] when unset.
     pub upload_connections: usize,
+    /// [`CHUNKED_UPLOADS`]; false when unset.
+    pub chunked_uploads: bool,
     /// [`DEAD_LETTER_QUEUE_URL`]; `None` when unset.
     pub dead_letter_queue_url: Option<String>,
     /// [`EVENT_BUS`]; `None` when unset.
@@ -195,6 +201,7 @@ impl FunctionConfig {
             })?,
         };
         let upload_connections = upload_connections(get(UPLOAD_CONNECTIONS))?;
+        let chunked_uploads = flag(CHUNKED_UPLOADS)?;
         let dead_letter_queue_url = get(DEAD_LETTER_QUEUE_URL).map(str::to_string);
         if let Some(url) = dead_letter_queue_url.as_deref() {
             if !url.starts_with("https://") && !url.starts_with("http://") {
@@ -217,6 +224,7 @@ impl FunctionConfig {
             create_repositories,
             metrics_namespace,
             upload_connections,
+            chunked_uploads,
         })
     }
 }

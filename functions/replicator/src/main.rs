@@ -26,7 +26,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         replicator: RegistryReplicator {
             registries,
             sdk: sdk.clone(),
-            options: CopyOptions::default(),
+            options: CopyOptions {
+                monolithic: !config.chunked_uploads,
+                ..CopyOptions::default()
+            },
             create_repositories: config.create_repositories,
         },
         mode_override: config.mode_override,
