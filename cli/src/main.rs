@@ -190,8 +190,8 @@ pub struct ReplicateArgs {
     /// List what would be copied, and copy nothing.
     #[arg(long)]
     dry_run: bool,
-    /// Spread the bodies of large blob uploads (8 MiB and more) over this many connections to
-    /// each destination registry (1 to 16; 1: all on one connection).
+    /// Spread the bodies of blob uploads over this many connections to each destination
+    /// registry (1 to 16; 1: all on one connection).
     #[arg(long, value_name = "N", env = "STEWARD_UPLOAD_CONNECTIONS",
           default_value_t = steward::config::DEFAULT_UPLOAD_CONNECTIONS,
           value_parser = clap::value_parser!(u8).range(1..=16))]
@@ -258,7 +258,7 @@ pub struct AuditArgs {
     /// Judge at most this many images in all (by region, repository and digest).
     #[arg(long, value_name = "N")]
     max_images: Option<usize>,
-    /// Reads at once (ECR and the registries).
+    /// Registry reads at once (the ECR API calls: at most 16).
     #[arg(long, value_name = "N", default_value_t = steward::ops::audit::DEFAULT_CONCURRENCY)]
     concurrency: usize,
 }

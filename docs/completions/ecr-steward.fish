@@ -66,11 +66,13 @@ complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l to
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l tag-pattern -d 'Only tags matching this regular expression (anchored)' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l policy -d 'Policy file (YAML or JSON), or where the functions read it: s3://BUCKET/KEY or ssm:NAME (in the environment\'s region); the built-in policy when absent' -r -F
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l region -d 'The source region; from the environment or profile when absent' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l upload-connections -d 'Spread the bodies of blob uploads over this many connections to each destination registry (1 to 16; 1: all on one connection)' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l fan-out -d 'Copy nothing here: send one copy job per image to this SQS queue (the stack\'s output CopyJobQueueUrl), for the replicator to copy in parallel across Lambda instances' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l format -r -f -a "text\t''
 json\t''"
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l create-repository -d 'With --to: create missing destination repositories'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l dry-run -d 'List what would be copied, and copy nothing'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l chunked-uploads -d 'Send each blob as a PATCH of its data and an empty PUT, for a registry that refuses the body on the PUT (by default a blob goes with its commit in one PUT)'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -s h -l help -d 'Print help'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand wait" -l repository -d 'The source repository' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand wait" -l tag -d 'The image\'s tag' -r
@@ -99,7 +101,7 @@ json\t'One document with stable field names'
 csv\t'One row per finding'
 markdown\t'A summary for a GitHub job summary or a wiki page'"
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand audit" -l max-images -d 'Judge at most this many images in all (by region, repository and digest)' -r
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand audit" -l concurrency -d 'Reads at once (ECR and the registries)' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand audit" -l concurrency -d 'Registry reads at once (the ECR API calls: at most 16)' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand audit" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand iam; and not __fish_seen_subcommand_from pipeline help" -s h -l help -d 'Print help'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand iam; and not __fish_seen_subcommand_from pipeline help" -f -a "pipeline" -d 'The least-privilege IAM policy a CI pipeline needs to push to repositories and, with --gate, to run `ecr-steward gate` on what it pushed'

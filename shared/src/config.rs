@@ -31,9 +31,9 @@ pub const NOTIFY_ALREADY_REPLICATED: &str = "STEWARD_NOTIFY_ALREADY_REPLICATED";
 /// `CreateDestinationRepositories`, which grants `ecr:CreateRepository` only when true): a
 /// rule's `create_repository` then fails with what to change. `true` when unset.
 pub const CREATE_REPOSITORIES: &str = "STEWARD_CREATE_REPOSITORIES";
-/// How many connections the replicator spreads the bodies of large blob uploads over (1 to
-/// 16; 1: everything on the one connection to the registry); [`DEFAULT_UPLOAD_CONNECTIONS`]
-/// when unset.
+/// How many connections the replicator spreads the bodies of blob uploads over (1 to 16; 1:
+/// everything on the one connection to the registry); [`DEFAULT_UPLOAD_CONNECTIONS`] when
+/// unset.
 pub const UPLOAD_CONNECTIONS: &str = "STEWARD_UPLOAD_CONNECTIONS";
 /// `true` sends each blob as the distribution spec's chunked upload (a `PATCH` with the data,
 /// then an empty `PUT`), for a registry that refuses the body on the `PUT`; by default a blob

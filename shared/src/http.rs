@@ -57,13 +57,17 @@ pub fn client(roots: TrustRoots) -> Result<reqwest::Client, StewardError> {
     build(builder)
 }
 
-/// `connections - 1` more clients like [`client`], each with a pool (a connection) of its
-/// own, for the bodies of large uploads (`RegistryClient::with_upload_lanes`); none for 1.
+/// `connections` more clients like [`client`], each with a pool (a connection) of its own,
+/// for the bodies of uploads (`RegistryClient::with_upload_lanes`); none for 1 (uploads then
+/// share the one client's connection).
 pub fn upload_lanes(
     roots: TrustRoots,
     connections: usize,
 ) -> Result<Vec<reqwest::Client>, StewardError> {
-    (1..connections).map(|_| client(roots)).collect()
+    if connections < 2 {
+        return Ok(Vec::new());
+    }
+    (0..connections).map(|_| client(roots)).collect()
 }
 
 fn base_builder() -> reqwest::ClientBuilder {

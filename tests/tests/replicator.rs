@@ -1693,4 +1693,21 @@ async fn an_immutable_destination_tag_is_looked_up_before_it_is_believed() {
         .filter(|r| r.method == "PUT" && r.target.ends_with("/manifests/4.0.1"))
         .count();
     assert_eq!(tag_puts, 1, "not retried");
+
+    // An image not there yet goes by its tag; refused so, it still arrives, untagged, as
+    // ECR's own replication leaves it, and the conflict is reported.
+    let third = bed.push(&["--tag", "4.0.1", "--seed", "immutable-c"]);
+    let error = copy(&bed.source, &bed.proxied, &third, &quick_retries())
+        .await
+        .expect_err("an immutable tag on another image");
+    assert!(matches!(error, StewardError::Conflict { .. }), "{error:?}");
+    assert_eq!(
+        bed.at_destination(&third.digest).await.as_deref(),
+        Some(third.digest.as_str()),
+        "the image arrives untagged"
+    );
+    assert_eq!(
+        bed.at_destination("4.0.1").await,
+        Some(other.digest.clone())
+    );
 }

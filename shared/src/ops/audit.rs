@@ -1,7 +1,8 @@
 //! `audit`: how far a registry is from the policy. Every repository the glob matches in each
 //! region, each repository's settings, every tagged image (its labels read once per digest,
-//! every platform), and every replica the replication rules promise; the reads run
-//! `concurrency` at a time, each retried with backoff when throttled. The judging is the
+//! every platform), and every replica the replication rules promise; the registry reads run
+//! `concurrency` at a time and the ECR API calls at most [`MAX_API_CONCURRENCY`], each
+//! retried with backoff when throttled. The judging is the
 //! domain's (`steward_core::audit`).
 
 use std::collections::BTreeMap;
@@ -20,9 +21,15 @@ use crate::policy::Policy;
 use crate::ports::{ImageCatalog, ImageReader, RepositoryInspector};
 use crate::retry::RetryPolicy;
 
-/// The reads at once when none is asked for: well within ECR's rates (DescribeImages and
-/// BatchGetImage take thousands a second) and a registry's.
-pub const DEFAULT_CONCURRENCY: usize = 8;
+/// The registry reads at once when none is asked for: enough to hide an 80 ms round trip
+/// (BENCHMARKS.md, "Audit over a registry"), well within ECR's rates for them (BatchGetImage
+/// 2,000 a second, GetDownloadUrlForLayer 3,000); a registry that throttles narrows its own
+/// window ([`crate::oci::window`]).
+pub const DEFAULT_CONCURRENCY: usize = 128;
+
+/// The ECR API calls at once (repository settings, replica listings), whatever the
+/// concurrency: these actions have ECR's default rates, far below the registry's.
+pub const MAX_API_CONCURRENCY: usize = 16;
 
 /// What to audit.
 #[derive(Debug, Clone)]
@@ -143,6 +150,7 @@ where
     R: ImageReader,
 {
     let concurrency = request.concurrency.max(1);
+    let api_concurrency = concurrency.min(MAX_API_CONCURRENCY);
     let retry = &request.retry;
     let client = |region: &str| {
         catalogs
@@ -185,7 +193,7 @@ where
             audited
         }
     }))
-    .buffer_unordered(concurrency)
+    .buffer_unordered(api_concurrency)
     .collect::<Vec<_>>()
     .await
     .into_iter()
@@ -326,7 +334,7 @@ where
             (place, read)
         }
     }))
-    .buffer_unordered(concurrency)
+    .buffer_unordered(api_concurrency)
     .collect::<Vec<_>>()
     .await
     .into_iter()

@@ -7,7 +7,12 @@
 //! ```sh
 //! bench/audit                  # builds the release CLI, then runs this
 //! audit-bench --cli target/release/ecr-steward --reps 3 --concurrency 1,8,32
+//! audit-bench --cli target/release/ecr-steward --concurrency 8,32 --delays 0,80
 //! ```
+//!
+//! `--delays`: each request waits that many milliseconds at its proxy before it goes on (a
+//! round trip to a server that far away); every concurrency runs at every delay, and each
+//! row says its time against the same concurrency's at the first delay.
 
 // A benchmark tool, not production code: a failure should stop it loudly, so it may unwrap.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -35,6 +40,10 @@ struct Args {
     /// counts), to see what the proxies cost.
     #[arg(long)]
     direct: bool,
+    /// Round trips to every server, in milliseconds (each request waits that long at its
+    /// proxy); the first is the baseline each concurrency is compared with.
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    delays: Vec<u64>,
 }
 
 struct Proxies {
@@ -44,6 +53,12 @@ struct Proxies {
 }
 
 impl Proxies {
+    fn delay(&self, milliseconds: u64) {
+        for proxy in [&self.moto, &self.us, &self.eu] {
+            proxy.set_delay(Duration::from_millis(milliseconds));
+        }
+    }
+
     fn take(&self) -> (usize, usize) {
         let ecr = self.moto.take_requests().len();
         let registry = self.us.take_requests().len() + self.eu.take_requests().len();
@@ -154,18 +169,26 @@ fn main() {
     // One warm-up run (page cache, moto's first answers).
     run(&args, &stack, &proxies, &policy, args.concurrency[0].max(8));
 
-    let mut runs: Vec<Vec<Figures>> = vec![Vec::new(); args.concurrency.len()];
+    let cases: Vec<(u64, usize)> = args
+        .delays
+        .iter()
+        .flat_map(|&delay| args.concurrency.iter().map(move |&c| (delay, c)))
+        .collect();
+    let mut runs: Vec<Vec<Figures>> = vec![Vec::new(); cases.len()];
     for _ in 0..args.reps {
-        for (slot, &concurrency) in args.concurrency.iter().enumerate() {
+        for (slot, &(delay, concurrency)) in cases.iter().enumerate() {
+            proxies.delay(delay);
             runs[slot].push(run(&args, &stack, &proxies, &policy, concurrency));
         }
     }
     println!(
-        "{:>11} {:>9} {:>9} {:>7} {:>10} {:>8} {:>22}",
+        "{:>8} {:>11} {:>9} {:>9} {:>7} {:>9} {:>10} {:>8} {:>22}",
+        "RTT ms",
         "concurrency",
         "median s",
         "images/s",
         "vs seq",
+        "vs RTT 0",
         "CLI CPU s",
         "CLI CPU",
         "requests/image (ECR + registry)"
@@ -175,15 +198,24 @@ fn main() {
         sorted.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
         sorted[sorted.len() / 2]
     };
-    let baseline = median(&runs[0]).seconds;
-    for (slot, &concurrency) in args.concurrency.iter().enumerate() {
+    let at = |delay: u64, concurrency: usize| {
+        cases
+            .iter()
+            .position(|&case| case == (delay, concurrency))
+            .map(|slot| median(&runs[slot]).seconds)
+    };
+    for (slot, &(delay, concurrency)) in cases.iter().enumerate() {
         let figures = median(&runs[slot]);
+        let baseline = at(delay, args.concurrency[0]).unwrap_or(figures.seconds);
+        let first = at(args.delays[0], concurrency).unwrap_or(figures.seconds);
         println!(
-            "{:>11} {:>9.2} {:>9.0} {:>6.2}x {:>10.2} {:>7.0}% {:>22}",
+            "{:>8} {:>11} {:>9.2} {:>9.0} {:>6.2}x {:>8.2}x {:>10.2} {:>7.0}% {:>22}",
+            delay,
             concurrency,
             figures.seconds,
             figures.images as f64 / figures.seconds,
             baseline / figures.seconds,
+            figures.seconds / first,
             figures.cpu_seconds,
             100.0 * figures.cpu_seconds / figures.seconds,
             format!(
@@ -194,5 +226,6 @@ fn main() {
             ),
         );
     }
+    println!("vs seq: against the first concurrency at the same RTT; vs RTT 0: the time against the same concurrency's at the first RTT");
     println!("CLI CPU: the CLI's user + system time, and its share of the wall time; the rest is waiting for moto and the registries");
 }

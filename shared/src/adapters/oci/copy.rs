@@ -285,7 +285,16 @@ pub async fn copy_image_when(
         keep.iter()
             .map(|tag| put_tag(destination, tag, &image.manifest, options)),
     )
-    .await?;
+    .await;
+    let set = match set {
+        Err(error) if by_tag && !error.is_retryable() => {
+            // A tag refused for good (immutable, naming another image there): the image still
+            // arrives, untagged, as ECR's own replication leaves it.
+            put_manifest(destination, digest, &image.manifest, options).await?;
+            return Err(error);
+        }
+        set => set?,
+    };
     stats.tags_set += set.into_iter().filter(|moved| *moved).count() as u64;
     Ok(stats)
 }
@@ -487,9 +496,7 @@ async fn write_missing<T>(
     blobs.sort_by_key(|(_, size)| std::cmp::Reverse(*size));
     let budget_mib = mebibytes(options.bytes_in_flight).max(1);
     let budget = Arc::new(tokio::sync::Semaphore::new(budget_mib as usize));
-    let large = blobs
-        .iter()
-        .any(|(_, size)| *size >= super::registry::LANE_THRESHOLD);
+    let uploads = !blobs.is_empty();
     let copies = stream::iter(blobs)
         .map(|(blob, size)| {
             let budget = budget.clone();
@@ -504,7 +511,7 @@ async fn write_missing<T>(
         .buffer_unordered(options.parallelism.max(1))
         .try_collect::<Vec<BlobCopy>>();
     let (copied, ()) = futures_util::future::join(copies, async {
-        if large {
+        if uploads {
             destination.registry.warm_upload_lanes().await;
         }
     })
@@ -861,7 +868,10 @@ async fn stream_blob(
             .await
             .map(|()| None)
     } else {
-        registry.send_upload_data(&location, body).await.map(Some)
+        registry
+            .send_upload_part(&location, body, size)
+            .await
+            .map(Some)
     };
     if !finished.load(Ordering::Acquire) {
         // The upload broke off before the source's last byte: a connection failed at one end

@@ -35,14 +35,36 @@ pub struct RegistryClient {
     no_referrers_api_until: std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>,
     /// How many requests of each kind the registry is sent at once, learned from its throttling.
     windows: Windows,
-    /// Clients with connections of their own, for the bodies of large uploads (see
+    /// Clients with connections of their own, for the bodies of uploads (see
     /// [`RegistryClient::with_upload_lanes`]); empty: every request on `http`.
-    lanes: std::sync::Arc<[reqwest::Client]>,
-    next_lane: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    lanes: std::sync::Arc<[Lane]>,
+    /// When the lanes were last opened ([`RegistryClient::warm_upload_lanes`]).
+    lanes_warmed: std::sync::Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
-/// Uploads at least this large go over an upload lane, when there are lanes.
-pub const LANE_THRESHOLD: u64 = 8 << 20;
+/// An upload lane: a client with a connection of its own, and the bytes sent over it now.
+struct Lane {
+    client: reqwest::Client,
+    in_flight: std::sync::atomic::AtomicU64,
+}
+
+/// Bytes counted against a lane while its upload runs.
+struct LaneLoad<'a> {
+    lane: &'a Lane,
+    bytes: u64,
+}
+
+impl Drop for LaneLoad<'_> {
+    fn drop(&mut self) {
+        self.lane
+            .in_flight
+            .fetch_sub(self.bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Lanes opened within this long are taken to be open still (reqwest keeps an idle
+/// connection for 90 s).
+const LANES_STAY_OPEN: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How an upload began: the blob mounted from another repository of the registry (nothing to
 /// send), or a session to send it to.
@@ -143,17 +165,23 @@ impl RegistryClient {
             no_referrers_api_until: std::sync::Arc::default(),
             windows: Windows::default(),
             lanes: std::sync::Arc::from(Vec::new()),
-            next_lane: std::sync::Arc::default(),
+            lanes_warmed: std::sync::Arc::default(),
         }
     }
 
-    /// Sends the bodies of uploads of [`LANE_THRESHOLD`] or more over `lanes`, clients built
-    /// apart from the main one (each its own connection), in turn. One HTTP/2 connection
-    /// carries only as many bytes per round trip as the registry's flow-control window allows
-    /// (about 1 MiB on the test bed's registry): far from the registry, large blobs then wait
-    /// on the window, not on the network.
+    /// Sends the bodies of uploads over `lanes`, clients built apart from the main one (each
+    /// its own connection), each upload on the lane with the fewest bytes under way. One
+    /// HTTP/2 connection carries only as many bytes per round trip as the registry's
+    /// flow-control window allows (1 MiB on the test bed's registry): far from the registry,
+    /// uploads on one connection wait on the window, not on the network.
     pub fn with_upload_lanes(mut self, lanes: Vec<reqwest::Client>) -> Self {
-        self.lanes = std::sync::Arc::from(lanes);
+        self.lanes = lanes
+            .into_iter()
+            .map(|client| Lane {
+                client,
+                in_flight: std::sync::atomic::AtomicU64::new(0),
+            })
+            .collect();
         self
     }
 
@@ -174,25 +202,33 @@ impl RegistryClient {
         Ok(response)
     }
 
-    /// The client the body of an upload of `size` bytes goes over.
-    fn upload_client(&self, size: u64) -> &reqwest::Client {
-        if size < LANE_THRESHOLD || self.lanes.is_empty() {
-            return &self.http;
-        }
-        let turn = self
-            .next_lane
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        &self.lanes[turn % self.lanes.len()]
+    /// The client the body of an upload of `size` bytes goes over: the lane with the fewest
+    /// bytes under way (counted until the load is dropped), or the main client.
+    fn upload_client(&self, size: u64) -> (&reqwest::Client, Option<LaneLoad<'_>>) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Some(lane) = self.lanes.iter().min_by_key(|l| l.in_flight.load(Relaxed)) else {
+            return (&self.http, None);
+        };
+        lane.in_flight.fetch_add(size, Relaxed);
+        (&lane.client, Some(LaneLoad { lane, bytes: size }))
     }
 
-    /// Opens the upload lanes' connections (a cheap `GET /v2/` on each), so that the first
-    /// large upload does not wait on their handshakes; best effort.
+    /// Opens the upload lanes' connections (a cheap `GET /v2/` on each) unless they were
+    /// opened within a minute, so that the uploads do not wait on their handshakes; best
+    /// effort.
     pub async fn warm_upload_lanes(&self) {
+        let now = std::time::Instant::now();
+        if let Ok(mut warmed) = self.lanes_warmed.lock() {
+            if warmed.is_some_and(|at| now.duration_since(at) < LANES_STAY_OPEN) {
+                return;
+            }
+            *warmed = Some(now);
+        }
         let url = format!("{}/v2/", self.base);
         futures_util::future::join_all(
             self.lanes
                 .iter()
-                .map(|lane| async { lane.get(&url).send().await.map(drop) }),
+                .map(|lane| async { lane.client.get(&url).send().await.map(drop) }),
         )
         .await;
     }
@@ -451,15 +487,28 @@ impl RegistryClient {
         location: &str,
         body: reqwest::Body,
     ) -> Result<String, StewardError> {
+        self.send_upload_part(location, body, 0).await
+    }
+
+    /// Sends `size` bytes of an upload's data (0: not known) as one streamed request, over an
+    /// upload lane when there are lanes; the URL to finish it at.
+    pub async fn send_upload_part(
+        &self,
+        location: &str,
+        body: reqwest::Body,
+        size: u64,
+    ) -> Result<String, StewardError> {
+        let (client, load) = self.upload_client(size);
         let response = self
             .send(
                 Action::SendUpload,
-                self.authorized(self.http.patch(location))
+                self.authorized(client.patch(location))
                     .header(CONTENT_TYPE, "application/octet-stream")
                     .body(body),
             )
             .await?;
         let response = check(response, "blob upload").await?;
+        drop(load);
         self.location(&response, "blob upload")
     }
 
@@ -480,10 +529,13 @@ impl RegistryClient {
     ) -> Result<(), StewardError> {
         let separator = if location.contains('?') { '&' } else { '?' };
         let url = format!("{location}{separator}digest={digest}");
+        let mut lane_load = None;
         let request = match body {
             Some(body) => {
+                let (client, load) = self.upload_client(size);
+                lane_load = load;
                 let request = self
-                    .authorized(self.upload_client(size).put(url))
+                    .authorized(client.put(url))
                     .header(CONTENT_TYPE, "application/octet-stream");
                 let request = if size > 0 {
                     request.header(reqwest::header::CONTENT_LENGTH, size)
@@ -497,9 +549,11 @@ impl RegistryClient {
                 .header(reqwest::header::CONTENT_LENGTH, "0"),
         };
         let response = self.send(Action::CommitUpload, request).await?;
-        check(response, &format!("commit of blob {digest}"))
+        let committed = check(response, &format!("commit of blob {digest}"))
             .await
-            .map(drop)
+            .map(drop);
+        drop(lane_load);
+        committed
     }
 
     /// Abandons an upload; best effort.
@@ -696,6 +750,40 @@ pub(crate) fn verify(bytes: &[u8], digest: &str, what: &str) -> Result<(), Stewa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_upload_takes_the_lane_with_the_fewest_bytes_under_way() {
+        let client = || crate::http::client(crate::http::TrustRoots::Bundled).expect("a client");
+        let registry = RegistryClient::new(client(), "https://registry.example", None)
+            .with_upload_lanes(vec![client(), client(), client()]);
+        let lane_of = |load: &Option<LaneLoad<'_>>| {
+            let lane = load.as_ref().expect("a lane").lane;
+            registry
+                .lanes
+                .iter()
+                .position(|l| std::ptr::eq(l, lane))
+                .expect("one of the lanes")
+        };
+        let (_, big) = registry.upload_client(50 << 20);
+        let (_, small) = registry.upload_client(1 << 20);
+        let (_, third) = registry.upload_client(2 << 20);
+        let used = [lane_of(&big), lane_of(&small), lane_of(&third)];
+        assert_eq!(
+            used.iter().collect::<std::collections::BTreeSet<_>>().len(),
+            3,
+            "{used:?}"
+        );
+        // The next goes beside the smallest load, and a finished upload frees its lane.
+        let (_, fourth) = registry.upload_client(1 << 20);
+        assert_eq!(lane_of(&fourth), lane_of(&small));
+        let big_lane = lane_of(&big);
+        drop((big, fourth));
+        let (_, fifth) = registry.upload_client(1 << 20);
+        assert_eq!(lane_of(&fifth), big_lane);
+        // Without lanes, the main client.
+        let plain = RegistryClient::new(client(), "https://registry.example", None);
+        assert!(plain.upload_client(1 << 20).1.is_none());
+    }
 
     #[test]
     fn sha256_digests() {
