@@ -1,5 +1,5 @@
 //! The copy engine's fast paths, asserted on the wire: each registry (and moto, for the
-//! replicator) sits behind a [`FaultProxy`] that delays every request by 40 ms, as a registry
+//! replicator) sits behind a [`FaultProxy`] that delays every request by 100 ms, as a registry
 //! that far away would, and records when each request started and was answered. The tests
 //! count the round trips that waited on each other and check what was in flight together, so a
 //! later change cannot silently lose an optimization. Timings are not asserted: benchmarks
@@ -25,10 +25,12 @@ use testbed::{
 
 const SOURCE: &str = "us-east-1";
 const DESTINATION: &str = "eu-west-1";
-const DELAY: Duration = Duration::from_millis(40);
+/// Longer than a busy machine's own delays, so that a request slowed by the machine cannot
+/// look like one that waited on another.
+const DELAY: Duration = Duration::from_millis(100);
 
-/// The tests that read timings from the wire run one at a time: a busy machine makes some
-/// requests slow, and a slow request can look like one that waited on another.
+/// The tests run one at a time: a busy machine makes some requests slow, and a slow request
+/// can look like one that waited on another.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The source and destination registries, each behind a delaying proxy.
@@ -133,9 +135,12 @@ fn is_upload(request: &ProxiedRequest) -> bool {
 }
 
 #[tokio::test]
-async fn a_two_platform_index_is_copied_in_seven_round_trips_and_re_copied_in_two() {
+async fn a_two_platform_index_is_copied_in_seven_destination_round_trips_and_re_copied_in_two() {
     let _alone = ONE_AT_A_TIME.lock().await;
     let bed = Bed::start_plain();
+    // The source is in the replicator's own region: its answers come at once, so that a slow
+    // one cannot look like a destination round trip.
+    bed.source_proxy.set_delay(Duration::ZERO);
     let image = bed.push(&[
         "--repository",
         "rt/app",
@@ -156,7 +161,6 @@ async fn a_two_platform_index_is_copied_in_seven_round_trips_and_re_copied_in_tw
 
     let stats = copy_to(&bed, &image, "rt/app", &CopyOptions::default()).await;
     let (source, destination) = bed.take();
-    let all: Vec<ProxiedRequest> = source.iter().chain(&destination).cloned().collect();
     let shown = format!(
         "source:\n{}\ndestination:\n{}",
         listing(&source),
@@ -219,12 +223,13 @@ async fn a_two_platform_index_is_copied_in_seven_round_trips_and_re_copied_in_tw
         "{shown}"
     );
 
-    // Reads: the index and both children, each level at once (2); the blobs' HEAD, POST and
-    // PUT (3); the children (1); the index by tag (1).
-    let round_trips = sequential_round_trips(&all);
+    // At the destination: the index and both children, each level at once (2); the blobs'
+    // HEAD, POST and PUT (3); the children (1); the index by tag (1). (At the source, one more
+    // before the last: its tag, read again just before the tag moves.)
+    let at_destination = sequential_round_trips(&destination);
     assert!(
-        round_trips <= 7,
-        "{round_trips} serial round trips:\n{shown}"
+        at_destination <= 7,
+        "{at_destination} serial round trips:\n{shown}"
     );
 
     // A re-copy only reads: the tag and the index, then the children (for their referrers).
@@ -238,7 +243,7 @@ async fn a_two_platform_index_is_copied_in_seven_round_trips_and_re_copied_in_tw
         "{}",
         listing(&all)
     );
-    let round_trips = sequential_round_trips(&all);
+    let round_trips = sequential_round_trips(&destination);
     assert!(
         round_trips <= 2,
         "{round_trips} serial round trips:\n{}",
@@ -248,6 +253,7 @@ async fn a_two_platform_index_is_copied_in_seven_round_trips_and_re_copied_in_tw
 
 #[tokio::test]
 async fn a_blob_goes_once_per_run_and_is_mounted_where_another_repository_has_it() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let bed = Bed::start();
     // The same seed makes the same layers; the label makes another config.
     let first = bed.push(&[
@@ -324,6 +330,7 @@ async fn a_blob_goes_once_per_run_and_is_mounted_where_another_repository_has_it
 
 #[tokio::test]
 async fn manifest_writes_throttled_at_ten_a_second_narrow_the_window_and_every_copy_lands() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let bed = Bed::start();
     bed.destination_proxy.set_delay(Duration::ZERO);
     bed.source_proxy.set_delay(Duration::ZERO);
@@ -424,4 +431,46 @@ async fn a_cold_replication_asks_for_both_tokens_at_once_and_creates_without_des
     // The repository is made sure of beside the tokens and the reads: moto's calls wait on
     // each other at most twice (the source's settings, then the creation).
     assert!(sequential_round_trips(&calls) <= 2, "{}", listing(&calls));
+}
+
+#[tokio::test]
+async fn a_blob_the_run_wrongly_believes_in_is_looked_up_again() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let bed = Bed::start_plain();
+    bed.source_proxy.set_delay(Duration::ZERO);
+    bed.destination_proxy.set_delay(Duration::ZERO);
+    let image = bed.push(&["--repository", "rt/stale", "--tag", "1.0.0", "--no-ecr"]);
+    let manifest = bed
+        .source
+        .manifest("rt/stale", &image.digest)
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+    let layer = manifest.layers[0].digest.clone();
+    // The run believes the destination holds the layer (it did once; deleted since).
+    let options = CopyOptions::default();
+    let destination = Endpoint {
+        registry: &bed.destination,
+        repository: "rt/stale",
+    };
+    options.ledger.record(destination, &layer);
+    bed.take();
+
+    let stats = copy_to(&bed, &image, "rt/stale", &options).await;
+    assert_eq!(stats.tags_set, 1);
+    let (_, requests) = bed.take();
+    let refused = requests
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path().contains("/manifests/") && r.status == Some(400))
+        .count();
+    assert_eq!(refused, 1, "{}", listing(&requests));
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.method == "HEAD" && r.path().ends_with(&format!("/blobs/{layer}"))),
+        "looked up again:\n{}",
+        listing(&requests)
+    );
+    assert!(bed.destination.has_blob("rt/stale", &layer).await.unwrap());
 }

@@ -35,6 +35,9 @@ fn token_reuse(expires_at: Option<SystemTime>, now: SystemTime) -> Duration {
     lifetime.saturating_sub(TOKEN_MARGIN)
 }
 
+/// A registry's client and until when its token is reused, once fetched.
+type Slot = Arc<Mutex<Option<(RegistryClient, Instant)>>>;
+
 /// Registry clients per region, authenticated with ECR tokens, created on first use and
 /// reused while their token is fresh. An endpoint override (for local registries) replaces
 /// the token's proxy endpoint.
@@ -44,7 +47,7 @@ pub struct Registries {
     http: reqwest::Client,
     overrides: BTreeMap<String, String>,
     /// Region/account → the client and until when its token is reused.
-    cache: Arc<Mutex<BTreeMap<String, (RegistryClient, Instant)>>>,
+    cache: Arc<Mutex<BTreeMap<String, Slot>>>,
     /// Destination repositories (region/account/name) known to exist: a warm copy does not ask
     /// ECR again. Forgotten when a copy finds one missing.
     known_repositories: Arc<Mutex<std::collections::BTreeSet<String>>>,
@@ -88,12 +91,16 @@ impl Registries {
         account: Option<&str>,
     ) -> Result<RegistryClient, StewardError> {
         let key = format!("{region}/{}", account.unwrap_or_default());
-        if let Some((client, until)) = self.cache.lock().await.get(&key) {
+        // One slot per region and account, held while its token is fetched: requests for the
+        // same registry wait for that one token (and share one client, its windows and lanes);
+        // other registries' tokens are asked at once.
+        let slot = self.cache.lock().await.entry(key).or_default().clone();
+        let mut slot = slot.lock().await;
+        if let Some((client, until)) = slot.as_ref() {
             if Instant::now() < *until {
                 return Ok(client.clone());
             }
         }
-        // Not held while a token is fetched: the regions' tokens are asked at once.
         let RegistryCredentials {
             authorization,
             endpoint,
@@ -109,7 +116,7 @@ impl Registries {
         let client = RegistryClient::new(self.http.clone(), &endpoint, Some(authorization))
             .with_upload_lanes(self.lanes.to_vec());
         let until = Instant::now() + token_reuse(expires_at, SystemTime::now());
-        self.cache.lock().await.insert(key, (client.clone(), until));
+        *slot = Some((client.clone(), until));
         Ok(client)
     }
 }
@@ -148,7 +155,15 @@ impl RegistryReplicator {
         target: &Target,
     ) -> Result<bool, StewardError> {
         if target.create_repository && self.create_repositories {
-            return self.create_repository(source, target).await;
+            return match self.create_repository(source, target).await {
+                // Not created (the source unreadable, no key for its encryption, denied): a
+                // repository made by hand is still good to copy into.
+                Err(error) if self.destination_exists(target).await => {
+                    tracing::debug!(%error, "not created, but the repository exists");
+                    Ok(false)
+                }
+                created => created,
+            };
         }
         let found = Ecr::in_region(&self.sdk, &target.region)
             .client
@@ -177,6 +192,18 @@ impl RegistryReplicator {
             }),
             Err(other) => Err(other),
         }
+    }
+
+    /// True when the destination repository is there (false on any error).
+    async fn destination_exists(&self, target: &Target) -> bool {
+        Ecr::in_region(&self.sdk, &target.region)
+            .client
+            .describe_repositories()
+            .repository_names(&target.repository)
+            .set_registry_id(target.account.clone())
+            .send()
+            .await
+            .is_ok()
     }
 
     /// Creates the destination repository like its source; false when it exists.

@@ -202,6 +202,38 @@ pub async fn copy_image_when(
         destination_ready,
     )
     .await?;
+    match write_plan(source, destination, digest, tags, options, &current, &plan).await {
+        Err(error) if missing_blob(&error) => {
+            // A blob the run's ledger believed in is gone (deleted since it learnt of it): the
+            // registry is asked again, once.
+            options.ledger.forget(destination);
+            let (current, plan) = try_join(
+                try_join_all(tags.iter().map(|tag| resolve(destination, tag, options))),
+                discover(source, destination, digest, options),
+            )
+            .await?;
+            write_plan(source, destination, digest, tags, options, &current, &plan).await
+        }
+        written => written,
+    }
+}
+
+/// A registry's answer that a manifest names a blob it does not have.
+fn missing_blob(error: &StewardError) -> bool {
+    error.to_string().contains("BLOB_UNKNOWN")
+}
+
+/// The writes of a copy, once its plan is read: what is missing, the referrers' tags, then
+/// the image's tags, each source tag read again just before.
+async fn write_plan(
+    source: Endpoint<'_>,
+    destination: Endpoint<'_>,
+    digest: &str,
+    tags: &[String],
+    options: &CopyOptions,
+    current: &[Option<String>],
+    plan: &Plan,
+) -> Result<CopyStats, StewardError> {
     let Some(image) = plan.nodes.get(digest) else {
         return Err(StewardError::Internal(format!(
             "{digest} is missing from its own copy plan"
@@ -209,7 +241,7 @@ pub async fn copy_image_when(
     };
     let moving: Vec<&String> = tags
         .iter()
-        .zip(&current)
+        .zip(current)
         .filter(|(_, current)| current.as_deref() != Some(digest))
         .map(|(tag, _)| tag)
         .collect();
@@ -221,24 +253,8 @@ pub async fn copy_image_when(
             .nodes
             .values()
             .any(|node| node.after.iter().any(|d| d == digest));
-    // The source's tags, read again beside the last writes before the tags move.
-    let recheck = try_join_all(moving.iter().map(|tag| resolve(source, tag, options)));
-    let written = write_missing(
-        source,
-        destination,
-        &plan,
-        options,
-        by_tag.then_some(digest),
-        recheck,
-    )
-    .await;
-    if let Err(error) = &written {
-        if error.to_string().contains("BLOB_UNKNOWN") {
-            // A blob the ledger believed in is gone: the retry asks the registry again.
-            options.ledger.forget(destination);
-        }
-    }
-    let (mut stats, at_source) = written?;
+    let mut stats =
+        write_missing(source, destination, plan, options, by_tag.then_some(digest)).await?;
     stats.referrers = plan
         .nodes
         .iter()
@@ -255,13 +271,20 @@ pub async fn copy_image_when(
         .collect();
 
     // The referrers' tags, then the image's: each written only where it names something else.
+    // The source's tags are read again beside the referrers' tags' lookups, after every other
+    // write: a tag that names a newer push by then is left alone.
     let referrer_tags: Vec<(&str, &str)> = plan
         .tags
         .iter()
         .filter(|(_, digest)| !refused(&stats, digest))
         .map(|(tag, digest)| (tag.as_str(), digest.as_str()))
         .collect();
-    for (tag, digest, _) in misplaced_tags(destination, referrer_tags, options).await? {
+    let (misplaced, at_source) = try_join(
+        misplaced_tags(destination, referrer_tags, options),
+        try_join_all(moving.iter().map(|tag| resolve(source, tag, options))),
+    )
+    .await?;
+    for (tag, digest, _) in misplaced {
         if let Some(node) = plan.nodes.get(digest) {
             put_tag(destination, tag, &node.manifest, options).await?;
         }
@@ -277,8 +300,6 @@ pub async fn copy_image_when(
     if by_tag && keep.is_empty() {
         // Every tag names another image at the source now: the image still goes, by digest.
         put_manifest(destination, digest, &image.manifest, options).await?;
-    }
-    if by_tag {
         stats.manifests_copied += 1;
     }
     let set = try_join_all(
@@ -287,7 +308,7 @@ pub async fn copy_image_when(
     )
     .await;
     let set = match set {
-        Err(error) if by_tag && !error.is_retryable() => {
+        Err(error) if by_tag && !error.is_retryable() && !missing_blob(&error) => {
             // A tag refused for good (immutable, naming another image there): the image still
             // arrives, untagged, as ECR's own replication leaves it.
             put_manifest(destination, digest, &image.manifest, options).await?;
@@ -295,7 +316,11 @@ pub async fn copy_image_when(
         }
         set => set?,
     };
-    stats.tags_set += set.into_iter().filter(|moved| *moved).count() as u64;
+    let moved = set.into_iter().filter(|moved| *moved).count() as u64;
+    if by_tag && moved > 0 {
+        stats.manifests_copied += 1;
+    }
+    stats.tags_set += moved;
     Ok(stats)
 }
 
@@ -460,16 +485,14 @@ async fn discover(
 }
 
 /// Writes what the destination lacks: blobs, then manifests in dependency order, except
-/// `deferred` (the image, when the caller writes it by tag). `last` runs beside the last
-/// wave of manifests (or alone, when there is none); its answer is returned.
-async fn write_missing<T>(
+/// `deferred` (the image, when the caller writes it by tag).
+async fn write_missing(
     source: Endpoint<'_>,
     destination: Endpoint<'_>,
     plan: &Plan,
     options: &CopyOptions,
     deferred: Option<&str>,
-    last: impl std::future::Future<Output = Result<T, StewardError>>,
-) -> Result<(CopyStats, T), StewardError> {
+) -> Result<CopyStats, StewardError> {
     let mut stats = CopyStats::default();
     let missing: Vec<(&String, &Node)> = plan
         .nodes
@@ -538,8 +561,6 @@ async fn write_missing<T>(
         .into_iter()
         .filter(|(digest, _)| Some(digest.as_str()) != deferred)
         .collect();
-    let mut last = Some(last);
-    let mut answer = None;
     while !waiting.is_empty() {
         let (ready, rest): (Vec<_>, Vec<_>) = waiting.into_iter().partition(|(_, node)| {
             node.after
@@ -563,24 +584,16 @@ async fn write_missing<T>(
             }
             break;
         }
-        let wave = try_join_all(ready.iter().map(|(digest, node)| async move {
+        let written = try_join_all(ready.iter().map(|(digest, node)| async move {
             match put_manifest(destination, digest, &node.manifest, options).await {
                 Ok(()) => Ok(None),
-                Err(error) if node.referrer && !error.is_retryable() => {
+                Err(error) if node.referrer && !error.is_retryable() && !missing_blob(&error) => {
                     Ok(Some(format!("{digest}: {error}")))
                 }
                 Err(error) => Err(error),
             }
-        }));
-        let final_wave = if rest.is_empty() { last.take() } else { None };
-        let written = match final_wave {
-            Some(last) => {
-                let (written, last) = try_join(wave, last).await?;
-                answer = Some(last);
-                written
-            }
-            None => wave.await?,
-        };
+        }))
+        .await?;
         for ((digest, _), refusal) in ready.iter().zip(written) {
             match refusal {
                 None => {
@@ -592,16 +605,7 @@ async fn write_missing<T>(
         }
         waiting = rest;
     }
-    let answer = match (answer, last) {
-        (Some(answer), _) => answer,
-        (None, Some(last)) => last.await?,
-        (None, None) => {
-            return Err(StewardError::Internal(
-                "the copy's last step ran without an answer".into(),
-            ))
-        }
-    };
-    Ok((stats, answer))
+    Ok(stats)
 }
 
 /// `bytes` in MiB, rounded up.
@@ -780,10 +784,21 @@ async fn copy_blob(
         return Ok(BlobCopy::Present);
     }
     let mount = options.ledger.mount_source(destination, digest);
-    let outcome = options
+    let mounted = options
         .retry
         .run(|| stream_blob(source, destination, digest, size, mount.as_deref(), options))
-        .await?;
+        .await;
+    let outcome = match mounted {
+        // A mount refused outright (its repository gone since, or not readable): uploaded.
+        Err(error) if mount.is_some() && !error.is_retryable() => {
+            tracing::debug!(%error, "mount refused; uploading");
+            options
+                .retry
+                .run(|| stream_blob(source, destination, digest, size, None, options))
+                .await?
+        }
+        outcome => outcome?,
+    };
     options.ledger.record(destination, digest);
     Ok(outcome)
 }
