@@ -196,6 +196,10 @@ pub struct ReplicateArgs {
           default_value_t = steward::config::DEFAULT_UPLOAD_CONNECTIONS,
           value_parser = clap::value_parser!(u8).range(1..=16))]
     upload_connections: u8,
+    /// Images copied at once (their requests share each registry's throttling windows).
+    #[arg(long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u8).range(1..=64))]
+    jobs: u8,
     /// Send each blob as a PATCH of its data and an empty PUT, for a registry that refuses
     /// the body on the PUT (by default a blob goes with its commit in one PUT).
     #[arg(long, env = "STEWARD_CHUNKED_UPLOADS")]

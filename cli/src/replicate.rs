@@ -100,17 +100,23 @@ pub fn run(args: &ReplicateArgs) -> anyhow::Result<Exit> {
             create_repositories: true,
         };
         let progress = std::io::stderr().is_terminal();
-        let results = copy_all(&replicator, &region, planned, |index, total, copy| {
-            if progress {
-                eprint!(
-                    "\r\x1b[2K[{}/{total}] {}:{} -> {}",
-                    index + 1,
-                    copy.repository,
-                    copy.tags.join(","),
-                    copy.target.region
-                );
-            }
-        })
+        let results = copy_all(
+            &replicator,
+            &region,
+            planned,
+            usize::from(args.jobs),
+            |index, total, copy| {
+                if progress {
+                    eprint!(
+                        "\r\x1b[2K[{}/{total}] {}:{} -> {}",
+                        index + 1,
+                        copy.repository,
+                        copy.tags.join(","),
+                        copy.target.region
+                    );
+                }
+            },
+        )
         .await;
         if progress {
             eprint!("\r\x1b[2K");

@@ -846,7 +846,7 @@ _ecr__steward() {
             return 0
             ;;
         ecr__subcmd__steward__subcmd__replicate)
-            opts="-h --repository --to --tag-pattern --create-repository --policy --region --dry-run --upload-connections --chunked-uploads --fan-out --format --help"
+            opts="-h --repository --to --tag-pattern --create-repository --policy --region --dry-run --upload-connections --jobs --chunked-uploads --fan-out --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -884,6 +884,10 @@ _ecr__steward() {
                     return 0
                     ;;
                 --upload-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

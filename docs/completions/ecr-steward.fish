@@ -67,6 +67,7 @@ complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l ta
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l policy -d 'Policy file (YAML or JSON), or where the functions read it: s3://BUCKET/KEY or ssm:NAME (in the environment\'s region); the built-in policy when absent' -r -F
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l region -d 'The source region; from the environment or profile when absent' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l upload-connections -d 'Spread the bodies of blob uploads over this many connections to each destination registry (1 to 16; 1: all on one connection)' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l jobs -d 'Images copied at once (their requests share each registry\'s throttling windows)' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l fan-out -d 'Copy nothing here: send one copy job per image to this SQS queue (the stack\'s output CopyJobQueueUrl), for the replicator to copy in parallel across Lambda instances' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l format -r -f -a "text\t''
 json\t''"

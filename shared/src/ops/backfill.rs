@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use futures_util::StreamExt;
 use serde::Serialize;
 
 use crate::copy_job::{CopyJob, JobDestination};
@@ -174,33 +175,39 @@ fn targets(
     }
 }
 
-/// Makes the planned copies one after the other; `progress` hears of each before it starts
-/// (its index and the plan's length). A failed copy does not stop the others.
+/// Makes the planned copies, `jobs` at once, in the plan's order; `progress` hears of each
+/// before it starts (its index and the plan's length). A failed copy does not stop the
+/// others. The results come in the plan's order.
 pub async fn copy_all<R: Replicator>(
     replicator: &R,
     region: &str,
     plan: Vec<PlannedCopy>,
+    jobs: usize,
     mut progress: impl FnMut(usize, usize, &PlannedCopy),
 ) -> Vec<CopyResult> {
     let total = plan.len();
-    let mut results = Vec::with_capacity(total);
-    for (index, copy) in plan.into_iter().enumerate() {
-        progress(index, total, &copy);
-        let image = ImageRef {
-            account: None,
-            region: region.into(),
-            repository: copy.repository.clone(),
-            digest: copy.digest.clone(),
-        };
-        let started = Instant::now();
-        let result = replicator.replicate(&image, &copy.tags, &copy.target).await;
-        let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        results.push(CopyResult {
-            run: CopyRun::of(result.as_ref().map(Clone::clone), duration_ms),
-            copy,
-        });
-    }
-    results
+    futures_util::stream::iter(plan.into_iter().enumerate())
+        .map(|(index, copy)| {
+            progress(index, total, &copy);
+            async move {
+                let image = ImageRef {
+                    account: None,
+                    region: region.into(),
+                    repository: copy.repository.clone(),
+                    digest: copy.digest.clone(),
+                };
+                let started = Instant::now();
+                let result = replicator.replicate(&image, &copy.tags, &copy.target).await;
+                let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                CopyResult {
+                    run: CopyRun::of(result.as_ref().map(Clone::clone), duration_ms),
+                    copy,
+                }
+            }
+        })
+        .buffered(jobs.max(1))
+        .collect()
+        .await
 }
 
 /// The plan as copy jobs: one per image, with each of its destinations and their tags.
