@@ -1,4 +1,4 @@
-//! `ecr-steward check` and `ecr-steward policy validate`.
+//! `ecr-steward check`.
 
 use std::io::Read;
 use std::path::Path;
@@ -29,19 +29,6 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<bool> {
     let report = Report::new(policy_origin, labels.is_some(), results);
     report.emit(args.format, args.summary.as_deref())?;
     Ok(report.compliant)
-}
-
-pub fn validate(source: &str) -> anyhow::Result<bool> {
-    let (policy, origin) = read_policy(source)?;
-    let rules = policy.rules.len();
-    println!(
-        "{origin}: valid, {rules} rule{}, mode {}",
-        if rules == 1 { "" } else { "s" },
-        serde_json::to_value(policy.mode)?
-            .as_str()
-            .unwrap_or_default()
-    );
-    Ok(true)
 }
 
 /// The CLI's environment variable for the policy file, before it took the functions' prefix.

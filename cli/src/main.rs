@@ -7,6 +7,7 @@ mod exit;
 mod gate;
 mod iam;
 mod lifecycle;
+mod policy;
 #[cfg(test)]
 mod reference;
 mod render;
@@ -301,6 +302,21 @@ enum PolicyCommand {
         /// region, as STEWARD_POLICY_LOCATION names it).
         #[arg(value_name = "SOURCE", value_hint = clap::ValueHint::FilePath)]
         source: String,
+        /// Fail on warnings too (an expired ignore, a region this release does not know, a
+        /// policy too large for some of the places it can be kept).
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Print a policy file as the stack's PolicyDocument parameter: validated, one line of
+    /// JSON, refused when larger than an inline policy can be.
+    Parameter {
+        /// The policy file (YAML or JSON).
+        #[arg(value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+        file: PathBuf,
+        /// `value`: the value alone; `sam`: a file for `sam deploy --parameter-overrides
+        /// file://FILE.json`.
+        #[arg(long, value_enum, default_value = "value")]
+        format: policy::ParameterFormat,
     },
     /// Print the built-in policy, a documented starting point.
     ShowDefault,
@@ -323,8 +339,11 @@ fn main() -> ExitCode {
         Command::Replicate(args) => replicate::run(&args),
         Command::Wait(args) => wait::run(&args),
         Command::Audit(args) => audit::run(&args),
-        Command::Policy(PolicyCommand::Validate { source }) => {
-            check::validate(&source).map(Exit::from_passed)
+        Command::Policy(PolicyCommand::Validate { source, strict }) => {
+            policy::validate(&source, strict).map(Exit::from_passed)
+        }
+        Command::Policy(PolicyCommand::Parameter { file, format }) => {
+            policy::parameter(&file, format).map(Exit::from_passed)
         }
         Command::Prune(args) => retention::run(&args),
         Command::Lifecycle(LifecycleCommand::Render(args)) => lifecycle::render(&args),

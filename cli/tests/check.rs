@@ -490,6 +490,188 @@ fn every_bad_policy_fixture_gets_its_message() {
 }
 
 #[test]
+fn no_bad_policy_message_names_a_type_of_the_program() {
+    let fixtures = repo_root().join("cli/tests/fixtures/bad-policies");
+    let rust_words = [
+        "struct", "enum", "u8", "u16", "u32", "u64", "usize", "i64", "f64", "Option", "Vec",
+    ];
+    for entry in std::fs::read_dir(&fixtures).expect("fixtures") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "expect") {
+            continue;
+        }
+        let output = steward()
+            .args(["policy", "validate"])
+            .arg(&path)
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let words: Vec<&str> = stderr.split(|c: char| !c.is_ascii_alphanumeric()).collect();
+        for word in &rust_words {
+            assert!(
+                !words.contains(word),
+                "{}: `{word}` in {stderr}",
+                path.display()
+            );
+        }
+    }
+}
+
+/// Policies that load but would not do what their author meant: each names the lines
+/// `policy validate` prints, with their positions; errors exit 1, warnings only with --strict.
+#[test]
+fn every_mistaken_policy_fixture_is_found_where_it_is() {
+    let fixtures = repo_root().join("cli/tests/fixtures/mistaken-policies");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&fixtures).expect("fixtures") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "expect") {
+            continue;
+        }
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let expect_file = PathBuf::from(format!("{}.expect", path.display()));
+        let source = std::fs::read_to_string(if expect_file.exists() {
+            &expect_file
+        } else {
+            &path
+        })
+        .expect("read");
+        let expected: Vec<&str> = source
+            .lines()
+            .filter_map(|l| l.strip_prefix("# expect: "))
+            .collect();
+        let has_errors = expected.iter().any(|l| l.contains(": error: "));
+        for (strict, code) in [(false, i32::from(has_errors)), (true, 1)] {
+            let mut command = steward();
+            command
+                .current_dir(&fixtures)
+                .args(["policy", "validate", name]);
+            if strict {
+                command.arg("--strict");
+            }
+            let output = command.output().expect("runs");
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert_eq!(
+                output.status.code(),
+                Some(code),
+                "{name} strict={strict}: {stdout}"
+            );
+            for line in &expected {
+                assert!(
+                    stdout.contains(line),
+                    "{name}:\n{stdout}\nshould contain: {line}"
+                );
+            }
+        }
+        // A policy with errors is not turned into a deploy parameter.
+        let parameter = steward()
+            .current_dir(&fixtures)
+            .args(["policy", "parameter", name])
+            .output()
+            .expect("runs");
+        assert_eq!(
+            parameter.status.code(),
+            Some(if has_errors { 2 } else { 0 }),
+            "{name}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 2, "only {checked} fixtures");
+}
+
+#[test]
+fn a_byte_order_mark_is_read_past() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(
+        &dir,
+        "windows.yaml",
+        "\u{feff}version: 1\r\nrules:\r\n  - tags: { semver: {} }\r\n",
+    );
+    steward()
+        .args(["policy", "validate"])
+        .arg(&path)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("valid, 1 rule, mode audit"));
+    let (code, _) = run_json(&[
+        "check",
+        "--tag",
+        "1.2.3",
+        "--policy",
+        path.to_str().unwrap_or_default(),
+    ]);
+    assert_eq!(code, 0);
+}
+
+/// `policy parameter` prints what the PolicyDocument parameter takes: the same policy, as one
+/// line of JSON (a date in a scan ignore stays a date), refused when too large to be inline.
+#[test]
+fn policy_parameter_is_the_same_policy_on_one_line() {
+    let output = steward()
+        .args(["policy", "parameter"])
+        .arg(example("policy.yaml"))
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let value = String::from_utf8(output.stdout).expect("utf-8");
+    assert_eq!(value.trim_end().lines().count(), 1, "{value}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = write(&dir, "policy.json", value.trim_end());
+    steward()
+        .args(["policy", "validate"])
+        .arg(&json)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("valid, 4 rules, mode audit"));
+    for tag in ["1.2.3", "latest", "sha-0a1b2c3"] {
+        let from_yaml = run_json(&[
+            "check",
+            "--tag",
+            tag,
+            "--policy",
+            example("policy.yaml").to_str().unwrap_or_default(),
+        ]);
+        let from_json = run_json(&[
+            "check",
+            "--tag",
+            tag,
+            "--policy",
+            json.to_str().unwrap_or_default(),
+        ]);
+        assert_eq!(from_yaml.0, from_json.0, "{tag}");
+    }
+
+    let sam = steward()
+        .args(["policy", "parameter", "--format", "sam"])
+        .arg(example("policy.yaml"))
+        .output()
+        .expect("runs");
+    let file: Value = serde_json::from_slice(&sam.stdout).expect("JSON");
+    assert_eq!(file["PolicyDocument"].as_str(), Some(value.trim_end()));
+
+    let mut large = String::from("version: 1\nrules:\n");
+    for index in 0..60 {
+        large.push_str(&format!("  - name: team-{index:02}\n    repositories: [\"team-{index:02}/**\"]\n    tags: {{ semver: {{}} }}\n"));
+    }
+    let large = write(&dir, "large.yaml", &large);
+    steward()
+        .args(["policy", "parameter"])
+        .arg(&large)
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains(
+            "over the 3072 an inline PolicyDocument may take",
+        ))
+        .stderr(predicate::str::contains(
+            "keep the policy in S3 (PolicyBucket, PolicyObjectKey) or SSM",
+        ));
+}
+
+#[test]
 fn policy_validate_accepts_good_files_and_show_default_round_trips() {
     steward()
         .args(["policy", "validate"])

@@ -60,6 +60,89 @@ impl Glob {
     }
 }
 
+impl Glob {
+    /// True when some repository name ECR accepts matches the glob: 2 to 256 characters,
+    /// lowercase path segments of letters and digits joined by single `.`, `_` or `-`.
+    /// Each wildcard is tried as letters, which only ever helps a name be valid.
+    pub fn can_match_a_repository_name(&self) -> bool {
+        let example = self
+            .text
+            .replace("**", "aa")
+            .replace('*', "aa")
+            .replace('?', "a");
+        is_repository_name(&example)
+    }
+
+    /// True when every name this glob matches is matched by `earlier` too, as far as a
+    /// comparison of the two patterns shows (it may miss a cover, never invent one).
+    pub fn is_covered_by(&self, earlier: &Glob) -> bool {
+        let mut shape = Vec::with_capacity(self.text.len());
+        let mut rest = self.text.as_bytes();
+        while let Some((&first, tail)) = rest.split_first() {
+            match (first, tail.first()) {
+                (b'*', Some(b'*')) => {
+                    shape.push(ANY);
+                    rest = &tail[1..];
+                    continue;
+                }
+                (b'*', _) => shape.push(SEGMENT),
+                (b'?', _) => shape.push(ONE),
+                (literal, _) => shape.push(literal),
+            }
+            rest = tail;
+        }
+        covers(earlier.text.as_bytes(), &shape)
+    }
+}
+
+/// Stand-ins for the wildcards of the glob being covered: what `**`, `*` and `?` may stand for.
+const ANY: u8 = 0x01;
+const SEGMENT: u8 = 0x02;
+const ONE: u8 = 0x03;
+
+/// Whether `pattern` matches every expansion of `shape` (a glob with its wildcards replaced).
+fn covers(pattern: &[u8], shape: &[u8]) -> bool {
+    match pattern {
+        [] => shape.is_empty(),
+        [b'*', b'*', rest @ ..] => {
+            let rest_after_slash = rest.strip_prefix(b"/").unwrap_or(rest);
+            (0..=shape.len()).any(|skip| {
+                covers(rest, &shape[skip..]) || covers(rest_after_slash, &shape[skip..])
+            })
+        }
+        [b'*', rest @ ..] => {
+            let segment_end = shape
+                .iter()
+                .position(|&b| b == b'/' || b == ANY)
+                .unwrap_or(shape.len());
+            (0..=segment_end).any(|skip| covers(rest, &shape[skip..]))
+        }
+        [b'?', rest @ ..] => {
+            matches!(shape, [first, tail @ ..] if *first != b'/' && *first != ANY && *first != SEGMENT && covers(rest, tail))
+        }
+        [literal, rest @ ..] => {
+            matches!(shape, [first, tail @ ..] if first == literal && covers(rest, tail))
+        }
+    }
+}
+
+/// ECR's rule for a repository name (the `repositoryName` pattern of its API, 2 to 256 long).
+pub fn is_repository_name(name: &str) -> bool {
+    (2..=256).contains(&name.len())
+        && name.split('/').all(|segment| {
+            let bytes = segment.as_bytes();
+            let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+            bytes.first().is_some_and(alnum)
+                && bytes.last().is_some_and(alnum)
+                && bytes
+                    .iter()
+                    .all(|b| alnum(b) || matches!(b, b'.' | b'_' | b'-'))
+                && !bytes
+                    .windows(2)
+                    .any(|pair| !alnum(&pair[0]) && !alnum(&pair[1]))
+        })
+}
+
 fn matches_from(pattern: &[u8], name: &[u8]) -> bool {
     match pattern {
         [] => name.is_empty(),
@@ -114,6 +197,48 @@ mod tests {
 
     fn glob(text: &str) -> Glob {
         Glob::new(text).expect("valid glob")
+    }
+
+    #[test]
+    fn names_ecr_could_never_have_match_nothing() {
+        for glob_text in [
+            "team-a/*",
+            "**",
+            "*",
+            "a?",
+            "team/**/api",
+            "**/worker",
+            "x*",
+        ] {
+            assert!(glob(glob_text).can_match_a_repository_name(), "{glob_text}");
+        }
+        for glob_text in [
+            "team-a/", "/team", "team//a", "team-/x", "a..b", "-api", "?", "a",
+        ] {
+            assert!(
+                !glob(glob_text).can_match_a_repository_name(),
+                "{glob_text}"
+            );
+        }
+    }
+
+    #[test]
+    fn covers_compares_patterns_not_examples() {
+        let covered = |later: &str, earlier: &str| glob(later).is_covered_by(&glob(earlier));
+        assert!(covered("team-a/api", "team-a/*"));
+        assert!(covered("team-a/*", "**"));
+        assert!(covered("team-a/*", "team-*/*"));
+        assert!(covered("team-a/**", "team-a/**"));
+        assert!(covered("team-a/*", "team-a/**"));
+        assert!(covered("a?", "a*"));
+        assert!(
+            !covered("team-a/**", "team-a/*"),
+            "** crosses segments, * does not"
+        );
+        assert!(!covered("team-b/*", "team-a/*"));
+        assert!(!covered("a*", "a?"), "* may be longer than one character");
+        assert!(!covered("**", "*"));
+        assert!(!covered("team/*", "*"));
     }
 
     #[test]

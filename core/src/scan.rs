@@ -475,18 +475,21 @@ pub fn scan_notification(
         }
         description.push('\n');
     }
-    for entry in &verdict.expired_ignores {
+    let lapsed: Vec<&IgnoreEntry> = verdict
+        .expired_ignores
+        .iter()
+        .filter(|entry| {
+            verdict
+                .findings
+                .iter()
+                .any(|f| f.finding.id.eq_ignore_ascii_case(&entry.id))
+        })
+        .collect();
+    for entry in &lapsed {
         let until = entry.until.map(|d| d.to_string()).unwrap_or_default();
         let _ = writeln!(
             description,
-            "Ignore of {} expired on {until}; it no longer applies.",
-            untrusted(&entry.id)
-        );
-    }
-    for entry in &verdict.stale_ignores {
-        let _ = writeln!(
-            description,
-            "Ignore of {} matches no finding: remove it from the policy.",
+            "The ignore of {} expired on {until}, so it counts again.",
             untrusted(&entry.id)
         );
     }
@@ -496,8 +499,11 @@ pub fn scan_notification(
             .push("Rebuild on a patched base image, or upgrade the listed packages.".to_string());
         next_steps.push("If a finding does not apply, add it to the rule's scan.ignore with a reason and an until date.".into());
     }
-    if !verdict.stale_ignores.is_empty() || !verdict.expired_ignores.is_empty() {
-        next_steps.push("Tidy the policy's scan.ignore list.".into());
+    if !lapsed.is_empty() {
+        next_steps.push(
+            "Renew the expired ignore with a new until date if it still applies; `ecr-steward audit` lists the rule's expired and unused ignores."
+                .into(),
+        );
     }
     let mut context = BTreeMap::from([
         (
@@ -789,7 +795,10 @@ ignore:
             "{}",
             message.description
         );
-        assert!(message.description.contains("CVE-OLD matches no finding"));
+        assert!(
+            !message.description.contains("CVE-OLD"),
+            "an ignore another image of the rule may need is not this scan's business"
+        );
         assert_eq!(message.link, "https://us-east-1.console.aws.amazon.com/ecr/repositories/private/1/team/app/_/image/sha256:d/scan-results?region=us-east-1");
         assert_eq!(message.image.digest, "sha256:d");
     }

@@ -82,6 +82,9 @@ _ecr__steward() {
             ecr__steward__subcmd__help__subcmd__lifecycle,render)
                 cmd="ecr__steward__subcmd__help__subcmd__lifecycle__subcmd__render"
                 ;;
+            ecr__steward__subcmd__help__subcmd__policy,parameter)
+                cmd="ecr__steward__subcmd__help__subcmd__policy__subcmd__parameter"
+                ;;
             ecr__steward__subcmd__help__subcmd__policy,show-default)
                 cmd="ecr__steward__subcmd__help__subcmd__policy__subcmd__show__subcmd__default"
                 ;;
@@ -115,6 +118,9 @@ _ecr__steward() {
             ecr__steward__subcmd__policy,help)
                 cmd="ecr__steward__subcmd__policy__subcmd__help"
                 ;;
+            ecr__steward__subcmd__policy,parameter)
+                cmd="ecr__steward__subcmd__policy__subcmd__parameter"
+                ;;
             ecr__steward__subcmd__policy,show-default)
                 cmd="ecr__steward__subcmd__policy__subcmd__show__subcmd__default"
                 ;;
@@ -123,6 +129,9 @@ _ecr__steward() {
                 ;;
             ecr__steward__subcmd__policy__subcmd__help,help)
                 cmd="ecr__steward__subcmd__policy__subcmd__help__subcmd__help"
+                ;;
+            ecr__steward__subcmd__policy__subcmd__help,parameter)
+                cmd="ecr__steward__subcmd__policy__subcmd__help__subcmd__parameter"
                 ;;
             ecr__steward__subcmd__policy__subcmd__help,show-default)
                 cmd="ecr__steward__subcmd__policy__subcmd__help__subcmd__show__subcmd__default"
@@ -436,8 +445,22 @@ _ecr__steward() {
             return 0
             ;;
         ecr__subcmd__steward__subcmd__help__subcmd__policy)
-            opts="validate show-default"
+            opts="validate parameter show-default"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ecr__subcmd__steward__subcmd__help__subcmd__policy__subcmd__parameter)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -703,7 +726,7 @@ _ecr__steward() {
             return 0
             ;;
         ecr__subcmd__steward__subcmd__policy)
-            opts="-h --help validate show-default help"
+            opts="-h --help validate parameter show-default help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -717,7 +740,7 @@ _ecr__steward() {
             return 0
             ;;
         ecr__subcmd__steward__subcmd__policy__subcmd__help)
-            opts="validate show-default help"
+            opts="validate parameter show-default help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -731,6 +754,20 @@ _ecr__steward() {
             return 0
             ;;
         ecr__subcmd__steward__subcmd__policy__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ecr__subcmd__steward__subcmd__policy__subcmd__help__subcmd__parameter)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -772,6 +809,24 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        ecr__subcmd__steward__subcmd__policy__subcmd__parameter)
+            opts="-h --format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "value sam" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         ecr__subcmd__steward__subcmd__policy__subcmd__show__subcmd__default)
             opts="-h --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -787,7 +842,7 @@ _ecr__steward() {
             return 0
             ;;
         ecr__subcmd__steward__subcmd__policy__subcmd__validate)
-            opts="-h --help"
+            opts="-h --strict --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

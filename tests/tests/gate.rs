@@ -458,15 +458,16 @@ async fn ignores_apply_until_they_expire_and_stale_ones_are_reported() {
     let text = gate(&stale, "text");
     text.expect_code(0);
     assert!(
-        text.stdout
-            .contains("warning: scan.ignore: the ignore of CVE-2014-0160 matches no finding"),
+        text.stdout.contains(
+            "warning: scan.ignore: the ignore of CVE-2014-0160 matches no finding of this image"
+        ),
         "{text:#?}"
     );
     let github = gate(&stale, "github");
     github.expect_code(0);
     assert!(
         github.stdout.contains(
-            "::warning title=ecr-steward%3A scan::scan.ignore: the ignore of CVE-2014-0160 matches no finding"
+            "::warning title=ecr-steward%3A scan::scan.ignore: the ignore of CVE-2014-0160 matches no finding of this image"
         ),
         "{github:#?}"
     );

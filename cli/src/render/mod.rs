@@ -90,7 +90,7 @@ impl ScanSection {
             }
             for entry in &verdict.stale_ignores {
                 warnings.push(format!(
-                    "scan.ignore: the ignore of {} matches no finding",
+                    "scan.ignore: the ignore of {} matches no finding of this image",
                     entry.id
                 ));
             }

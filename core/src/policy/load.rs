@@ -83,6 +83,8 @@ impl Policy {
                 hint,
             }
         };
+        // Editors on Windows save a byte-order mark that YAML and JSON parsers read as text.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         if text.trim().is_empty() {
             return Err(invalid(
                 None,
@@ -96,6 +98,12 @@ impl Policy {
                 invalid(Some((error.line(), error.column())), message)
             })?,
             SourceFormat::Yaml => serde_yaml::from_str(text).map_err(|error| {
+                if let Some(tab) = indented_with_tab(text) {
+                    return invalid(
+                        Some(tab),
+                        format!("line {} is indented with a tab; YAML indents with spaces only; hint: replace the tab with spaces (two per level, as in the policy reference)", tab.0),
+                    );
+                }
                 let position = error.location().map(|at| (at.line(), at.column()));
                 invalid(position, strip_position(&error.to_string()))
             })?,
@@ -123,17 +131,84 @@ fn strip_position(message: &str) -> String {
     }
 }
 
+/// The first line whose indentation has a tab, and the tab's column.
+fn indented_with_tab(text: &str) -> Option<(usize, usize)> {
+    text.lines().enumerate().find_map(|(index, line)| {
+        let indent = &line[..line.len() - line.trim_start().len()];
+        indent.find('\t').map(|column| (index + 1, column + 1))
+    })
+}
+
 /// Splits the `; hint: …` the model's own checks append, or derives a hint from serde's wording.
 fn split_hint(message: &str) -> (String, String) {
     if let Some((message, hint)) = message.split_once("; hint: ") {
         return (message.into(), hint.into());
     }
-    (message.into(), derive_hint(message))
+    let hint = derive_hint(message);
+    (plain_words(message), hint)
+}
+
+/// serde's wording names the program's types ("expected struct TagRules", "expected u64");
+/// a policy's author knows mappings, lists, text and numbers.
+fn plain_words(message: &str) -> String {
+    let Some((path, rest)) = message
+        .split_once("invalid type: ")
+        .or_else(|| message.split_once("invalid value: "))
+    else {
+        return message.into();
+    };
+    let Some((found, expected)) = rest.rsplit_once(", expected ") else {
+        return message.into();
+    };
+    format!(
+        "{path}found {}, expected {}",
+        found_as(found),
+        expected_as(expected)
+    )
+}
+
+fn found_as(found: &str) -> String {
+    let value = |prefix: &str| found.strip_prefix(prefix).map(|v| v.trim_matches('`'));
+    if let Some(text) = found.strip_prefix("string ") {
+        return format!("the text {text}");
+    }
+    if let Some(number) = value("integer ").or_else(|| value("floating point ")) {
+        return format!("the number {number}");
+    }
+    if let Some(boolean) = value("boolean ") {
+        return boolean.into();
+    }
+    match found {
+        "map" => "a mapping".into(),
+        "sequence" => "a list".into(),
+        "unit value" => "an empty value".into(),
+        other => other.into(),
+    }
+}
+
+fn expected_as(expected: &str) -> String {
+    let rust_word = expected
+        .strip_prefix("struct ")
+        .or_else(|| expected.strip_prefix("a map"));
+    if rust_word.is_some() || expected.starts_with("struct variant") {
+        return "a mapping of settings (`key: value`)".into();
+    }
+    if expected.starts_with("enum ") {
+        return "one of the allowed words".into();
+    }
+    match expected {
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number, 0 or more".into(),
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".into(),
+        "f32" | "f64" => "a number".into(),
+        "a sequence" => "a list".into(),
+        "a borrowed string" => "a string".into(),
+        other => other.into(),
+    }
 }
 
 fn derive_hint(message: &str) -> String {
     const REFERENCE: &str =
-        "see the policy reference in README.md, or `ecr-steward policy show-default`";
+        "see the policy reference (docs/policy.md), or `ecr-steward policy show-default`";
     if let Some(rest) = message.split_once("unknown field `").map(|(_, rest)| rest) {
         return suggest(rest, "keys").unwrap_or_else(|| REFERENCE.into());
     }
@@ -147,10 +222,19 @@ fn derive_hint(message: &str) -> String {
         let field = rest.split('`').next().unwrap_or_default();
         return format!("add `{field}`; {REFERENCE}");
     }
+    if message.contains("expected struct") || message.contains("expected a map") {
+        return "write the settings as `key: value` lines indented under the key, or `{ key: value }`; an empty `{}` takes the defaults".into();
+    }
+    if message.contains("string \"1\", expected the number 1") {
+        return "write `version: 1`, without quotes".into();
+    }
     if message.contains("expected a boolean") {
         return "write true or false (unquoted)".into();
     }
-    if message.contains("expected usize") || message.contains("expected u64") {
+    if ["u8", "u16", "u32", "u64", "usize"]
+        .iter()
+        .any(|rust| message.ends_with(&format!("expected {rust}")))
+    {
         return "write a whole number (unquoted)".into();
     }
     if message.contains("expected a sequence") {
@@ -180,7 +264,7 @@ fn suggest(rest: &str, what: &str) -> Option<String> {
     })
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(super) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

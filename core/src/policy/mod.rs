@@ -1,6 +1,7 @@
 //! The one policy format that the functions and the CLI read.
 
 mod evaluate;
+mod lint;
 mod load;
 mod model;
 mod replication;
@@ -8,6 +9,7 @@ mod repository;
 mod retention;
 
 pub use evaluate::{Finding, TagKind, TagVerdict};
+pub use lint::{Lint, LintLevel, INLINE_BUDGET, INLINE_LIMIT, KNOWN_REGIONS};
 pub use load::{PolicyError, SourceFormat};
 pub use model::{
     Consistency, EnforceRules, GitShaRule, LabelRules, LastTag, LiteralRules, Mode, Pattern,

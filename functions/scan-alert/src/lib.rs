@@ -105,8 +105,9 @@ impl<S: ScanReader, N: Notifier> ScanAlert<S, N> {
                 ScanJudgement::Ungoverned => return Ok(Handled::skipped(UNGOVERNED)),
                 ScanJudgement::Judged { rule, verdict } => (rule, verdict),
             };
-        let tidy_up = !verdict.stale_ignores.is_empty() || !verdict.expired_ignores.is_empty();
-        let notify = !verdict.passed || self.notify_clean || tidy_up;
+        // Ignores that match nothing here may serve another image of the rule: `audit` judges
+        // them across the rule, so they alone never make a scan worth a message.
+        let notify = !verdict.passed || self.notify_clean;
         if notify {
             self.notifier
                 .publish(&scan_notification(&scan, &verdict, Some(&rule)))
@@ -278,6 +279,41 @@ mod tests {
             .await
             .expect("handled");
         assert_eq!(chatty.notifier.received()[0].outcome, "passed");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn ignores_for_other_images_keep_a_clean_scan_quiet() {
+        const IGNORING: &str = "version: 1\nrules:\n  - tags: {}\n    scan:\n      thresholds: { CRITICAL: 0 }\n      ignore:\n        - { id: CVE-2014-0160, reason: not reachable }\n        - { id: CVE-1, reason: fixed upstream, until: 2026-01-31 }\n";
+        let quiet = alert(IGNORING, Some(vec![cve("CVE-7", VulnSeverity::Low)]), false);
+        let report = quiet
+            .invoke_with(sample("image-scan-basic.json"), Invocation::on(today()))
+            .await
+            .expect("handled");
+        assert_eq!(report["outcome"], "passed");
+        assert_eq!(report["notified"], false);
+        assert!(quiet.notifier.received().is_empty());
+
+        // An expired ignore that matches a finding here counts again, and the message says so.
+        let lapsed = alert(
+            IGNORING,
+            Some(vec![cve("CVE-1", VulnSeverity::Critical)]),
+            false,
+        );
+        lapsed
+            .invoke_with(sample("image-scan-basic.json"), Invocation::on(today()))
+            .await
+            .expect("handled");
+        let inbox = lapsed.notifier.received();
+        assert_eq!(inbox.len(), 1);
+        assert_eq!(inbox[0].outcome, "failed");
+        assert!(
+            inbox[0]
+                .description
+                .contains("The ignore of CVE-1 expired on 2026-01-31, so it counts again."),
+            "{}",
+            inbox[0].description
+        );
+        assert!(!inbox[0].description.contains("CVE-2014-0160"));
     }
 
     #[tokio::test(flavor = "current_thread")]
