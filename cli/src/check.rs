@@ -73,24 +73,20 @@ fn collect_targets(args: &CheckArgs) -> anyhow::Result<Vec<(Option<String>, Stri
     {
         bail!("--tags-file and --labels cannot both read standard input");
     }
+    // A tag has no comma, so `--tag v1.0.0,sha-0123abc` (metadata-action's `sep-tags: ,`) is two.
     let mut targets: Vec<(Option<String>, String)> = args
         .tags
         .iter()
-        .map(|tag| (args.repository.clone(), tag.clone()))
+        .flat_map(|tags| tags.split(','))
+        .map(str::trim)
+        .filter(|tag| !tag.is_empty())
+        .map(|tag| (args.repository.clone(), tag.to_string()))
         .collect();
     if let Some(path) = &args.tags_file {
         let text = read_input(path).context("cannot read --tags-file")?;
-        for (index, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let parsed = reference::parse(line).with_context(|| {
-                format!(
-                    "{}:{}: not a tag or image reference",
-                    path.display(),
-                    index + 1
-                )
+        for (line, entry) in tag_entries(&text, path)? {
+            let parsed = reference::parse(&entry).with_context(|| {
+                format!("{}:{line}: not a tag or image reference", path.display())
             })?;
             let repository = args
                 .repository
@@ -105,10 +101,78 @@ fn collect_targets(args: &CheckArgs) -> anyhow::Result<Vec<(Option<String>, Stri
     Ok(targets)
 }
 
+/// The tags of a `--tags-file`, each with its line: metadata-action's `tags` output (one a line,
+/// or separated by commas with `sep-tags: ,`), its `json` output, or a JSON list.
+fn tag_entries(text: &str, path: &Path) -> anyhow::Result<Vec<(usize, String)>> {
+    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        let value: serde_json::Value = serde_json::from_str(trimmed)
+            .with_context(|| format!("{}: JSON, but not valid JSON", path.display()))?;
+        let tags = match &value {
+            serde_json::Value::Array(items) if items.iter().all(|item| item.is_string()) => {
+                Some(items)
+            }
+            serde_json::Value::Object(object) => object.get("tags").and_then(|t| t.as_array()),
+            _ => None,
+        };
+        let Some(tags) = tags else {
+            let hint = if labels::parse(trimmed).is_ok() {
+                "; these are labels: pass the file to --labels"
+            } else {
+                ""
+            };
+            bail!(
+                "{}: JSON without a `tags` list (metadata-action's `json` output has one){hint}",
+                path.display()
+            );
+        };
+        return tags
+            .iter()
+            .map(|tag| {
+                tag.as_str().map(|t| (1, t.to_string())).ok_or_else(|| {
+                    anyhow::anyhow!("{}: `tags` holds {tag}, not text", path.display())
+                })
+            })
+            .collect();
+    }
+    let mut entries = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if line.contains('=') {
+            bail!(
+                "{}:{}: {line:?} is a key=value line, not a tag; labels go to --labels",
+                path.display(),
+                index + 1
+            );
+        }
+        entries.extend(
+            line.split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|entry| !entry.is_empty())
+                .map(|entry| (index + 1, entry.to_string())),
+        );
+    }
+    Ok(entries)
+}
+
 fn read_labels(path: &Path) -> anyhow::Result<Labels> {
     let text = read_input(path).context("cannot read --labels")?;
-    let (labels, _format) = labels::parse(&text)
-        .with_context(|| format!("{}: labels not understood", path.display()))?;
+    let (labels, _format) = labels::parse(&text).map_err(|error| {
+        let tags_instead = matches!(error, labels::LabelsError::NotKeyValue { .. })
+            && text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .all(|l| reference::parse(l).is_ok());
+        let hint = if tags_instead {
+            "; these are tags: pass the file to --tags-file"
+        } else {
+            ""
+        };
+        anyhow::anyhow!("{}: labels not understood: {error}{hint}", path.display())
+    })?;
     Ok(labels)
 }
 

@@ -119,10 +119,11 @@ pub struct LifecycleRenderArgs {
 
 #[derive(Args)]
 pub struct CheckArgs {
-    /// A tag to check (repeatable).
+    /// A tag to check (repeatable; `a,b` is two tags).
     #[arg(long = "tag", value_name = "TAG")]
     tags: Vec<String>,
-    /// docker/metadata-action's `tags` output: one bare tag or full reference a line (`-` for stdin).
+    /// Tags or full references: docker/metadata-action's `tags` output (one a line, or
+    /// comma-separated) or its `json` output, or a JSON list (`-` for stdin).
     #[arg(long, value_name = "FILE")]
     tags_file: Option<PathBuf>,
     /// The repository the tags are for; picks the policy rule. Taken from references when absent.

@@ -148,6 +148,146 @@ fn tags_file_reads_metadata_action_references_and_their_repository() {
     assert_eq!(failing, ["latest", "main"]);
 }
 
+/// The same four tags as users hand them over: metadata-action's `tags` output, its `json`
+/// output, with `sep-tags: ,`, a JSON list, and `--tag a,b`. Each is read as the same four.
+#[test]
+fn tags_are_read_in_every_form_metadata_action_and_people_write_them() {
+    let policy = example("policy.yaml");
+    let policy = policy.to_str().unwrap_or_default();
+    let lines = std::fs::read_to_string(example("tags.txt")).expect("tags.txt");
+    let tags: Vec<&str> = lines.lines().collect();
+    let checked = |extra: &[&str], stdin: Option<String>| {
+        let mut command = steward();
+        command
+            .args(["check", "--format", "json", "--policy", policy])
+            .args(extra);
+        if let Some(stdin) = stdin {
+            command.write_stdin(stdin);
+        }
+        let output = command.output().expect("runs");
+        let report = json_of(&output.stdout);
+        let found: Vec<(String, String)> = report["results"]
+            .as_array()
+            .map(|results| {
+                results
+                    .iter()
+                    .map(|r| {
+                        (
+                            r["repository"].as_str().unwrap_or_default().to_string(),
+                            r["tag"].as_str().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        (output.status.code(), found)
+    };
+    let expected = checked(&["--tags-file", "-"], Some(lines.clone()));
+    assert_eq!(expected.0, Some(0));
+    assert_eq!(expected.1.len(), 4, "{expected:?}");
+    assert!(expected
+        .1
+        .iter()
+        .all(|(repository, _)| repository == "team/web"));
+    let json = example("metadata.json");
+    let forms = [
+        checked(&["--tags-file", json.to_str().unwrap_or_default()], None),
+        checked(&["--tags-file", "-"], Some(tags.join(","))),
+        checked(
+            &["--tags-file", "-"],
+            Some(format!("{}\n", tags.join(", "))),
+        ),
+        checked(
+            &["--tags-file", "-"],
+            Some(serde_json::to_string(&tags).unwrap_or_default()),
+        ),
+    ];
+    for form in &forms {
+        assert_eq!(form, &expected);
+    }
+    let bare = checked(
+        &[
+            "--repository",
+            "team/web",
+            "--tag",
+            "v1.4.2,v1.4",
+            "--tag",
+            "v1,sha-4f9c2e1",
+        ],
+        None,
+    );
+    assert_eq!(bare, expected);
+
+    // Another tool's file in the wrong option: the error names the right one.
+    steward()
+        .args(["check", "--policy", policy, "--tags-file"])
+        .arg(example("labels.env"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("labels go to --labels"));
+    steward()
+        .args(["check", "--policy", policy, "--tags-file"])
+        .arg(example("docker-inspect.json"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "these are labels: pass the file to --labels",
+        ));
+    steward()
+        .args(["check", "--policy", policy, "--tag", "v1.4.2", "--labels"])
+        .arg(example("tags.txt"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "these are tags: pass the file to --tags-file",
+        ));
+}
+
+/// An env file as `export` lines with quoted values gives the same labels as plain lines.
+#[test]
+fn labels_from_an_env_file_with_export_and_quotes() {
+    let policy = example("policy.yaml");
+    let plain = std::fs::read_to_string(example("labels.env")).expect("labels.env");
+    let exported: String = plain
+        .lines()
+        .map(|line| {
+            let (key, value) = line.split_once('=').unwrap_or((line, ""));
+            format!("export {key}=\"{value}\"\n")
+        })
+        .collect();
+    let run = |text: String| {
+        let output = steward()
+            .args([
+                "check",
+                "--format",
+                "json",
+                "--tag",
+                "v1.4.2",
+                "--repository",
+                "team/web",
+            ])
+            .args([
+                "--policy",
+                policy.to_str().unwrap_or_default(),
+                "--labels",
+                "-",
+            ])
+            .write_stdin(text)
+            .output()
+            .expect("runs");
+        (
+            output.status.code(),
+            json_of(&output.stdout)["results"].clone(),
+        )
+    };
+    let (code, results) = run(plain);
+    assert_eq!(run(exported), (code, results.clone()));
+    assert!(
+        results.to_string().contains("yesterday"),
+        "the labels were read and judged: {results}"
+    );
+}
+
 #[test]
 fn tags_file_from_stdin_and_repository_override() {
     let policy = example("policy.yaml");

@@ -145,16 +145,41 @@ fn parse_key_value_lines(text: &str) -> Result<Labels, LabelsError> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let (key, value) = line
+        // An env file as shells write it: `export KEY=value`, values in quotes.
+        let assignment = line.strip_prefix("export ").unwrap_or(line);
+        let (key, value) = assignment
             .split_once('=')
             .filter(|(key, _)| !key.trim().is_empty())
             .ok_or_else(|| LabelsError::NotKeyValue {
                 line: index + 1,
                 text: line.into(),
             })?;
-        labels.insert(key.trim().into(), value.trim().into());
+        labels.insert(key.trim().into(), unquote(value.trim()));
     }
     Ok(labels)
+}
+
+/// A value as a shell reads it: inside single quotes as written, inside double quotes with
+/// `\"`, `\\` and `\$` unescaped; bare text as written.
+fn unquote(value: &str) -> String {
+    if let Some(inner) = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
+        return inner.into();
+    }
+    let Some(inner) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) else {
+        return value.into();
+    };
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match (c, chars.clone().next()) {
+            ('\\', Some(next @ ('"' | '\\' | '$' | '`'))) => {
+                out.push(next);
+                chars.next();
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// `created` must be an RFC 3339 date-time, e.g. `2024-05-01T12:00:00Z`.
@@ -320,6 +345,18 @@ mod tests {
                 text: "nonsense".into()
             })
         );
+    }
+
+    #[test]
+    fn reads_env_files_as_shells_write_them() {
+        let text = "export org.opencontainers.image.version=\"1.2.3\"\nexport TITLE='my app'\nREVISION=\"abc\\\"def\"\nURL = https://x\n";
+        let (labels, format) = parse(text).expect("parses");
+        assert_eq!(format, LabelsFormat::KeyValueLines);
+        let get = |key: &str| labels.get(key).map(String::as_str);
+        assert_eq!(get("org.opencontainers.image.version"), Some("1.2.3"));
+        assert_eq!(get("TITLE"), Some("my app"));
+        assert_eq!(get("REVISION"), Some("abc\"def"));
+        assert_eq!(get("URL"), Some("https://x"));
     }
 
     #[test]

@@ -36,8 +36,8 @@ complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -f -a "iam" -d 'Pr
 complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -f -a "prune" -d 'Plan retention (the policy\'s `retention` sections) image by image; delete with --apply'
 complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -f -a "lifecycle" -d 'ECR native lifecycle policies from the policy\'s retention sections'
 complete -c ecr-steward -n "__fish_ecr_steward_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -l tag -d 'A tag to check (repeatable)' -r
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -l tags-file -d 'docker/metadata-action\'s `tags` output: one bare tag or full reference a line (`-` for stdin)' -r -F
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -l tag -d 'A tag to check (repeatable; `a,b` is two tags)' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -l tags-file -d 'Tags or full references: docker/metadata-action\'s `tags` output (one a line, or comma-separated) or its `json` output, or a JSON list (`-` for stdin)' -r -F
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -l repository -d 'The repository the tags are for; picks the policy rule. Taken from references when absent' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -l policy -d 'Policy file (YAML or JSON), or where the functions read it: s3://BUCKET/KEY or ssm:NAME (in the environment\'s region); the built-in policy when absent' -r -F
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -l labels -d 'Labels to check: an OCI image config, `docker inspect` output, metadata-action\'s `json` output, or key=value lines (`-` for stdin). Without it, labels are not checked' -r -F
