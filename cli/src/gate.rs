@@ -13,7 +13,7 @@ use steward::scan::ScanState;
 
 use crate::check::load_policy;
 use crate::exit::Exit;
-use crate::render::{ImageSummary, Report, ScanSection};
+use crate::render::{ImageSummary, Report, ScanSection, SCANNING_OFF};
 use crate::GateArgs;
 
 pub fn run(args: &GateArgs) -> anyhow::Result<Exit> {
@@ -35,9 +35,32 @@ pub fn run(args: &GateArgs) -> anyhow::Result<Exit> {
             wait: args.wait,
             today: Date::today(),
         };
-        let found = gate(&policy, &Ecr::new(&sdk), &registries, &request).await?;
+        let subject = format!("{}{}", request.repository, request.image);
+        if let Some(wait) = args.wait {
+            eprintln!("gate: waiting up to {} for the scan of {subject}", humantime(wait));
+        }
+        // A line every few seconds (10 at most) while waiting, terminal or not: CI logs show the gate is alive.
+        let last_said = std::sync::Mutex::new(Duration::ZERO);
+        let period = (args.wait.unwrap_or_default() / 6).clamp(Duration::from_secs(1), Duration::from_secs(10));
+        let progress = |_: &ScanState, waited: Duration| {
+            let Ok(mut last) = last_said.lock() else {
+                return;
+            };
+            if waited >= *last + period {
+                *last = waited;
+                eprintln!(
+                    "gate: the scan of {subject} is still in progress, {} waited of {}",
+                    humantime(Duration::from_secs(waited.as_secs())),
+                    humantime(args.wait.unwrap_or_default())
+                );
+            }
+        };
+        let found = gate(&policy, &Ecr::new(&sdk), &registries, &request, &progress).await?;
         let passed = found.passed();
-        let (section, timed_out) = match found.scan {
+        let tags_passed = found.results.iter().all(|r| r.compliant);
+        let repository = found.repository.clone();
+        let digest = found.image.digest.clone();
+        let (section, unknown) = match found.scan {
             GateScan::Judged(ScanJudgement::Judged { verdict, .. }) => (
                 ScanSection {
                     passed: verdict.passed,
@@ -45,7 +68,7 @@ pub fn run(args: &GateArgs) -> anyhow::Result<Exit> {
                     verdict: Some(verdict),
                     note: None,
                 },
-                false,
+                None,
             ),
             GateScan::Judged(ScanJudgement::Ungoverned) => (
                 ScanSection {
@@ -57,7 +80,7 @@ pub fn run(args: &GateArgs) -> anyhow::Result<Exit> {
                             .into(),
                     ),
                 },
-                false,
+                None,
             ),
             GateScan::Incomplete(state) => (
                 ScanSection {
@@ -66,7 +89,19 @@ pub fn run(args: &GateArgs) -> anyhow::Result<Exit> {
                     verdict: None,
                     note: None,
                 },
-                false,
+                None,
+            ),
+            GateScan::Off => (
+                ScanSection {
+                    passed: false,
+                    state: ScanState::Failed {
+                        status: SCANNING_OFF.into(),
+                        reason: String::new(),
+                    },
+                    verdict: None,
+                    note: Some(format!("scanning is off: scan-on-push is disabled for {repository} and the image was never scanned; enable scan-on-push (aws ecr put-image-scanning-configuration --repository-name {repository} --image-scanning-configuration scanOnPush=true) or enhanced scanning, or start a scan (aws ecr start-image-scan --repository-name {repository} --image-id imageDigest={digest})")),
+                },
+                Some(Exit::Error),
             ),
             GateScan::TimedOut { waited } => (
                 ScanSection {
@@ -82,7 +117,7 @@ pub fn run(args: &GateArgs) -> anyhow::Result<Exit> {
                         }
                     }),
                 },
-                true,
+                Some(Exit::TimedOut),
             ),
         };
         let image = ImageSummary {
@@ -90,22 +125,23 @@ pub fn run(args: &GateArgs) -> anyhow::Result<Exit> {
             digest: found.image.digest,
             tags: found.image.tags,
         };
-        if timed_out {
-            if let Some(note) = &section.note {
-                eprintln!(
-                    "error: the scan of {}@{}: {}",
-                    image.repository,
-                    image.digest,
-                    note.trim_start_matches("the scan ")
-                );
-            }
+        if let (Some(_), Some(note)) = (unknown, &section.note) {
+            eprintln!(
+                "error: the scan of {}@{}: {}",
+                image.repository,
+                image.digest,
+                note.trim_start_matches("the scan ")
+            );
         }
         let report = Report::new(policy_origin, true, found.results).with_scan(image, section);
         report.emit(args.format, args.summary.as_deref())?;
-        Ok(match (passed, timed_out) {
-            (_, true) => Exit::TimedOut,
-            (true, false) => Exit::Pass,
-            (false, false) => Exit::Fail,
+        // The worst verdict decides: a tag or a scan that fails is a failure whatever else is
+        // unknown; then a scan that cannot be judged (off: 2, still running: 3).
+        let scan_failed = unknown.is_none() && !passed;
+        Ok(match unknown {
+            _ if !tags_passed || scan_failed => Exit::Fail,
+            Some(exit) => exit,
+            None => Exit::Pass,
         })
     })
 }

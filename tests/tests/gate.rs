@@ -571,6 +571,17 @@ async fn gate_times_out_on_a_scan_that_never_completes() {
     // Scan on push, but no scan yet: the gate keeps waiting, then gives up.
     let run = bed.gate(&["--repository", REPOSITORY, "--tag", "1.2.3", "--wait", "3s"]);
     run.expect_code(3);
+    // It says what it waits for, in what unit, and that it is still waiting.
+    assert!(
+        run.stderr.contains(&format!(
+            "gate: waiting up to 3s for the scan of {REPOSITORY}:1.2.3"
+        )),
+        "{run:#?}"
+    );
+    assert!(
+        run.stderr.contains("is still in progress,") && run.stderr.contains("waited of 3s"),
+        "{run:#?}"
+    );
     assert!(
         run.stderr.contains(&format!(
             "error: the scan of {REPOSITORY}@{}: did not complete within 3s",
@@ -629,7 +640,7 @@ async fn gate_times_out_on_a_scan_that_never_completes() {
 }
 
 #[tokio::test]
-async fn gate_stops_at_once_when_scanning_is_off() {
+async fn gate_stops_at_once_when_scanning_is_off_and_still_reports_the_tags() {
     let bed = Bed::start();
     let image = bed.push(REPOSITORY, "1.2.3", Some(false)).await;
 
@@ -642,16 +653,34 @@ async fn gate_stops_at_once_when_scanning_is_off() {
         "30s",
     ]);
 
+    // The tag passes, the scan cannot be judged: exit 2, with the whole report.
     run.expect_code(2);
     assert!(
         run.stderr.contains(&format!(
-            "scanning is off for repository {REPOSITORY}: scan-on-push is disabled and {} was never scanned",
+            "error: the scan of {REPOSITORY}@{}: scanning is off: scan-on-push is disabled for {REPOSITORY} and the image was never scanned",
             image.digest
         )),
         "{run:#?}"
     );
     assert!(run.stderr.contains("start-image-scan"), "{run:#?}");
+    assert!(run.stdout.contains("ok   1.2.3"), "{run:#?}");
     assert!(run.elapsed < Duration::from_secs(10), "no wait: {run:#?}");
+
+    // A denied tag is a failure whatever the scan: exit 1, and the tag's verdict is there.
+    bed.push(REPOSITORY, "latest", None).await;
+    let run = bed.gate(&[
+        "--repository",
+        REPOSITORY,
+        "--tag",
+        "latest",
+        "--format",
+        "json",
+    ]);
+    run.expect_code(1);
+    let report = run.json();
+    assert_eq!(report["results"][0]["tag"], "latest", "{report:#}");
+    assert_eq!(report["results"][0]["compliant"], false, "{report:#}");
+    assert_eq!(report["scan"]["status"], "SCANNING_OFF", "{report:#}");
 }
 
 #[tokio::test]

@@ -54,6 +54,8 @@ pub enum GateScan {
         /// How long the gate waited.
         waited: Duration,
     },
+    /// The image was never scanned and the repository does not scan on push.
+    Off,
 }
 
 impl Gate {
@@ -62,7 +64,7 @@ impl Gate {
         let scan_passed = match &self.scan {
             GateScan::Judged(ScanJudgement::Ungoverned) => true,
             GateScan::Judged(ScanJudgement::Judged { verdict, .. }) => verdict.passed,
-            GateScan::Incomplete(_) | GateScan::TimedOut { .. } => false,
+            GateScan::Incomplete(_) | GateScan::TimedOut { .. } | GateScan::Off => false,
         };
         scan_passed && self.results.iter().all(|r| r.compliant)
     }
@@ -89,26 +91,24 @@ pub enum GateError {
         /// Why.
         source: StewardError,
     },
-    /// The image was never scanned and the repository does not scan on push.
-    #[error("scanning is off for repository {repository}: scan-on-push is disabled and {digest} was never scanned; enable scan-on-push (aws ecr put-image-scanning-configuration --repository-name {repository} --image-scanning-configuration scanOnPush=true) or enhanced scanning, or start a scan (aws ecr start-image-scan --repository-name {repository} --image-id imageDigest={digest})")]
-    ScanningOff {
-        /// The repository that does not scan.
-        repository: String,
-        /// The image that was never scanned.
-        digest: String,
-    },
     /// ECR failed otherwise.
     #[error(transparent)]
     Service(#[from] StewardError),
 }
 
+/// What the scan was doing at one look while the gate waits: its state, and how long the
+/// gate has waited so far.
+pub type WaitProgress<'a> = &'a (dyn Fn(&ScanState, Duration) + Sync);
+
 /// Gates one image: finds it, judges its tags on every platform's labels, waits for its scan
-/// (polling with backoff up to [`MAX_POLL_INTERVAL`]) and judges that.
+/// (polling with backoff up to [`MAX_POLL_INTERVAL`], telling `progress` at every look) and
+/// judges that.
 pub async fn gate<C, R>(
     policy: &Policy,
     ecr: &C,
     registry: &R,
     request: &GateRequest,
+    progress: WaitProgress<'_>,
 ) -> Result<Gate, GateError>
 where
     C: ImageCatalog + ScanReader,
@@ -138,11 +138,12 @@ where
         .iter()
         .map(|tag| judge(policy, repository, tag, &platforms))
         .collect();
-    let scan = match wait_for_scan(ecr, repository, &image.digest, request.wait).await? {
-        None => GateScan::TimedOut {
+    let scan = match wait_for_scan(ecr, repository, &image.digest, request.wait, progress).await? {
+        Waited::Out => GateScan::TimedOut {
             waited: request.wait.unwrap_or_default(),
         },
-        Some(findings) => match findings.state {
+        Waited::ScanningOff => GateScan::Off,
+        Waited::Done(findings) => match findings.state {
             ScanState::Complete => GateScan::Judged(policy.judge_scan(
                 repository,
                 &findings.counts,
@@ -160,39 +161,47 @@ where
     })
 }
 
-/// The scan's findings once it is no longer in progress; `None` when the wait ran out. A scan
-/// that does not exist yet counts as in progress when the repository scans on push (it starts
-/// moments after the push), and as an error when scanning is off.
+/// How a wait for a scan ended.
+enum Waited {
+    Done(crate::ports::ScanFindings),
+    Out,
+    ScanningOff,
+}
+
+/// The scan's findings once it is no longer in progress. A scan that does not exist yet counts
+/// as in progress when the repository scans on push (it starts moments after the push).
 async fn wait_for_scan<C: ImageCatalog + ScanReader>(
     ecr: &C,
     repository: &str,
     digest: &str,
     wait: Option<Duration>,
-) -> Result<Option<crate::ports::ScanFindings>, GateError> {
-    let deadline = Instant::now() + wait.unwrap_or_default();
+    progress: WaitProgress<'_>,
+) -> Result<Waited, GateError> {
+    let started = Instant::now();
+    let deadline = started + wait.unwrap_or_default();
     let mut interval = Duration::from_secs(1);
     let mut scanning_on = None;
     loop {
         match ecr.scan_findings(repository, digest).await {
-            Ok(findings) if findings.state != ScanState::InProgress => return Ok(Some(findings)),
+            Ok(findings) if findings.state != ScanState::InProgress => {
+                return Ok(Waited::Done(findings))
+            }
             Ok(_) => {}
             Err(StewardError::NotFound { .. }) => {
                 if scanning_on.is_none() {
                     scanning_on = Some(ecr.scans_on_push(repository).await?);
                 }
                 if scanning_on == Some(false) {
-                    return Err(GateError::ScanningOff {
-                        repository: repository.into(),
-                        digest: digest.into(),
-                    });
+                    return Ok(Waited::ScanningOff);
                 }
             }
             Err(other) => return Err(other.into()),
         }
         let now = Instant::now();
         if now >= deadline {
-            return Ok(None);
+            return Ok(Waited::Out);
         }
+        progress(&ScanState::InProgress, now - started);
         tokio::time::sleep(interval.min(deadline - now)).await;
         interval = (interval * 2).min(MAX_POLL_INTERVAL);
     }
@@ -254,6 +263,7 @@ mod tests {
                 &ecr,
                 &registry(),
                 &request("team/app", ImageSelector::Tag("1.2.3".into())),
+                &|_, _| {},
             )
             .await
             .expect("gated");
@@ -273,6 +283,7 @@ mod tests {
             &ecr,
             &registry(),
             &request("team/app", ImageSelector::Digest(DIGEST.into())),
+            &|_, _| {},
         )
         .await
         .expect("gated");
@@ -297,6 +308,7 @@ mod tests {
             &ecr,
             &registry(),
             &request("other/app", ImageSelector::Tag("1.2.3".into())),
+            &|_, _| {},
         )
         .await
         .expect("gated");
@@ -310,9 +322,15 @@ mod tests {
             .with_image("team/app", DIGEST, &["1.2.3"])
             .scanning("team/app");
         let request = request("team/app", ImageSelector::Tag("1.2.3".into()));
-        let found = gate(&Policy::builtin(), &scanning, &registry(), &request)
-            .await
-            .expect("gated");
+        let found = gate(
+            &Policy::builtin(),
+            &scanning,
+            &registry(),
+            &request,
+            &|_, _| {},
+        )
+        .await
+        .expect("gated");
         assert_eq!(
             found.scan,
             GateScan::TimedOut {
@@ -322,16 +340,19 @@ mod tests {
         assert!(!found.passed());
 
         let off = MemoryCatalog::default().with_image("team/app", DIGEST, &["1.2.3"]);
-        let error = gate(&Policy::builtin(), &off, &registry(), &request)
+        let found = gate(&Policy::builtin(), &off, &registry(), &request, &|_, _| {})
             .await
-            .expect_err("scanning is off");
-        assert!(matches!(error, GateError::ScanningOff { .. }), "{error}");
+            .expect("the tags are still judged");
+        assert_eq!(found.scan, GateScan::Off);
+        assert_eq!(found.results.len(), 1);
+        assert!(!found.passed());
 
         let missing = gate(
             &Policy::builtin(),
             &off,
             &registry(),
             &request_for_missing(),
+            &|_, _| {},
         )
         .await
         .expect_err("no such image");
