@@ -315,7 +315,7 @@ enum PolicyCommand {
         #[arg(value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
         file: PathBuf,
         /// `value`: the value alone; `sam`: a file for `sam deploy --parameter-overrides
-        /// file://FILE.json`.
+        /// file://FILE.yaml` (SAM reads .yaml, .yml and .toml files).
         #[arg(long, value_enum, default_value = "value")]
         format: policy::ParameterFormat,
     },

@@ -61,7 +61,7 @@ fn plural(count: usize) -> &'static str {
 pub enum ParameterFormat {
     /// The value alone, one line of JSON: `--parameter-overrides "PolicyDocument=$(…)"`.
     Value,
-    /// A JSON file for `sam deploy --parameter-overrides file://FILE.json`.
+    /// A file for `sam deploy --parameter-overrides file://FILE.yaml` (JSON, which is YAML).
     Sam,
 }
 

@@ -84,7 +84,7 @@ fn markdown(command: &Command) -> String {
     }
     out.push_str(
         "Man pages: `docs/man/`. Shell completions: `docs/completions/` (bash, zsh, fish). \
-         README.md's \"CLI reference\" explains exit codes, formats and examples.\n\n",
+         The [CLI guide](cli-guide.md) explains exit codes, formats and examples.\n\n",
     );
     let _ = writeln!(out, "Commands:\n");
     commands_list(command, "ecr-steward", &mut out);

@@ -274,8 +274,8 @@ mod tests {
         body[..body.find("```").expect("its end")].to_string()
     }
 
-    /// The worked example of README.md ("Retention"): its policy and its plan are what this
-    /// test gives (`UPDATE_README_EXAMPLE=1` writes them there).
+    /// The worked example of the policy reference (docs/policy.md, "Retention"): its policy and
+    /// its plan are what this test gives (`UPDATE_README_EXAMPLE=1` writes them there).
     #[test]
     fn renders_the_readme_example() {
         let policy = Policy::from_text(
@@ -360,8 +360,9 @@ mod tests {
             archived: vec![],
         };
         let printed = text(&plan, &pruning);
-        let readme_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
-        let readme = std::fs::read_to_string(&readme_path).expect("README.md");
+        let readme_path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/policy.md");
+        let readme = std::fs::read_to_string(&readme_path).expect("docs/policy.md");
         let (policy_marker, plan_marker) = ("A worked example, the policy:", "prints (a dry run):");
         if std::env::var_os("UPDATE_README_EXAMPLE").is_some() {
             let mut updated = readme.clone();
@@ -374,18 +375,18 @@ mod tests {
                 let start = at + updated[at..].find(&old).expect("the block");
                 updated.replace_range(start..start + old.len(), &body);
             }
-            std::fs::write(&readme_path, updated).expect("write README.md");
+            std::fs::write(&readme_path, updated).expect("write docs/policy.md");
             return;
         }
         assert_eq!(
             readme_block(&readme, policy_marker),
             README_POLICY,
-            "README's policy; UPDATE_README_EXAMPLE=1 rewrites it"
+            "docs/policy.md's policy; UPDATE_README_EXAMPLE=1 rewrites it"
         );
         assert_eq!(
             readme_block(&readme, plan_marker),
             printed,
-            "README's plan; UPDATE_README_EXAMPLE=1 rewrites it"
+            "docs/policy.md's plan; UPDATE_README_EXAMPLE=1 rewrites it"
         );
         for line in [
             "  ARCHIVE sha256:070707070707 2026-11-06 2.3.0-rc.2               2.3.0-rc.2 [semver.prerelease]: its release 2.3.0 exists\n",

@@ -92,8 +92,8 @@ complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and not 
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and not __fish_seen_subcommand_from validate parameter show-default help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and __fish_seen_subcommand_from validate" -l strict -d 'Fail on warnings too (an expired ignore, a region this release does not know, a policy too large for some of the places it can be kept)'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and __fish_seen_subcommand_from validate" -s h -l help -d 'Print help'
-complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and __fish_seen_subcommand_from parameter" -l format -d '`value`: the value alone; `sam`: a file for `sam deploy --parameter-overrides file://FILE.json`' -r -f -a "value\t'The value alone, one line of JSON: `--parameter-overrides "PolicyDocument=$(…)"`'
-sam\t'A JSON file for `sam deploy --parameter-overrides file://FILE.json`'"
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and __fish_seen_subcommand_from parameter" -l format -d '`value`: the value alone; `sam`: a file for `sam deploy --parameter-overrides file://FILE.yaml` (SAM reads .yaml, .yml and .toml files)' -r -f -a "value\t'The value alone, one line of JSON: `--parameter-overrides "PolicyDocument=$(…)"`'
+sam\t'A file for `sam deploy --parameter-overrides file://FILE.yaml` (JSON, which is YAML)'"
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and __fish_seen_subcommand_from parameter" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and __fish_seen_subcommand_from show-default" -s h -l help -d 'Print help'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "validate" -d 'Check a policy file, or the policy in S3 or SSM; prints what is wrong, with line and column'

@@ -220,7 +220,7 @@ async fn only_tagged_latest(bed: &Bed, seed: &str) -> PushedImage {
     image
 }
 
-/// `quarantine-` and the first 12 hex digits of the digest, as the README documents it.
+/// `quarantine-` and the first 12 hex digits of the digest, as docs/guide.md documents it.
 fn quarantine_tag_of(image: &PushedImage) -> String {
     let hex = image.digest.trim_start_matches("sha256:");
     format!("quarantine-{}", &hex[..12])
