@@ -14,6 +14,19 @@ use crate::check::load_policy;
 use crate::exit::Exit;
 use crate::AuditArgs;
 
+/// How often a progress line is printed when stderr is not a terminal.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// True when `check` (or the finding's kind) is `filter` or under it: `labels` takes
+/// `labels.required`, `replica` takes the replica findings.
+fn under(check: &str, kind: &str, filter: &str) -> bool {
+    let filter = filter.trim_end_matches('.');
+    [check, kind].iter().any(|name| {
+        name.strip_prefix(filter)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.') || rest.starts_with('-'))
+    })
+}
+
 pub fn run(args: &AuditArgs) -> anyhow::Result<Exit> {
     let (policy, origin) = load_policy(&args.policy)?;
     let repositories = Glob::new(&args.repository).map_err(|e| anyhow!("--repository: {e}"))?;
@@ -60,17 +73,26 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Exit> {
             concurrency: args.concurrency,
             retry: RetryPolicy::default(),
         };
-        let show_progress = std::io::stderr().is_terminal();
+        // On a terminal, one line redrawn; elsewhere (CI logs) a line every few seconds.
+        let terminal = std::io::stderr().is_terminal();
+        let last_line = std::sync::Mutex::new(std::time::Instant::now());
         let progress = move |step: Progress| {
-            if !show_progress {
-                return;
-            }
             let (what, done, total) = match step {
                 Progress::Repositories { done, total } => ("repositories", done, total),
                 Progress::Images { done, total } => ("images", done, total),
                 Progress::Replicas { done, total } => ("replica destinations", done, total),
             };
-            eprint!("\r\x1b[2Kaudit: {what} {done}/{total}");
+            if terminal {
+                eprint!("\r\x1b[2Kaudit: {what} {done}/{total}");
+                return;
+            }
+            let Ok(mut last) = last_line.lock() else {
+                return;
+            };
+            if last.elapsed() >= PROGRESS_EVERY || done == total {
+                *last = std::time::Instant::now();
+                eprintln!("audit: {what} {done}/{total}");
+            }
         };
         let report = audit(
             &policy,
@@ -81,10 +103,25 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Exit> {
             &progress,
         )
         .await?;
-        if show_progress {
+        if terminal {
             eprint!("\r\x1b[2K");
         }
+        let mut report = report.with_coverage(&policy, &args.repository);
+        for warning in &report.warnings {
+            eprintln!("warning: {warning}");
+        }
+        let failed = !report.clean || (args.strict && !report.warnings.is_empty());
+        if !args.checks.is_empty() {
+            report.findings.retain(|f| {
+                args.checks
+                    .iter()
+                    .any(|check| under(f.check, f.kind.as_str(), check))
+            });
+        }
+        if args.findings_only {
+            report.repositories.retain(|r| r.findings > 0);
+        }
         print!("{}", crate::render::audit::render(&report, args.format));
-        Ok(Exit::from_passed(report.clean))
+        Ok(Exit::from_passed(!failed))
     })
 }

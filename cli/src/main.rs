@@ -267,6 +267,17 @@ pub struct AuditArgs {
     /// Registry reads at once (the ECR API calls: at most 16).
     #[arg(long, value_name = "N", default_value_t = steward::ops::audit::DEFAULT_CONCURRENCY)]
     concurrency: usize,
+    /// Only findings of this check, or of checks under it (`labels`, `tag.literals.deny`,
+    /// `repository`, `replica`; repeatable). The totals still count every finding.
+    #[arg(long = "check", value_name = "CHECK")]
+    checks: Vec<String>,
+    /// Only repositories with findings in the per-repository table.
+    #[arg(long)]
+    findings_only: bool,
+    /// Fail (exit 1) on warnings too: a --repository that matches nothing, repositories no
+    /// rule governs, rules that govern none of the repositories.
+    #[arg(long)]
+    strict: bool,
 }
 
 /// What `audit` prints.

@@ -4,6 +4,7 @@
 //! the findings per repository, the totals and the worst offenders. The reads are elsewhere.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use serde::Serialize;
 
@@ -341,14 +342,20 @@ pub struct AuditTotals {
     pub images_skipped: usize,
     /// Tagged images left out because they are archived (they cannot be pulled).
     pub images_archived: usize,
-    /// Tags judged.
+    /// Tags judged (of governed repositories).
     pub tags: usize,
-    /// Tags with no violation.
+    /// Tags with no violation (of governed repositories).
     pub compliant_tags: usize,
+    /// Repositories no rule governs: nothing in them is judged.
+    pub ungoverned_repositories: usize,
+    /// The tags of those repositories, counted apart: neither compliant nor not.
+    pub ungoverned_tags: usize,
     /// Findings, all kinds.
     pub findings: usize,
     /// Findings by kind.
     pub by_kind: BTreeMap<FindingKind, usize>,
+    /// Findings by check (`tag.literals.deny`, `labels.required`, …).
+    pub by_check: BTreeMap<&'static str, usize>,
 }
 
 /// A repository among the worst offenders.
@@ -382,9 +389,67 @@ pub struct AuditReport {
     pub worst_offenders: Vec<Offender>,
     /// Every finding, by region, repository, kind, tag and check.
     pub findings: Vec<AuditFinding>,
+    /// What the audit could not judge: a pattern that matched nothing, repositories no rule
+    /// governs, rules that govern none of the repositories audited.
+    pub warnings: Vec<String>,
 }
 
 impl AuditReport {
+    /// Adds the warnings about coverage: `pattern` (the repositories asked for) matching
+    /// nothing, repositories no rule governs, and, when `pattern` is the whole registry (`**`),
+    /// rules that govern none of the repositories audited.
+    pub fn with_coverage(mut self, policy: &Policy, pattern: &str) -> Self {
+        if self.repositories.is_empty() {
+            self.warnings.push(format!(
+                "no repository matches `{pattern}` in {}",
+                self.regions.join(", ")
+            ));
+        }
+        let ungoverned: Vec<String> = self
+            .repositories
+            .iter()
+            .filter(|r| r.rule.is_none())
+            .map(|r| format!("{}/{}", r.region, r.repository))
+            .collect();
+        if !ungoverned.is_empty() {
+            const NAMED: usize = 10;
+            let mut names = ungoverned
+                .iter()
+                .take(NAMED)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
+            if ungoverned.len() > NAMED {
+                let _ = write!(names, " and {} more", ungoverned.len() - NAMED);
+            }
+            self.warnings.push(format!(
+                "no rule governs {} repositor{} ({names}): {} tags not judged, counted apart from the compliant ones; add a rule for them, or a last rule with `repositories: [\"**\"]`",
+                ungoverned.len(),
+                if ungoverned.len() == 1 { "y" } else { "ies" },
+                self.totals.ungoverned_tags,
+            ));
+        }
+        if pattern == "**" && !self.repositories.is_empty() {
+            for rule in &policy.rules {
+                if !self
+                    .repositories
+                    .iter()
+                    .any(|r| r.rule.as_deref() == Some(rule.name.as_str()))
+                {
+                    let globs: Vec<String> =
+                        rule.repositories.iter().map(|g| format!("`{g}`")).collect();
+                    self.warnings.push(format!(
+                        "rule `{}` ({}) governs none of the {} repositories audited",
+                        rule.name,
+                        globs.join(", "),
+                        self.repositories.len()
+                    ));
+                }
+            }
+        }
+        self
+    }
+
     /// Sums up the repositories' audits.
     pub fn new(policy: &str, regions: &[String], mut audits: Vec<RepositoryAudit>) -> Self {
         audits.sort_by(|a, b| (&a.region, &a.repository).cmp(&(&b.region, &b.repository)));
@@ -413,6 +478,7 @@ impl AuditReport {
             };
             for finding in &audit.findings {
                 *totals.by_kind.entry(finding.kind).or_default() += 1;
+                *totals.by_check.entry(finding.check).or_default() += 1;
                 match finding.kind {
                     FindingKind::Tag | FindingKind::Labels => {
                         *summary.violations.entry(finding.check).or_default() += 1;
@@ -426,8 +492,13 @@ impl AuditReport {
             totals.images += summary.images;
             totals.images_skipped += summary.images_skipped;
             totals.images_archived += summary.images_archived;
-            totals.tags += summary.tags;
-            totals.compliant_tags += summary.compliant_tags;
+            if summary.rule.is_some() {
+                totals.tags += summary.tags;
+                totals.compliant_tags += summary.compliant_tags;
+            } else {
+                totals.ungoverned_repositories += 1;
+                totals.ungoverned_tags += summary.tags;
+            }
             totals.findings += summary.findings;
             findings.extend(audit.findings);
             repositories.push(summary);
@@ -473,6 +544,7 @@ impl AuditReport {
             repositories,
             worst_offenders: worst,
             findings,
+            warnings: Vec::new(),
         }
     }
 }

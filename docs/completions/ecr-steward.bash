@@ -160,7 +160,7 @@ _ecr__steward() {
             return 0
             ;;
         ecr__subcmd__steward__subcmd__audit)
-            opts="-h --repository --region --policy --format --max-images --concurrency --help"
+            opts="-h --repository --region --policy --format --max-images --concurrency --check --findings-only --strict --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -198,6 +198,10 @@ _ecr__steward() {
                     return 0
                     ;;
                 --concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --check)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -109,6 +109,9 @@ csv\t'One row per finding'
 markdown\t'A summary for a GitHub job summary or a wiki page'"
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand audit" -l max-images -d 'Judge at most this many images in all (by region, repository and digest)' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand audit" -l concurrency -d 'Registry reads at once (the ECR API calls: at most 16)' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand audit" -l check -d 'Only findings of this check, or of checks under it (`labels`, `tag.literals.deny`, `repository`, `replica`; repeatable). The totals still count every finding' -r
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand audit" -l findings-only -d 'Only repositories with findings in the per-repository table'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand audit" -l strict -d 'Fail (exit 1) on warnings too: a --repository that matches nothing, repositories no rule governs, rules that govern none of the repositories'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand audit" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand iam; and not __fish_seen_subcommand_from pipeline help" -s h -l help -d 'Print help'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand iam; and not __fish_seen_subcommand_from pipeline help" -f -a "pipeline" -d 'The least-privilege IAM policy a CI pipeline needs to push to repositories and, with --gate, to run `ecr-steward gate` on what it pushed'

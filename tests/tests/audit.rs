@@ -88,10 +88,18 @@ async fn the_audit_finds_every_planted_violation_and_nothing_else() {
     // JSON: finding by finding.
     let output = audit.run(&["--format", "json"]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    // Off a terminal, progress comes as lines (each phase's end, and every 5 s), then the
+    // warnings; nothing else.
+    let stderr = text(&output.stderr);
     assert!(
-        output.stderr.is_empty(),
-        "no progress off a terminal: {}",
-        text(&output.stderr)
+        stderr.contains("audit: repositories ") && stderr.contains("audit: images 2026/2026"),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .lines()
+            .all(|l| l.starts_with("audit: ") || l.starts_with("warning: ")),
+        "{stderr}"
     );
     let report: Value = serde_json::from_slice(&output.stdout).expect("one JSON document");
     let found: Vec<(String, String, String, Option<String>)> = report["findings"]
@@ -193,6 +201,24 @@ async fn the_audit_finds_every_planted_violation_and_nothing_else() {
     // Every image but the denied repository's three.
     assert_eq!(totals["images"], seeded.images - 3);
     assert_eq!(totals["by_kind"]["setting"], 7);
+    assert_eq!(totals["by_check"]["labels.required"], 3, "{totals:#}");
+    // The ungoverned repository's tags are counted apart, not as compliant, and said.
+    assert_eq!(totals["ungoverned_repositories"], 1);
+    assert_eq!(totals["ungoverned_tags"], row(EU, "misc/tools")["tags"]);
+    let governed_tags: u64 = repositories
+        .iter()
+        .filter(|r| !r["rule"].is_null())
+        .filter_map(|r| r["tags"].as_u64())
+        .sum();
+    assert_eq!(totals["tags"], governed_tags);
+    let warning = "no rule governs 1 repository (eu-west-1/misc/tools)";
+    assert!(
+        report["warnings"][0]
+            .as_str()
+            .is_some_and(|w| w.starts_with(warning)),
+        "{report:#}"
+    );
+    assert!(stderr.contains(&format!("warning: {warning}")), "{stderr}");
     assert_eq!(report["worst_offenders"][0]["repository"], "svc/app-15");
     assert_eq!(report["clean"], false);
 
@@ -291,6 +317,71 @@ async fn the_audit_finds_every_planted_violation_and_nothing_else() {
             .contains("100 images, 100 tags, 100 compliant; 320 images not audited (--max-images)"),
         "{table}"
     );
+
+    // What no rule governs, or what matches nothing, is a warning; --strict fails on it.
+    for (pattern, warning) in [
+        (
+            "misc/*",
+            "warning: no rule governs 1 repository (eu-west-1/misc/tools)",
+        ),
+        (
+            "team-z/*",
+            "warning: no repository matches `team-z/*` in us-east-1, eu-west-1",
+        ),
+    ] {
+        let output = audit.run(&["--repository", pattern]);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        assert!(
+            text(&output.stderr).contains(warning),
+            "{}",
+            text(&output.stderr)
+        );
+        assert!(
+            text(&output.stdout).contains(warning),
+            "{}",
+            text(&output.stdout)
+        );
+        let strict = audit.run(&["--repository", pattern, "--strict"]);
+        assert_eq!(strict.status.code(), Some(1), "{pattern}");
+    }
+    let output = audit.run(&["--repository", "misc/*"]);
+    assert!(
+        text(&output.stdout)
+            .contains("0 tags, 0 compliant; 1 tags in 1 ungoverned repository not judged"),
+        "{}",
+        text(&output.stdout)
+    );
+
+    // Totals first; filters narrow the findings and the table, not the totals.
+    let output = audit.run(&[
+        "--repository",
+        "svc/app-1?",
+        "--check",
+        "labels",
+        "--findings-only",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let table = text(&output.stdout);
+    assert!(
+        table.starts_with("6 findings in 5 of 10 repositories")
+            && table.contains("\nBy check: labels.required 3, "),
+        "{table}"
+    );
+    assert!(table.contains("Findings (4 of 6, as filtered):"), "{table}");
+    let finding_lines: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with("  us-east-1/"))
+        .collect();
+    assert_eq!(finding_lines.len(), 4, "{table}");
+    assert!(
+        finding_lines.iter().all(|l| l.contains("[labels.")),
+        "{table}"
+    );
+    let rows = table
+        .lines()
+        .filter(|l| l.starts_with("us-east-1 "))
+        .count();
+    assert_eq!(rows, 5, "only the repositories with findings: {table}");
 
     // A usage error exits 2.
     let output = audit.run(&["--repository", "Bad Glob"]);

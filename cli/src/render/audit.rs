@@ -59,6 +59,19 @@ fn headline(report: &AuditReport) -> String {
         totals.tags,
         totals.compliant_tags,
     );
+    if totals.ungoverned_repositories > 0 {
+        let _ = write!(
+            line,
+            "; {} tags in {} ungoverned repositor{} not judged",
+            totals.ungoverned_tags,
+            totals.ungoverned_repositories,
+            if totals.ungoverned_repositories == 1 {
+                "y"
+            } else {
+                "ies"
+            }
+        );
+    }
     if totals.images_archived > 0 {
         let _ = write!(
             line,
@@ -76,8 +89,27 @@ fn headline(report: &AuditReport) -> String {
     line
 }
 
+/// The totals by check, most first: `labels.required 12, tag.literals.deny 3`.
+fn checks_line(report: &AuditReport) -> String {
+    let mut checks: Vec<(&&str, &usize)> = report.totals.by_check.iter().collect();
+    checks.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    checks
+        .iter()
+        .map(|(check, count)| format!("{check} {count}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn text(report: &AuditReport) -> String {
     let mut out = String::new();
+    let _ = writeln!(out, "{}", headline(report));
+    if !report.totals.by_check.is_empty() {
+        let _ = writeln!(out, "By check: {}", checks_line(report));
+    }
+    for warning in &report.warnings {
+        let _ = writeln!(out, "warning: {}", visible(warning));
+    }
+    out.push('\n');
     let _ = writeln!(
         out,
         "{:<10} {:<32} {:<16} {:>6} {:>6} {:>9} {:>10} {:>8} {:>8} {:>10}  BY CHECK",
@@ -127,11 +159,18 @@ fn text(report: &AuditReport) -> String {
             );
         }
     }
-    if !report.findings.is_empty() {
+    if report.findings.len() < report.totals.findings {
+        let _ = writeln!(
+            out,
+            "\nFindings ({} of {}, as filtered):",
+            report.findings.len(),
+            report.totals.findings
+        );
+    } else if !report.findings.is_empty() {
         out.push_str("\nFindings:\n");
-        for finding in &report.findings {
-            let _ = writeln!(out, "  {}", visible(&finding_line(finding)));
-        }
+    }
+    for finding in &report.findings {
+        let _ = writeln!(out, "  {}", visible(&finding_line(finding)));
     }
     let _ = writeln!(out, "\n{}", headline(report));
     out
@@ -205,6 +244,9 @@ fn markdown(report: &AuditReport) -> String {
         if report.clean { "✅" } else { "❌" },
         headline(report)
     );
+    for warning in &report.warnings {
+        let _ = writeln!(out, "> ⚠️ {}\n", visible(warning));
+    }
     out.push_str("| region | repository | rule | images | tags | compliant | violations | settings | replicas missing | replicas mismatched | access |\n");
     out.push_str("|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|\n");
     for r in &report.repositories {
