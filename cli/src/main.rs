@@ -13,6 +13,7 @@ mod reference;
 mod render;
 mod replicate;
 mod retention;
+mod shell;
 mod wait;
 
 use std::path::PathBuf;
@@ -55,6 +56,18 @@ enum Command {
     /// ECR native lifecycle policies from the policy's retention sections.
     #[command(subcommand)]
     Lifecycle(LifecycleCommand),
+    /// Print the completion script for a shell (bash: `source <(ecr-steward completions bash)`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page of ecr-steward or of a command (`ecr-steward man policy validate | man -l -`).
+    Man {
+        /// The command, as words: `gate`, `policy validate`; none for the overview.
+        #[arg(value_name = "COMMAND")]
+        command: Vec<String>,
+    },
 }
 
 #[derive(Args)]
@@ -364,6 +377,14 @@ fn main() -> ExitCode {
             Ok(Exit::Pass)
         }
         Command::Iam(command) => iam::run(&command),
+        Command::Completions { shell: which } => {
+            print!("{}", shell::completions(which));
+            Ok(Exit::Pass)
+        }
+        Command::Man { command } => shell::man_page(&command).map(|page| {
+            print!("{page}");
+            Exit::Pass
+        }),
     };
     match outcome {
         Ok(exit) => exit.into(),

@@ -8,8 +8,8 @@
 //! UPDATE_CLI_REFERENCE=1 cargo test -p ecr-steward-cli --bin ecr-steward reference
 //! ```
 
-// A unit test of the binary crate (it reads the binary's own `Cli`); the generators are
-// dev-dependencies, so the shipped binary carries none of this.
+// A unit test of the binary crate (it reads the binary's own `Cli`), with the generators of
+// `ecr-steward completions` and `ecr-steward man` (cli/src/shell.rs).
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -38,11 +38,9 @@ fn generate() -> BTreeMap<String, String> {
         (Shell::Zsh, "_ecr-steward"),
         (Shell::Fish, "ecr-steward.fish"),
     ] {
-        let mut out = Vec::new();
-        clap_complete::generate(shell, &mut command(), "ecr-steward", &mut out);
         files.insert(
             format!("docs/completions/{name}"),
-            String::from_utf8(out).expect("UTF-8 completions"),
+            crate::shell::completions(shell),
         );
     }
     man_pages(&command(), "ecr-steward", &mut files);
@@ -52,15 +50,9 @@ fn generate() -> BTreeMap<String, String> {
 /// One page per command: ecr-steward.1, ecr-steward-check.1, ecr-steward-policy-validate.1, …
 fn man_pages(command: &Command, path: &str, files: &mut BTreeMap<String, String>) {
     let name = path.replace(' ', "-");
-    let page = command.clone().bin_name(path);
-    let mut out = Vec::new();
-    clap_mangen::Man::new(page)
-        .title(&name)
-        .render(&mut out)
-        .expect("render the man page");
     files.insert(
         format!("docs/man/{name}.1"),
-        String::from_utf8(out).expect("UTF-8 man page"),
+        crate::shell::render_man(command.clone(), path).expect("render the man page"),
     );
     for sub in visible_subcommands(command) {
         man_pages(sub, &format!("{path} {}", sub.get_name()), files);

@@ -22,6 +22,9 @@ _ecr__steward() {
             ecr__steward,check)
                 cmd="ecr__steward__subcmd__check"
                 ;;
+            ecr__steward,completions)
+                cmd="ecr__steward__subcmd__completions"
+                ;;
             ecr__steward,gate)
                 cmd="ecr__steward__subcmd__gate"
                 ;;
@@ -33,6 +36,9 @@ _ecr__steward() {
                 ;;
             ecr__steward,lifecycle)
                 cmd="ecr__steward__subcmd__lifecycle"
+                ;;
+            ecr__steward,man)
+                cmd="ecr__steward__subcmd__man"
                 ;;
             ecr__steward,policy)
                 cmd="ecr__steward__subcmd__policy"
@@ -52,6 +58,9 @@ _ecr__steward() {
             ecr__steward__subcmd__help,check)
                 cmd="ecr__steward__subcmd__help__subcmd__check"
                 ;;
+            ecr__steward__subcmd__help,completions)
+                cmd="ecr__steward__subcmd__help__subcmd__completions"
+                ;;
             ecr__steward__subcmd__help,gate)
                 cmd="ecr__steward__subcmd__help__subcmd__gate"
                 ;;
@@ -63,6 +72,9 @@ _ecr__steward() {
                 ;;
             ecr__steward__subcmd__help,lifecycle)
                 cmd="ecr__steward__subcmd__help__subcmd__lifecycle"
+                ;;
+            ecr__steward__subcmd__help,man)
+                cmd="ecr__steward__subcmd__help__subcmd__man"
                 ;;
             ecr__steward__subcmd__help,policy)
                 cmd="ecr__steward__subcmd__help__subcmd__policy"
@@ -146,7 +158,7 @@ _ecr__steward() {
 
     case "${cmd}" in
         ecr__steward)
-            opts="-h -V --help --version check gate replicate wait policy audit iam prune lifecycle help"
+            opts="-h -V --help --version check gate replicate wait policy audit iam prune lifecycle completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -159,7 +171,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__audit)
+        ecr__steward__subcmd__audit)
             opts="-h --repository --region --policy --format --max-images --concurrency --check --findings-only --strict --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -212,7 +224,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__check)
+        ecr__steward__subcmd__check)
             opts="-h --tag --tags-file --repository --policy --labels --format --summary --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -265,7 +277,21 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__gate)
+        ecr__steward__subcmd__completions)
+            opts="-h --help bash elvish fish powershell zsh"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ecr__steward__subcmd__gate)
             opts="-h --repository --tag --digest --policy --wait --region --format --summary --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -322,8 +348,8 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__help)
-            opts="check gate replicate wait policy audit iam prune lifecycle help"
+        ecr__steward__subcmd__help)
+            opts="check gate replicate wait policy audit iam prune lifecycle completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -336,7 +362,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__help__subcmd__audit)
+        ecr__steward__subcmd__help__subcmd__audit)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -350,7 +376,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__help__subcmd__check)
+        ecr__steward__subcmd__help__subcmd__check)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -364,7 +390,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__help__subcmd__gate)
+        ecr__steward__subcmd__help__subcmd__completions)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -378,7 +404,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__help__subcmd__help)
+        ecr__steward__subcmd__help__subcmd__gate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -392,7 +418,21 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__help__subcmd__iam)
+        ecr__steward__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ecr__steward__subcmd__help__subcmd__iam)
             opts="pipeline"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -406,7 +446,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__help__subcmd__iam__subcmd__pipeline)
+        ecr__steward__subcmd__help__subcmd__iam__subcmd__pipeline)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -420,7 +460,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__help__subcmd__lifecycle)
+        ecr__steward__subcmd__help__subcmd__lifecycle)
             opts="render"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -434,7 +474,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__help__subcmd__lifecycle__subcmd__render)
+        ecr__steward__subcmd__help__subcmd__lifecycle__subcmd__render)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -448,7 +488,21 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__help__subcmd__policy)
+        ecr__steward__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ecr__steward__subcmd__help__subcmd__policy)
             opts="validate parameter show-default"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -462,7 +516,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__help__subcmd__policy__subcmd__parameter)
+        ecr__steward__subcmd__help__subcmd__policy__subcmd__parameter)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -476,7 +530,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__help__subcmd__policy__subcmd__show__subcmd__default)
+        ecr__steward__subcmd__help__subcmd__policy__subcmd__show__subcmd__default)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -490,7 +544,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__help__subcmd__policy__subcmd__validate)
+        ecr__steward__subcmd__help__subcmd__policy__subcmd__validate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -504,7 +558,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__help__subcmd__prune)
+        ecr__steward__subcmd__help__subcmd__prune)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -518,7 +572,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__help__subcmd__replicate)
+        ecr__steward__subcmd__help__subcmd__replicate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -532,7 +586,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__help__subcmd__wait)
+        ecr__steward__subcmd__help__subcmd__wait)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -546,7 +600,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__iam)
+        ecr__steward__subcmd__iam)
             opts="-h --help pipeline help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -560,7 +614,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__iam__subcmd__help)
+        ecr__steward__subcmd__iam__subcmd__help)
             opts="pipeline help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -574,7 +628,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__iam__subcmd__help__subcmd__help)
+        ecr__steward__subcmd__iam__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -588,7 +642,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__iam__subcmd__help__subcmd__pipeline)
+        ecr__steward__subcmd__iam__subcmd__help__subcmd__pipeline)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -602,7 +656,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__iam__subcmd__pipeline)
+        ecr__steward__subcmd__iam__subcmd__pipeline)
             opts="-h --repository --gate --account --region --partition --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -632,7 +686,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__lifecycle)
+        ecr__steward__subcmd__lifecycle)
             opts="-h --help render help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -646,7 +700,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__lifecycle__subcmd__help)
+        ecr__steward__subcmd__lifecycle__subcmd__help)
             opts="render help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -660,7 +714,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__lifecycle__subcmd__help__subcmd__help)
+        ecr__steward__subcmd__lifecycle__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -674,7 +728,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__lifecycle__subcmd__help__subcmd__render)
+        ecr__steward__subcmd__lifecycle__subcmd__help__subcmd__render)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -688,7 +742,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__lifecycle__subcmd__render)
+        ecr__steward__subcmd__lifecycle__subcmd__render)
             opts="-h --repository --policy --output --format --referrers-untagged --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -729,7 +783,21 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__policy)
+        ecr__steward__subcmd__man)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        ecr__steward__subcmd__policy)
             opts="-h --help validate parameter show-default help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -743,7 +811,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__policy__subcmd__help)
+        ecr__steward__subcmd__policy__subcmd__help)
             opts="validate parameter show-default help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -757,7 +825,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__policy__subcmd__help__subcmd__help)
+        ecr__steward__subcmd__policy__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -771,7 +839,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__policy__subcmd__help__subcmd__parameter)
+        ecr__steward__subcmd__policy__subcmd__help__subcmd__parameter)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -785,7 +853,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__policy__subcmd__help__subcmd__show__subcmd__default)
+        ecr__steward__subcmd__policy__subcmd__help__subcmd__show__subcmd__default)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -799,7 +867,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__policy__subcmd__help__subcmd__validate)
+        ecr__steward__subcmd__policy__subcmd__help__subcmd__validate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -813,7 +881,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__policy__subcmd__parameter)
+        ecr__steward__subcmd__policy__subcmd__parameter)
             opts="-h --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -831,7 +899,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__policy__subcmd__show__subcmd__default)
+        ecr__steward__subcmd__policy__subcmd__show__subcmd__default)
             opts="-h --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -845,7 +913,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__policy__subcmd__validate)
+        ecr__steward__subcmd__policy__subcmd__validate)
             opts="-h --strict --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -859,7 +927,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__prune)
+        ecr__steward__subcmd__prune)
             opts="-h --repository --policy --apply --now --region --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -904,7 +972,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__replicate)
+        ecr__steward__subcmd__replicate)
             opts="-h --repository --to --tag-pattern --create-repository --policy --region --dry-run --upload-connections --jobs --chunked-uploads --fan-out --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -965,7 +1033,7 @@ _ecr__steward() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        ecr__subcmd__steward__subcmd__wait)
+        ecr__steward__subcmd__wait)
             opts="-h --repository --tag --digest --to --policy --timeout --region --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
