@@ -41,11 +41,7 @@ pub fn man_page(path: &[String]) -> anyhow::Result<String> {
                 .map(Command::get_name)
                 .filter(|n| *n != "help")
                 .collect();
-            bail!(
-                "no command `{}`; commands here: {}",
-                name,
-                known.join(", ")
-            );
+            bail!("no command `{}`; commands here: {}", name, known.join(", "));
         };
         page = sub;
     }

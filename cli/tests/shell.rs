@@ -1,6 +1,9 @@
 //! The shell completions and man pages as a user gets them: `ecr-steward completions bash`
 //! sourced into a real bash and asked to complete, `ecr-steward man` against the shipped pages.
 
+// An integration test: a failed step is a failed test, so it may unwrap and expect.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -52,14 +55,20 @@ fn bash_completes_the_flags_of_subcommands() {
     std::fs::write(&script, &printed.stdout).expect("write");
     let shipped = std::fs::read(repo_root().join("docs/completions/ecr-steward.bash"))
         .expect("the shipped script");
-    assert_eq!(printed.stdout, shipped, "the shipped script is the printed one");
+    assert_eq!(
+        printed.stdout, shipped,
+        "the shipped script is the printed one"
+    );
 
     for (words, expected) in [
         (&["ecr-steward", "ch"][..], "check"),
         (&["ecr-steward", "audit", "--st"], "--strict"),
         (&["ecr-steward", "gate", "--"], "--wait"),
         (&["ecr-steward", "policy", "validate", "--"], "--strict"),
-        (&["ecr-steward", "policy", "parameter", "--format", ""], "sam"),
+        (
+            &["ecr-steward", "policy", "parameter", "--format", ""],
+            "sam",
+        ),
         (&["ecr-steward", "replicate", "--"], "--dry-run"),
     ] {
         let offered = bash_completes(&script, words);
