@@ -466,6 +466,51 @@ fn github_format_prints_workflow_commands() {
         ));
 }
 
+/// The labels are the image's: a problem with them is one annotation naming every tag it
+/// touches, not one per tag.
+#[test]
+fn github_format_annotates_each_distinct_problem_once() {
+    let output = steward()
+        .args(["check", "--format", "github", "--repository", "team/web"])
+        .args([
+            "--policy",
+            example("policy.yaml").to_str().unwrap_or_default(),
+        ])
+        .args([
+            "--tag", "v1.4.2", "--tag", "v1.4", "--tag", "v1", "--tag", "latest",
+        ])
+        .args([
+            "--labels",
+            example("labels.env").to_str().unwrap_or_default(),
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let annotations: Vec<&str> = stdout.lines().filter(|l| l.starts_with("::")).collect();
+    let distinct: std::collections::BTreeSet<&str> = annotations
+        .iter()
+        .filter_map(|l| {
+            l.split_once("::")
+                .and_then(|(_, rest)| rest.split_once("::"))
+        })
+        .map(|(_, message)| message)
+        .collect();
+    assert_eq!(distinct.len(), annotations.len(), "{stdout}");
+    assert!(
+        annotations.iter().any(
+            |l| l.contains("title=ecr-steward%3A tags v1.4.2%2C v1.4%2C v1%2C latest::labels.")
+        ),
+        "{stdout}"
+    );
+    assert!(
+        annotations
+            .iter()
+            .any(|l| l.starts_with("::error title=ecr-steward%3A tag latest::tag.literals.deny")),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn junit_format_is_xml_with_one_case_per_tag() {
     let output = steward()

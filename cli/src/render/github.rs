@@ -7,20 +7,33 @@ use super::*;
 impl Report {
     pub(super) fn github(&self) -> String {
         let mut out = String::new();
+        // One annotation per distinct problem: the labels are the image's, so a missing label
+        // is one problem however many tags the image has.
+        let mut annotations: Vec<(&str, String, Vec<&str>)> = Vec::new();
         for result in &self.results {
-            let title = escape_property(&format!("ecr-steward: tag {}", result.tag));
             for (level, finding) in result
                 .violations
                 .iter()
                 .map(|f| ("error", f))
                 .chain(result.warnings.iter().map(|f| ("warning", f)))
             {
-                let _ = writeln!(
-                    out,
-                    "::{level} title={title}::{}",
-                    escape_data(&describe(finding))
-                );
+                let text = describe(finding);
+                match annotations
+                    .iter_mut()
+                    .find(|(l, t, _)| *l == level && *t == text)
+                {
+                    Some((_, _, tags)) => tags.push(&result.tag),
+                    None => annotations.push((level, text, vec![&result.tag])),
+                }
             }
+        }
+        for (level, text, tags) in &annotations {
+            let title = escape_property(&format!(
+                "ecr-steward: tag{} {}",
+                if tags.len() == 1 { "" } else { "s" },
+                tags.join(", ")
+            ));
+            let _ = writeln!(out, "::{level} title={title}::{}", escape_data(text));
         }
         if !self.labels_checked {
             let _ = writeln!(
