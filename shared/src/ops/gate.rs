@@ -91,6 +91,16 @@ pub enum GateError {
         /// Why.
         source: StewardError,
     },
+    /// A digest given in part matches no tagged image of the repository, or several.
+    #[error("{given} is not a whole digest, and it is the start of {} of {repository}'s tagged images{}; give the whole digest (sha256: and 64 hex digits), as `aws ecr describe-images --repository-name {repository} --query 'imageDetails[].imageDigest'` lists them", if .matches.is_empty() { "none".to_string() } else { .matches.len().to_string() }, if .matches.is_empty() { String::new() } else { format!(" ({})", .matches.join(", ")) })]
+    ShortDigest {
+        /// The repository looked in.
+        repository: String,
+        /// The digest as given.
+        given: String,
+        /// The digests it is the start of.
+        matches: Vec<String>,
+    },
     /// ECR failed otherwise.
     #[error(transparent)]
     Service(#[from] StewardError),
@@ -115,8 +125,9 @@ where
     R: ImageReader,
 {
     let repository = &request.repository;
+    let selector = resolve_short_digest(ecr, repository, &request.image).await?;
     let image = ecr
-        .find_image(repository, &request.image)
+        .find_image(repository, &selector)
         .await?
         .ok_or_else(|| GateError::ImageNotFound {
             repository: repository.clone(),
@@ -159,6 +170,42 @@ where
         results,
         scan,
     })
+}
+
+/// A digest given in part (`sha256:0123456789ab`, as the CLI's tables print them, with or
+/// without `sha256:`) stands for the one tagged image whose digest starts so.
+async fn resolve_short_digest<C: ImageCatalog>(
+    ecr: &C,
+    repository: &str,
+    selector: &ImageSelector,
+) -> Result<ImageSelector, GateError> {
+    const WHOLE: usize = "sha256:".len() + 64;
+    let ImageSelector::Digest(given) = selector else {
+        return Ok(selector.clone());
+    };
+    if given.len() == WHOLE || given.contains(':') && !given.starts_with("sha256:") {
+        return Ok(selector.clone());
+    }
+    let prefix = if given.starts_with("sha256:") {
+        given.clone()
+    } else {
+        format!("sha256:{given}")
+    };
+    let matches: Vec<String> = ecr
+        .tagged_images(repository)
+        .await?
+        .into_iter()
+        .map(|image| image.digest)
+        .filter(|digest| digest.starts_with(&prefix))
+        .collect();
+    match matches.as_slice() {
+        [digest] => Ok(ImageSelector::Digest(digest.clone())),
+        _ => Err(GateError::ShortDigest {
+            repository: repository.into(),
+            given: given.clone(),
+            matches,
+        }),
+    }
 }
 
 /// How a wait for a scan ended.
@@ -271,6 +318,40 @@ mod tests {
             assert_eq!(found.results.len(), 1, "by tag, only that tag");
             assert_eq!(found.image.tags, ["1.2.3", "latest"]);
         }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_digest_as_tables_print_it_names_the_one_image_it_starts() {
+        let ecr = MemoryCatalog::default()
+            .with_image("team/app", DIGEST, &["1.2.3"])
+            .with_scan(DIGEST, scanned(0));
+        for short in [&DIGEST[..19], &DIGEST[7..19]] {
+            let found = gate(
+                &Policy::builtin(),
+                &ecr,
+                &registry(),
+                &request("team/app", ImageSelector::Digest(short.into())),
+                &|_, _| {},
+            )
+            .await
+            .expect("gated");
+            assert_eq!(found.image.digest, DIGEST, "{short}");
+        }
+        let error = gate(
+            &Policy::builtin(),
+            &ecr,
+            &registry(),
+            &request("team/app", ImageSelector::Digest("sha256:ffff".into())),
+            &|_, _| {},
+        )
+        .await
+        .expect_err("no such image");
+        assert!(
+            error.to_string().contains(
+                "is the start of none of team/app's tagged images; give the whole digest"
+            ),
+            "{error}"
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]
