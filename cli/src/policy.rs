@@ -84,7 +84,7 @@ pub fn parameter(path: &Path, format: ParameterFormat) -> anyhow::Result<bool> {
         SourceFormat::Json => serde_json::from_str(text)?,
         SourceFormat::Yaml => serde_yaml::from_str(text)?,
     };
-    let value = serde_json::to_string(&document)?;
+    let value = sam_proof(&serde_json::to_string(&document)?);
     if value.len() > INLINE_BUDGET {
         bail!(
             "{origin} is {} bytes as one line of JSON, over the {INLINE_BUDGET} an inline PolicyDocument may take (Lambda allows {INLINE_LIMIT} bytes of environment variables per function, and the functions' other settings need the rest); keep the policy in S3 (PolicyBucket, PolicyObjectKey) or SSM (PolicyParameterName) instead",
@@ -99,6 +99,18 @@ pub fn parameter(path: &Path, format: ParameterFormat) -> anyhow::Result<bool> {
         ),
     }
     Ok(true)
+}
+
+/// SAM CLI takes the backslash out of `\"`, `\'` and `\ ` in every parameter value, even
+/// one read from a file, which would break the JSON of a policy with a quote or a backslash in
+/// a string (a tag pattern such as `^v\d+$`). The same JSON with those characters written as
+/// `\u` escapes reaches the stack intact, whichever tool passes it.
+fn sam_proof(json: &str) -> String {
+    // serde_json escapes a backslash as `\\` and a quote as `\"`, and writes `'` as is; the
+    // backslashes go first, so every `\"` left afterwards is an escaped quote.
+    json.replace("\\\\", "\\u005c")
+        .replace("\\\"", "\\u0022")
+        .replace('\'', "\\u0027")
 }
 
 fn parse(text: &str, source: &str, origin: &str) -> anyhow::Result<Policy> {
@@ -127,5 +139,23 @@ fn read_text(source: &str) -> anyhow::Result<(String, String)> {
     match fetched {
         PolicyFetch::Changed { text, .. } => Ok((text, location.to_string())),
         PolicyFetch::Unchanged => bail!("{location} answered 'unchanged' to a first read"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sam_proof;
+
+    #[test]
+    fn sam_proof_json_is_the_same_value_without_backslashed_quotes() {
+        let value = serde_json::json!({
+            "patterns": ["^v\\d+$", "it's", "say \"hi\"", "ends with \\"],
+        });
+        let json = sam_proof(&serde_json::to_string(&value).unwrap_or_default());
+        for unsafe_pair in ["\\\"", "\\'", "\\ ", "\\\\"] {
+            assert!(!json.contains(unsafe_pair), "{unsafe_pair} in {json}");
+        }
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+        assert_eq!(back, value, "{json}");
     }
 }

@@ -3,8 +3,8 @@
 
 For each scenario (a set of parameter values), every function's EventBridge pattern is taken
 from the SAM template, its intrinsic functions are resolved (Ref, Fn::If with the template's
-Conditions, Fn::Sub, Fn::Join, AWS::NoValue), and one rule per function is created in moto on
-a fresh event bus, with an SQS queue as its target. Every events/*.json is then put on that
+Conditions, Fn::Sub, Fn::Join, Fn::Split, Fn::Select, AWS::NoValue), and one rule per
+function is created in moto on a fresh event bus, with an SQS queue as its target. Every events/*.json is then put on that
 bus, and the script checks which queues it reached against EXPECTED below. It prints a table
 and exits 1 on any mismatch (2 on a usage or setup error).
 
@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import uuid
 from pathlib import Path
@@ -51,10 +52,17 @@ EXPECTED: dict[str, set[str]] = {
 }
 
 # Parameter overrides per scenario, and whether the events (all in team-a/api) should match.
+# RepositoryPrefix takes up to 5 prefixes, comma-separated: each entry is a `prefix` of its
+# own in every pattern, so the events match when any one of them does, whatever its place.
 SCENARIOS: list[tuple[str, dict[str, str], bool]] = [
     ("defaults", {}, True),
     ("prefix team-a/", {"RepositoryPrefix": "team-a/"}, True),
     ("prefix team-b/", {"RepositoryPrefix": "team-b/"}, False),
+    ("prefixes team-a/,team-b/ (the first matches)", {"RepositoryPrefix": "team-a/,team-b/"}, True),
+    ("prefixes team-b/,team-a/ (the second matches)", {"RepositoryPrefix": "team-b/,team-a/"}, True),
+    ("prefixes team-b/,team-c/,base/ (none matches)",
+     {"RepositoryPrefix": "team-b/,team-c/,base/"}, False),
+    ("five prefixes, the fifth matches", {"RepositoryPrefix": "a/,b/,c/,d/,team-a/"}, True),
 ]
 
 PSEUDO = {
@@ -120,6 +128,10 @@ class Resolver:
         unknown = set(overrides) - set(template.get("Parameters", {}))
         if unknown:
             raise SystemExit(f"check_patterns: unknown parameters {sorted(unknown)}")
+        for name, value in overrides.items():  # only values CloudFormation would take
+            allowed = template["Parameters"][name].get("AllowedPattern")
+            if allowed and not re.fullmatch(allowed, value):
+                raise SystemExit(f"check_patterns: {name}={value!r} does not match {allowed}")
         self.conditions_src = template.get("Conditions", {})
         self.conditions: dict[str, bool] = {}
 
@@ -159,6 +171,12 @@ class Resolver:
             if key == "Fn::Join":
                 sep, items = arg
                 return sep.join(str(i) for i in self.resolve(items))
+            if key == "Fn::Split":
+                sep, text = arg
+                return str(self.resolve(text)).split(sep)
+            if key == "Fn::Select":
+                index, items = arg
+                return self.resolve(items)[int(self.resolve(index))]
             if key == "Fn::Sub":
                 text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
                 values = {**self.values, **extra}

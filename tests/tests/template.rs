@@ -193,10 +193,11 @@ fn destination_accounts_scope_the_replicators_writes() {
     )
     .is_none());
 
-    let others = deployed(&[
+    let parameters = [
         "DestinationRegions=eu-west-1",
         "DestinationAccountIds=111122223333,444455556666",
-    ]);
+    ];
+    let others = deployed(&parameters);
     for sid in ["WriteOtherAccountImages", "CreateOtherAccountRepositories"] {
         let statement =
             statement(&others, "ReplicatorFunctionRole", sid).unwrap_or_else(|| panic!("{sid}"));
@@ -208,11 +209,19 @@ fn destination_accounts_scope_the_replicators_writes() {
                 .as_array()
                 .expect("Fn::Sub [text, variables]");
             assert_eq!(
-                sub[0], "arn:${AWS::Partition}:ecr:*:${Account}:repository/${RepositoryPattern}",
+                sub[0], "arn:${AWS::Partition}:ecr:*:${Account}:repository/${Pattern}",
                 "{sid}"
             );
             assert_eq!(sub[1]["Account"]["Fn::Select"][0], index, "{sid}: {arn}");
         }
+        assert_eq!(
+            evaluated_arns(&others, statement, &parameters),
+            [
+                "arn:aws:ecr:*:111122223333:repository/*",
+                "arn:aws:ecr:*:444455556666:repository/*"
+            ],
+            "{sid}"
+        );
         assert_eq!(
             statement["Condition"]["StringEquals"]["aws:RequestedRegion"],
             serde_json::json!(["eu-west-1"]),
@@ -225,6 +234,258 @@ fn destination_accounts_scope_the_replicators_writes() {
         .output()
         .expect("check-template runs");
     assert!(!output.status.success());
+}
+
+// ---------------------------------------------------------------- several repository patterns
+// RepositoryPattern and RepositoryPrefix take up to 5 comma-separated entries: an IAM statement
+// lists one ARN per pattern (per account and pattern for the other accounts), an EventBridge
+// pattern one `prefix` per prefix (scripts/testbed/check_patterns.py checks what they match).
+
+/// `value` (an expanded template's ARN or pattern value) with its Fn::Sub, Fn::Select,
+/// Fn::Split and Refs evaluated: parameters by `parameters` (`NAME=VALUE`) or their defaults,
+/// the pseudo parameters as in the aws partition, us-east-1, account 123456789012.
+fn evaluate(template: &Value, value: &Value, parameters: &[&str]) -> Value {
+    let lookup = |name: &str| -> String {
+        match name {
+            "AWS::Partition" => return "aws".into(),
+            "AWS::Region" => return "us-east-1".into(),
+            "AWS::AccountId" => return "123456789012".into(),
+            _ => {}
+        }
+        parameters
+            .iter()
+            .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
+            .map(str::to_string)
+            .or_else(|| {
+                template["Parameters"][name]["Default"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| panic!("no value for {name}"))
+    };
+    let sub = |text: &str, variables: &Value| -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = start + rest[start..].find('}').expect("a closing brace");
+            let name = &rest[start + 2..end];
+            match variables.get(name) {
+                Some(value) => out.push_str(
+                    evaluate(template, value, parameters)
+                        .as_str()
+                        .expect("a string"),
+                ),
+                None => out.push_str(&lookup(name)),
+            }
+            rest = &rest[end + 1..];
+        }
+        out + rest
+    };
+    match value {
+        Value::Object(map) if map.len() == 1 => {
+            let (function, arguments) = map.iter().next().expect("one entry");
+            match function.as_str() {
+                "Ref" => Value::String(lookup(arguments.as_str().expect("a name"))),
+                "Fn::Sub" => Value::String(match arguments {
+                    Value::String(text) => sub(text, &Value::Null),
+                    Value::Array(pair) => sub(pair[0].as_str().expect("text"), &pair[1]),
+                    other => panic!("Fn::Sub {other}"),
+                }),
+                "Fn::Split" => {
+                    let separator = arguments[0].as_str().expect("a separator");
+                    let text = evaluate(template, &arguments[1], parameters);
+                    let text = text.as_str().expect("a string");
+                    Value::Array(text.split(separator).map(|s| s.into()).collect())
+                }
+                "Fn::Select" => {
+                    let index = arguments[0].as_u64().expect("an index") as usize;
+                    evaluate(template, &arguments[1], parameters)[index].clone()
+                }
+                _ => Value::Object(
+                    map.iter()
+                        .map(|(k, v)| (k.clone(), evaluate(template, v, parameters)))
+                        .collect(),
+                ),
+            }
+        }
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), evaluate(template, v, parameters)))
+                .collect(),
+        ),
+        Value::Array(list) => Value::Array(
+            list.iter()
+                .map(|v| evaluate(template, v, parameters))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// A statement's resources, evaluated (a single ARN as a list of one).
+fn evaluated_arns(template: &Value, statement: &Value, parameters: &[&str]) -> Vec<String> {
+    match evaluate(template, &statement["Resource"], parameters) {
+        Value::String(arn) => vec![arn],
+        Value::Array(list) => list
+            .into_iter()
+            .map(|arn| arn.as_str().expect("an ARN").to_string())
+            .collect(),
+        other => panic!("Resource {other}"),
+    }
+}
+
+/// The statements that name repositories by RepositoryPattern: (role, Sid, the ARNs' region).
+const PATTERN_STATEMENTS: [(&str, &str, &str); 8] = [
+    ("PushGuardFunctionRole", "ReadImages", "us-east-1"),
+    ("PushGuardFunctionRole", "UntagImages", "us-east-1"),
+    ("ScanAlertFunctionRole", "ReadScanFindings", "us-east-1"),
+    ("ReplicatorFunctionRole", "ReadSourceImages", "us-east-1"),
+    ("ReplicatorFunctionRole", "WriteDestinationImages", "*"),
+    (
+        "ReplicatorFunctionRole",
+        "CreateDestinationRepositories",
+        "*",
+    ),
+    ("RetentionFunctionRole", "ReadGovernedImages", "us-east-1"),
+    ("RetentionFunctionRole", "ExpireGovernedImages", "us-east-1"),
+];
+
+#[test]
+fn every_repository_pattern_has_its_arn_in_every_statement() {
+    // The default, `*`: one ARN, as before patterns could be several.
+    let enforcing = ["Mode=enforce", "RetentionMode=apply"];
+    let defaults = deployed(&enforcing);
+    for (role, sid, region) in PATTERN_STATEMENTS {
+        let statement = statement(&defaults, role, sid).unwrap_or_else(|| panic!("{role} {sid}"));
+        assert_eq!(
+            evaluated_arns(&defaults, statement, &enforcing),
+            [format!("arn:aws:ecr:{region}:123456789012:repository/*")],
+            "{role} {sid}"
+        );
+    }
+
+    let patterns = ["team-a/*", "team-b/*", "base/app"];
+    let parameters = [
+        "Mode=enforce",
+        "RetentionMode=apply",
+        "RepositoryPattern=team-a/*,team-b/*,base/app",
+        "DestinationRegions=eu-west-1",
+        "DestinationAccountIds=111122223333,444455556666",
+    ];
+    let template = deployed(&parameters);
+    for (role, sid, region) in PATTERN_STATEMENTS {
+        let statement = statement(&template, role, sid).unwrap_or_else(|| panic!("{role} {sid}"));
+        let expected: Vec<String> = patterns
+            .iter()
+            .map(|p| format!("arn:aws:ecr:{region}:123456789012:repository/{p}"))
+            .collect();
+        assert_eq!(
+            evaluated_arns(&template, statement, &parameters),
+            expected,
+            "{role} {sid}"
+        );
+    }
+    // The other accounts': one ARN per account and pattern.
+    for sid in ["WriteOtherAccountImages", "CreateOtherAccountRepositories"] {
+        let statement =
+            statement(&template, "ReplicatorFunctionRole", sid).unwrap_or_else(|| panic!("{sid}"));
+        let expected: Vec<String> = ["111122223333", "444455556666"]
+            .iter()
+            .flat_map(|account| {
+                patterns
+                    .iter()
+                    .map(move |p| format!("arn:aws:ecr:*:{account}:repository/{p}"))
+            })
+            .collect();
+        assert_eq!(
+            evaluated_arns(&template, statement, &parameters),
+            expected,
+            "{sid}"
+        );
+    }
+    // Listing repositories is not bound by the patterns (it reads names only).
+    let list = statement(&template, "RetentionFunctionRole", "ListRepositories").expect("Sid");
+    assert_eq!(
+        evaluated_arns(&template, list, &parameters),
+        ["arn:aws:ecr:us-east-1:123456789012:repository/*"]
+    );
+}
+
+#[test]
+fn every_repository_prefix_is_a_prefix_of_every_rule() {
+    /// Every `prefix` value in a rule's pattern, evaluated, in order.
+    fn prefixes(pattern: &Value, found: &mut Vec<String>) {
+        match pattern {
+            Value::Object(map) => {
+                if let Some(Value::String(prefix)) = map.get("prefix") {
+                    found.push(prefix.clone());
+                }
+                map.values().for_each(|v| prefixes(v, found));
+            }
+            Value::Array(list) => list.iter().for_each(|v| prefixes(v, found)),
+            _ => {}
+        }
+    }
+    let rules = |template: &Value, parameters: &[&str]| -> Vec<(String, Vec<String>)> {
+        resources(template)
+            .iter()
+            .filter(|(_, r)| r["Type"] == "AWS::Events::Rule")
+            .map(|(name, r)| {
+                let pattern = evaluate(template, &r["Properties"]["EventPattern"], parameters);
+                let mut found = Vec::new();
+                prefixes(&pattern, &mut found);
+                (name.clone(), found)
+            })
+            .collect()
+    };
+
+    let everything = rules(&deployed(&[]), &[]);
+    assert_eq!(everything.len(), 3, "{everything:?}");
+    for (rule, found) in &everything {
+        assert!(found.is_empty(), "{rule}: {found:?}");
+    }
+
+    let parameters = ["RepositoryPrefix=team-a/,team-b/,base/"];
+    let three = rules(&deployed(&parameters), &parameters);
+    assert_eq!(three.len(), 3, "{three:?}");
+    let names = ["team-a/", "team-b/", "base/"];
+    let arns: Vec<String> = names
+        .iter()
+        .map(|p| format!("arn:aws:ecr:us-east-1:123456789012:repository/{p}"))
+        .collect();
+    for (rule, found) in &three {
+        // Each of the rule's event kinds lists the three prefixes (Inspector's the ARNs).
+        let expected: Vec<String> = match rule.as_str() {
+            "PushGuardFunctionPush" => names.map(String::from).to_vec(),
+            "ReplicatorFunctionReplicate" => {
+                names.iter().chain(&names).map(|s| s.to_string()).collect()
+            }
+            "ScanAlertFunctionScan" => names
+                .iter()
+                .map(|s| s.to_string())
+                .chain(arns.clone())
+                .collect(),
+            other => panic!("an unexpected rule {other}"),
+        };
+        assert_eq!(found, &expected, "{rule}");
+    }
+
+    // More than 5, an empty entry, or characters a repository name cannot hold: refused.
+    for refused in [
+        "RepositoryPrefix=a/,b/,c/,d/,e/,f/",
+        "RepositoryPrefix=team-a/,,team-b/",
+        "RepositoryPrefix=team-a/, team-b/",
+        "RepositoryPattern=a,b,c,d,e,f",
+        "RepositoryPattern=team-a/*,",
+    ] {
+        let output = std::process::Command::new(workspace_root().join("scripts/check-template"))
+            .args(["--expand", refused])
+            .current_dir(workspace_root())
+            .output()
+            .expect("check-template runs");
+        assert!(!output.status.success(), "{refused} was accepted");
+    }
 }
 
 #[test]
