@@ -394,6 +394,35 @@ fn the_release_binary_is_verified_installed_and_then_reused_from_the_cache() {
     );
 }
 
+/// A release archive carries the binary, the shell completions and the man pages.
+#[test]
+fn the_release_archive_carries_completions_and_man_pages() {
+    let plan = Install::new().plan();
+    let (version, target) = (&plan["version"], &plan["target"]);
+    let files = release(version, target);
+    let archive = &files[&format!("/v{version}/ecr-steward-{version}-{target}.tar.gz")];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("release.tar.gz");
+    std::fs::write(&path, archive).expect("write");
+    let listed = Command::new("tar")
+        .arg("-tzf")
+        .arg(&path)
+        .output()
+        .expect("tar runs");
+    let entries = String::from_utf8_lossy(&listed.stdout);
+    for entry in [
+        "ecr-steward",
+        "completions/ecr-steward.bash",
+        "completions/_ecr-steward",
+        "completions/ecr-steward.fish",
+        "man/ecr-steward.1",
+        "man/ecr-steward-gate.1",
+        "man/ecr-steward-policy-validate.1",
+    ] {
+        assert!(entries.lines().any(|l| l == entry), "{entry} missing: {entries}");
+    }
+}
+
 #[test]
 fn a_wrong_checksum_is_refused_and_nothing_is_installed() {
     let install = Install::new();
