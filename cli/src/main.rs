@@ -91,6 +91,9 @@ pub struct PruneArgs {
     region: Option<String>,
     #[arg(long, value_enum, default_value_t = PruneFormat::Text)]
     format: PruneFormat,
+    /// Text: list only the images that expire or are archived, not the ones kept.
+    #[arg(long)]
+    only_changes: bool,
 }
 
 /// What `prune` and `lifecycle render` print: text, or one JSON document.

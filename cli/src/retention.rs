@@ -70,8 +70,14 @@ pub fn run(args: &PruneArgs) -> anyhow::Result<Exit> {
         }
         let terminal = std::io::stderr().is_terminal();
         let mut results: Vec<RepositoryRetention> = Vec::new();
+        let mut printed = String::new();
         let mut errors = 0;
-        for repository in &repositories {
+        let mut last_line = std::time::Instant::now();
+        for (index, repository) in repositories.iter().enumerate() {
+            if !terminal && last_line.elapsed() >= std::time::Duration::from_secs(5) {
+                last_line = std::time::Instant::now();
+                eprintln!("prune: {index}/{} repositories planned", repositories.len());
+            }
             let mut progress = |event: Progress| match event {
                 Progress::Batch {
                     repository,
@@ -104,7 +110,7 @@ pub fn run(args: &PruneArgs) -> anyhow::Result<Exit> {
                         eprint!("\r\x1b[2K");
                     }
                     if args.format == PruneFormat::Text {
-                        print!("{}", text(&result.plan, &result.pruning));
+                        printed.push_str(&text(&result.plan, &result.pruning, args.only_changes));
                     }
                     results.push(result);
                 }
@@ -117,7 +123,12 @@ pub fn run(args: &PruneArgs) -> anyhow::Result<Exit> {
         }
         let failed = results.iter().any(|r| !r.pruning.failed.is_empty());
         match args.format {
-            PruneFormat::Text => println!("{}", summary(&results, settings.apply)),
+            PruneFormat::Text => {
+                // The totals first, then repository by repository, then the totals again.
+                let totals = summary(&results, settings.apply);
+                print!("{totals}\n\n{printed}");
+                println!("{totals}");
+            }
             PruneFormat::Json => {
                 let document = json!({
                     "now": settings.now,
@@ -141,8 +152,9 @@ pub fn run(args: &PruneArgs) -> anyhow::Result<Exit> {
 }
 
 /// One repository: a header, then one line an image (newest push first) with its decision,
-/// tags and the reason; then what `--apply` did.
-pub fn text(plan: &Plan, pruning: &RetentionResult) -> String {
+/// tags and the reason (with `only_changes`, only the images that expire or are archived);
+/// then what `--apply` did.
+pub fn text(plan: &Plan, pruning: &RetentionResult, only_changes: bool) -> String {
     let archive = if pruning.to_archive.is_empty() {
         String::new()
     } else {
@@ -158,6 +170,9 @@ pub fn text(plan: &Plan, pruning: &RetentionResult) -> String {
         megabytes(pruning.expired_bytes)
     );
     for image in &plan.images {
+        if only_changes && image.decision == Decision::Keep {
+            continue;
+        }
         let decision = match image.decision {
             Decision::Keep => "keep  ",
             Decision::Expire if pruning.deleted.contains(&image.digest) => "DELETED",
@@ -359,7 +374,7 @@ mod tests {
             to_archive: plan.to_archive().cloned().collect(),
             archived: vec![],
         };
-        let printed = text(&plan, &pruning);
+        let printed = text(&plan, &pruning, false);
         let readme_path =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/policy.md");
         let readme = std::fs::read_to_string(&readme_path).expect("docs/policy.md");

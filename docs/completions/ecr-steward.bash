@@ -928,7 +928,7 @@ _ecr__steward() {
             return 0
             ;;
         ecr__steward__subcmd__prune)
-            opts="-h --repository --policy --apply --now --region --format --help"
+            opts="-h --repository --policy --apply --now --region --format --only-changes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -133,6 +133,7 @@ complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand prune" -l region
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand prune" -l format -r -f -a "text\t''
 json\t''"
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand prune" -l apply -d 'Delete what the plan expires (BatchDeleteImage, 100 a batch, each batch checked again just before). Without it, a dry run: nothing is deleted'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand prune" -l only-changes -d 'Text: list only the images that expire or are archived, not the ones kept'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand prune" -s h -l help -d 'Print help'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand lifecycle; and not __fish_seen_subcommand_from render help" -s h -l help -d 'Print help'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand lifecycle; and not __fish_seen_subcommand_from render help" -f -a "render" -d 'Render the part of a rule\'s retention that ECR\'s lifecycle policy can run without ever expiring an image ecr-steward keeps, and say what is left out and why (exit 1)'

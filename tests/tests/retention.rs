@@ -436,6 +436,21 @@ async fn retention_plans_applies_and_runs_on_its_schedule() {
     );
     assert!(text.contains("8.0.12-c14 [upstream]: 8.0.12 is among the newest 1 versions of 8.0.x (#1); c14 is not among the newest 1 revisions of 8.0.12 (#2)"), "{text}");
     assert!(text.contains("dry run, nothing changed"), "{text}");
+    assert!(
+        text.starts_with("1 repositories: 10 images would be deleted"),
+        "the totals first: {text}"
+    );
+    // --only-changes: the same plan, without the images kept.
+    let (code, changes, _) = cli(&bed, &policy_file, &["prune", "--only-changes"]);
+    assert_eq!(code, 0);
+    let image_lines = |text: &str, mark: &str| {
+        text.lines()
+            .filter(|l| l.trim_start().starts_with(mark))
+            .count()
+    };
+    assert_eq!(image_lines(&changes, "EXPIRE"), 10, "{changes}");
+    assert_eq!(image_lines(&changes, "keep"), 0, "{changes}");
+    assert_eq!(image_lines(&text, "keep"), 13, "{text}");
 
     // ---- 2. --apply deletes exactly the planned set
     let (code, text, stderr) = cli(&bed, &policy_file, &["prune", "--apply"]);
