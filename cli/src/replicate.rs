@@ -12,12 +12,16 @@ use steward::oci::copy::CopyOptions;
 use steward::ops::backfill::{
     copy_all, fan_out, jobs, plan, Backfill, BackfillRequest, Destinations,
 };
-use steward::policy::Pattern;
+use steward::policy::{Pattern, Target};
 use steward::retention::short;
 
 use crate::check::load_policy;
 use crate::exit::Exit;
 use crate::ReplicateArgs;
+
+fn same_repository(a: &Target, b: &Target) -> bool {
+    (&a.region, &a.account, &a.repository) == (&b.region, &b.account, &b.repository)
+}
 
 pub fn run(args: &ReplicateArgs) -> anyhow::Result<Exit> {
     let (policy, _) = load_policy(&args.policy)?;
@@ -63,24 +67,6 @@ pub fn run(args: &ReplicateArgs) -> anyhow::Result<Exit> {
                 visible(&image.tags.join(", "))
             );
         }
-        if args.dry_run {
-            crate::render::copies::print_plan(&planned, args.format);
-            return Ok(Exit::Pass);
-        }
-        if let Some(queue_url) = &args.fan_out {
-            let queue = Sqs::new(&sdk, queue_url);
-            let (sent, error) = match fan_out(&queue, jobs(&region, &planned)).await {
-                Ok(sent) => (sent, None),
-                Err((sent, error)) => (sent, Some(error)),
-            };
-            crate::render::copies::print_fan_out(queue_url, &sent, args.format);
-            if let Some(error) = error {
-                bail!("sending copy jobs to {queue_url} stopped: {error}");
-            }
-            return Ok(Exit::from_passed(
-                sent.iter().all(|s| s.message_id.is_some()),
-            ));
-        }
         let lanes = steward::http::upload_lanes(
             steward::http::TrustRoots::System,
             usize::from(args.upload_connections),
@@ -99,6 +85,40 @@ pub fn run(args: &ReplicateArgs) -> anyhow::Result<Exit> {
             },
             create_repositories: true,
         };
+        if args.dry_run {
+            // What the real run needs: each destination repository, or the right to create it.
+            let mut destinations: Vec<&Target> = Vec::new();
+            for copy in planned.iter().filter(|c| !c.target.create_repository) {
+                if !destinations
+                    .iter()
+                    .any(|d| same_repository(d, &copy.target))
+                {
+                    destinations.push(&copy.target);
+                }
+            }
+            let mut missing: Vec<Target> = Vec::new();
+            for target in destinations {
+                if !replicator.destination_found(target).await? {
+                    missing.push(target.clone());
+                }
+            }
+            crate::render::copies::print_plan(&planned, &missing, args.format);
+            return Ok(Exit::from_passed(missing.is_empty()));
+        }
+        if let Some(queue_url) = &args.fan_out {
+            let queue = Sqs::new(&sdk, queue_url);
+            let (sent, error) = match fan_out(&queue, jobs(&region, &planned)).await {
+                Ok(sent) => (sent, None),
+                Err((sent, error)) => (sent, Some(error)),
+            };
+            crate::render::copies::print_fan_out(queue_url, &sent, args.format);
+            if let Some(error) = error {
+                bail!("sending copy jobs to {queue_url} stopped: {error}");
+            }
+            return Ok(Exit::from_passed(
+                sent.iter().all(|s| s.message_id.is_some()),
+            ));
+        }
         let progress = std::io::stderr().is_terminal();
         let results = copy_all(
             &replicator,

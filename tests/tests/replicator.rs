@@ -871,6 +871,26 @@ async fn the_cli_lists_copies_and_fails_when_a_destination_does() {
         "--create-repository",
     ];
 
+    // A dry run checks what the real run needs: without --create-repository, the missing
+    // destination repositories make it fail (exit 1), each named with the right fix.
+    let output = replicate(
+        &bed,
+        &proxy,
+        &["--repository", "team/*", "--to", DESTINATION, "--dry-run"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        said.contains(&format!(
+            "would fail: {DESTINATION}/team/api does not exist; pass --create-repository to create it, or create it"
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains("2 copies would be made, 2 of them would fail"),
+        "{said}"
+    );
+
     // --dry-run: the plan, and nothing copied or created.
     let mut args = to_eu.to_vec();
     args.extend(["--dry-run", "--format", "json"]);

@@ -1,5 +1,6 @@
 //! What `replicate` prints: the plan (`--dry-run`) or the copies made, as a table or JSON.
 
+use steward::aws::how_to_create;
 use steward::ops::backfill::{CopyResult, PlannedCopy, SentJob};
 use steward::policy::Target;
 
@@ -12,12 +13,36 @@ fn destination(target: &Target) -> String {
     }
 }
 
-pub fn print_plan(plan: &[PlannedCopy], format: ReplicateFormat) {
+/// The plan of a `--dry-run`, and the copies that would fail: those whose destination
+/// repository does not exist and will not be created.
+pub fn print_plan(plan: &[PlannedCopy], missing: &[Target], format: ReplicateFormat) {
+    let fails = |target: &Target| {
+        missing.iter().any(|m| {
+            (&m.region, &m.account, &m.repository)
+                == (&target.region, &target.account, &target.repository)
+        })
+    };
+    let failing = plan.iter().filter(|c| fails(&c.target)).count();
     if format == ReplicateFormat::Json {
+        let missing: Vec<serde_json::Value> = missing
+            .iter()
+            .map(|target| {
+                serde_json::json!({
+                    "region": target.region,
+                    "account": target.account,
+                    "repository": target.repository,
+                    "hint": how_to_create(target),
+                })
+            })
+            .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "dry_run": true, "copies": plan }))
-                .unwrap_or_default()
+            serde_json::to_string_pretty(&serde_json::json!({
+                "dry_run": true,
+                "copies": plan,
+                "missing_repositories": missing,
+            }))
+            .unwrap_or_default()
         );
         return;
     }
@@ -27,17 +52,36 @@ pub fn print_plan(plan: &[PlannedCopy], format: ReplicateFormat) {
     );
     for copy in plan {
         println!(
-            "{:<30} {:<20} {:<25} {}",
+            "{:<30} {:<20} {:<25} {}{}",
             copy.repository,
             short(&copy.digest),
             copy.tags.join(","),
-            destination(&copy.target)
+            destination(&copy.target),
+            if fails(&copy.target) {
+                "  WOULD FAIL: no such repository"
+            } else if copy.target.create_repository {
+                "  (created if missing)"
+            } else {
+                ""
+            }
+        );
+    }
+    for target in missing {
+        println!(
+            "would fail: {} does not exist; {}, or create it",
+            destination(target),
+            how_to_create(target)
         );
     }
     println!(
-        "{} cop{} would be made (dry run: nothing was copied)",
+        "{} cop{} would be made{} (dry run: nothing was copied)",
         plan.len(),
-        if plan.len() == 1 { "y" } else { "ies" }
+        if plan.len() == 1 { "y" } else { "ies" },
+        if failing == 0 {
+            String::new()
+        } else {
+            format!(", {failing} of them would fail")
+        }
     );
 }
 

@@ -24,7 +24,7 @@ pub use ecr::{Ecr, RegistryCredentials};
 #[cfg(feature = "events")]
 pub use event_bus::EventBus;
 pub use policy_store::{AwsPolicyStore, MAX_POLICY_BYTES};
-pub use registries::{Registries, RegistryReplicator};
+pub use registries::{how_to_create, Registries, RegistryReplicator};
 pub use sdk::{retry_config, sdk_config, timeout_config};
 pub use sns::Sns;
 #[cfg(feature = "sqs")]

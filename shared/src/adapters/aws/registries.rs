@@ -186,10 +186,28 @@ impl RegistryReplicator {
             Err(StewardError::NotFound { .. }) => Err(StewardError::NotFound {
                 service: Service::Ecr,
                 what: format!(
-                    "repository {} in {} (set create_repository: true in the replication rule to create it)",
-                    target.repository, target.region
+                    "repository {} in {} ({}, or create it)",
+                    target.repository,
+                    target.region,
+                    how_to_create(target)
                 ),
             }),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Whether the destination repository is there (`--dry-run` asks before promising a copy).
+    pub async fn destination_found(&self, target: &Target) -> Result<bool, StewardError> {
+        let found = Ecr::in_region(&self.sdk, &target.region)
+            .client
+            .describe_repositories()
+            .repository_names(&target.repository)
+            .set_registry_id(target.account.clone())
+            .send()
+            .await;
+        match found.map_err(|e| classify(Service::Ecr, e)) {
+            Ok(_) => Ok(true),
+            Err(StewardError::NotFound { .. }) => Ok(false),
             Err(other) => Err(other),
         }
     }
@@ -375,6 +393,19 @@ impl ImageReader for Registries {
             .await?
             .head_manifest(repository, tag)
             .await
+    }
+}
+
+/// How the copy to `target` could create its repository: the CLI's `--to` copies by
+/// `--create-repository`, a replication rule by its `create_repository`.
+pub fn how_to_create(target: &Target) -> String {
+    if target.rule == "--to" {
+        "pass --create-repository to create it".into()
+    } else {
+        format!(
+            "set create_repository: true in replication rule `{}` to create it",
+            target.rule
+        )
     }
 }
 
