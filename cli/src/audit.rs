@@ -72,6 +72,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Exit> {
             max_images: args.max_images,
             concurrency: args.concurrency,
             retry: RetryPolicy::default(),
+            today: steward::date::Date::today(),
         };
         // On a terminal, one line redrawn; elsewhere (CI logs) a line every few seconds.
         let terminal = std::io::stderr().is_terminal();

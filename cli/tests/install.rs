@@ -419,7 +419,10 @@ fn the_release_archive_carries_completions_and_man_pages() {
         "man/ecr-steward-gate.1",
         "man/ecr-steward-policy-validate.1",
     ] {
-        assert!(entries.lines().any(|l| l == entry), "{entry} missing: {entries}");
+        assert!(
+            entries.lines().any(|l| l == entry),
+            "{entry} missing: {entries}"
+        );
     }
 }
 

@@ -28,6 +28,9 @@ pub enum FindingKind {
     ReplicaMismatch,
     /// ECR denied a read, so the repository (or destination) could not be audited.
     AccessDenied,
+    /// A rule's scan ignore that no longer serves: expired, or matching no finding of any of
+    /// the rule's scanned images.
+    ScanIgnore,
 }
 
 impl FindingKind {
@@ -40,6 +43,7 @@ impl FindingKind {
             Self::ReplicaMissing => "replica-missing",
             Self::ReplicaMismatch => "replica-mismatch",
             Self::AccessDenied => "access-denied",
+            Self::ScanIgnore => "scan-ignore",
         }
     }
 }
@@ -394,7 +398,77 @@ pub struct AuditReport {
     pub warnings: Vec<String>,
 }
 
+/// What the scans of a rule's images in one region found, for judging its ignores.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleScans {
+    /// Images whose scan is complete.
+    pub scanned: usize,
+    /// Every finding id of those scans, upper-cased, with how many images have it.
+    pub ids: BTreeMap<String, usize>,
+}
+
+/// A rule's scan ignores against every scan of its images in `region`: an ignore past its date
+/// (the finding counts again wherever it is), and an active one that matches no finding of any
+/// scanned image (nothing needs it). Judged across the rule, never one image at a time: an
+/// ignore one image does not need may serve another.
+pub fn judge_ignores(
+    rule: &crate::policy::Rule,
+    region: &str,
+    scans: &RuleScans,
+    today: crate::date::Date,
+) -> Vec<AuditFinding> {
+    let globs: Vec<&str> = rule.repositories.iter().map(|g| g.as_str()).collect();
+    let mut found = Vec::new();
+    for entry in &rule.scan.ignore {
+        let images = scans
+            .ids
+            .get(&entry.id.to_ascii_uppercase())
+            .copied()
+            .unwrap_or(0);
+        let (check, message) = match entry.until {
+            Some(until) if until < today => (
+                "scan.ignore.expired",
+                format!(
+                    "the ignore of {} expired on {until}{}; renew its until date if it still does not apply, or remove it",
+                    entry.id,
+                    if images == 0 {
+                        String::new()
+                    } else {
+                        format!(", and {images} of the rule's images have the finding, which counts again")
+                    }
+                ),
+            ),
+            _ if images == 0 && scans.scanned > 0 => (
+                "scan.ignore.stale",
+                format!(
+                    "the ignore of {} matches no finding of the rule's {} scanned images in {region}; remove it from the policy",
+                    entry.id, scans.scanned
+                ),
+            ),
+            _ => continue,
+        };
+        let mut finding =
+            AuditFinding::about(region, &globs.join(","), FindingKind::ScanIgnore, check);
+        finding.rule = Some(rule.name.clone());
+        finding.message = message;
+        found.push(finding);
+    }
+    found
+}
+
 impl AuditReport {
+    /// Adds findings about the policy's rules rather than one repository (a rule's scan
+    /// ignores); they count in the totals, not in the per-repository table.
+    pub fn add_rule_findings(&mut self, findings: Vec<AuditFinding>) {
+        for finding in findings {
+            *self.totals.by_kind.entry(finding.kind).or_default() += 1;
+            *self.totals.by_check.entry(finding.check).or_default() += 1;
+            self.totals.findings += 1;
+            self.clean = false;
+            self.findings.push(finding);
+        }
+    }
+
     /// Adds the warnings about coverage: `pattern` (the repositories asked for) matching
     /// nothing, repositories no rule governs, and, when `pattern` is the whole registry (`**`),
     /// rules that govern none of the repositories audited.
@@ -483,7 +557,7 @@ impl AuditReport {
                     FindingKind::Tag | FindingKind::Labels => {
                         *summary.violations.entry(finding.check).or_default() += 1;
                     }
-                    FindingKind::Setting => summary.settings += 1,
+                    FindingKind::Setting | FindingKind::ScanIgnore => summary.settings += 1,
                     FindingKind::ReplicaMissing => summary.replicas_missing += 1,
                     FindingKind::ReplicaMismatch => summary.replicas_mismatched += 1,
                     FindingKind::AccessDenied => summary.access_denied = true,

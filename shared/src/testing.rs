@@ -524,6 +524,17 @@ impl crate::ports::ImageCatalog for MemoryInspector {
     }
 }
 
+impl crate::ports::ScanReader for MemoryInspector {
+    async fn scan_findings(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> Result<crate::ports::ScanFindings, StewardError> {
+        self.check(repository)?;
+        crate::ports::ScanReader::scan_findings(&self.catalog, repository, digest).await
+    }
+}
+
 impl crate::ports::RepositoryInspector for MemoryInspector {
     async fn repository_settings(
         &self,

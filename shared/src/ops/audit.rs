@@ -11,15 +11,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use futures_util::{stream, StreamExt};
 
 use crate::audit::{
-    access_denied, expected_replicas, judge_image, judge_replica, judge_settings, AuditReport,
-    ExpectedReplica, RepositoryAudit,
+    access_denied, expected_replicas, judge_ignores, judge_image, judge_replica, judge_settings,
+    AuditReport, ExpectedReplica, RepositoryAudit, RuleScans,
 };
+use crate::date::Date;
 use crate::error::{AwsErrorCode, Service, StewardError};
 use crate::glob::Glob;
 use crate::image::TaggedImage;
 use crate::policy::Policy;
-use crate::ports::{ImageCatalog, ImageReader, RepositoryInspector};
+use crate::ports::{ImageCatalog, ImageReader, RepositoryInspector, ScanReader};
 use crate::retry::RetryPolicy;
+use crate::scan::ScanState;
 
 /// The registry reads at once when none is asked for: enough to hide an 80 ms round trip
 /// (BENCHMARKS.md, "Audit over a registry"), well within ECR's rates for them (BatchGetImage
@@ -45,6 +47,8 @@ pub struct AuditRequest {
     pub concurrency: usize,
     /// Retries of a read that is throttled or fails for a while.
     pub retry: RetryPolicy,
+    /// Today, for scan ignores that expire.
+    pub today: Date,
 }
 
 /// How far the audit is, for a progress line.
@@ -146,7 +150,7 @@ pub async fn audit<C, R>(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<AuditReport, AuditError>
 where
-    C: ImageCatalog + RepositoryInspector,
+    C: ImageCatalog + RepositoryInspector + ScanReader,
     R: ImageReader,
 {
     let concurrency = request.concurrency.max(1);
@@ -386,11 +390,93 @@ where
         }
     }
 
-    Ok(AuditReport::new(
+    let ignores =
+        judge_rule_ignores(policy, &repositories, request, api_concurrency, &client).await?;
+    let mut report = AuditReport::new(
         origin,
         &request.regions,
         repositories.into_iter().map(|r| r.audit).collect(),
-    ))
+    );
+    report.add_rule_findings(ignores);
+    Ok(report)
+}
+
+/// The scan ignores of every rule that has some, judged against the scans of all the rule's
+/// judged images in each region (one scan read an image; only for such rules).
+async fn judge_rule_ignores<'a, C, F>(
+    policy: &Policy,
+    repositories: &[Audited],
+    request: &AuditRequest,
+    api_concurrency: usize,
+    client: &F,
+) -> Result<Vec<crate::audit::AuditFinding>, AuditError>
+where
+    C: ScanReader + 'a,
+    F: Fn(&str) -> Result<&'a C, AuditError>,
+{
+    let with_ignores = |name: &Option<String>| {
+        policy
+            .rules
+            .iter()
+            .find(|rule| Some(&rule.name) == name.as_ref() && !rule.scan.ignore.is_empty())
+    };
+    let mut reads = Vec::new();
+    for repository in repositories {
+        let audit = &repository.audit;
+        if with_ignores(&audit.rule).is_none() {
+            continue;
+        }
+        let ecr = client(&audit.region)?;
+        for image in &repository.images {
+            reads.push((audit, ecr, image.digest.as_str()));
+        }
+    }
+    let retry = &request.retry;
+    let scans = stream::iter(reads.into_iter().map(|(audit, ecr, digest)| async move {
+        let read = retry
+            .run(|| ecr.scan_findings(&audit.repository, digest))
+            .await;
+        (audit, digest, read)
+    }))
+    .buffer_unordered(api_concurrency)
+    .collect::<Vec<_>>()
+    .await;
+    let mut by_rule: BTreeMap<(String, String), RuleScans> = BTreeMap::new();
+    for (audit, digest, read) in scans {
+        let Some(rule) = audit.rule.clone() else {
+            continue;
+        };
+        let seen = by_rule.entry((audit.region.clone(), rule)).or_default();
+        match read {
+            Ok(found) if found.state == ScanState::Complete => {
+                seen.scanned += 1;
+                let ids: std::collections::BTreeSet<String> = found
+                    .findings
+                    .iter()
+                    .map(|f| f.id.to_ascii_uppercase())
+                    .collect();
+                for id in ids {
+                    *seen.ids.entry(id).or_default() += 1;
+                }
+            }
+            // Not scanned (yet), or not readable: that image says nothing either way.
+            Ok(_) | Err(StewardError::NotFound { .. }) => {}
+            Err(error) if is_denied(&error) => {}
+            Err(source) => {
+                return Err(AuditError::Read {
+                    what: format!("the scan of {}/{}@{digest}", audit.region, audit.repository),
+                    source,
+                })
+            }
+        }
+    }
+    let mut findings = Vec::new();
+    for ((region, name), scans) in &by_rule {
+        if let Some(rule) = policy.rules.iter().find(|rule| &rule.name == name) {
+            findings.extend(judge_ignores(rule, region, scans, request.today));
+        }
+    }
+    Ok(findings)
 }
 
 /// A repository's rule, settings findings and tagged images; a denied read is a finding.
@@ -494,6 +580,7 @@ mod tests {
                 base: Duration::from_millis(1),
                 cap: Duration::from_millis(1),
             },
+            today: Date::parse("2026-12-01").expect("date"),
         }
     }
 
@@ -548,6 +635,67 @@ mod tests {
             .collect()
     }
 
+    /// A rule's ignores are judged across all its images: one image without the finding does
+    /// not make an ignore stale while another image has it; one no image has is stale; one
+    /// past its date is expired (and its finding counts again).
+    #[tokio::test(flavor = "current_thread")]
+    async fn scan_ignores_are_judged_across_the_rule_not_per_image() {
+        let policy = Policy::from_text(
+            "version: 1\nrules:\n  - name: team\n    repositories: [\"team/*\"]\n    tags: { semver: {} }\n    scan:\n      ignore:\n        - { id: CVE-2024-0001, reason: only in app }\n        - { id: CVE-2024-0002, reason: nowhere }\n        - { id: CVE-2024-0003, reason: lapsed, until: 2026-06-30 }\n",
+            "test",
+            SourceFormat::Yaml,
+        )
+        .expect("policy");
+        let scanned = |ids: &[&str]| crate::ports::ScanFindings {
+            state: crate::scan::ScanState::Complete,
+            counts: BTreeMap::new(),
+            findings: ids
+                .iter()
+                .map(|id| crate::scan::VulnFinding {
+                    id: (*id).into(),
+                    severity: crate::scan::VulnSeverity::High,
+                    package: None,
+                    installed_version: None,
+                    fixed_in: None,
+                    fixable: None,
+                    uri: None,
+                })
+                .collect(),
+        };
+        let catalog = MemoryCatalog::default()
+            .with_image("team/app", &digest(1), &["1.0.0"])
+            .with_image("team/web", &digest(2), &["1.0.0"])
+            .with_scan(&digest(1), scanned(&["cve-2024-0001", "CVE-2024-0003"]))
+            .with_scan(&digest(2), scanned(&[]));
+        let catalogs = BTreeMap::from([("us-east-1".to_string(), MemoryInspector::new(catalog))]);
+        let labels = MemoryImages::default()
+            .with("a", &digest(1), compliant())
+            .with("b", &digest(2), compliant());
+        let report = audit(
+            &policy,
+            "test",
+            &catalogs,
+            &labels,
+            &request(None, 4),
+            &|_| {},
+        )
+        .await
+        .expect("audited");
+        let ignores: Vec<(&str, &str)> = report
+            .findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::ScanIgnore)
+            .map(|f| (f.check, f.message.as_str()))
+            .collect();
+        assert_eq!(ignores.len(), 2, "{ignores:#?}");
+        assert_eq!(ignores[0].0, "scan.ignore.stale");
+        assert!(ignores[0].1.starts_with("the ignore of CVE-2024-0002 matches no finding of the rule's 2 scanned images in us-east-1"), "{}", ignores[0].1);
+        assert_eq!(ignores[1].0, "scan.ignore.expired");
+        assert!(ignores[1].1.contains("expired on 2026-06-30, and 1 of the rule's images have the finding, which counts again"), "{}", ignores[1].1);
+        assert_eq!(report.totals.by_check.get("scan.ignore.stale"), Some(&1));
+        assert!(!report.clean);
+    }
+
     #[tokio::test(flavor = "current_thread")]
     async fn every_kind_of_finding_is_reported_and_a_denial_does_not_stop_the_audit() {
         let (catalogs, labels) = registry();
@@ -582,7 +730,12 @@ mod tests {
                 ("other/app", None, 1)
             );
             assert_eq!(report.totals.images, 4);
-            assert_eq!(report.totals.tags, 5);
+            // other/app's tag is counted apart: no rule governs it.
+            assert_eq!(report.totals.tags, 4);
+            assert_eq!(
+                (report.totals.ungoverned_repositories, report.totals.ungoverned_tags),
+                (1, 1)
+            );
         }
     }
 
