@@ -119,26 +119,32 @@ pub fn run(args: &ReplicateArgs) -> anyhow::Result<Exit> {
                 sent.iter().all(|s| s.message_id.is_some()),
             ));
         }
-        let progress = std::io::stderr().is_terminal();
+        // On a terminal, one line redrawn; elsewhere (CI logs) a line every few seconds.
+        let terminal = std::io::stderr().is_terminal();
+        let mut last_line = std::time::Instant::now();
         let results = copy_all(
             &replicator,
             &region,
             planned,
             usize::from(args.jobs),
             |index, total, copy| {
-                if progress {
-                    eprint!(
-                        "\r\x1b[2K[{}/{total}] {}:{} -> {}",
-                        index + 1,
-                        copy.repository,
-                        copy.tags.join(","),
-                        copy.target.region
-                    );
+                let line = format!(
+                    "[{}/{total}] {}:{} -> {}",
+                    index + 1,
+                    copy.repository,
+                    copy.tags.join(","),
+                    copy.target.region
+                );
+                if terminal {
+                    eprint!("\r\x1b[2K{line}");
+                } else if last_line.elapsed() >= std::time::Duration::from_secs(5) {
+                    last_line = std::time::Instant::now();
+                    eprintln!("replicate: {line}");
                 }
             },
         )
         .await;
-        if progress {
+        if terminal {
             eprint!("\r\x1b[2K");
         }
         crate::render::copies::print_summary(&results, args.format);
