@@ -279,7 +279,7 @@ mod tests {
 
     use super::*;
 
-    const README_POLICY: &str = "  - name: services\n    repositories: [\"team/*\"]\n    tags: { semver: { floating_aliases: true }, git_sha: { prefixes: [\"sha-\"] }, literals: { allow: [stable] } }\n    retention:\n      semver: { keep_per_major: 2, keep_per_minor: 1, prerelease: { max_age_days: 30, until_released: true } }\n      git_sha: { keep_newest: 1, max_age_days: 14 }\n      untagged: { max_age_days: 7 }\n      protect: [stable]\n      archive: { delete_after_days: 180 }\n";
+    const DOCS_POLICY: &str = "  - name: services\n    repositories: [\"team/*\"]\n    tags: { semver: { floating_aliases: true }, git_sha: { prefixes: [\"sha-\"] }, literals: { allow: [stable] } }\n    retention:\n      semver: { keep_per_major: 2, keep_per_minor: 1, prerelease: { max_age_days: 30, until_released: true } }\n      git_sha: { keep_newest: 1, max_age_days: 14 }\n      untagged: { max_age_days: 7 }\n      protect: [stable]\n      archive: { delete_after_days: 180 }\n";
 
     /// The text between the line after `marker` that opens a code block and its end.
     fn readme_block(readme: &str, marker: &str) -> String {
@@ -290,11 +290,11 @@ mod tests {
     }
 
     /// The worked example of the policy reference (docs/policy.md, "Retention"): its policy and
-    /// its plan are what this test gives (`UPDATE_README_EXAMPLE=1` writes them there).
+    /// its plan are what this test gives (`UPDATE_DOCS_EXAMPLE=1` writes them there).
     #[test]
     fn renders_the_readme_example() {
         let policy = Policy::from_text(
-            &format!("version: 1\nrules:\n{README_POLICY}"),
+            &format!("version: 1\nrules:\n{DOCS_POLICY}"),
             "policy.yaml",
             SourceFormat::Yaml,
         )
@@ -379,10 +379,10 @@ mod tests {
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/policy.md");
         let readme = std::fs::read_to_string(&readme_path).expect("docs/policy.md");
         let (policy_marker, plan_marker) = ("A worked example, the policy:", "prints (a dry run):");
-        if std::env::var_os("UPDATE_README_EXAMPLE").is_some() {
+        if std::env::var_os("UPDATE_DOCS_EXAMPLE").is_some() {
             let mut updated = readme.clone();
             for (marker, body) in [
-                (policy_marker, README_POLICY.to_string()),
+                (policy_marker, DOCS_POLICY.to_string()),
                 (plan_marker, printed.clone()),
             ] {
                 let old = readme_block(&updated, marker);
@@ -395,13 +395,13 @@ mod tests {
         }
         assert_eq!(
             readme_block(&readme, policy_marker),
-            README_POLICY,
-            "docs/policy.md's policy; UPDATE_README_EXAMPLE=1 rewrites it"
+            DOCS_POLICY,
+            "docs/policy.md's policy; UPDATE_DOCS_EXAMPLE=1 rewrites it"
         );
         assert_eq!(
             readme_block(&readme, plan_marker),
             printed,
-            "docs/policy.md's plan; UPDATE_README_EXAMPLE=1 rewrites it"
+            "docs/policy.md's plan; UPDATE_DOCS_EXAMPLE=1 rewrites it"
         );
         for line in [
             "  ARCHIVE sha256:070707070707 2026-11-06 2.3.0-rc.2               2.3.0-rc.2 [semver.prerelease]: its release 2.3.0 exists\n",

@@ -1,5 +1,5 @@
 //! Copy jobs: one image and where it goes, as `ecr-steward replicate --fan-out` sends them to
-//! the replicator's job queue. The format is versioned; README "Large backfills" documents it
+//! the replicator's job queue. The format is versioned; docs/operations.md ("Large backfills") documents it
 //! and `schema/copy-job.v1.schema.json` describes it.
 //!
 //! Within a version, fields may be added: a reader ignores what it does not know. A change

@@ -12,7 +12,7 @@ use crate::push::judge;
 use crate::scan::ScanState;
 
 /// The longest pause between two looks at the scan status.
-const MAX_POLL_INTERVAL: Duration = Duration::from_secs(15);
+const MAX_POLL_INTERVAL: Duration = Duration::from_secs(10);
 
 /// What to gate.
 #[derive(Debug, Clone)]
