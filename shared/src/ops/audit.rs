@@ -733,7 +733,10 @@ mod tests {
             // other/app's tag is counted apart: no rule governs it.
             assert_eq!(report.totals.tags, 4);
             assert_eq!(
-                (report.totals.ungoverned_repositories, report.totals.ungoverned_tags),
+                (
+                    report.totals.ungoverned_repositories,
+                    report.totals.ungoverned_tags
+                ),
                 (1, 1)
             );
         }
