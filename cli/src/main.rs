@@ -360,6 +360,7 @@ pub enum Format {
 }
 
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Check(args) => check::run(&args).map(Exit::from_passed),
@@ -396,6 +397,24 @@ fn main() -> ExitCode {
             Exit::Error.into()
         }
     }
+}
+
+/// A reader that stops early (`ecr-steward audit | head`) closes the pipe, and `print!` then
+/// panics; stop quietly instead, as Unix tools do (exit 0: the reader had what it wanted).
+fn quiet_on_closed_pipe() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default_hook(info);
+    }));
 }
 
 /// The error and its causes as one sentence (`what failed: why: root cause`), each cause said

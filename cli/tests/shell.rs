@@ -99,3 +99,20 @@ fn man_prints_the_shipped_pages() {
             "no command `nope`; commands here: validate, parameter, show-default",
         ));
 }
+
+/// A reader that closes the pipe early (`| head`) ends the command quietly, not with a panic.
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ecr-steward"))
+        .args(["policy", "show-default"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    // Closed before the process has started to write.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}

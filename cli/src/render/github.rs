@@ -62,9 +62,8 @@ impl Report {
             self.results.len() - self.failures(),
             self.results.len(),
             match &self.scan {
-                Some(scan) if scan.passed => "; scan passed",
-                Some(_) => "; scan failed",
-                None => "",
+                Some(scan) => format!("; scan {}", scan.outcome()),
+                None => String::new(),
             }
         );
         out

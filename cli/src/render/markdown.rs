@@ -26,9 +26,8 @@ impl Report {
             total - failures,
             if total == 1 { "" } else { "s" },
             match &self.scan {
-                Some(scan) if scan.passed => ", scan passed",
-                Some(_) => ", scan failed",
-                None => "",
+                Some(scan) => format!(", scan {}", scan.outcome()),
+                None => String::new(),
             }
         );
         let _ = writeln!(

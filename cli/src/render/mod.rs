@@ -56,6 +56,17 @@ pub struct ScanSection {
 }
 
 impl ScanSection {
+    /// The scan's outcome in a word: `passed`, `failed`, `not complete` (the wait ran out) or
+    /// `not scanned` (scanning is off): only a judged scan passes or fails.
+    pub(crate) fn outcome(&self) -> &'static str {
+        match &self.state {
+            _ if self.passed => "passed",
+            ScanState::InProgress => "not complete",
+            ScanState::Failed { status, .. } if status == SCANNING_OFF => "not scanned",
+            _ => "failed",
+        }
+    }
+
     /// Lines for people: what broke the bar, what is ignored, what to tidy.
     pub(crate) fn problems(&self) -> (Vec<String>, Vec<String>) {
         let mut errors = Vec::new();

@@ -53,10 +53,10 @@ impl Report {
             let _ = writeln!(out, "{}", paint("33", LABELS_NOT_CHECKED));
         }
         if let Some(scan) = &self.scan {
-            let mark = if scan.passed {
-                paint("32", "ok  ")
-            } else {
-                paint("31;1", "FAIL")
+            let mark = match scan.outcome() {
+                "passed" => paint("32", "ok  "),
+                "failed" => paint("31;1", "FAIL"),
+                _ => paint("33;1", "????"),
             };
             let _ = writeln!(out, "{mark} scan");
             let (errors, warnings) = scan.problems();
@@ -102,11 +102,8 @@ impl Report {
             total - failures
         );
         if let Some(scan) = &self.scan {
-            summary.push_str(if scan.passed {
-                "; scan passed"
-            } else {
-                "; scan failed"
-            });
+            summary.push_str("; scan ");
+            summary.push_str(scan.outcome());
         }
         let _ = writeln!(
             out,
