@@ -4,7 +4,9 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 use steward::date::Date;
-use steward::policy::{LintLevel, Policy, SourceFormat, INLINE_BUDGET, INLINE_LIMIT};
+use steward::policy::{
+    size_notices, LintLevel, Policy, PolicyHome, SourceFormat, INLINE_BUDGET, INLINE_LIMIT,
+};
 use steward::policy_source::PolicyLocation;
 use steward::ports::{PolicyFetch, PolicyStore};
 
@@ -13,7 +15,13 @@ use steward::ports::{PolicyFetch, PolicyStore};
 pub fn validate(source: &str, strict: bool) -> anyhow::Result<bool> {
     let (text, origin) = read_text(source)?;
     let policy = parse(&text, source, &origin)?;
-    let lints = policy.lint(&text, Date::today());
+    let home = match PolicyLocation::parse(source) {
+        Ok(PolicyLocation::S3 { .. }) if PolicyLocation::looks_like(source) => PolicyHome::S3,
+        Ok(PolicyLocation::Ssm { .. }) if PolicyLocation::looks_like(source) => PolicyHome::Ssm,
+        _ => PolicyHome::File,
+    };
+    let mut lints = policy.lint(&text, Date::today());
+    lints.extend(size_notices(&text, home));
     for lint in &lints {
         match lint.position {
             Some((line, column)) => println!("{origin}:{line}:{column}: {lint}"),

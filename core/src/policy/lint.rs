@@ -199,7 +199,6 @@ impl Policy {
                 });
             }
         }
-        found.extend(size_lints(text));
         found
     }
 }
@@ -228,9 +227,20 @@ fn globs(globs: &[crate::glob::Glob]) -> String {
         .join(", ")
 }
 
-/// The policy's size against each place it can be kept: as written (S3, SSM) and as one line
-/// of JSON (the inline `PolicyDocument` parameter, `ecr-steward policy parameter`).
-fn size_lints(text: &str) -> Vec<Lint> {
+/// Where a policy is kept, for [`size_notices`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyHome {
+    /// A file, to be given inline, or put in SSM or S3.
+    File,
+    /// An S3 object.
+    S3,
+    /// An SSM parameter (which it fits, being there).
+    Ssm,
+}
+
+/// The policy's size against the places it can still be kept: as written (S3, SSM) and as one
+/// line of JSON (the inline `PolicyDocument` parameter, `ecr-steward policy parameter`).
+pub fn size_notices(text: &str, home: PolicyHome) -> Vec<Lint> {
     let written = text.len();
     let inline = serde_yaml::from_str::<serde_json::Value>(text)
         .ok()
@@ -252,6 +262,9 @@ fn size_lints(text: &str) -> Vec<Lint> {
             format!("{written} bytes is more than the functions read ({S3_LIMIT} bytes from S3, less elsewhere)"),
             "split it: fewer, broader repository globs share one rule",
         );
+        return found;
+    }
+    if home != PolicyHome::File {
         return found;
     }
     if inline > INLINE_BUDGET {
@@ -399,8 +412,14 @@ mod tests {
     fn sizes_are_measured_against_where_the_policy_is_kept() {
         let mut text = String::from("version: 1\nrules:\n  - tags: {}\n");
         text.push_str(&format!("# {}\n", "x".repeat(5000)));
-        let found = lint(&text);
+        assert_eq!(lint(&text), Vec::new(), "sizes are notices of their own");
+        let found = size_notices(&text, PolicyHome::File);
         assert_eq!(found.len(), 1, "comments do not count inline: {found:#?}");
+        assert_eq!(
+            size_notices(&text, PolicyHome::S3),
+            Vec::new(),
+            "S3 takes it"
+        );
         assert!(found[0].message.contains("needs the advanced tier"));
         assert_eq!(found[0].level, LintLevel::Notice);
         let mut rules = String::from("version: 1\nrules:\n");
@@ -409,7 +428,7 @@ mod tests {
                 "  - name: team-{index:02}\n    repositories: [\"team-{index:02}/**\"]\n    tags: {{ semver: {{}} }}\n"
             ));
         }
-        let found = lint(&rules);
+        let found = size_notices(&rules, PolicyHome::File);
         assert!(
             found.iter().any(|l| l
                 .message

@@ -9,7 +9,9 @@ mod repository;
 mod retention;
 
 pub use evaluate::{Finding, TagKind, TagVerdict};
-pub use lint::{Lint, LintLevel, INLINE_BUDGET, INLINE_LIMIT, KNOWN_REGIONS};
+pub use lint::{
+    size_notices, Lint, LintLevel, PolicyHome, INLINE_BUDGET, INLINE_LIMIT, KNOWN_REGIONS,
+};
 pub use load::{PolicyError, SourceFormat};
 pub use model::{
     Consistency, EnforceRules, GitShaRule, LabelRules, LastTag, LiteralRules, Mode, Pattern,

@@ -158,41 +158,27 @@ impl RegistryReplicator {
             return match self.create_repository(source, target).await {
                 // Not created (the source unreadable, no key for its encryption, denied): a
                 // repository made by hand is still good to copy into.
-                Err(error) if self.destination_exists(target).await => {
+                Err(error) if matches!(self.destination_found(target).await, Ok(true)) => {
                     tracing::debug!(%error, "not created, but the repository exists");
                     Ok(false)
                 }
                 created => created,
             };
         }
-        let found = Ecr::in_region(&self.sdk, &target.region)
-            .client
-            .describe_repositories()
-            .repository_names(&target.repository)
-            .set_registry_id(target.account.clone())
-            .send()
-            .await;
-        match found.map_err(|e| classify(Service::Ecr, e)) {
-            Ok(_) => Ok(false),
-            Err(StewardError::NotFound { .. }) if target.create_repository => {
-                Err(StewardError::NotFound {
-                    service: Service::Ecr,
-                    what: format!(
-                        "repository {} in {} (the rule says create_repository, but this deployment may not create repositories: set the template parameter CreateDestinationRepositories to true, or create it)",
-                        target.repository, target.region
-                    ),
-                })
-            }
-            Err(StewardError::NotFound { .. }) => Err(StewardError::NotFound {
+        let why = if target.create_repository {
+            "the rule says create_repository, but this deployment may not create repositories: set the template parameter CreateDestinationRepositories to true, or create it".to_string()
+        } else {
+            format!("{}, or create it", how_to_create(target))
+        };
+        match self.destination_found(target).await? {
+            true => Ok(false),
+            false => Err(StewardError::NotFound {
                 service: Service::Ecr,
                 what: format!(
-                    "repository {} in {} ({}, or create it)",
-                    target.repository,
-                    target.region,
-                    how_to_create(target)
+                    "repository {} in {} ({why})",
+                    target.repository, target.region
                 ),
             }),
-            Err(other) => Err(other),
         }
     }
 
@@ -210,18 +196,6 @@ impl RegistryReplicator {
             Err(StewardError::NotFound { .. }) => Ok(false),
             Err(other) => Err(other),
         }
-    }
-
-    /// True when the destination repository is there (false on any error).
-    async fn destination_exists(&self, target: &Target) -> bool {
-        Ecr::in_region(&self.sdk, &target.region)
-            .client
-            .describe_repositories()
-            .repository_names(&target.repository)
-            .set_registry_id(target.account.clone())
-            .send()
-            .await
-            .is_ok()
     }
 
     /// Creates the destination repository like its source; false when it exists.
