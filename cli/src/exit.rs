@@ -27,13 +27,33 @@ impl Exit {
     }
 }
 
-impl From<Exit> for ExitCode {
-    fn from(exit: Exit) -> Self {
-        ExitCode::from(match exit {
+impl Exit {
+    /// Every exit, in order, for the generated reference.
+    pub const ALL: [Exit; 4] = [Exit::Pass, Exit::Fail, Exit::Error, Exit::TimedOut];
+
+    /// The process's exit code.
+    pub fn code(self) -> u8 {
+        match self {
             Exit::Pass => 0,
             Exit::Fail => 1,
             Exit::Error => 2,
             Exit::TimedOut => 3,
-        })
+        }
+    }
+
+    /// What the code means, for the generated reference (docs/cli.md).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Exit::Pass => "compliant; every copy made; nothing found",
+            Exit::Fail => "a violation, a scan over the bar, a failed copy, a finding (with `--strict`, a warning too)",
+            Exit::Error => "the command could not do its work: bad arguments, input, policy or access; `gate`: scanning is off (with tags that comply)",
+            Exit::TimedOut => "`gate`: the scan is still running (with tags that comply); `wait`: a replica was not complete in time",
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        ExitCode::from(exit.code())
     }
 }

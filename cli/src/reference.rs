@@ -78,6 +78,14 @@ fn markdown(command: &Command) -> String {
         "Man pages: `docs/man/`. Shell completions: `docs/completions/` (bash, zsh, fish). \
          The [CLI guide](cli-guide.md) explains exit codes, formats and examples.\n\n",
     );
+    let _ = writeln!(
+        out,
+        "Exit codes (every command; the CLI guide says which a command uses):\n"
+    );
+    for exit in crate::exit::Exit::ALL {
+        let _ = writeln!(out, "- **{}**: {}", exit.code(), exit.meaning());
+    }
+    out.push('\n');
     let _ = writeln!(out, "Commands:\n");
     commands_list(command, "ecr-steward", &mut out);
     out.push('\n');
