@@ -12,7 +12,7 @@ use steward::retry::RetryPolicy;
 
 use crate::check::load_policy;
 use crate::exit::Exit;
-use crate::AuditArgs;
+use crate::{AuditArgs, AuditFormat};
 
 /// How often a progress line is printed when stderr is not a terminal.
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
@@ -108,10 +108,31 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Exit> {
             eprint!("\r\x1b[2K");
         }
         let mut report = report.with_coverage(&policy, &args.repository);
-        for warning in &report.warnings {
-            eprintln!("warning: {warning}");
-        }
         let failed = !report.clean || (args.strict && !report.warnings.is_empty());
+        for check in &args.checks {
+            let found = report
+                .findings
+                .iter()
+                .any(|f| under(f.check, f.kind.as_str(), check));
+            if !found {
+                let seen: Vec<&str> = report.totals.by_check.keys().copied().collect();
+                report.warnings.push(format!(
+                    "--check {check} matches no finding of this audit (checks found: {})",
+                    if seen.is_empty() {
+                        "none".to_string()
+                    } else {
+                        seen.join(", ")
+                    }
+                ));
+            }
+        }
+        // The text report shows the warnings itself; the other formats carry them as data,
+        // so they go to stderr too, for a CI log.
+        if args.format != AuditFormat::Text {
+            for warning in &report.warnings {
+                eprintln!("warning: {warning}");
+            }
+        }
         if !args.checks.is_empty() {
             report.findings.retain(|f| {
                 args.checks

@@ -28,7 +28,8 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<bool> {
         .collect();
     let report = Report::new(policy_origin, labels.is_some(), results);
     report.emit(args.format, args.summary.as_deref())?;
-    Ok(report.compliant)
+    let ungoverned = report.results.iter().any(|r| r.rule.is_none());
+    Ok(report.compliant && !(args.strict && ungoverned))
 }
 
 /// The CLI's environment variable for the policy file, before it took the functions' prefix.
@@ -136,7 +137,7 @@ fn tag_entries(text: &str, path: &Path) -> anyhow::Result<Vec<(usize, String)>> 
             .collect();
     }
     let mut entries = Vec::new();
-    for (index, line) in text.lines().enumerate() {
+    for (index, line) in text.trim_start_matches('\u{feff}').lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;

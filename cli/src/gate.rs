@@ -57,7 +57,9 @@ pub fn run(args: &GateArgs) -> anyhow::Result<Exit> {
         };
         let found = gate(&policy, &Ecr::new(&sdk), &registries, &request, &progress).await?;
         let passed = found.passed();
-        let tags_passed = found.results.iter().all(|r| r.compliant);
+        // --strict: a repository no rule governs fails the gate instead of passing it unjudged.
+        let tags_passed = found.results.iter().all(|r| r.compliant)
+            && !(args.strict && found.results.iter().any(|r| r.rule.is_none()));
         let repository = found.repository.clone();
         let digest = found.image.digest.clone();
         let (section, unknown) = match found.scan {

@@ -156,6 +156,9 @@ pub struct CheckArgs {
     /// Also append the report as markdown to FILE (a job summary: `$GITHUB_STEP_SUMMARY`).
     #[arg(long, value_name = "FILE")]
     summary: Option<PathBuf>,
+    /// Fail (exit 1) when no rule of the policy governs the repository, instead of a warning.
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Args)]
@@ -183,6 +186,9 @@ pub struct GateArgs {
     /// Also append the report as markdown to FILE (a job summary: `$GITHUB_STEP_SUMMARY`).
     #[arg(long, value_name = "FILE")]
     summary: Option<PathBuf>,
+    /// Fail (exit 1) when no rule of the policy governs the repository, instead of a warning.
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Args)]
@@ -400,7 +406,8 @@ fn main() -> ExitCode {
 }
 
 /// A reader that stops early (`ecr-steward audit | head`) closes the pipe, and `print!` then
-/// panics; stop quietly instead, as Unix tools do (exit 0: the reader had what it wanted).
+/// panics; stop quietly instead, with the status a shell gives a process SIGPIPE ended (141),
+/// so `set -o pipefail` still tells that the output was cut short.
 fn quiet_on_closed_pipe() {
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -411,7 +418,7 @@ fn quiet_on_closed_pipe() {
             .or_else(|| payload.downcast_ref::<&str>().copied())
             .unwrap_or_default();
         if message.contains("Broken pipe") {
-            std::process::exit(0);
+            std::process::exit(141);
         }
         default_hook(info);
     }));

@@ -5,7 +5,8 @@ use std::path::Path;
 use anyhow::{bail, Context};
 use steward::date::Date;
 use steward::policy::{
-    size_notices, LintLevel, Policy, PolicyHome, SourceFormat, INLINE_BUDGET, INLINE_LIMIT,
+    inline_json, size_notices, LintLevel, Policy, PolicyHome, SourceFormat, INLINE_BUDGET,
+    INLINE_LIMIT,
 };
 use steward::policy_source::PolicyLocation;
 use steward::ports::{PolicyFetch, PolicyStore};
@@ -92,7 +93,12 @@ pub fn parameter(path: &Path, format: ParameterFormat) -> anyhow::Result<bool> {
         SourceFormat::Json => serde_json::from_str(text)?,
         SourceFormat::Yaml => serde_yaml::from_str(text)?,
     };
-    let value = sam_proof(&serde_json::to_string(&document)?);
+    let value = inline_json(&document);
+    // YAML reads `1.0` or `2024` unquoted as a number where the policy wants text; the typed
+    // loader forgives it, the functions' JSON reader would not.
+    if let Err(error) = Policy::from_text(&value, &origin, SourceFormat::Json) {
+        bail!("{origin} does not survive as JSON: {error}\n  hint: quote the value in the YAML (e.g. \"1.0\")");
+    }
     if value.len() > INLINE_BUDGET {
         bail!(
             "{origin} is {} bytes as one line of JSON, over the {INLINE_BUDGET} an inline PolicyDocument may take (Lambda allows {INLINE_LIMIT} bytes of environment variables per function, and the functions' other settings need the rest); keep the policy in S3 (PolicyBucket, PolicyObjectKey) or SSM (PolicyParameterName) instead",
@@ -107,18 +113,6 @@ pub fn parameter(path: &Path, format: ParameterFormat) -> anyhow::Result<bool> {
         ),
     }
     Ok(true)
-}
-
-/// SAM CLI takes the backslash out of `\"`, `\'` and `\ ` in every parameter value, even
-/// one read from a file, which would break the JSON of a policy with a quote or a backslash in
-/// a string (a tag pattern such as `^v\d+$`). The same JSON with those characters written as
-/// `\u` escapes reaches the stack intact, whichever tool passes it.
-fn sam_proof(json: &str) -> String {
-    // serde_json escapes a backslash as `\\` and a quote as `\"`, and writes `'` as is; the
-    // backslashes go first, so every `\"` left afterwards is an escaped quote.
-    json.replace("\\\\", "\\u005c")
-        .replace("\\\"", "\\u0022")
-        .replace('\'', "\\u0027")
 }
 
 fn parse(text: &str, source: &str, origin: &str) -> anyhow::Result<Policy> {
@@ -147,23 +141,5 @@ fn read_text(source: &str) -> anyhow::Result<(String, String)> {
     match fetched {
         PolicyFetch::Changed { text, .. } => Ok((text, location.to_string())),
         PolicyFetch::Unchanged => bail!("{location} answered 'unchanged' to a first read"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sam_proof;
-
-    #[test]
-    fn sam_proof_json_is_the_same_value_without_backslashed_quotes() {
-        let value = serde_json::json!({
-            "patterns": ["^v\\d+$", "it's", "say \"hi\"", "ends with \\"],
-        });
-        let json = sam_proof(&serde_json::to_string(&value).unwrap_or_default());
-        for unsafe_pair in ["\\\"", "\\'", "\\ ", "\\\\"] {
-            assert!(!json.contains(unsafe_pair), "{unsafe_pair} in {json}");
-        }
-        let back: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
-        assert_eq!(back, value, "{json}");
     }
 }

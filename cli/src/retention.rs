@@ -110,7 +110,14 @@ pub fn run(args: &PruneArgs) -> anyhow::Result<Exit> {
                         eprint!("\r\x1b[2K");
                     }
                     if args.format == PruneFormat::Text {
-                        printed.push_str(&text(&result.plan, &result.pruning, args.only_changes));
+                        let said = text(&result.plan, &result.pruning, args.only_changes);
+                        // What --apply did is said as it is done: a run cut short still
+                        // tells which images are gone. A plan can wait for its totals.
+                        if settings.apply {
+                            print!("{said}");
+                        } else {
+                            printed.push_str(&said);
+                        }
                     }
                     results.push(result);
                 }
@@ -124,9 +131,12 @@ pub fn run(args: &PruneArgs) -> anyhow::Result<Exit> {
         let failed = results.iter().any(|r| !r.pruning.failed.is_empty());
         match args.format {
             PruneFormat::Text => {
-                // The totals first, then repository by repository, then the totals again.
+                // A plan: the totals first, then repository by repository, then the totals
+                // again. An applied run printed as it went; its totals come last.
                 let totals = summary(&results, settings.apply);
-                print!("{totals}\n\n{printed}");
+                if !settings.apply {
+                    print!("{totals}\n\n{printed}");
+                }
                 println!("{totals}");
             }
             PruneFormat::Json => {

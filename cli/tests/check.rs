@@ -767,6 +767,48 @@ fn every_mistaken_policy_fixture_is_found_where_it_is() {
     assert!(checked >= 2, "only {checked} fixtures");
 }
 
+/// A repository no rule governs is a warning; --strict makes it a failure.
+#[test]
+fn strict_fails_a_repository_no_rule_governs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = write(
+        &dir,
+        "team.yaml",
+        "version: 1\nrules:\n  - repositories: [\"team/*\"]\n    tags: { semver: {} }\n",
+    );
+    let policy = policy.to_str().unwrap_or_default();
+    let args = [
+        "check",
+        "--policy",
+        policy,
+        "--repository",
+        "other/app",
+        "--tag",
+        "1.2.3",
+    ];
+    steward()
+        .args(args)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "no rule of the policy matches repository `other/app`",
+        ));
+    steward().args(args).arg("--strict").assert().code(1);
+    steward()
+        .args([
+            "check",
+            "--policy",
+            policy,
+            "--repository",
+            "team/app",
+            "--tag",
+            "1.2.3",
+            "--strict",
+        ])
+        .assert()
+        .code(0);
+}
+
 #[test]
 fn a_byte_order_mark_is_read_past() {
     let dir = tempfile::tempdir().expect("tempdir");

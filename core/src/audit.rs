@@ -407,15 +407,17 @@ pub struct RuleScans {
     pub ids: BTreeMap<String, usize>,
 }
 
-/// A rule's scan ignores against every scan of its images in `region`: an ignore past its date
-/// (the finding counts again wherever it is), and an active one that matches no finding of any
-/// scanned image (nothing needs it). Judged across the rule, never one image at a time: an
-/// ignore one image does not need may serve another.
+/// A rule's scan ignores against every scan of its images in the regions audited (`region`
+/// names them): an ignore past its date (the finding counts again wherever it is), and, when
+/// the audit saw `whole_rule`, an active one that matches no finding of any scanned image
+/// (nothing needs it). Judged across the rule, never one image at a time: an ignore one image
+/// does not need may serve another.
 pub fn judge_ignores(
     rule: &crate::policy::Rule,
     region: &str,
     scans: &RuleScans,
     today: crate::date::Date,
+    whole_rule: bool,
 ) -> Vec<AuditFinding> {
     let globs: Vec<&str> = rule.repositories.iter().map(|g| g.as_str()).collect();
     let mut found = Vec::new();
@@ -438,7 +440,7 @@ pub fn judge_ignores(
                     }
                 ),
             ),
-            _ if images == 0 && scans.scanned > 0 => (
+            _ if whole_rule && images == 0 && scans.scanned > 0 => (
                 "scan.ignore.stale",
                 format!(
                     "the ignore of {} matches no finding of the rule's {} scanned images in {region}; remove it from the policy",

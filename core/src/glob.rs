@@ -105,9 +105,12 @@ fn covers(pattern: &[u8], shape: &[u8]) -> bool {
     match pattern {
         [] => shape.is_empty(),
         [b'*', b'*', rest @ ..] => {
-            let rest_after_slash = rest.strip_prefix(b"/").unwrap_or(rest);
+            let after_slash = rest.strip_prefix(b"/");
             (0..=shape.len()).any(|skip| {
-                covers(rest, &shape[skip..]) || covers(rest_after_slash, &shape[skip..])
+                covers(rest, &shape[skip..])
+                    || after_slash.is_some_and(|after| {
+                        (skip == 0 || shape[skip - 1] == b'/') && covers(after, &shape[skip..])
+                    })
             })
         }
         [b'*', rest @ ..] => {
@@ -147,10 +150,14 @@ fn matches_from(pattern: &[u8], name: &[u8]) -> bool {
     match pattern {
         [] => name.is_empty(),
         [b'*', b'*', rest @ ..] => {
-            // `a/**/b` also matches `a/b`.
-            let rest_after_slash = rest.strip_prefix(b"/").unwrap_or(rest);
+            // `**/` stands for whole segments, none among them: `a/**/b` matches `a/b` and
+            // `a/x/y/b`, never `a/xb`.
+            let after_slash = rest.strip_prefix(b"/");
             (0..=name.len()).any(|skip| {
-                matches_from(rest, &name[skip..]) || matches_from(rest_after_slash, &name[skip..])
+                matches_from(rest, &name[skip..])
+                    || after_slash.is_some_and(|after| {
+                        (skip == 0 || name[skip - 1] == b'/') && matches_from(after, &name[skip..])
+                    })
             })
         }
         [b'*', rest @ ..] => {
@@ -259,6 +266,12 @@ mod tests {
         assert!(glob("**/worker").matches("worker"));
         assert!(glob("team/**/worker").matches("team/worker"));
         assert!(glob("team/**/worker").matches("team/a/b/worker"));
+        assert!(
+            !glob("**/worker").matches("fooworker"),
+            "whole segments only"
+        );
+        assert!(!glob("team/**/worker").matches("team/aworker"));
+        assert!(!glob("a/**/b").matches("a/xb"));
         assert!(!glob("team/**").matches("teams/app"));
     }
 

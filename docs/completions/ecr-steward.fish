@@ -49,6 +49,7 @@ github\t''
 junit\t''
 markdown\t''"
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -l summary -d 'Also append the report as markdown to FILE (a job summary: `$GITHUB_STEP_SUMMARY`)' -r -F
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -l strict -d 'Fail (exit 1) when no rule of the policy governs the repository, instead of a warning'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand check" -s h -l help -d 'Print help'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand gate" -l repository -d 'The ECR repository' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand gate" -l tag -d 'The image\'s tag' -r
@@ -62,6 +63,7 @@ github\t''
 junit\t''
 markdown\t''"
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand gate" -l summary -d 'Also append the report as markdown to FILE (a job summary: `$GITHUB_STEP_SUMMARY`)' -r -F
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand gate" -l strict -d 'Fail (exit 1) when no rule of the policy governs the repository, instead of a warning'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand gate" -s h -l help -d 'Print help'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l repository -d 'Repositories to copy from: a name or a glob (`team/*`, `**`)' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l to -d 'A destination region (repeatable); without it, the policy\'s replication rules decide destinations and tags' -r

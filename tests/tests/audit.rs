@@ -329,18 +329,17 @@ async fn the_audit_finds_every_planted_violation_and_nothing_else() {
             "warning: no repository matches `team-z/*` in us-east-1, eu-west-1",
         ),
     ] {
+        // In the text report, once; with a format for machines, on stderr for the log too.
         let output = audit.run(&["--repository", pattern]);
         assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
         assert!(
-            text(&output.stderr).contains(warning),
-            "{}",
+            text(&output.stdout).contains(warning) && !text(&output.stderr).contains(warning),
+            "{}\n{}",
+            text(&output.stdout),
             text(&output.stderr)
         );
-        assert!(
-            text(&output.stdout).contains(warning),
-            "{}",
-            text(&output.stdout)
-        );
+        let csv = audit.run(&["--repository", pattern, "--format", "csv"]);
+        assert!(text(&csv.stderr).contains(warning), "{}", text(&csv.stderr));
         let strict = audit.run(&["--repository", pattern, "--strict"]);
         assert_eq!(strict.status.code(), Some(1), "{pattern}");
     }
@@ -368,6 +367,12 @@ async fn the_audit_finds_every_planted_violation_and_nothing_else() {
         "{table}"
     );
     assert!(table.contains("Findings (4 of 6, as filtered):"), "{table}");
+    let output = audit.run(&["--repository", "svc/app-1?", "--check", "label.required"]);
+    assert!(
+        text(&output.stdout).contains("warning: --check label.required matches no finding of this audit (checks found: labels.consistency.version, labels.required, tag.kinds, tag.literals.deny)"),
+        "{}",
+        text(&output.stdout)
+    );
     let finding_lines: Vec<&str> = table
         .lines()
         .filter(|l| l.starts_with("  us-east-1/"))

@@ -1757,8 +1757,13 @@ fn check_make(words: &[String]) -> Result<String, String> {
     let Some((_, reason)) = MAKE_TARGETS.iter().find(|(t, _)| t == target) else {
         return Err(format!("make {target}: not in MAKE_TARGETS"));
     };
+    // Under `make test` itself, the inherited MAKELEVEL/MAKEFLAGS would make this make print
+    // its directory (`make[1]: Entering …`) before the recipe.
     let output = Command::new("make")
-        .args(["-n", target])
+        .args(["-n", "--no-print-directory", target])
+        .env_remove("MAKELEVEL")
+        .env_remove("MAKEFLAGS")
+        .env_remove("MFLAGS")
         .current_dir(workspace_root())
         .output()
         .unwrap();

@@ -591,7 +591,7 @@ async fn gate_times_out_on_a_scan_that_never_completes() {
     );
     // The report is printed all the same, in the format asked for; a scan not yet complete
     // is neither passed nor failed.
-    assert!(run.stdout.contains("???? scan"), "{run:#?}");
+    assert!(run.stdout.contains("WAIT scan"), "{run:#?}");
     assert!(
         run.stdout.contains("1 compliant, 0 not; scan not complete"),
         "{run:#?}"
@@ -962,4 +962,34 @@ async fn one_run_gives_annotations_and_a_markdown_job_summary() {
         alone.stdout.trim(),
         markdown.trim_start_matches("earlier step\n").trim()
     );
+}
+
+/// A repository no rule governs passes unjudged, with a warning; --strict fails it.
+#[tokio::test]
+async fn strict_fails_a_repository_no_rule_governs() {
+    let bed = Bed::start();
+    let image = bed.push("other/app", "1.2.3", Some(true)).await;
+    bed.stack.scan(&ScanResult::complete(&image)).await;
+    let policy = bed.policy(
+        "team.yaml",
+        "version: 1\nrules:\n  - repositories: [\"team/*\"]\n    tags: { semver: {} }\n",
+    );
+    let args = [
+        "--repository",
+        "other/app",
+        "--tag",
+        "1.2.3",
+        "--policy",
+        policy.as_str(),
+    ];
+    let run = bed.gate(&args);
+    run.expect_code(0);
+    assert!(
+        run.stdout
+            .contains("no rule of the policy matches repository `other/app`"),
+        "{run:#?}"
+    );
+    let mut strict = args.to_vec();
+    strict.push("--strict");
+    bed.gate(&strict).expect_code(1);
 }

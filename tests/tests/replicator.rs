@@ -882,7 +882,7 @@ async fn the_cli_lists_copies_and_fails_when_a_destination_does() {
     let said = String::from_utf8_lossy(&output.stdout);
     assert!(
         said.contains(&format!(
-            "would fail: {DESTINATION}/team/api does not exist; pass --create-repository to create it, or create it"
+            "would fail: {DESTINATION}/team/api does not exist; pass --create-repository to have it created, or create it"
         )),
         "{said}"
     );

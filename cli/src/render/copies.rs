@@ -68,7 +68,7 @@ pub fn print_plan(plan: &[PlannedCopy], missing: &[Target], format: ReplicateFor
     }
     for target in missing {
         println!(
-            "would fail: {} does not exist; {}, or create it",
+            "would fail: {} does not exist; {} to have it created, or create it",
             destination(target),
             how_to_create(target)
         );

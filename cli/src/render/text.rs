@@ -56,7 +56,7 @@ impl Report {
             let mark = match scan.outcome() {
                 "passed" => paint("32", "ok  "),
                 "failed" => paint("31;1", "FAIL"),
-                _ => paint("33;1", "????"),
+                _ => paint("33;1", "WAIT"),
             };
             let _ = writeln!(out, "{mark} scan");
             let (errors, warnings) = scan.problems();

@@ -113,6 +113,22 @@ impl Policy {
         let mut at = Locator::new(text);
         at.skip_to("rules");
         for (index, rule) in self.rules.iter().enumerate() {
+            let namesakes = self.rules[..index]
+                .iter()
+                .filter(|r| r.name == rule.name)
+                .count();
+            if let Some(first) = self.rules[..index].iter().position(|r| r.name == rule.name) {
+                found.push(Lint {
+                    level: LintLevel::Error,
+                    path: format!("rules[{index}].name"),
+                    position: Locator::key_value_nth(text, "name", &rule.name, namesakes),
+                    message: format!(
+                        "rule `{}` has the name of rules[{first}]; reports, metrics and the audit tell rules apart by name",
+                        rule.name
+                    ),
+                    hint: "give each rule a name of its own".into(),
+                });
+            }
             for (g, glob) in rule.repositories.iter().enumerate() {
                 let position = at.find(glob.as_str());
                 let path = format!("rules[{index}].repositories[{g}]");
@@ -184,9 +200,15 @@ impl Policy {
                 }
                 let nearest = KNOWN_REGIONS
                     .iter()
-                    .min_by_key(|known| super::load::edit_distance(&destination.region, known))
-                    .copied()
-                    .unwrap_or("eu-west-1");
+                    .map(|known| {
+                        (
+                            super::load::edit_distance(&destination.region, known),
+                            *known,
+                        )
+                    })
+                    .min()
+                    .filter(|(distance, _)| *distance <= 3)
+                    .map(|(_, known)| known);
                 found.push(Lint {
                     level: LintLevel::Warning,
                     path: format!("replication[{index}].destinations[{d}].region"),
@@ -195,7 +217,10 @@ impl Policy {
                         "{} is not an AWS region this release knows; copies to it will fail unless AWS opened it after this release",
                         destination.region
                     ),
-                    hint: format!("did you mean {nearest}?"),
+                    hint: match nearest {
+                        Some(known) => format!("did you mean {known}?"),
+                        None => "write a region as AWS names it, e.g. eu-west-1".into(),
+                    },
                 });
             }
         }
@@ -227,6 +252,24 @@ fn globs(globs: &[crate::glob::Glob]) -> String {
         .join(", ")
 }
 
+/// The policy as the inline `PolicyDocument` parameter takes it: one line of JSON, with the
+/// characters SAM CLI would mangle written as `\u` escapes.
+pub fn inline_json(document: &serde_json::Value) -> String {
+    sam_proof(&serde_json::to_string(document).unwrap_or_default())
+}
+
+/// SAM CLI takes the backslash out of `\"`, `\'` and `\ ` in every parameter value, even
+/// one read from a file, which would break the JSON of a policy with a quote or a backslash in
+/// a string (a tag pattern such as `^v\d+$`). The same JSON with those characters written as
+/// `\u` escapes reaches the stack intact, whichever tool passes it.
+fn sam_proof(json: &str) -> String {
+    // serde_json escapes a backslash as `\\` and a quote as `\"`, and writes `'` as is; the
+    // backslashes go first, so every `\"` left afterwards is an escaped quote.
+    json.replace("\\\\", "\\u005c")
+        .replace("\\\"", "\\u0022")
+        .replace('\'', "\\u0027")
+}
+
 /// Where a policy is kept, for [`size_notices`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PolicyHome {
@@ -243,9 +286,7 @@ pub enum PolicyHome {
 pub fn size_notices(text: &str, home: PolicyHome) -> Vec<Lint> {
     let written = text.len();
     let inline = serde_yaml::from_str::<serde_json::Value>(text)
-        .ok()
-        .and_then(|value| serde_json::to_string(&value).ok())
-        .map_or(written, |line| line.len());
+        .map_or(written, |value| inline_json(&value).len());
     let mut found = Vec::new();
     let mut say = |level, message: String, hint: &str| {
         found.push(Lint {
@@ -332,12 +373,19 @@ impl<'a> Locator<'a> {
 
     /// Where `key: value` (or `"key": "value"`) stands in the whole text: the value's position.
     fn key_value(text: &str, key: &str, value: &str) -> Option<(usize, usize)> {
+        Self::key_value_nth(text, key, value, 0)
+    }
+
+    /// The `nth` (from 0) place `key: value` stands.
+    fn key_value_nth(text: &str, key: &str, value: &str, nth: usize) -> Option<(usize, usize)> {
         let mut probe = Locator::new(text);
-        std::iter::from_fn(|| probe.find(value)).find(|(line, _)| {
-            text.lines()
-                .nth(line - 1)
-                .is_some_and(|line_text| line_text.contains(key))
-        })
+        std::iter::from_fn(|| probe.find(value))
+            .filter(|(line, _)| {
+                text.lines()
+                    .nth(line - 1)
+                    .is_some_and(|line_text| line_text.contains(key))
+            })
+            .nth(nth)
     }
 }
 
@@ -396,6 +444,16 @@ mod tests {
     }
 
     #[test]
+    fn two_rules_of_one_name_are_an_error() {
+        let text = "version: 1\nrules:\n  - name: web\n    repositories: [\"team-a/*\"]\n    tags: {}\n  - name: web\n    repositories: [\"team-b/*\"]\n    tags: {}\n";
+        let found = lint(text);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].path, "rules[1].name");
+        assert_eq!(found[0].position, Some((6, 11)));
+        assert!(found[0].message.contains("has the name of rules[0]"));
+    }
+
+    #[test]
     fn expired_ignores_and_unknown_regions_are_warnings() {
         let text = "version: 1\nrules:\n  - tags: {}\n    scan:\n      ignore:\n        - { id: CVE-2024-1, reason: r, until: 2026-01-31 }\n        - { id: CVE-2024-2, reason: r, until: 2027-01-31 }\nreplication:\n  - repositories: [\"team-a/*\"]\n    destinations: [{ region: eu-west-9 }, { region: eu-west-1 }]\n";
         let found = lint(text);
@@ -435,5 +493,18 @@ mod tests {
                 .contains("too large for the inline PolicyDocument")),
             "{found:#?}"
         );
+    }
+
+    #[test]
+    fn sam_proof_json_is_the_same_value_without_backslashed_quotes() {
+        let value = serde_json::json!({
+            "patterns": ["^v\\d+$", "it's", "say \"hi\"", "ends with \\"],
+        });
+        let json = inline_json(&value);
+        for unsafe_pair in ["\\\"", "\\'", "\\ ", "\\\\"] {
+            assert!(!json.contains(unsafe_pair), "{unsafe_pair} in {json}");
+        }
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+        assert_eq!(back, value, "{json}");
     }
 }

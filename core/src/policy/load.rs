@@ -98,7 +98,9 @@ impl Policy {
                 invalid(Some((error.line(), error.column())), message)
             })?,
             SourceFormat::Yaml => serde_yaml::from_str(text).map_err(|error| {
-                if let Some(tab) = indented_with_tab(text) {
+                let error_line = error.location().map_or(usize::MAX, |at| at.line());
+                // A tab explains the error only when the parser stopped at or after it.
+                if let Some(tab) = indented_with_tab(text).filter(|tab| tab.0 <= error_line) {
                     return invalid(
                         Some(tab),
                         format!("line {} is indented with a tab; YAML indents with spaces only; hint: replace the tab with spaces (two per level, as in the policy reference)", tab.0),

@@ -10,7 +10,8 @@ mod retention;
 
 pub use evaluate::{Finding, TagKind, TagVerdict};
 pub use lint::{
-    size_notices, Lint, LintLevel, PolicyHome, INLINE_BUDGET, INLINE_LIMIT, KNOWN_REGIONS,
+    inline_json, size_notices, Lint, LintLevel, PolicyHome, INLINE_BUDGET, INLINE_LIMIT,
+    KNOWN_REGIONS,
 };
 pub use load::{PolicyError, SourceFormat};
 pub use model::{

@@ -441,12 +441,13 @@ where
     .buffer_unordered(api_concurrency)
     .collect::<Vec<_>>()
     .await;
-    let mut by_rule: BTreeMap<(String, String), RuleScans> = BTreeMap::new();
+    // Across the regions audited: a finding anywhere is a reason for the ignore.
+    let mut by_rule: BTreeMap<String, RuleScans> = BTreeMap::new();
     for (audit, digest, read) in scans {
         let Some(rule) = audit.rule.clone() else {
             continue;
         };
-        let seen = by_rule.entry((audit.region.clone(), rule)).or_default();
+        let seen = by_rule.entry(rule).or_default();
         match read {
             Ok(found) if found.state == ScanState::Complete => {
                 seen.scanned += 1;
@@ -470,10 +471,23 @@ where
             }
         }
     }
+    let regions = request.regions.join(",");
     let mut findings = Vec::new();
-    for ((region, name), scans) in &by_rule {
+    for (name, scans) in &by_rule {
         if let Some(rule) = policy.rules.iter().find(|rule| &rule.name == name) {
-            findings.extend(judge_ignores(rule, region, scans, request.today));
+            // "Nothing needs it" holds only when every image of the rule was looked at.
+            let whole_rule = request.max_images.is_none()
+                && rule
+                    .repositories
+                    .iter()
+                    .all(|glob| glob.is_covered_by(&request.repositories));
+            findings.extend(judge_ignores(
+                rule,
+                &regions,
+                scans,
+                request.today,
+                whole_rule,
+            ));
         }
     }
     Ok(findings)
@@ -694,6 +708,19 @@ mod tests {
         assert!(ignores[1].1.contains("expired on 2026-06-30, and 1 of the rule's images have the finding, which counts again"), "{}", ignores[1].1);
         assert_eq!(report.totals.by_check.get("scan.ignore.stale"), Some(&1));
         assert!(!report.clean);
+        // Part of the rule only: nothing can be called unneeded, only expired.
+        let mut part = request(None, 4);
+        part.repositories = Glob::new("team/web").expect("glob");
+        let report = audit(&policy, "test", &catalogs, &labels, &part, &|_| {})
+            .await
+            .expect("audited");
+        let checks: Vec<&str> = report
+            .findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::ScanIgnore)
+            .map(|f| f.check)
+            .collect();
+        assert_eq!(checks, ["scan.ignore.expired"]);
     }
 
     #[tokio::test(flavor = "current_thread")]

@@ -91,6 +91,12 @@ pub enum GateError {
         /// Why.
         source: StewardError,
     },
+    /// A digest given in part, too short to name one image but by chance.
+    #[error("{given} is too short to name an image: give at least 12 hex digits (sha256:0123456789ab, as the tables print it), or the whole digest")]
+    DigestTooShort {
+        /// The digest as given.
+        given: String,
+    },
     /// A digest given in part matches no tagged image of the repository, or several.
     #[error("{given} is not a whole digest, and it is the start of {} of {repository}'s tagged images{}; give the whole digest (sha256: and 64 hex digits), as `aws ecr describe-images --repository-name {repository} --query 'imageDetails[].imageDigest'` lists them", if .matches.is_empty() { "none".to_string() } else { .matches.len().to_string() }, if .matches.is_empty() { String::new() } else { format!(" ({})", .matches.join(", ")) })]
     ShortDigest {
@@ -180,17 +186,27 @@ async fn resolve_short_digest<C: ImageCatalog>(
     selector: &ImageSelector,
 ) -> Result<ImageSelector, GateError> {
     const WHOLE: usize = "sha256:".len() + 64;
+    // As the tables print it: fewer digits would name an image by chance.
+    const SHORTEST: usize = 12;
     let ImageSelector::Digest(given) = selector else {
         return Ok(selector.clone());
     };
-    if given.len() == WHOLE || given.contains(':') && !given.starts_with("sha256:") {
+    let hex = given.strip_prefix("sha256:").unwrap_or(given);
+    let is_hex = hex
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if given.len() == WHOLE || !is_hex {
         return Ok(selector.clone());
     }
-    let prefix = if given.starts_with("sha256:") {
-        given.clone()
-    } else {
-        format!("sha256:{given}")
-    };
+    if hex.len() == 64 {
+        return Ok(ImageSelector::Digest(format!("sha256:{hex}")));
+    }
+    if hex.len() < SHORTEST {
+        return Err(GateError::DigestTooShort {
+            given: given.clone(),
+        });
+    }
+    let prefix = format!("sha256:{hex}");
     let matches: Vec<String> = ecr
         .tagged_images(repository)
         .await?
@@ -341,7 +357,10 @@ mod tests {
             &Policy::builtin(),
             &ecr,
             &registry(),
-            &request("team/app", ImageSelector::Digest("sha256:ffff".into())),
+            &request(
+                "team/app",
+                ImageSelector::Digest("sha256:ffffffffffff".into()),
+            ),
             &|_, _| {},
         )
         .await

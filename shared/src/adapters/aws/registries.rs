@@ -168,7 +168,7 @@ impl RegistryReplicator {
         let why = if target.create_repository {
             "the rule says create_repository, but this deployment may not create repositories: set the template parameter CreateDestinationRepositories to true, or create it".to_string()
         } else {
-            format!("{}, or create it", how_to_create(target))
+            format!("{} to have it created, or create it", how_to_create(target))
         };
         match self.destination_found(target).await? {
             true => Ok(false),
@@ -374,10 +374,10 @@ impl ImageReader for Registries {
 /// `--create-repository`, a replication rule by its `create_repository`.
 pub fn how_to_create(target: &Target) -> String {
     if target.rule == "--to" {
-        "pass --create-repository to create it".into()
+        "pass --create-repository".into()
     } else {
         format!(
-            "set create_repository: true in replication rule `{}` to create it",
+            "set create_repository: true in replication rule `{}`",
             target.rule
         )
     }
