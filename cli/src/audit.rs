@@ -12,10 +12,8 @@ use steward::retry::RetryPolicy;
 
 use crate::check::load_policy;
 use crate::exit::Exit;
+use crate::progress::{Every, OFF_TERMINAL};
 use crate::{AuditArgs, AuditFormat};
-
-/// How often a progress line is printed when stderr is not a terminal.
-const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// True when `check` (or the finding's kind) is `filter` or under it: `labels` takes
 /// `labels.required`, `replica` takes the replica findings.
@@ -76,7 +74,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Exit> {
         };
         // On a terminal, one line redrawn; elsewhere (CI logs) a line every few seconds.
         let terminal = std::io::stderr().is_terminal();
-        let last_line = std::sync::Mutex::new(std::time::Instant::now());
+        let every = Every::new(OFF_TERMINAL);
         let progress = move |step: Progress| {
             let (what, done, total) = match step {
                 Progress::Repositories { done, total } => ("repositories", done, total),
@@ -87,11 +85,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Exit> {
                 eprint!("\r\x1b[2Kaudit: {what} {done}/{total}");
                 return;
             }
-            let Ok(mut last) = last_line.lock() else {
-                return;
-            };
-            if last.elapsed() >= PROGRESS_EVERY || done == total {
-                *last = std::time::Instant::now();
+            if every.due(done == total) {
                 eprintln!("audit: {what} {done}/{total}");
             }
         };

@@ -13,6 +13,7 @@ use steward::scan::ScanState;
 
 use crate::check::load_policy;
 use crate::exit::Exit;
+use crate::progress::Every;
 use crate::render::{ImageSummary, Report, ScanSection, SCANNING_OFF};
 use crate::GateArgs;
 
@@ -40,14 +41,12 @@ pub fn run(args: &GateArgs) -> anyhow::Result<Exit> {
             eprintln!("gate: waiting up to {} for the scan of {subject}", humantime(wait));
         }
         // A line every few seconds (10 at most) while waiting, terminal or not: CI logs show the gate is alive.
-        let last_said = std::sync::Mutex::new(Duration::ZERO);
-        let period = (args.wait.unwrap_or_default() / 6).clamp(Duration::from_secs(1), Duration::from_secs(10));
+        let every = Every::new(
+            (args.wait.unwrap_or_default() / 6)
+                .clamp(Duration::from_secs(1), Duration::from_secs(10)),
+        );
         let progress = |_: &ScanState, waited: Duration| {
-            let Ok(mut last) = last_said.lock() else {
-                return;
-            };
-            if waited >= *last + period {
-                *last = waited;
+            if every.due(false) {
                 eprintln!(
                     "gate: the scan of {subject} is still in progress, {} waited of {}",
                     humantime(Duration::from_secs(waited.as_secs())),

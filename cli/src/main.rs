@@ -8,6 +8,7 @@ mod gate;
 mod iam;
 mod lifecycle;
 mod policy;
+mod progress;
 #[cfg(test)]
 mod reference;
 mod render;

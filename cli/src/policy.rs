@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{bail, Context};
 use steward::date::Date;
 use steward::policy::{
-    inline_json, size_notices, LintLevel, Policy, PolicyHome, SourceFormat, INLINE_BUDGET,
+    inline_json, size_notices, Lint, LintLevel, Policy, PolicyHome, SourceFormat, INLINE_BUDGET,
     INLINE_LIMIT,
 };
 use steward::policy_source::PolicyLocation;
@@ -14,20 +14,28 @@ use steward::ports::{PolicyFetch, PolicyStore};
 /// Prints what is wrong with the policy at `source`, each with its position and a fix. True
 /// when it has no error (and, with `strict`, no warning).
 pub fn validate(source: &str, strict: bool) -> anyhow::Result<bool> {
-    let (text, origin) = read_text(source)?;
-    let policy = parse(&text, source, &origin)?;
-    let home = match PolicyLocation::parse(source) {
-        Ok(PolicyLocation::S3 { .. }) if PolicyLocation::looks_like(source) => PolicyHome::S3,
-        Ok(PolicyLocation::Ssm { .. }) if PolicyLocation::looks_like(source) => PolicyHome::Ssm,
-        _ => PolicyHome::File,
+    let (text, origin, location) = read_text(source)?;
+    let (policy, home) = match &location {
+        Some(location) => (
+            location.parse_policy(&text)?,
+            match location {
+                PolicyLocation::S3 { .. } => PolicyHome::S3,
+                PolicyLocation::Ssm { .. } => PolicyHome::Ssm,
+            },
+        ),
+        None => (
+            Policy::from_text(
+                &text,
+                &origin,
+                SourceFormat::detect(Path::new(source), &text),
+            )?,
+            PolicyHome::File,
+        ),
     };
     let mut lints = policy.lint(&text, Date::today());
     lints.extend(size_notices(&text, home));
     for lint in &lints {
-        match lint.position {
-            Some((line, column)) => println!("{origin}:{line}:{column}: {lint}"),
-            None => println!("{origin}: {lint}"),
-        }
+        println!("{}", located(&origin, lint));
     }
     let errors = lints.iter().filter(|l| l.level == LintLevel::Error).count();
     let warnings = lints
@@ -57,6 +65,14 @@ pub fn validate(source: &str, strict: bool) -> anyhow::Result<bool> {
     Ok(passed)
 }
 
+/// `origin:line:column: level: …`, as compilers print it.
+fn located(origin: &str, lint: &Lint) -> String {
+    match lint.position {
+        Some((line, column)) => format!("{origin}:{line}:{column}: {lint}"),
+        None => format!("{origin}: {lint}"),
+    }
+}
+
 fn plural(count: usize) -> &'static str {
     if count == 1 {
         ""
@@ -80,16 +96,17 @@ pub fn parameter(path: &Path, format: ParameterFormat) -> anyhow::Result<bool> {
     let origin = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read policy file {origin}"))?;
-    let policy = Policy::from_text(&text, &origin, SourceFormat::detect(path, &text))?;
+    let syntax = SourceFormat::detect(path, &text);
+    let policy = Policy::from_text(&text, &origin, syntax)?;
     let lints = policy.lint(&text, Date::today());
     for lint in &lints {
-        eprintln!("{origin}: {lint}");
+        eprintln!("{}", located(&origin, lint));
     }
     if lints.iter().any(|l| l.level == LintLevel::Error) {
         bail!("{origin} has errors that `ecr-steward policy validate {origin}` locates; fix them before deploying it");
     }
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let document: serde_json::Value = match SourceFormat::detect(path, text) {
+    let document: serde_json::Value = match syntax {
         SourceFormat::Json => serde_json::from_str(text)?,
         SourceFormat::Yaml => serde_yaml::from_str(text)?,
     };
@@ -115,22 +132,13 @@ pub fn parameter(path: &Path, format: ParameterFormat) -> anyhow::Result<bool> {
     Ok(true)
 }
 
-fn parse(text: &str, source: &str, origin: &str) -> anyhow::Result<Policy> {
-    Ok(if PolicyLocation::looks_like(source) {
-        PolicyLocation::parse(source)
-            .map_err(anyhow::Error::msg)?
-            .parse_policy(text)?
-    } else {
-        Policy::from_text(text, origin, SourceFormat::detect(Path::new(source), text))?
-    })
-}
-
-/// The policy's text, from a file or where the functions read it, and how to name it.
-fn read_text(source: &str) -> anyhow::Result<(String, String)> {
+/// The policy's text, from a file or where the functions read it; how to name it; and where
+/// in S3 or SSM it is, if there.
+fn read_text(source: &str) -> anyhow::Result<(String, String, Option<PolicyLocation>)> {
     if !PolicyLocation::looks_like(source) {
         let text = std::fs::read_to_string(source)
             .with_context(|| format!("cannot read policy file {source}"))?;
-        return Ok((text, source.to_string()));
+        return Ok((text, source.to_string(), None));
     }
     let location = PolicyLocation::parse(source).map_err(anyhow::Error::msg)?;
     let fetched = crate::aws::runtime()?.block_on(async {
@@ -139,7 +147,10 @@ fn read_text(source: &str) -> anyhow::Result<(String, String)> {
         anyhow::Ok(store.fetch(&location, None).await?)
     })?;
     match fetched {
-        PolicyFetch::Changed { text, .. } => Ok((text, location.to_string())),
+        PolicyFetch::Changed { text, .. } => {
+            let origin = location.to_string();
+            Ok((text, origin, Some(location)))
+        }
         PolicyFetch::Unchanged => bail!("{location} answered 'unchanged' to a first read"),
     }
 }

@@ -17,6 +17,7 @@ use steward::retention::short;
 
 use crate::check::load_policy;
 use crate::exit::Exit;
+use crate::progress::{Every, OFF_TERMINAL};
 use crate::ReplicateArgs;
 
 fn same_repository(a: &Target, b: &Target) -> bool {
@@ -121,7 +122,7 @@ pub fn run(args: &ReplicateArgs) -> anyhow::Result<Exit> {
         }
         // On a terminal, one line redrawn; elsewhere (CI logs) a line every few seconds.
         let terminal = std::io::stderr().is_terminal();
-        let mut last_line = std::time::Instant::now();
+        let every = Every::new(OFF_TERMINAL);
         let results = copy_all(
             &replicator,
             &region,
@@ -137,8 +138,7 @@ pub fn run(args: &ReplicateArgs) -> anyhow::Result<Exit> {
                 );
                 if terminal {
                     eprint!("\r\x1b[2K{line}");
-                } else if last_line.elapsed() >= std::time::Duration::from_secs(5) {
-                    last_line = std::time::Instant::now();
+                } else if every.due(false) {
                     eprintln!("replicate: {line}");
                 }
             },

@@ -19,6 +19,7 @@ use steward::timestamp::Timestamp;
 
 use crate::check::load_policy;
 use crate::exit::Exit;
+use crate::progress::{Every, OFF_TERMINAL};
 use crate::{PruneArgs, PruneFormat};
 
 /// `--now`: an RFC 3339 time.
@@ -72,10 +73,9 @@ pub fn run(args: &PruneArgs) -> anyhow::Result<Exit> {
         let mut results: Vec<RepositoryRetention> = Vec::new();
         let mut printed = String::new();
         let mut errors = 0;
-        let mut last_line = std::time::Instant::now();
+        let every = Every::new(OFF_TERMINAL);
         for (index, repository) in repositories.iter().enumerate() {
-            if !terminal && last_line.elapsed() >= std::time::Duration::from_secs(5) {
-                last_line = std::time::Instant::now();
+            if !terminal && every.due(false) {
                 eprintln!("prune: {index}/{} repositories planned", repositories.len());
             }
             let mut progress = |event: Progress| match event {
