@@ -71,6 +71,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Exit> {
             concurrency: args.concurrency,
             retry: RetryPolicy::default(),
             today: steward::date::Date::today(),
+            now: steward::timestamp::Timestamp::now(),
         };
         // On a terminal, one line redrawn; elsewhere (CI logs) a line every few seconds.
         let terminal = std::io::stderr().is_terminal();

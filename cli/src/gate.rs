@@ -9,6 +9,7 @@ use steward::date::Date;
 use steward::image::ImageSelector;
 use steward::ops::gate::{gate, GateRequest, GateScan};
 use steward::policy::ScanJudgement;
+use steward::provenance::ProvenanceState;
 use steward::scan::ScanState;
 
 use crate::check::load_policy;
@@ -35,6 +36,8 @@ pub fn run(args: &GateArgs) -> anyhow::Result<Exit> {
             image,
             wait: args.wait,
             today: Date::today(),
+            require_provenance: args.require_provenance,
+            now: steward::timestamp::Timestamp::now(),
         };
         let subject = format!("{}{}", request.repository, request.image);
         if let Some(wait) = args.wait {
@@ -55,12 +58,13 @@ pub fn run(args: &GateArgs) -> anyhow::Result<Exit> {
             }
         };
         let found = gate(&policy, &Ecr::new(&sdk), &registries, &request, &progress).await?;
-        let passed = found.passed();
         // --strict: a repository no rule governs fails the gate instead of passing it unjudged.
         let tags_passed = found.results.iter().all(|r| r.compliant)
             && !(args.strict && found.results.iter().any(|r| r.rule.is_none()));
         let repository = found.repository.clone();
         let digest = found.image.digest.clone();
+        let provenance = found.provenance.clone();
+        let provenance_state = provenance.as_ref().map(|p| p.state);
         let (section, unknown) = match found.scan {
             GateScan::Judged(ScanJudgement::Judged { verdict, .. }) => (
                 ScanSection {
@@ -134,13 +138,20 @@ pub fn run(args: &GateArgs) -> anyhow::Result<Exit> {
                 note.trim_start_matches("the scan ")
             );
         }
-        let report = Report::new(policy_origin, true, found.results).with_scan(image, section);
+        let scan_passed = section.passed;
+        let report = Report::new(policy_origin, true, found.results)
+            .with_scan(image, section)
+            .with_provenance(provenance);
         report.emit(args.format, args.summary.as_deref())?;
         // The worst verdict decides: a tag or a scan that fails is a failure whatever else is
         // unknown; then a scan that cannot be judged (off: 2, still running: 3).
-        let scan_failed = unknown.is_none() && !passed;
+        let scan_failed = unknown.is_none() && !scan_passed;
+        let provenance_failed = provenance_state == Some(ProvenanceState::Missing);
+        let unknown = unknown.or(
+            (provenance_state == Some(ProvenanceState::Pending)).then_some(Exit::TimedOut),
+        );
         Ok(match unknown {
-            _ if !tags_passed || scan_failed => Exit::Fail,
+            _ if !tags_passed || scan_failed || provenance_failed => Exit::Fail,
             Some(exit) => exit,
             None => Exit::Pass,
         })

@@ -190,6 +190,10 @@ pub struct GateArgs {
     /// Fail (exit 1) when no rule of the policy governs the repository, instead of a warning.
     #[arg(long)]
     strict: bool,
+    /// Judge the image's signatures, SBOMs and attestations even where the rule's `provenance`
+    /// does not ask (where it has none: a signature, by any scheme).
+    #[arg(long)]
+    require_provenance: bool,
 }
 
 #[derive(Args)]

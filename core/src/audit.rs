@@ -31,6 +31,8 @@ pub enum FindingKind {
     /// A rule's scan ignore that no longer serves: expired, or matching no finding of any of
     /// the rule's scanned images.
     ScanIgnore,
+    /// An image lacks the signature, SBOM or attestation its rule's `provenance` requires.
+    Provenance,
 }
 
 impl FindingKind {
@@ -44,6 +46,7 @@ impl FindingKind {
             Self::ReplicaMismatch => "replica-mismatch",
             Self::AccessDenied => "access-denied",
             Self::ScanIgnore => "scan-ignore",
+            Self::Provenance => "provenance",
         }
     }
 }
@@ -114,7 +117,12 @@ pub fn judge_image(
 ) -> ImageAudit {
     let own_quarantine = quarantine_tag(&image.digest);
     let mut audit = ImageAudit::default();
-    for tag in image.tags.iter().filter(|t| **t != own_quarantine) {
+    // cosign's `sha256-<hex>.sig` and the referrers tag schema's tags are not release tags.
+    for tag in image
+        .tags
+        .iter()
+        .filter(|t| **t != own_quarantine && crate::push::artifact_tag_subject(t).is_none())
+    {
         let verdict = judge(policy, repository, tag, platforms);
         audit.tags += 1;
         if verdict.compliant {
@@ -135,6 +143,33 @@ pub fn judge_image(
         }
     }
     audit
+}
+
+/// The finding for an image whose provenance the rule requires and `verdict` finds missing
+/// (none when it is satisfied, or awaited: ECR managed signing under way). `tag`: a tag of the
+/// image the rule's `provenance` covers.
+pub fn provenance_finding(
+    region: &str,
+    repository: &str,
+    rule: &str,
+    tag: &str,
+    digest: &str,
+    verdict: &crate::provenance::ProvenanceVerdict,
+) -> Option<AuditFinding> {
+    if verdict.state != crate::provenance::ProvenanceState::Missing {
+        return None;
+    }
+    let mut finding = AuditFinding::about(
+        region,
+        repository,
+        FindingKind::Provenance,
+        "provenance.missing",
+    );
+    finding.rule = Some(rule.into());
+    finding.tag = Some(tag.into());
+    finding.digest = Some(digest.into());
+    finding.message = verdict.reasons().join("; ");
+    Some(finding)
 }
 
 /// The settings of a repository that break its rule's `repository` section; none when the
@@ -556,7 +591,7 @@ impl AuditReport {
                 *totals.by_kind.entry(finding.kind).or_default() += 1;
                 *totals.by_check.entry(finding.check).or_default() += 1;
                 match finding.kind {
-                    FindingKind::Tag | FindingKind::Labels => {
+                    FindingKind::Tag | FindingKind::Labels | FindingKind::Provenance => {
                         *summary.violations.entry(finding.check).or_default() += 1;
                     }
                     FindingKind::Setting | FindingKind::ScanIgnore => summary.settings += 1,

@@ -430,6 +430,15 @@ mod tests {
             panic!("not an image action");
         };
         assert_eq!(untagged.detail.image_tag, None);
+        let StewardEvent::ImageAction(signature) =
+            StewardEvent::from_value(sample("image-push-signature.json")).expect("typed")
+        else {
+            panic!("not an image action");
+        };
+        assert_eq!(
+            signature.detail.artifact_media_type.as_deref(),
+            Some("application/vnd.cncf.notary.signature")
+        );
         let StewardEvent::ImageAction(failed) =
             StewardEvent::from_value(sample("image-push-failure.json")).expect("typed")
         else {

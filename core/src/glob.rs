@@ -146,7 +146,7 @@ pub fn is_repository_name(name: &str) -> bool {
         })
 }
 
-fn matches_from(pattern: &[u8], name: &[u8]) -> bool {
+pub(crate) fn matches_from(pattern: &[u8], name: &[u8]) -> bool {
     match pattern {
         [] => name.is_empty(),
         [b'*', b'*', rest @ ..] => {

@@ -723,6 +723,7 @@ impl Measured for ReplicatorReport {
             Self::Copy(report) => report.outcome.notified_as(),
             Self::Native(report) => report.outcome,
             Self::Batch(batch) => batch.outcome().notified_as(),
+            Self::Delete(report) => report.outcome.notified_as(),
         })
     }
 
@@ -738,6 +739,14 @@ impl Measured for ReplicatorReport {
                 measure_copies(report, into);
             }
             Self::Native(report) => into.property(Property::Repository, &report.repository),
+            // A deletion followed to the destinations counts as an event; no copy ran.
+            Self::Delete(report) => {
+                into.property(Property::Repository, &report.repository);
+                if let Some(tag) = &report.tag {
+                    into.property(Property::Tag, tag);
+                }
+                into.property(Property::Digest, &report.digest);
+            }
             // A batch is one event; its copies and its failed jobs count one by one.
             Self::Batch(batch) => {
                 for job in &batch.jobs {

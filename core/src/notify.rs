@@ -56,6 +56,10 @@ pub enum EventType {
     /// ECR's own replication reported a result.
     #[serde(rename = "replicator.native")]
     ReplicatorNative,
+    /// The replicator followed a deletion at the source to the destinations
+    /// (`replicate_deletes`).
+    #[serde(rename = "replicator.delete")]
+    ReplicatorDelete,
     /// The retention function planned or pruned a repository.
     #[serde(rename = "retention.run")]
     RetentionRun,
@@ -74,6 +78,7 @@ impl EventType {
             Self::ScanAlertScanFailed => "scan-alert.scan-failed",
             Self::ReplicatorCopy => "replicator.copy",
             Self::ReplicatorNative => "replicator.native",
+            Self::ReplicatorDelete => "replicator.delete",
             Self::RetentionRun => "retention.run",
             Self::PolicyUpdate => "policy.update",
         }
@@ -85,6 +90,8 @@ impl EventType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
+    /// push-guard: nothing against the policy; not notified, announced as a verdict only.
+    Compliant,
     /// push-guard, audit mode: reported, nothing changed.
     Audited,
     /// push-guard: the tag was removed; the image keeps its other tags.
@@ -115,6 +122,16 @@ pub enum Outcome {
     ReplicationFailed,
     /// replicator: every destination had the image already.
     AlreadyReplicated,
+    /// replicator, `replicate_deletes`: a tag deleted at the source was removed at a
+    /// destination (or the image there with it); none failed.
+    DeleteReplicated,
+    /// replicator, `replicate_deletes`: nothing was removed, and something was kept on purpose
+    /// (the tag names another image there, it is the image's last, …).
+    DeleteKept,
+    /// replicator, `replicate_deletes`: every destination had it gone already (a repeat).
+    DeleteAlreadyReplicated,
+    /// replicator, `replicate_deletes`: a destination failed.
+    DeleteReplicationFailed,
     /// retention, dry run: what a run would delete in a repository; nothing deleted.
     PrunePlanned,
     /// retention: the repository's expired images were deleted.
@@ -127,7 +144,8 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, in order; for documentation and tests.
-    pub const ALL: [Outcome; 19] = [
+    pub const ALL: [Outcome; 24] = [
+        Self::Compliant,
         Self::Audited,
         Self::TagRemoved,
         Self::Quarantined,
@@ -143,6 +161,10 @@ impl Outcome {
         Self::Replicated,
         Self::ReplicationFailed,
         Self::AlreadyReplicated,
+        Self::DeleteReplicated,
+        Self::DeleteKept,
+        Self::DeleteAlreadyReplicated,
+        Self::DeleteReplicationFailed,
         Self::PrunePlanned,
         Self::Pruned,
         Self::PruneFailed,
@@ -152,6 +174,7 @@ impl Outcome {
     /// The attribute value, such as `tag-removed`; the same as its serialized name.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Compliant => "compliant",
             Self::Audited => "audited",
             Self::TagRemoved => "tag-removed",
             Self::Quarantined => "quarantined",
@@ -167,6 +190,10 @@ impl Outcome {
             Self::Replicated => "replicated",
             Self::ReplicationFailed => "replication-failed",
             Self::AlreadyReplicated => "already-replicated",
+            Self::DeleteReplicated => "delete-replicated",
+            Self::DeleteKept => "delete-kept",
+            Self::DeleteAlreadyReplicated => "delete-already-replicated",
+            Self::DeleteReplicationFailed => "delete-replication-failed",
             Self::PrunePlanned => "prune-planned",
             Self::Pruned => "pruned",
             Self::PruneFailed => "prune-failed",

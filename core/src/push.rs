@@ -21,11 +21,113 @@ pub struct PushedTag {
     pub tag: String,
 }
 
+/// A signature, SBOM or attestation pushed for an image: push-guard judges that image's
+/// provenance again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferrerPush {
+    /// The artifact pushed (its own digest).
+    pub image: ImageRef,
+    /// The image it is about, when the event says it (cosign's `sha256-<hex>.sig` tags); else
+    /// the artifact's `subject` says it.
+    pub subject: Option<String>,
+}
+
+/// The image a cosign or referrers-tag-schema tag (`sha256-<hex>`, `.sig`, `.att`, `.sbom`) is
+/// about; `None` for any other tag.
+pub fn artifact_tag_subject(tag: &str) -> Option<String> {
+    let rest = tag.strip_prefix("sha256-")?;
+    let hex = [".sig", ".att", ".sbom"]
+        .iter()
+        .find_map(|suffix| rest.strip_suffix(suffix))
+        .unwrap_or(rest);
+    (hex.len() == 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+    .then(|| format!("sha256:{hex}"))
+}
+
+/// Config media types of images (a push of one of these untagged is a platform image of an
+/// index, not an artifact).
+const IMAGE_CONFIGS: [&str; 2] = [
+    "application/vnd.docker.container.image.v1+json",
+    "application/vnd.oci.image.config.v1+json",
+];
+
+/// A push whose provenance is awaited (a grace period, or ECR managed signing under way):
+/// push-guard judges it again after a delay, through its re-check queue. The message body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Recheck {
+    /// The image's region.
+    pub region: String,
+    /// The image's account, when the push event named it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The image's repository.
+    pub repository: String,
+    /// The image's digest.
+    pub digest: String,
+    /// The tag judged.
+    pub tag: String,
+    /// When the image was pushed (RFC 3339), for the grace period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushed_at: Option<String>,
+    /// How many re-checks came before this one.
+    pub attempt: u32,
+}
+
+/// The most re-checks of one push: past them, an awaited signature is no longer awaited.
+pub const MAX_RECHECKS: u32 = 24;
+
+/// SQS delays a message 15 minutes at most; a longer grace period takes several re-checks.
+pub const MAX_RECHECK_DELAY: u32 = 900;
+
+/// How long until a pending verdict is worth judging again: just past the end of the grace
+/// period (at most [`MAX_RECHECK_DELAY`]), or a minute while ECR is still signing.
+pub fn recheck_delay(
+    verdict: &crate::provenance::ProvenanceVerdict,
+    now: crate::timestamp::Timestamp,
+) -> u32 {
+    let until = verdict
+        .awaited_until
+        .as_deref()
+        .and_then(crate::timestamp::Timestamp::parse_rfc3339);
+    match until {
+        Some(until) if until.0 > now.0 => u32::try_from(until.0 - now.0 + 1)
+            .map_or(MAX_RECHECK_DELAY, |s| s.min(MAX_RECHECK_DELAY)),
+        _ => 60,
+    }
+}
+
+impl Recheck {
+    /// Reads a re-check message; anything else is a [`StewardError::MalformedEvent`].
+    pub fn from_message(body: &str) -> Result<Self, StewardError> {
+        serde_json::from_str(body)
+            .map_err(|error| StewardError::MalformedEvent(format!("a re-check message: {error}")))
+    }
+
+    /// The push it re-checks.
+    pub fn pushed(&self) -> PushedTag {
+        PushedTag {
+            image: ImageRef {
+                account: self.account.clone(),
+                region: self.region.clone(),
+                repository: self.repository.clone(),
+                digest: self.digest.clone(),
+            },
+            tag: self.tag.clone(),
+        }
+    }
+}
+
 /// Whether push-guard checks an `ECR Image Action` event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Triage {
     /// A tagged push to check.
     Check(PushedTag),
+    /// A signature, SBOM or attestation arrived: the image it is about is judged again.
+    Referrer(ReferrerPush),
     /// Not push-guard's business; the reason is logged.
     Skip(&'static str),
 }
@@ -41,8 +143,36 @@ pub fn triage(event: &EventBridgeEvent<ImageAction>) -> Result<Triage, StewardEr
     if detail.result != ActionResult::Success {
         return Ok(Triage::Skip("the push failed"));
     }
-    let Some(tag) = detail.image_tag.clone().filter(|t| !t.is_empty()) else {
-        return Ok(Triage::Skip("an untagged push"));
+    let tag = detail.image_tag.clone().filter(|t| !t.is_empty());
+    let subject = tag.as_deref().and_then(artifact_tag_subject);
+    let is_artifact = detail
+        .artifact_media_type
+        .as_deref()
+        .is_some_and(|media| !media.is_empty() && !IMAGE_CONFIGS.contains(&media));
+    let Some(tag) = tag.filter(|_| subject.is_none()) else {
+        if subject.is_none() && !is_artifact {
+            return Ok(Triage::Skip("an untagged push"));
+        }
+        let (Some(digest), Some(region)) = (
+            detail
+                .image_digest
+                .as_deref()
+                .and_then(|d| Digest::parse(d).ok()),
+            event.region.clone(),
+        ) else {
+            return Err(StewardError::MalformedEvent(
+                "a PUSH event without a valid image-digest or region".into(),
+            ));
+        };
+        return Ok(Triage::Referrer(ReferrerPush {
+            image: ImageRef {
+                account: event.account.clone(),
+                region,
+                repository: detail.repository_name.clone(),
+                digest: digest.into(),
+            },
+            subject,
+        }));
     };
     let digest: String = detail
         .image_digest
@@ -271,6 +401,23 @@ pub struct GuardReport {
     pub platforms: usize,
     /// The verdict on the tag and labels.
     pub verdict: TagVerdict,
+    /// The verdict on the image's signatures, SBOMs and attestations, where the rule's
+    /// `provenance` asks for them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<crate::provenance::ProvenanceVerdict>,
+    /// What started the judgement: the tag's push, or a signature's or SBOM's (its digest).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<String>,
+    /// Provenance awaited: in how many seconds push-guard judges the push again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recheck_in_seconds: Option<u32>,
+    /// Which re-check this judgement was (0: the push itself).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub recheck: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl GuardReport {
@@ -291,7 +438,27 @@ impl GuardReport {
             action,
             platforms,
             verdict,
+            provenance: None,
+            referrer: None,
+            recheck_in_seconds: None,
+            recheck: 0,
         }
+    }
+
+    /// The report with the provenance verdict: a missing requirement makes the push
+    /// non-compliant (a pending one does not).
+    pub fn with_provenance(
+        mut self,
+        provenance: Option<crate::provenance::ProvenanceVerdict>,
+    ) -> Self {
+        if provenance
+            .as_ref()
+            .is_some_and(|p| p.state == crate::provenance::ProvenanceState::Missing)
+        {
+            self.compliant = false;
+        }
+        self.provenance = provenance;
+        self
     }
 
     /// The notification for a non-compliant push; `None` for a compliant one. A repeated
@@ -340,7 +507,7 @@ impl GuardReport {
             ),
         };
         let mut description = format!(
-            "Tag `{tag}` of *{}* (`{}`) breaks rule *{}* of the tag policy:\n",
+            "Tag `{tag}` of *{}* (`{}`) breaks rule *{}* of the policy:\n",
             untrusted(repository),
             self.digest,
             untrusted(self.verdict.rule.as_deref().unwrap_or("-"))
@@ -352,6 +519,13 @@ impl GuardReport {
                 violation.check,
                 untrusted(&violation.message)
             );
+        }
+        let provenance_missing = self
+            .provenance
+            .as_ref()
+            .filter(|p| p.state == crate::provenance::ProvenanceState::Missing);
+        for reason in provenance_missing.iter().flat_map(|p| p.reasons()) {
+            let _ = writeln!(description, "• `provenance` {}", untrusted(&reason));
         }
         description.push('\n');
         description.push_str(&self.what_was_done(&tag));
@@ -367,6 +541,9 @@ impl GuardReport {
         {
             next_steps
                 .push("Set the OCI labels in the build, e.g. with docker/metadata-action.".into());
+        }
+        if provenance_missing.is_some() {
+            next_steps.push("Sign the image (and attach its SBOM) as the rule's `provenance` says; `ecr-steward gate --require-provenance` shows what is found.".into());
         }
         if let GuardAction::Quarantined { quarantine_tag } = &self.action {
             next_steps.push(format!(
@@ -396,6 +573,59 @@ impl GuardReport {
                 ),
             ]),
         })
+    }
+
+    /// The `facts` of this push's verdict event (`Push Verdict`, core/src/verdict.rs), by
+    /// kebab-case name; what the report adds (provenance, …) goes here too, and in
+    /// schema/push-verdict.v1.schema.json and docs/events.md.
+    pub fn verdict_facts(&self) -> crate::verdict::Facts {
+        let mut facts = crate::verdict::Facts::from([
+            (
+                "mode".to_string(),
+                format!("{:?}", self.mode).to_lowercase().into(),
+            ),
+            ("compliant".to_string(), self.compliant.into()),
+            ("tag-kind".to_string(), self.verdict.kind.as_str().into()),
+            ("platforms".to_string(), self.platforms.into()),
+            (
+                "violations".to_string(),
+                self.verdict.violations.len().into(),
+            ),
+        ]);
+        if let Some(provenance) = &self.provenance {
+            let state = match provenance.state {
+                crate::provenance::ProvenanceState::Satisfied => "satisfied",
+                crate::provenance::ProvenanceState::Pending => "pending",
+                crate::provenance::ProvenanceState::Missing => "missing",
+            };
+            facts.insert("provenance".into(), state.into());
+        }
+        if let Some(seconds) = self.recheck_in_seconds {
+            facts.insert("recheck-in-seconds".into(), seconds.into());
+        }
+        if self.recheck > 0 {
+            facts.insert("recheck".into(), self.recheck.into());
+        }
+        if let Some(referrer) = &self.referrer {
+            facts.insert("referrer".into(), referrer.as_str().into());
+        }
+        let checks: Vec<&str> = self.verdict.violations.iter().map(|v| v.check).collect();
+        if !checks.is_empty() {
+            facts.insert("checks".into(), checks.join(",").into());
+        }
+        match &self.action {
+            GuardAction::Quarantined { quarantine_tag } => {
+                facts.insert("quarantine-tag".into(), quarantine_tag.as_str().into());
+            }
+            GuardAction::NewerImageDeleted { newer_digest } => {
+                facts.insert("newer-digest".into(), newer_digest.as_str().into());
+            }
+            GuardAction::Refused { reason } => {
+                facts.insert("refused".into(), reason.as_str().into());
+            }
+            _ => {}
+        }
+        facts
     }
 
     /// One sentence on what happened to the image and its tags.

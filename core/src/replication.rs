@@ -371,6 +371,12 @@ pub struct ReplicationReport {
     /// replication copied something and every destination holds the image.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lag_seconds: Option<u64>,
+    /// The source's region, for the verdict event (not in the response).
+    #[serde(skip)]
+    pub source_region: String,
+    /// The source's account, when known, for the verdict event (not in the response).
+    #[serde(skip)]
+    pub source_account: Option<String>,
 }
 
 impl ReplicationReport {
@@ -394,6 +400,8 @@ impl ReplicationReport {
             outcome,
             outcomes,
             lag_seconds: None,
+            source_region: image.region.clone(),
+            source_account: image.account.clone(),
         }
     }
 
@@ -601,6 +609,8 @@ pub enum ReplicatorReport {
     Native(NativeReport),
     /// Copy jobs from the job queue.
     Batch(BatchReport),
+    /// A deletion at the source, followed to the destinations (`replicate_deletes`).
+    Delete(crate::replica_deletes::DeleteReport),
 }
 
 /// What a batch of copy jobs did. Its response is Lambda's partial batch response and only
@@ -709,6 +719,14 @@ pub struct NativeReport {
     pub native: bool,
     /// The repository replicated.
     pub repository: String,
+    /// The image's digest.
+    pub digest: String,
+    /// The tag replicated; `None` for an untagged image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// The region it was replicated from, when the event says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_region: Option<String>,
 }
 
 /// ECR's own replication finished (or failed) in the event's region.

@@ -1,6 +1,7 @@
 //! The JSON Schema in schema/ and the policy model describe the same keys: every key that
 //! the documented policies use is in the schema, and every key in the schema is used by them
-//! (the built-in policy and examples/policy.yaml together set every key).
+//! (the built-in policy, examples/policy.yaml and examples/provenance.yaml together set every
+//! key).
 
 // An integration test: a failed step is a failed test, so it may unwrap and expect.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -93,6 +94,7 @@ fn schema_and_documented_policies_name_the_same_keys() {
     for document in [
         root().join("core/src/policy/default-policy.yaml"),
         root().join("examples/policy.yaml"),
+        root().join("examples/provenance.yaml"),
     ] {
         used_keys(&schema, &schema, &load_yaml(&document), "", &mut used);
     }

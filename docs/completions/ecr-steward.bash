@@ -292,7 +292,7 @@ _ecr__steward() {
             return 0
             ;;
         ecr__steward__subcmd__gate)
-            opts="-h --repository --tag --digest --policy --wait --region --format --summary --strict --help"
+            opts="-h --repository --tag --digest --policy --wait --region --format --summary --strict --require-provenance --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -64,6 +64,7 @@ junit\t''
 markdown\t''"
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand gate" -l summary -d 'Also append the report as markdown to FILE (a job summary: `$GITHUB_STEP_SUMMARY`)' -r -F
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand gate" -l strict -d 'Fail (exit 1) when no rule of the policy governs the repository, instead of a warning'
+complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand gate" -l require-provenance -d 'Judge the image\'s signatures, SBOMs and attestations even where the rule\'s `provenance` does not ask (where it has none: a signature, by any scheme)'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand gate" -s h -l help -d 'Print help'
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l repository -d 'Repositories to copy from: a name or a glob (`team/*`, `**`)' -r
 complete -c ecr-steward -n "__fish_ecr_steward_using_subcommand replicate" -l to -d 'A destination region (repeatable); without it, the policy\'s replication rules decide destinations and tags' -r

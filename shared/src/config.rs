@@ -44,9 +44,17 @@ pub const DEFAULT_UPLOAD_CONNECTIONS: u8 = 4;
 /// The EventBridge bus (name or ARN) the replicator puts `Image Replicated` events on; none
 /// when unset.
 pub const EVENT_BUS: &str = "STEWARD_EVENT_BUS";
+/// The EventBridge bus (name or ARN) every function puts its verdicts on (`Push Verdict`,
+/// `Scan Verdict`, …; docs/events.md); none when unset. The SAM parameter `VerdictEventBus`
+/// sets it.
+pub const VERDICT_EVENT_BUS: &str = "STEWARD_VERDICT_EVENT_BUS";
 /// The copy job queue's dead-letter queue (replicator): a job that can never succeed is sent
 /// there at once, with why, instead of coming back until SQS moves it. Unset: it comes back.
 pub const DEAD_LETTER_QUEUE_URL: &str = "STEWARD_DEAD_LETTER_QUEUE_URL";
+/// push-guard's re-check queue: a push whose signature or SBOM is awaited (a grace period, ECR
+/// managed signing under way) is sent there to be judged again. Unset: judged again only when
+/// a signature or SBOM arrives.
+pub const RECHECK_QUEUE_URL: &str = "STEWARD_RECHECK_QUEUE_URL";
 /// The CloudWatch namespace of the functions' metrics (EMF lines in their logs); default
 /// `ecr-steward`. The SAM parameter `MetricsNamespace` sets it.
 pub const METRICS_NAMESPACE: &str = "STEWARD_METRICS_NAMESPACE";
@@ -112,8 +120,12 @@ pub struct FunctionConfig {
     pub chunked_uploads: bool,
     /// [`DEAD_LETTER_QUEUE_URL`]; `None` when unset.
     pub dead_letter_queue_url: Option<String>,
+    /// [`RECHECK_QUEUE_URL`]; `None` when unset.
+    pub recheck_queue_url: Option<String>,
     /// [`EVENT_BUS`]; `None` when unset.
     pub event_bus: Option<String>,
+    /// [`VERDICT_EVENT_BUS`]; `None` when unset.
+    pub verdict_event_bus: Option<String>,
 }
 
 impl FunctionConfig {
@@ -202,19 +214,26 @@ impl FunctionConfig {
         };
         let upload_connections = upload_connections(get(UPLOAD_CONNECTIONS))?;
         let chunked_uploads = flag(CHUNKED_UPLOADS)?;
-        let dead_letter_queue_url = get(DEAD_LETTER_QUEUE_URL).map(str::to_string);
-        if let Some(url) = dead_letter_queue_url.as_deref() {
-            if !url.starts_with("https://") && !url.starts_with("http://") {
-                return Err(ConfigError::Invalid {
-                    variable: DEAD_LETTER_QUEUE_URL.into(),
-                    message: format!("{url:?} is not an SQS queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)"),
-                });
+        let queue_url = |variable: &str| -> Result<Option<String>, ConfigError> {
+            match get(variable) {
+                Some(url) if !url.starts_with("https://") && !url.starts_with("http://") => {
+                    Err(ConfigError::Invalid {
+                        variable: variable.into(),
+                        message: format!("{url:?} is not an SQS queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)"),
+                    })
+                }
+                url => Ok(url.map(str::to_string)),
             }
-        }
+        };
+        let dead_letter_queue_url = queue_url(DEAD_LETTER_QUEUE_URL)?;
+        let recheck_queue_url = queue_url(RECHECK_QUEUE_URL)?;
         let event_bus = get(EVENT_BUS).map(str::to_string);
+        let verdict_event_bus = get(VERDICT_EVENT_BUS).map(str::to_string);
         Ok(Self {
             event_bus,
+            verdict_event_bus,
             dead_letter_queue_url,
+            recheck_queue_url,
             policy,
             mode_override,
             topic_arn: topic_arn.into(),
@@ -414,6 +433,19 @@ mod tests {
                 .map(String::as_str),
             Some("http://127.0.0.1:5002")
         );
+    }
+
+    #[test]
+    fn the_verdict_bus_is_read_and_blank_is_none() {
+        let bus = |value: &str| {
+            FunctionConfig::from_vars(vars(&[TOPIC, (VERDICT_EVENT_BUS, value)]))
+                .expect("valid")
+                .verdict_event_bus
+        };
+        assert_eq!(bus("default").as_deref(), Some("default"));
+        assert_eq!(bus(" "), None);
+        let unset = FunctionConfig::from_vars(vars(&[TOPIC])).expect("valid");
+        assert_eq!(unset.verdict_event_bus, None);
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! [`StewardEvent`], the handler's decision with the invocation's deadline, skips logged, and
 //! one response vocabulary: every response has an `outcome` (`skipped` with its `reason`, or
 //! the handler's own report, whose `outcome` names what was done). Every answer comes with
-//! its metrics ([`Answered`]), derived from the same typed outcome, report or error.
+//! its metrics ([`Answered`]), derived from the same typed outcome, report or error, and
+//! with the report's verdicts ([`Announced`]): every function announces what it decided, and
+//! the Lambda loop (`steward::lambda::run`) puts them on the verdict bus.
 
 use std::future::Future;
 
@@ -14,6 +16,7 @@ use crate::deadline::Deadline;
 use crate::error::StewardError;
 use crate::events::StewardEvent;
 use crate::metrics::{Function, Measured, Measurements};
+use crate::verdict::{Announced, Origin, Verdict};
 
 /// What the harness gives a handler besides the event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,9 +84,10 @@ pub trait Handler: Sync {
     /// Which function this is: the `Function` dimension of its metrics.
     const FUNCTION: Function;
 
-    /// The report of what was done; it names its `outcome`, and says what it counts
-    /// ([`Measured`], in `steward_core::metrics`).
-    type Report: Serialize + Measured;
+    /// The report of what was done; it names its `outcome`, says what it counts
+    /// ([`Measured`], in `steward_core::metrics`) and what it announces as verdict events
+    /// ([`Announced`], in `steward_core::verdict`).
+    type Report: Serialize + Measured + Announced;
 
     /// Handles one event; an `Err` is the invocation's error, classified for Lambda's retries.
     fn handle(
@@ -111,10 +115,14 @@ pub struct Answered {
     /// The metrics of the invocation: its event by outcome, the report's own counts, the
     /// failure by class.
     pub metrics: Measurements,
+    /// The verdicts the report announces (none for a skip or an error before a report);
+    /// put on the verdict bus by `steward::lambda::run` after the handler acted.
+    pub verdicts: Vec<Verdict>,
 }
 
 /// [`invoke`], with the invocation's metrics.
 pub async fn answer<H: Handler>(handler: &H, event: Value, invocation: Invocation) -> Answered {
+    let origin = Origin::of(&event);
     let event = match StewardEvent::from_value(event) {
         Ok(event) => event,
         Err(error) => return failed(H::FUNCTION, StewardError::MalformedEvent(error.to_string())),
@@ -128,6 +136,7 @@ pub async fn answer<H: Handler>(handler: &H, event: Value, invocation: Invocatio
             Answered {
                 result: Ok(json!({ "outcome": "skipped", "reason": reason })),
                 metrics: Measurements::of_skip(H::FUNCTION),
+                verdicts: Vec::new(),
             }
         }
         Ok(Handled::Done(report)) => {
@@ -138,7 +147,11 @@ pub async fn answer<H: Handler>(handler: &H, event: Value, invocation: Invocatio
             if let Err(error) = &result {
                 metrics.failure(error);
             }
-            Answered { result, metrics }
+            Answered {
+                result,
+                metrics,
+                verdicts: report.verdicts(&origin),
+            }
         }
         Ok(Handled::Failed { report, error }) => {
             let mut metrics = Measurements::of_report(H::FUNCTION, &report);
@@ -146,6 +159,7 @@ pub async fn answer<H: Handler>(handler: &H, event: Value, invocation: Invocatio
             Answered {
                 result: Err(error),
                 metrics,
+                verdicts: report.verdicts(&origin),
             }
         }
     }
@@ -155,6 +169,7 @@ fn failed(function: Function, error: StewardError) -> Answered {
     Answered {
         metrics: Measurements::of_error(function, &error),
         result: Err(error),
+        verdicts: Vec::new(),
     }
 }
 

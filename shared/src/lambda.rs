@@ -5,19 +5,67 @@ use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
 
-use crate::aws::{AwsPolicyStore, Sns};
+use crate::aws::{AwsPolicyStore, EventBus, Sns};
 use crate::config::{FunctionConfig, PolicySource};
 use crate::deadline::Deadline;
 use crate::emf::EmfLog;
 use crate::error::StewardError;
-use crate::harness::{answer, Handler, Invocation};
+use crate::harness::{answer, Answered, Handler, Invocation};
 use crate::http::TrustRoots;
 use crate::metrics::Property;
-use crate::policy_source::{self, LivePolicy, PolicyRefresh};
+use crate::policy_source::{self, Checked, LivePolicy, PolicyRefresh};
+use crate::ports::EventPublisher;
+use crate::verdict::Verdict;
 
 /// Where [`run`] writes the invocations' metrics: set once by [`init`] from the
 /// configuration, like the tracing subscriber it sets up beside it.
 static METRICS: OnceLock<EmfLog> = OnceLock::new();
+
+/// Where [`run`] puts the invocations' verdicts: set once by [`init`] from the configuration
+/// (`STEWARD_VERDICT_EVENT_BUS`), beside [`METRICS`].
+static VERDICTS: OnceLock<Verdicts> = OnceLock::new();
+
+/// The verdict bus, and the function's region for verdicts whose event named none.
+#[derive(Debug, Default)]
+struct Verdicts {
+    bus: Option<EventBus>,
+    region: String,
+}
+
+impl Verdicts {
+    /// Puts `verdicts` on the bus, if there is one; a verdict without a region gets the
+    /// function's.
+    async fn put(&self, mut verdicts: Vec<Verdict>) -> Result<(), StewardError> {
+        let Some(bus) = &self.bus else {
+            return Ok(());
+        };
+        if verdicts.is_empty() {
+            return Ok(());
+        }
+        for verdict in &mut verdicts {
+            if verdict.region.is_empty() {
+                verdict.region.clone_from(&self.region);
+            }
+        }
+        bus.verdicts(&verdicts).await
+    }
+
+    /// Announces what the invocation decided, after the handler acted. A verdict that could
+    /// not be put fails the invocation (retryable or not, as the bus said): Lambda's retry
+    /// reaches the verdict again and announces it again (at least once; consumers dedupe on
+    /// `verdict-id`).
+    async fn announce(&self, answered: &mut Answered) {
+        let verdicts = std::mem::take(&mut answered.verdicts);
+        let count = verdicts.len();
+        if let Err(error) = self.put(verdicts).await {
+            tracing::error!(%error, verdicts = count, "the verdicts could not be put on the bus");
+            answered.metrics.failure(&error);
+            if answered.result.is_ok() {
+                answered.result = Err(error);
+            }
+        }
+    }
+}
 
 /// What every function builds once, at init.
 pub struct Init {
@@ -47,6 +95,13 @@ pub async fn init() -> Result<Init, lambda_runtime::Error> {
     let _ = METRICS.set(EmfLog::new(config.metrics_namespace.clone()).at_level(level.as_deref()));
     let http = crate::http::client(TrustRoots::for_lambda())?;
     let sdk = crate::aws::sdk_config(&http).await;
+    let _ = VERDICTS.set(Verdicts {
+        bus: config
+            .verdict_event_bus
+            .as_deref()
+            .map(|bus| EventBus::new(&sdk, bus)),
+        region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
+    });
     let (policy, refresh) = match &config.policy {
         PolicySource::Fixed(policy) => (LivePolicy::from(policy.clone()), None),
         PolicySource::Stored { location, refresh } => {
@@ -104,17 +159,32 @@ impl From<Failure> for lambda_runtime::Diagnostic {
 }
 
 /// Runs the Lambda runtime loop: every event through the harness, under its deadline; each
-/// invocation's metrics are written to the log (EMF) before it answers. Before an event, a
+/// invocation's verdicts are put on the verdict bus (`STEWARD_VERDICT_EVENT_BUS`) after the
+/// handler acted, and its metrics are written to the log (EMF) before it answers. Before an event, a
 /// stored policy is checked for a new version when a check is due ([`Refresh`]).
 pub async fn run<H: Handler>(handler: &H, refresh: &Refresh) -> Result<(), lambda_runtime::Error> {
     let metrics = METRICS.get_or_init(EmfLog::default);
+    let verdicts = VERDICTS.get_or_init(Verdicts::default);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
             if let Some(refresh) = refresh {
-                refresh.check().await;
+                if let Checked::Rejected { version, error } = refresh.check().await {
+                    let rejected = Verdict::policy_rejected(
+                        H::FUNCTION,
+                        &verdicts.region,
+                        &refresh.location().to_string(),
+                        &version,
+                        &error,
+                    );
+                    // The notification is the lasting record; the event is announced once.
+                    if let Err(error) = verdicts.put(vec![rejected]).await {
+                        tracing::warn!(%error, "the policy's verdict could not be put on the bus");
+                    }
+                }
             }
             let invocation = Invocation::until(deadline(&event.context));
             let mut answered = answer(handler, event.payload, invocation).await;
+            verdicts.announce(&mut answered).await;
             let request_id = &event.context.request_id;
             answered.metrics.property(Property::RequestId, request_id);
             metrics.write(&answered.metrics);

@@ -11,8 +11,9 @@ pub use steward_core::iam;
 /// The metrics model (`steward_core::metrics`); [`emf`] writes it to the log.
 pub use steward_core::metrics;
 pub use steward_core::{
-    audit, copy_job, date, error, events, glob, image, labels, manifest, notify, policy, push,
-    reference, replication, retention, scan, semver, tag, timestamp, upstream,
+    audit, copy_job, date, error, events, glob, image, labels, manifest, notify, policy,
+    provenance, push, reference, replica_deletes, replication, retention, scan, semver, tag,
+    timestamp, upstream, verdict,
 };
 
 mod adapters;

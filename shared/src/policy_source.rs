@@ -211,6 +211,8 @@ pub enum Checked {
     Rejected {
         /// Its version.
         version: String,
+        /// Why it does not load.
+        error: String,
     },
     /// The store could not be read; the policy stays, and the next check asks again.
     Unreachable,
@@ -243,6 +245,11 @@ impl<S: PolicyStore, N: Notifier> PolicyRefresh<S, N> {
                 unsent: None,
             }),
         }
+    }
+
+    /// Where the policy is kept.
+    pub fn location(&self) -> &PolicyLocation {
+        &self.location
     }
 
     /// [`PolicyRefresh::check_at`] now.
@@ -289,7 +296,10 @@ impl<S: PolicyStore, N: Notifier> PolicyRefresh<S, N> {
                 tracing::error!(%location, %version, %error, "the new version of the policy is invalid; the last good one stays");
                 let notification = rejected(&self.location, &version, &error, &self.region);
                 state.unsent = self.publish(notification).await;
-                Checked::Rejected { version }
+                Checked::Rejected {
+                    version,
+                    error: error.to_string(),
+                }
             }
         }
     }

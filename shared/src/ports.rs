@@ -37,6 +37,16 @@ pub trait TagStore: Send + Sync {
         tag: &str,
     ) -> impl Future<Output = Result<Option<TaggedImage>, StewardError>> + Send;
 
+    /// The image `digest` with all its tags, and when it was pushed (for a grace period);
+    /// `None` when there is no such image.
+    fn image_by_digest(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> impl Future<
+        Output = Result<Option<(TaggedImage, Option<crate::timestamp::Timestamp>)>, StewardError>,
+    > + Send;
+
     /// Points `tag` at the image `digest`, with the image's exact manifest, so the digest is
     /// unchanged. Succeeds when the tag already names it. A tag that ECR refuses to move
     /// (immutable tags) is a [`StewardError::Conflict`].
@@ -76,6 +86,49 @@ pub struct ScanFindings {
     pub findings: Vec<VulnFinding>,
 }
 
+/// Reads what an image carries for its provenance: the artifacts that refer to it (in its
+/// registry) and ECR managed signing's statuses.
+pub trait ProvenanceReader: Send + Sync {
+    /// The image the artifact `digest` (a signature, an SBOM) names as its `subject`; `None`
+    /// when it names none.
+    fn subject_of(
+        &self,
+        region: &str,
+        repository: &str,
+        digest: &str,
+    ) -> impl Future<Output = Result<Option<String>, StewardError>> + Send;
+
+    /// The evidence for `digest` in `repository` of `region`'s registry: the image's, and each
+    /// platform image's for an index; ECR managed signing's statuses only when `managed`.
+    fn provenance(
+        &self,
+        region: &str,
+        repository: &str,
+        digest: &str,
+        managed: bool,
+    ) -> impl Future<Output = Result<crate::provenance::ImageEvidence, StewardError>> + Send;
+}
+
+/// push-guard's re-check queue: pushes whose provenance is awaited, judged again later.
+pub trait Rechecks: Send + Sync {
+    /// Sends `recheck`, to be delivered after `delay_seconds` (at most 900).
+    fn later(
+        &self,
+        recheck: &crate::push::Recheck,
+        delay_seconds: u32,
+    ) -> impl Future<Output = Result<(), StewardError>> + Send;
+}
+
+/// Reads ECR managed signing's status of an image (`DescribeImageSigningStatus`).
+pub trait SigningStatusReader: Send + Sync {
+    /// Every signing profile's status for `digest`; empty when ECR signs nothing there.
+    fn signing_statuses(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> impl Future<Output = Result<Vec<crate::provenance::ManagedSigning>, StewardError>> + Send;
+}
+
 /// Reads scan results from ECR (basic findings, and enhanced ones where ECR returns them).
 pub trait ScanReader: Send + Sync {
     /// The scan results of the image `digest` in `repository`.
@@ -95,6 +148,42 @@ pub trait Replicator: Send + Sync {
         tags: &[String],
         target: &crate::policy::Target,
     ) -> impl Future<Output = Result<crate::replication::CopyStats, StewardError>> + Send;
+}
+
+/// ECR's API in any region and account where images are replicated: what a tag or a digest
+/// names in a repository there, with all its tags, and removing tags there. Delete
+/// replication (`replicate_deletes`) reads the source and the destinations through it.
+pub trait ReplicaStore: Send + Sync {
+    /// The image `selector` names in `repository` of `account`'s registry (the caller's when
+    /// `None`) in `region`, with all its tags; `None` when there is none, or no repository.
+    fn image_in(
+        &self,
+        region: &str,
+        account: Option<&str>,
+        repository: &str,
+        selector: &ImageSelector,
+    ) -> impl Future<Output = Result<Option<TaggedImage>, StewardError>> + Send;
+
+    /// Removes `tag` there (BatchDeleteImage by tag, never by digest; ECR deletes the image
+    /// with its last tag) and returns the digest it was removed from; `None` when the tag was
+    /// not there.
+    fn remove_tag_in(
+        &self,
+        region: &str,
+        account: Option<&str>,
+        repository: &str,
+        tag: &str,
+    ) -> impl Future<Output = Result<Option<String>, StewardError>> + Send;
+
+    /// Deletes the image `digest` there by digest (with every tag it has: callers make sure
+    /// it has none); false when it was not there.
+    fn delete_image_in(
+        &self,
+        region: &str,
+        account: Option<&str>,
+        repository: &str,
+        digest: &str,
+    ) -> impl Future<Output = Result<bool, StewardError>> + Send;
 }
 
 /// What ECR knows of repositories and their images (the read side the CLI's operations use).
@@ -234,13 +323,46 @@ pub trait JobQueue: Send + Sync {
     ) -> impl Future<Output = Result<Vec<JobSent>, StewardError>> + Send;
 }
 
-/// Puts events on an EventBridge bus for pipelines to follow.
+/// Puts events on an EventBridge bus for pipelines to follow (source `ecr-steward`).
 pub trait EventPublisher: Send + Sync {
     /// Puts one `Image Replicated` event.
     fn image_replicated(
         &self,
         event: &crate::replication::ImageReplicated,
     ) -> impl Future<Output = Result<(), StewardError>> + Send;
+
+    /// Puts one event per verdict (`Push Verdict`, …; `steward_core::verdict`), in batches of
+    /// at most [`MAX_EVENTS_PER_PUT`] entries and [`MAX_PUT_BYTES`]. An entry the bus refuses
+    /// is an error (retryable when the bus says the fault is its own).
+    fn verdicts(
+        &self,
+        verdicts: &[crate::verdict::Verdict],
+    ) -> impl Future<Output = Result<(), StewardError>> + Send;
+}
+
+/// The most entries one PutEvents takes.
+pub const MAX_EVENTS_PER_PUT: usize = 10;
+
+/// The most bytes of entries (detail, detail type and source, in UTF-8) one PutEvents takes.
+pub const MAX_PUT_BYTES: usize = 256 * 1024;
+
+/// Splits entries of `sizes` bytes into consecutive PutEvents batches: at most
+/// [`MAX_EVENTS_PER_PUT`] entries and [`MAX_PUT_BYTES`] each (an entry larger than that goes
+/// alone, for the bus to refuse).
+pub fn event_batches(sizes: &[usize]) -> Vec<std::ops::Range<usize>> {
+    let mut batches = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, size) in sizes.iter().enumerate() {
+        if i > start && (i - start == MAX_EVENTS_PER_PUT || bytes + size > MAX_PUT_BYTES) {
+            batches.push(start..i);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < sizes.len() {
+        batches.push(start..sizes.len());
+    }
+    batches
 }
 
 /// Where a copy job that can never succeed goes at once, with why: the job queue's

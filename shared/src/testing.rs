@@ -28,14 +28,22 @@ impl Notifier for Inbox {
     }
 }
 
-/// An event bus in memory: the `Image Replicated` events put on it.
+/// An event bus in memory: the `Image Replicated` events and the verdicts put on it.
 #[derive(Debug, Default)]
-pub struct EventLog(Mutex<Vec<crate::replication::ImageReplicated>>);
+pub struct EventLog(
+    Mutex<Vec<crate::replication::ImageReplicated>>,
+    Mutex<Vec<crate::verdict::Verdict>>,
+);
 
 impl EventLog {
-    /// The events put so far, in order.
+    /// The `Image Replicated` events put so far, in order.
     pub fn events(&self) -> Vec<crate::replication::ImageReplicated> {
         self.0.lock().map(|log| log.clone()).unwrap_or_default()
+    }
+
+    /// The verdicts put so far, in order.
+    pub fn verdicts(&self) -> Vec<crate::verdict::Verdict> {
+        self.1.lock().map(|log| log.clone()).unwrap_or_default()
     }
 }
 
@@ -46,6 +54,13 @@ impl crate::ports::EventPublisher for EventLog {
     ) -> Result<(), StewardError> {
         if let Ok(mut log) = self.0.lock() {
             log.push(event.clone());
+        }
+        Ok(())
+    }
+
+    async fn verdicts(&self, verdicts: &[crate::verdict::Verdict]) -> Result<(), StewardError> {
+        if let Ok(mut log) = self.1.lock() {
+            log.extend(verdicts.iter().cloned());
         }
         Ok(())
     }
@@ -196,6 +211,30 @@ fn poisoned() -> StewardError {
 }
 
 impl crate::ports::TagStore for MemoryTags {
+    async fn image_by_digest(
+        &self,
+        _: &str,
+        digest: &str,
+    ) -> Result<
+        Option<(
+            crate::image::TaggedImage,
+            Option<crate::timestamp::Timestamp>,
+        )>,
+        StewardError,
+    > {
+        let images = self.images.lock().map_err(|_| poisoned())?;
+        Ok(images.get(digest).map(|tags| {
+            (
+                crate::image::TaggedImage {
+                    digest: digest.into(),
+                    tags: tags.clone(),
+                    archived: false,
+                },
+                None,
+            )
+        }))
+    }
+
     async fn tagged_image(
         &self,
         _: &str,
@@ -253,11 +292,165 @@ impl crate::ports::TagStore for MemoryTags {
     }
 }
 
+/// ECR in every region and account, in memory ([`crate::ports::ReplicaStore`]): images by
+/// place (`region/account/repository`, the account empty for the caller's own) with their
+/// tags. Removing an image's last tag deletes the image, as ECR does.
+#[derive(Debug, Default)]
+pub struct MemoryReplicas {
+    images: Mutex<std::collections::BTreeMap<String, Vec<crate::image::TaggedImage>>>,
+    /// Every removal and deletion, in order: `remove PLACE TAG` or `delete PLACE DIGEST`.
+    pub writes: Mutex<Vec<String>>,
+}
+
+fn replica_place(region: &str, account: Option<&str>, repository: &str) -> String {
+    format!("{region}/{}/{repository}", account.unwrap_or_default())
+}
+
+impl MemoryReplicas {
+    /// `tag` names `digest` at the place (moved from any image it named before).
+    pub fn tag(&self, region: &str, repository: &str, tag: &str, digest: &str) {
+        let Ok(mut images) = self.images.lock() else {
+            return;
+        };
+        let place = images
+            .entry(replica_place(region, None, repository))
+            .or_default();
+        for image in place.iter_mut() {
+            image.tags.retain(|t| t != tag);
+        }
+        match place.iter_mut().find(|image| image.digest == digest) {
+            Some(image) => image.tags.push(tag.into()),
+            None => place.push(crate::image::TaggedImage {
+                digest: digest.into(),
+                tags: vec![tag.into()],
+                archived: false,
+            }),
+        }
+    }
+
+    /// The untagged image `digest` is at the place.
+    pub fn untagged(&self, region: &str, repository: &str, digest: &str) {
+        if let Ok(mut images) = self.images.lock() {
+            images
+                .entry(replica_place(region, None, repository))
+                .or_default()
+                .push(crate::image::TaggedImage {
+                    digest: digest.into(),
+                    tags: Vec::new(),
+                    archived: false,
+                });
+        }
+    }
+
+    /// Tag → digest at the place (untagged images as `@DIGEST` → DIGEST).
+    pub fn listing(
+        &self,
+        region: &str,
+        repository: &str,
+    ) -> std::collections::BTreeMap<String, String> {
+        let images = self.images.lock().map(|i| i.clone()).unwrap_or_default();
+        images
+            .get(&replica_place(region, None, repository))
+            .into_iter()
+            .flatten()
+            .flat_map(|image| {
+                let untagged = image
+                    .tags
+                    .is_empty()
+                    .then(|| (format!("@{}", image.digest), image.digest.clone()));
+                image
+                    .tags
+                    .iter()
+                    .map(|t| (t.clone(), image.digest.clone()))
+                    .chain(untagged)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+}
+
+impl crate::ports::ReplicaStore for MemoryReplicas {
+    async fn image_in(
+        &self,
+        region: &str,
+        account: Option<&str>,
+        repository: &str,
+        selector: &crate::image::ImageSelector,
+    ) -> Result<Option<crate::image::TaggedImage>, StewardError> {
+        let images = self.images.lock().map_err(|_| poisoned())?;
+        Ok(images
+            .get(&replica_place(region, account, repository))
+            .into_iter()
+            .flatten()
+            .find(|image| match selector {
+                crate::image::ImageSelector::Tag(tag) => image.tags.contains(tag),
+                crate::image::ImageSelector::Digest(digest) => image.digest == *digest,
+            })
+            .cloned())
+    }
+
+    async fn remove_tag_in(
+        &self,
+        region: &str,
+        account: Option<&str>,
+        repository: &str,
+        tag: &str,
+    ) -> Result<Option<String>, StewardError> {
+        let place = replica_place(region, account, repository);
+        let mut images = self.images.lock().map_err(|_| poisoned())?;
+        let Some(list) = images.get_mut(&place) else {
+            return Ok(None);
+        };
+        let Some(index) = list
+            .iter()
+            .position(|image| image.tags.contains(&tag.to_string()))
+        else {
+            return Ok(None);
+        };
+        let digest = list[index].digest.clone();
+        list[index].tags.retain(|t| t != tag);
+        if list[index].tags.is_empty() {
+            list.remove(index);
+        }
+        self.writes
+            .lock()
+            .map_err(|_| poisoned())?
+            .push(format!("remove {place} {tag}"));
+        Ok(Some(digest))
+    }
+
+    async fn delete_image_in(
+        &self,
+        region: &str,
+        account: Option<&str>,
+        repository: &str,
+        digest: &str,
+    ) -> Result<bool, StewardError> {
+        let place = replica_place(region, account, repository);
+        let mut images = self.images.lock().map_err(|_| poisoned())?;
+        let Some(list) = images.get_mut(&place) else {
+            return Ok(false);
+        };
+        let before = list.len();
+        list.retain(|image| image.digest != digest);
+        let deleted = list.len() < before;
+        if deleted {
+            self.writes
+                .lock()
+                .map_err(|_| poisoned())?
+                .push(format!("delete {place} {digest}"));
+        }
+        Ok(deleted)
+    }
+}
+
 /// A registry in memory: what each tag names, and each image's labels (one platform).
 #[derive(Debug, Default)]
 pub struct MemoryImages {
     tags: Mutex<std::collections::BTreeMap<String, String>>,
     labels: std::collections::BTreeMap<String, crate::labels::Labels>,
+    evidence: std::collections::BTreeMap<String, crate::provenance::ImageEvidence>,
+    subjects: std::collections::BTreeMap<String, String>,
 }
 
 impl MemoryImages {
@@ -280,6 +473,52 @@ impl MemoryImages {
         if let Ok(mut tags) = self.tags.lock() {
             tags.remove(tag);
         }
+    }
+}
+
+impl MemoryImages {
+    /// What the image `digest` carries for its provenance (none by default).
+    pub fn with_evidence(mut self, evidence: crate::provenance::ImageEvidence) -> Self {
+        self.evidence
+            .insert(evidence.image.digest.clone(), evidence);
+        self
+    }
+
+    /// The artifact `referrer` names `subject` as its subject.
+    pub fn with_referrer(mut self, referrer: &str, subject: &str) -> Self {
+        self.subjects.insert(referrer.into(), subject.into());
+        self
+    }
+}
+
+impl crate::ports::ProvenanceReader for MemoryImages {
+    async fn subject_of(
+        &self,
+        _region: &str,
+        _repository: &str,
+        digest: &str,
+    ) -> Result<Option<String>, StewardError> {
+        Ok(self.subjects.get(digest).cloned())
+    }
+
+    async fn provenance(
+        &self,
+        _region: &str,
+        _repository: &str,
+        digest: &str,
+        _managed: bool,
+    ) -> Result<crate::provenance::ImageEvidence, StewardError> {
+        Ok(self
+            .evidence
+            .get(digest)
+            .cloned()
+            .unwrap_or_else(|| crate::provenance::ImageEvidence {
+                image: crate::provenance::Evidence {
+                    digest: digest.into(),
+                    ..Default::default()
+                },
+                platforms: Vec::new(),
+            }))
     }
 }
 
@@ -985,5 +1224,30 @@ impl AnsweringServer {
     #[allow(clippy::expect_used)]
     pub fn requests(self) -> Vec<(String, String)> {
         self.seen.join().expect("the answering server")
+    }
+}
+
+/// push-guard's re-check queue in memory: what was sent, with its delay.
+#[derive(Debug, Default)]
+pub struct MemoryRechecks(Mutex<Vec<(crate::push::Recheck, u32)>>);
+
+impl MemoryRechecks {
+    /// The re-checks sent so far, with their delays.
+    pub fn sent(&self) -> Vec<(crate::push::Recheck, u32)> {
+        self.0.lock().map(|sent| sent.clone()).unwrap_or_default()
+    }
+}
+
+impl crate::ports::Rechecks for MemoryRechecks {
+    async fn later(
+        &self,
+        recheck: &crate::push::Recheck,
+        delay_seconds: u32,
+    ) -> Result<(), StewardError> {
+        self.0
+            .lock()
+            .map_err(|_| poisoned())?
+            .push((recheck.clone(), delay_seconds));
+        Ok(())
     }
 }

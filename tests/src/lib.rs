@@ -32,7 +32,8 @@ pub use fault_proxy::{
 };
 pub use notified::{NotifiedStack, ARRIVAL, QUIET};
 pub use push::{
-    push_artifacts, push_image_with, run_workloads, Artifact, ArtifactBlob, ArtifactManifest,
+    provenance_fixture, push_artifacts, push_image_with, run_workloads, sign_image, Artifact,
+    ArtifactBlob, ArtifactManifest,
 };
 pub use runtime_api::{Answer, InitError, RuntimeApi};
 pub use stack::{Flavor, PushSpec, PushedImage, ScanResult, Stack};

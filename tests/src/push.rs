@@ -105,3 +105,29 @@ pub fn push_artifacts(stack: &Stack, args: &[&str]) -> Vec<Artifact> {
         })
         .collect()
 }
+
+/// Signs (or attaches an SBOM to) an already pushed image with `sign_image.py ARGS`, with the
+/// fixtures' real keys (tests/fixtures/provenance): `--scheme cosign-sig|cosign-att|
+/// cosign-referrer|notation|sbom-spdx|sbom-cyclonedx`, `--key`, `--cert-chain`, `--tamper`.
+/// Returns its JSON line.
+///
+/// # Panics
+/// When the script fails.
+pub fn sign_image(stack: &Stack, args: &[&str]) -> serde_json::Value {
+    let stdout = run_script(stack, "sign_image.py", args);
+    let line = stdout
+        .lines()
+        .rfind(|l| l.starts_with('{'))
+        .unwrap_or_default();
+    serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("sign_image.py printed {stdout:?}, not its JSON line: {e}"))
+}
+
+/// A file of tests/fixtures/provenance, by path.
+pub fn provenance_fixture(name: &str) -> String {
+    workspace_root()
+        .join("tests/fixtures/provenance")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}

@@ -393,3 +393,73 @@ async fn the_audit_finds_every_planted_violation_and_nothing_else() {
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("--repository"));
 }
+
+/// Provenance in an audit: two releases, one signed with cosign by the configured key (real
+/// P-256 keys, cosign's `sha256-<hex>.sig` tag scheme), one not. The unsigned one is one
+/// `provenance.missing` finding; the signed one and its `.sig` tag are no finding at all.
+#[tokio::test(flavor = "current_thread")]
+async fn the_audit_reports_releases_without_a_valid_signature() {
+    let stack = Stack::start();
+    let signed = stack.push_image(&testbed::PushSpec::new(US, "team/app").tag("1.0.0"));
+    let unsigned = stack.push_image(
+        &testbed::PushSpec::new(US, "team/app")
+            .tag("1.0.1")
+            .seed("other"),
+    );
+    testbed::sign_image(
+        &stack,
+        &[
+            "--region",
+            US,
+            "--repository",
+            "team/app",
+            "--digest",
+            &signed.digest,
+            "--scheme",
+            "cosign-sig",
+        ],
+    );
+    let key: String = std::fs::read_to_string(testbed::provenance_fixture("cosign.pub"))
+        .unwrap()
+        .lines()
+        .map(|l| format!("          {l}\n"))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        format!("version: 1\nrules:\n  - name: releases\n    repositories: ['team/*']\n    tags: {{ semver: {{}} }}\n    provenance:\n      require: [signature]\n      schemes: [cosign]\n      cosign_keys:\n        - |\n{key}"),
+    )
+    .unwrap();
+    let output = stack
+        .command(function_binary("ecr-steward"))
+        .args([
+            "audit",
+            "--region",
+            US,
+            "--repository",
+            "team/*",
+            "--format",
+            "json",
+            "--policy",
+        ])
+        .arg(&policy)
+        .output()
+        .expect("run ecr-steward audit");
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{report:#}");
+    let finding = &findings[0];
+    assert_eq!(finding["kind"], "provenance", "{report:#}");
+    assert_eq!(finding["check"], "provenance.missing");
+    assert_eq!(finding["digest"], unsigned.digest.as_str());
+    assert_eq!(finding["tag"], "1.0.1");
+    assert!(
+        finding["message"]
+            .as_str()
+            .unwrap()
+            .contains("has no valid signature"),
+        "{finding:#}"
+    );
+}

@@ -993,3 +993,262 @@ async fn strict_fails_a_repository_no_rule_governs() {
     strict.push("--strict");
     bed.gate(&strict).expect_code(1);
 }
+
+/// A policy whose release tags need what `provenance` (YAML lines under `provenance:`) says,
+/// with the fixtures' cosign key and Notation root as the named signers. Not ECR managed
+/// signing: moto has no DescribeImageSigningStatus (it answers 500); the port's fake covers it.
+fn provenance_policy(bed: &Bed, name: &str, provenance: &str) -> String {
+    let indent = |file: &str| -> String {
+        std::fs::read_to_string(testbed::provenance_fixture(file))
+            .expect("fixture")
+            .lines()
+            .map(|l| format!("          {l}\n"))
+            .collect()
+    };
+    bed.policy(
+        name,
+        &format!(
+            "version: 1\nrules:\n  - name: releases\n    repositories: ['team/**']\n    tags:\n      semver: {{}}\n    provenance:\n      tags: [semver]\n      schemes: [notation, cosign]\n{provenance}      cosign_keys:\n        - |\n{}      trust_store:\n        - |\n{}",
+            indent("cosign.pub"),
+            indent("notation-root.crt")
+        ),
+    )
+}
+
+fn gate_json(bed: &Bed, policy: &str, image: &PushedImage) -> Run {
+    bed.gate(&[
+        "--repository",
+        &image.repository,
+        "--digest",
+        &image.digest,
+        "--policy",
+        policy,
+        "--format",
+        "json",
+    ])
+}
+
+fn sign(bed: &Bed, image: &str, digest: &str, scheme: &str, extra: &[&str]) {
+    let mut args = vec![
+        "--region",
+        REGION,
+        "--repository",
+        image,
+        "--digest",
+        digest,
+        "--scheme",
+        scheme,
+    ];
+    args.extend_from_slice(extra);
+    testbed::sign_image(&bed.stack, &args);
+}
+
+/// A release signed with cosign by the configured key passes; unsigned, signed by a stranger,
+/// or tampered with after signing, it fails, and the report says why. Real P-256 keys, cosign's
+/// tag scheme (`sha256-<hex>.sig`), on the registry without the referrers API and on the one
+/// with it.
+#[tokio::test]
+async fn a_release_passes_only_with_a_valid_signature_by_the_configured_key() {
+    for flavor in testbed::Flavor::ALL {
+        let bed = Bed {
+            stack: Stack::start_flavored(flavor, &[]),
+            dir: tempfile::tempdir().expect("a directory for policies"),
+        };
+        let policy = provenance_policy(&bed, "signed.yaml", "      require: [signature]\n");
+        let image = bed.push(REPOSITORY, "2.0.0", None).await;
+        bed.stack.scan(&ScanResult::complete(&image)).await;
+
+        let unsigned = gate_json(&bed, &policy, &image);
+        unsigned.expect_code(1);
+        let report = unsigned.json();
+        assert_eq!(report["provenance"]["state"], "missing", "{report:#}");
+        assert_eq!(
+            report["scan"]["passed"], true,
+            "only provenance fails: {report:#}"
+        );
+
+        let stranger = testbed::provenance_fixture("stranger.key");
+        sign(
+            &bed,
+            REPOSITORY,
+            &image.digest,
+            "cosign-sig",
+            &["--key", &stranger],
+        );
+        let by_stranger = gate_json(&bed, &policy, &image);
+        by_stranger.expect_code(1);
+        let text = by_stranger.stdout.clone();
+        assert!(
+            text.contains("does not verify with any key of the rule"),
+            "{flavor:?}: {text}"
+        );
+
+        sign(&bed, REPOSITORY, &image.digest, "cosign-sig", &[]);
+        let signed = gate_json(&bed, &policy, &image);
+        signed.expect_code(0);
+        let report = signed.json();
+        assert_eq!(report["provenance"]["state"], "satisfied", "{report:#}");
+        let by = report["provenance"]["images"][0]["satisfied"]["signature"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            by.starts_with("cosign signature (sha256-") && by.contains("verified: sha256:"),
+            "{by}"
+        );
+
+        let other = bed.push(REPOSITORY, "2.0.1", None).await;
+        bed.stack.scan(&ScanResult::complete(&other)).await;
+        sign(&bed, REPOSITORY, &other.digest, "cosign-sig", &["--tamper"]);
+        let tampered = bed.gate(&[
+            "--repository",
+            REPOSITORY,
+            "--tag",
+            "2.0.1",
+            "--policy",
+            &policy,
+        ]);
+        tampered.expect_code(1);
+        assert!(tampered.stdout.contains("FAIL provenance"), "{tampered:#?}");
+    }
+}
+
+/// A multi-platform release signed with Notation (a real certificate chain to the trust
+/// store's root): signing the index alone does not satisfy `scope: platforms`, each platform
+/// signed does; `scope: index` takes the index's signature. An SBOM attached as oras does is
+/// found per platform; an untrusted chain does not count.
+#[tokio::test]
+async fn notation_signatures_per_platform_of_an_index() {
+    let bed = Bed {
+        stack: Stack::start_flavored(testbed::Flavor::Oci11, &[]),
+        dir: tempfile::tempdir().expect("a directory for policies"),
+    };
+    let each = provenance_policy(&bed, "each.yaml", "      require: [signature, sbom]\n");
+    let index_only = provenance_policy(
+        &bed,
+        "index.yaml",
+        "      require: [signature]\n      scope: index\n",
+    );
+    let image = bed.stack.push_image(&labelled(
+        PushSpec::new(REGION, REPOSITORY)
+            .tag("3.0.0")
+            .platform("linux/amd64")
+            .platform("linux/arm64"),
+        "3.0.0",
+    ));
+    assert_eq!(image.children.len(), 2, "{image:?}");
+    bed.stack.scan(&ScanResult::complete(&image)).await;
+    let leaf = testbed::provenance_fixture("notation-leaf.key");
+    let chain = [
+        testbed::provenance_fixture("notation-leaf.crt"),
+        testbed::provenance_fixture("notation-root.crt"),
+    ];
+    let notation = |digest: &str| {
+        sign(
+            &bed,
+            REPOSITORY,
+            digest,
+            "notation",
+            &[
+                "--key",
+                &leaf,
+                "--cert-chain",
+                &chain[0],
+                "--cert-chain",
+                &chain[1],
+            ],
+        );
+    };
+    notation(&image.digest);
+    gate_json(&bed, &index_only, &image).expect_code(0);
+    let index_signed = gate_json(&bed, &each, &image);
+    index_signed.expect_code(1);
+    let report = index_signed.json();
+    assert_eq!(
+        report["provenance"]["images"].as_array().map(Vec::len),
+        Some(2),
+        "{report:#}"
+    );
+
+    // An untrusted chain on a platform image does not count.
+    let untrusted = [
+        testbed::provenance_fixture("untrusted-leaf.key"),
+        testbed::provenance_fixture("untrusted-leaf.crt"),
+        testbed::provenance_fixture("untrusted-root.crt"),
+    ];
+    for child in &image.children {
+        sign(
+            &bed,
+            REPOSITORY,
+            child,
+            "notation",
+            &[
+                "--key",
+                &untrusted[0],
+                "--cert-chain",
+                &untrusted[1],
+                "--cert-chain",
+                &untrusted[2],
+            ],
+        );
+        sign(&bed, REPOSITORY, child, "sbom-spdx", &[]);
+    }
+    let untrusted_run = gate_json(&bed, &each, &image);
+    untrusted_run.expect_code(1);
+    assert!(
+        untrusted_run
+            .stdout
+            .contains("no certificate of the trust store"),
+        "{untrusted_run:#?}"
+    );
+
+    for child in &image.children {
+        notation(child);
+    }
+    let run = gate_json(&bed, &each, &image);
+    run.expect_code(0);
+    let report = run.json();
+    for platform in report["provenance"]["images"].as_array().expect("images") {
+        assert!(
+            platform["platform"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("linux/")),
+            "{report:#}"
+        );
+        assert!(
+            platform["satisfied"]["sbom"]
+                .as_str()
+                .is_some_and(|s| s.contains("application/spdx+json")),
+            "{report:#}"
+        );
+        assert!(
+            platform["satisfied"]["signature"]
+                .as_str()
+                .is_some_and(|s| s.contains("test notation leaf")),
+            "{report:#}"
+        );
+    }
+
+    // --require-provenance where the rule's provenance does not ask for this tag.
+    let plain = bed.policy(
+        "plain.yaml",
+        "version: 1\nrules:\n  - name: any\n    tags:\n      semver: {}\n    provenance:\n      tags: ['release-*']\n      require: [signature]\n      schemes: [notation]\n",
+    );
+    let args = [
+        "--repository",
+        REPOSITORY,
+        "--tag",
+        "3.0.0",
+        "--policy",
+        &plain,
+        "--format",
+        "json",
+    ];
+    let run = bed.gate(&args);
+    run.expect_code(0);
+    assert!(run.json().get("provenance").is_none(), "{run:#?}");
+    let mut required = args.to_vec();
+    required.push("--require-provenance");
+    let run = bed.gate(&required);
+    run.expect_code(0);
+    assert_eq!(run.json()["provenance"]["state"], "satisfied");
+}

@@ -64,6 +64,7 @@ impl Bed {
             images: Registries::new(&sdk, self.stack.http(), overrides),
             tags: Ecr::new(&sdk),
             notifier: Sns::new(&sdk, &self.topic),
+            rechecks: None,
         }
     }
 
@@ -514,4 +515,142 @@ fn the_binary_fails_its_init_without_a_topic() {
     .expect_err("init fails");
     assert!(error.status.is_some_and(|s| !s.success()), "{error}");
     assert!(error.output.contains("STEWARD_TOPIC_ARN"), "{error}");
+}
+
+/// The policy of the provenance tests: release tags need a signature by the fixtures' cosign
+/// key or a Notation chain to the fixtures' root (real key material). Not ECR managed signing:
+/// moto has no DescribeImageSigningStatus; the port's in-memory fake covers it (push-guard's
+/// unit tests).
+fn provenance_policy() -> Policy {
+    let indent = |file: &str| -> String {
+        std::fs::read_to_string(testbed::provenance_fixture(file))
+            .expect("fixture")
+            .lines()
+            .map(|l| format!("          {l}\n"))
+            .collect()
+    };
+    let text = format!(
+        "version: 1\nrules:\n  - name: releases\n    repositories: ['team/**']\n    tags: {{ semver: {{}} }}\n    provenance:\n      tags: [semver]\n      require: [signature]\n      schemes: [notation, cosign]\n      cosign_keys:\n        - |\n{}      trust_store:\n        - |\n{}",
+        indent("cosign.pub"),
+        indent("notation-root.crt")
+    );
+    Policy::from_text(&text, "test", SourceFormat::Yaml).expect("policy")
+}
+
+/// The `ECR Image Action` ECR sends for a pushed signature or SBOM: untagged, with its
+/// artifact type (Notation, oras), or tagged `sha256-<hex>.sig` (cosign).
+fn artifact_push_event(image: &PushedImage, signed: &Value) -> Value {
+    let digest = signed["digest"].as_str().expect("the artifact's digest");
+    let tag = signed["tag"].as_str().map(str::to_string);
+    let artifact = signed["artifactType"].as_str().map(str::to_string);
+    event_from_sample("image-push-semver.json", |event| {
+        event["region"] = image.region.as_str().into();
+        let detail = event["detail"].as_object_mut().expect("detail");
+        detail.insert("repository-name".into(), image.repository.as_str().into());
+        detail.insert("image-digest".into(), digest.into());
+        match tag {
+            Some(tag) => {
+                detail.insert("image-tag".into(), tag.into());
+            }
+            None => {
+                detail.remove("image-tag");
+            }
+        }
+        if let Some(artifact) = artifact {
+            detail.insert("artifact-media-type".into(), artifact.into());
+        }
+    })
+}
+
+/// A release pushed without a signature is reported at its push; the Notation signature
+/// pushed a moment later (a referrer, untagged) makes push-guard judge it again, compliant,
+/// without a second message. A cosign signature by another key is reported as such.
+#[tokio::test]
+async fn a_release_without_a_valid_signature_is_reported_and_a_late_signature_clears_it() {
+    let bed = Bed::start().await;
+    let guard = bed.guard(provenance_policy(), None);
+    let image = bed.stack.push_image(&labelled(
+        PushSpec::new(REGION, REPOSITORY).tag("1.2.3"),
+        Some("1.2.3"),
+    ));
+
+    let report = guard.invoke(push_event(&image)).await.expect("handled");
+    assert_eq!(report["outcome"], "audited", "{report:#}");
+    assert_eq!(report["provenance"]["state"], "missing", "{report:#}");
+    let envelopes = bed.notifications(1).await;
+    assert_eq!(envelopes.len(), 1, "{envelopes:#?}");
+    let description = chat_message(&envelopes[0])["content"]["description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        description.contains("has no valid signature"),
+        "{description}"
+    );
+
+    let signed = testbed::sign_image(
+        &bed.stack,
+        &[
+            "--region",
+            REGION,
+            "--repository",
+            REPOSITORY,
+            "--digest",
+            &image.digest,
+            "--scheme",
+            "notation",
+            "--key",
+            &testbed::provenance_fixture("notation-leaf.key"),
+            "--cert-chain",
+            &testbed::provenance_fixture("notation-leaf.crt"),
+            "--cert-chain",
+            &testbed::provenance_fixture("notation-root.crt"),
+        ],
+    );
+    let report = guard
+        .invoke(artifact_push_event(&image, &signed))
+        .await
+        .expect("handled");
+    assert_eq!(report["outcome"], "compliant", "{report:#}");
+    assert_eq!(report["tag"], "1.2.3");
+    assert_eq!(report["digest"], image.digest.as_str());
+    assert_eq!(report["referrer"], signed["digest"], "{report:#}");
+    assert_eq!(report["provenance"]["state"], "satisfied", "{report:#}");
+    assert!(bed.notifications(0).await.is_empty(), "no second message");
+
+    // Another release, signed with cosign by a key the rule does not name.
+    let other = bed.stack.push_image(&labelled(
+        PushSpec::new(REGION, REPOSITORY).tag("1.2.4").seed("other"),
+        Some("1.2.4"),
+    ));
+    let by_stranger = testbed::sign_image(
+        &bed.stack,
+        &[
+            "--region",
+            REGION,
+            "--repository",
+            REPOSITORY,
+            "--digest",
+            &other.digest,
+            "--scheme",
+            "cosign-sig",
+            "--key",
+            &testbed::provenance_fixture("stranger.key"),
+        ],
+    );
+    let report = guard
+        .invoke(artifact_push_event(&other, &by_stranger))
+        .await
+        .expect("handled");
+    assert_eq!(report["outcome"], "audited", "{report:#}");
+    assert_eq!(report["tag"], "1.2.4");
+    let envelopes = bed.notifications(1).await;
+    let description = chat_message(&envelopes[0])["content"]["description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        description.contains("does not verify with any key of the rule"),
+        "{description}"
+    );
 }

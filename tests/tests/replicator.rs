@@ -12,7 +12,9 @@
 //!   copy jobs on a moto queue, handed to the replicator binary as Lambda's SQS event source
 //!   mapping would ([`testbed::EventSource`]);
 //! - a connection cut mid-blob, at either end,
-//!   is retried and retryable.
+//!   is retried and retryable;
+//! - tag-scoped delete replication (`replicate_deletes`) through the replicator binary, with
+//!   duplicate and late deliveries, checked against every destination repository's listing.
 //!
 //! skopeo comes from `scripts/testbed/ensure-skopeo` (apt-get, once).
 //!
@@ -1730,4 +1732,535 @@ async fn an_immutable_destination_tag_is_looked_up_before_it_is_believed() {
         bed.at_destination("4.0.1").await,
         Some(other.digest.clone())
     );
+}
+
+// ---------------------------------------------------------------- deletions at the source
+
+/// Releases of `team/*` go to eu-west-1, and their deletions follow (`replicate_deletes: MODE`);
+/// pre-releases are not replicated, so neither are their deletions.
+fn deleting_releases(mode: &str) -> String {
+    format!(
+        "version: 1
+rules:
+  - tags: {{ semver: {{}} }}
+replication:
+  - name: releases
+    repositories: [\"team/*\"]
+    tags: {{ semver: {{ prerelease: false }} }}
+    destinations: [{{ region: eu-west-1 }}]
+    replicate_deletes: {mode}
+"
+    )
+}
+
+/// Repository → tag → digest (an untagged image as `@DIGEST`): everything DescribeImages says
+/// moto's ECR holds in `region`.
+type Listing = BTreeMap<String, BTreeMap<String, String>>;
+
+/// The `ECR Image Action` DELETE of `tag` (from `image-delete.json`), which named `digest`
+/// in the source's `team/app`.
+fn delete_event(tag: &str, digest: &str) -> Value {
+    testbed::event_from_sample("image-delete.json", |event| {
+        event["region"] = SOURCE.into();
+        let detail = &mut event["detail"];
+        detail["repository-name"] = REPOSITORY.into();
+        detail["image-digest"] = digest.into();
+        detail["image-tag"] = tag.into();
+    })
+}
+
+/// The test bed for delete replication: images in moto's ECR in both regions (delete
+/// replication reads and removes tags through ECR's API), the replicator binary reaching moto
+/// through a proxy that records each call's operation.
+struct Deletes {
+    stack: Stack,
+    /// In front of moto: the replicator's AWS calls.
+    moto: FaultProxy,
+    topic: String,
+    queue: String,
+}
+
+impl Deletes {
+    async fn start() -> Self {
+        let stack = Stack::start();
+        let (topic, queue) = stack.topic_with_queue(SOURCE).await;
+        Self {
+            moto: stack.proxy(stack.endpoint()),
+            stack,
+            topic,
+            queue,
+        }
+    }
+
+    /// Pushes the image of `seed` (same seed, same digest, in either region) under `tag` to
+    /// `region`'s registry and to moto's ECR there; its digest.
+    fn push(&self, region: &str, repository: &str, seed: &str, tag: &str) -> String {
+        self.stack
+            .push_image(&PushSpec::new(region, repository).tag(tag).seed(seed))
+            .digest
+    }
+
+    /// Deletes `tag` in the source's `team/app` (BatchDeleteImage by tag, as `aws ecr
+    /// batch-delete-image` does; the image goes with its last tag, in moto as in ECR).
+    async fn delete_at_source(&self, tag: &str) {
+        let output = self
+            .stack
+            .ecr(SOURCE)
+            .batch_delete_image()
+            .repository_name(REPOSITORY)
+            .image_ids(
+                aws_sdk_ecr::types::ImageIdentifier::builder()
+                    .image_tag(tag)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("BatchDeleteImage");
+        assert!(output.failures().is_empty(), "{output:?}");
+        assert_eq!(output.image_ids().len(), 1, "{output:?}");
+    }
+
+    /// Deletes the image `digest` in the source's `team/app`, with every tag it has
+    /// (BatchDeleteImage by digest).
+    async fn delete_image_at_source(&self, digest: &str) {
+        let output = self
+            .stack
+            .ecr(SOURCE)
+            .batch_delete_image()
+            .repository_name(REPOSITORY)
+            .image_ids(
+                aws_sdk_ecr::types::ImageIdentifier::builder()
+                    .image_digest(digest)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("BatchDeleteImage");
+        assert!(output.failures().is_empty(), "{output:?}");
+    }
+
+    /// Everything moto's ECR holds in `region`, repository by repository.
+    async fn listing(&self, region: &str) -> Listing {
+        let ecr = self.stack.ecr(region);
+        let repositories = ecr
+            .describe_repositories()
+            .send()
+            .await
+            .expect("DescribeRepositories");
+        let mut listing = Listing::new();
+        for repository in repositories.repositories() {
+            let name = repository.repository_name().expect("a name").to_string();
+            let mut images = BTreeMap::new();
+            let mut next = None;
+            loop {
+                let page = ecr
+                    .describe_images()
+                    .repository_name(&name)
+                    .set_next_token(next)
+                    .send()
+                    .await
+                    .expect("DescribeImages");
+                for image in page.image_details() {
+                    let digest = image.image_digest().expect("a digest").to_string();
+                    if image.image_tags().is_empty() {
+                        images.insert(format!("@{digest}"), digest.clone());
+                    }
+                    for tag in image.image_tags() {
+                        images.insert(tag.clone(), digest.clone());
+                    }
+                }
+                next = page.next_token().map(str::to_string);
+                if next.is_none() {
+                    break;
+                }
+            }
+            listing.insert(name, images);
+        }
+        listing
+    }
+
+    /// Delivers `event` to the built replicator binary (through the Runtime API emulator),
+    /// with `policy`; returns its answer (its response, or Lambda's error object) and the AWS
+    /// operations it called, in order.
+    fn deliver(&self, policy: &str, event: Value) -> (Value, Vec<String>) {
+        let env = self.stack.function_env(
+            &self.topic,
+            &[
+                ("STEWARD_POLICY", policy),
+                ("AWS_ENDPOINT_URL", &self.moto.url()),
+            ],
+        );
+        self.moto.take_requests();
+        let answers =
+            testbed::RuntimeApi::invoke_binary(&function_binary("replicator"), &env, vec![event])
+                .unwrap_or_else(|e| panic!("{e}"));
+        let operations = self
+            .moto
+            .take_requests()
+            .into_iter()
+            .filter_map(|r| r.operation)
+            .collect();
+        (answers[0].to_json(), operations)
+    }
+
+    /// Delivers `event` and checks that of everything in moto's ECR in both regions, exactly
+    /// `removed` (tags of the destination's `team/app`) went; returns the answer and how many
+    /// BatchDeleteImage calls it made.
+    async fn deliver_removing(
+        &self,
+        policy: &str,
+        event: Value,
+        removed: &[&str],
+    ) -> (Value, usize) {
+        let source = self.listing(SOURCE).await;
+        let destination = self.listing(DESTINATION).await;
+        let (answer, operations) = self.deliver(policy, event);
+        let mut expected = destination.clone();
+        let app = expected
+            .get_mut(REPOSITORY)
+            .expect("team/app at the destination");
+        for tag in removed {
+            assert!(app.remove(*tag).is_some(), "{tag} was not there to remove");
+        }
+        assert_eq!(
+            self.listing(DESTINATION).await,
+            expected,
+            "the destination changed otherwise; the answer: {answer:#}"
+        );
+        assert_eq!(
+            self.listing(SOURCE).await,
+            source,
+            "the source is only read: {operations:?}"
+        );
+        let writes: Vec<&String> = operations
+            .iter()
+            .filter(|op| !(op.starts_with("Describe") || op.starts_with("Get")))
+            .filter(|op| op.as_str() != "Publish")
+            .collect();
+        assert!(
+            writes.iter().all(|op| op.as_str() == "BatchDeleteImage"),
+            "{operations:?}"
+        );
+        (answer, writes.len())
+    }
+}
+
+/// The `ECR Image Action` DELETE of the image `digest` in the source's `team/app`, by digest
+/// (no `image-tag`).
+fn delete_image_event(digest: &str) -> Value {
+    let mut event = delete_event("", digest);
+    if let Some(detail) = event["detail"].as_object_mut() {
+        detail.remove("image-tag");
+    }
+    event
+}
+
+/// What one destination reported: `(region, status, removed, kept)`.
+fn replica_delete(answer: &Value) -> (String, String, Value, Value) {
+    let deletes = answer["deletes"].as_array().expect("deletes");
+    assert_eq!(deletes.len(), 1, "one destination: {answer:#}");
+    let delete = &deletes[0];
+    (
+        delete["region"].as_str().unwrap_or_default().to_string(),
+        delete["status"].as_str().unwrap_or_default().to_string(),
+        delete.get("removed").cloned().unwrap_or(Value::Null),
+        delete.get("kept").cloned().unwrap_or(Value::Null),
+    )
+}
+
+/// Tag-scoped delete replication through the replicator binary: a tag deleted at the source
+/// goes at the destination only where it names the same image, and nothing else there changes
+/// (every destination repository's full listing, before and after each delivery); a repeated
+/// delivery finds it gone and writes nothing; a late one finds the tag pushed again and
+/// leaves it; a last tag stays with `tags` and takes the image with `images`; a pre-release
+/// (not replicated) is not touched; and a DELETE delivered before its tag's late PUSH leaves
+/// that PUSH nothing to copy.
+#[tokio::test]
+async fn a_tag_deleted_at_the_source_goes_from_the_replicas_and_nothing_else_does() {
+    let bed = Deletes::start().await;
+    // The source: A under 1.0.0, 1.0.1 and 1.0.0-rc.1; B under 2.0.0; C under 3.0.0.
+    // eu-west-1: the same A and B (as a copy leaves them), D under 3.0.0, and, in another
+    // repository, A under 1.0.0 too.
+    let mut a = String::new();
+    for tag in ["1.0.0", "1.0.1", "1.0.0-rc.1"] {
+        a = bed.push(SOURCE, REPOSITORY, "a", tag);
+        assert_eq!(bed.push(DESTINATION, REPOSITORY, "a", tag), a);
+    }
+    let b = bed.push(SOURCE, REPOSITORY, "b", "2.0.0");
+    assert_eq!(bed.push(DESTINATION, REPOSITORY, "b", "2.0.0"), b);
+    let c = bed.push(SOURCE, REPOSITORY, "c", "3.0.0");
+    let d = bed.push(DESTINATION, REPOSITORY, "d", "3.0.0");
+    assert_ne!(c, d);
+    assert_eq!(bed.push(DESTINATION, "team/other", "a", "1.0.0"), a);
+    let tags = deleting_releases("tags");
+    let images = deleting_releases("images");
+
+    // 1.0.0 deleted at the source: removed at the destination's team/app, and only there.
+    bed.delete_at_source("1.0.0").await;
+    let (answer, writes) = bed
+        .deliver_removing(&tags, delete_event("1.0.0", &a), &["1.0.0"])
+        .await;
+    assert_eq!(answer["outcome"], "delete-replicated", "{answer:#}");
+    assert_eq!(
+        replica_delete(&answer),
+        (
+            DESTINATION.into(),
+            "tag-removed".into(),
+            serde_json::json!(["1.0.0"]),
+            serde_json::json!(["1.0.0-rc.1", "1.0.1"])
+        )
+    );
+    assert_eq!(writes, 1, "one BatchDeleteImage, by tag");
+
+    // The same DELETE again: already gone, nothing written.
+    let (answer, writes) = bed
+        .deliver_removing(&tags, delete_event("1.0.0", &a), &[])
+        .await;
+    assert_eq!(answer["outcome"], "delete-already-replicated", "{answer:#}");
+    assert_eq!(replica_delete(&answer).1, "already-gone");
+    assert_eq!(writes, 0);
+
+    // A pre-release: its deletion is not replicated, and its tag there is not even looked up.
+    bed.delete_at_source("1.0.0-rc.1").await;
+    let before = bed.listing(DESTINATION).await;
+    let (answer, operations) = bed.deliver(&tags, delete_event("1.0.0-rc.1", &a));
+    assert_eq!(answer["outcome"], "skipped", "{answer:#}");
+    assert!(
+        !operations
+            .iter()
+            .any(|op| op == "DescribeImages" || op == "BatchDeleteImage"),
+        "{operations:?}"
+    );
+    assert_eq!(bed.listing(DESTINATION).await, before);
+
+    // 3.0.0 names another image at the destination: kept.
+    bed.delete_at_source("3.0.0").await;
+    let (answer, writes) = bed
+        .deliver_removing(&tags, delete_event("3.0.0", &c), &[])
+        .await;
+    assert_eq!(answer["outcome"], "delete-kept", "{answer:#}");
+    assert_eq!(replica_delete(&answer).1, "kept-digest-differs");
+    assert!(
+        answer["deletes"][0]["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&d),
+        "{answer:#}"
+    );
+    assert_eq!(writes, 0);
+
+    // 1.0.1 deleted, then pushed again (to another image) before its DELETE arrives: left
+    // alone; its push replicates it.
+    bed.delete_at_source("1.0.1").await;
+    let e = bed.push(SOURCE, REPOSITORY, "e", "1.0.1");
+    assert_ne!(e, a);
+    let (answer, writes) = bed
+        .deliver_removing(&tags, delete_event("1.0.1", &a), &[])
+        .await;
+    assert_eq!(answer["outcome"], "delete-kept", "{answer:#}");
+    assert_eq!(replica_delete(&answer).1, "kept-re-pushed");
+    assert_eq!(writes, 0);
+
+    // 2.0.0, B's last tag: kept with `tags`; with `images`, the image goes with it; and a
+    // repeat finds both gone.
+    bed.delete_at_source("2.0.0").await;
+    let (answer, writes) = bed
+        .deliver_removing(&tags, delete_event("2.0.0", &b), &[])
+        .await;
+    assert_eq!(answer["outcome"], "delete-kept", "{answer:#}");
+    assert_eq!(
+        replica_delete(&answer),
+        (
+            DESTINATION.into(),
+            "kept-last-tag".into(),
+            Value::Null,
+            serde_json::json!(["2.0.0"])
+        )
+    );
+    assert_eq!(writes, 0);
+    let (answer, writes) = bed
+        .deliver_removing(&images, delete_event("2.0.0", &b), &["2.0.0"])
+        .await;
+    assert_eq!(answer["outcome"], "delete-replicated", "{answer:#}");
+    assert_eq!(
+        replica_delete(&answer),
+        (
+            DESTINATION.into(),
+            "image-deleted".into(),
+            serde_json::json!(["2.0.0"]),
+            Value::Null
+        )
+    );
+    assert_eq!(writes, 1, "by tag, never by digest");
+    assert!(
+        !bed.listing(DESTINATION).await[REPOSITORY]
+            .values()
+            .any(|digest| *digest == b),
+        "B is gone at the destination"
+    );
+    let (answer, writes) = bed
+        .deliver_removing(&images, delete_event("2.0.0", &b), &[])
+        .await;
+    assert_eq!(answer["outcome"], "delete-already-replicated", "{answer:#}");
+    assert_eq!(writes, 0);
+
+    // 4.0.0 pushed and deleted at the source before its PUSH event is handled: the DELETE
+    // comes first and finds nothing at the destination; the late PUSH then finds no tag at the
+    // source and copies nothing. (The source's registry never gets the tag: moto's
+    // BatchDeleteImage does not reach the registry, as ECR's does.)
+    let f = bed
+        .stack
+        .push_image(&PushSpec::new(SOURCE, REPOSITORY).seed("f"));
+    let manifest = bed
+        .stack
+        .registry_client(bed.stack.registry(SOURCE))
+        .manifest(REPOSITORY, &f.digest)
+        .await
+        .expect("F's manifest");
+    bed.stack
+        .ecr(SOURCE)
+        .put_image()
+        .repository_name(REPOSITORY)
+        .image_manifest(String::from_utf8(manifest.bytes.to_vec()).expect("UTF-8"))
+        .image_manifest_media_type(&f.media_type)
+        .image_digest(&f.digest)
+        .image_tag("4.0.0")
+        .send()
+        .await
+        .expect("PutImage 4.0.0");
+    bed.delete_at_source("4.0.0").await;
+    let (answer, writes) = bed
+        .deliver_removing(&images, delete_event("4.0.0", &f.digest), &[])
+        .await;
+    assert_eq!(answer["outcome"], "delete-already-replicated", "{answer:#}");
+    assert_eq!(writes, 0);
+    let destination = bed.listing(DESTINATION).await;
+    let late_push = push_event(&PushedImage {
+        tag: Some("4.0.0".into()),
+        ..f.clone()
+    });
+    let (answer, _) = bed.deliver(&images, late_push);
+    assert_eq!(
+        answer,
+        serde_json::json!({ "outcome": "skipped", "reason": "the tag no longer exists at the source" })
+    );
+    assert_eq!(bed.listing(DESTINATION).await, destination);
+    let registry = bed.stack.registry_client(bed.stack.registry(DESTINATION));
+    for reference in ["4.0.0", f.digest.as_str()] {
+        assert_eq!(
+            registry
+                .head_manifest(REPOSITORY, reference)
+                .await
+                .expect("HEAD"),
+            None,
+            "{reference} at the destination"
+        );
+    }
+
+    // Notified: what was removed, and what was kept for a reason a reader should know;
+    // repeats, a pre-release and a tag pushed again are not.
+    let envelopes = bed
+        .stack
+        .receive_notifications(&bed.queue, 4, ARRIVAL)
+        .await;
+    let mut seen: Vec<String> = envelopes
+        .iter()
+        .map(|e| {
+            assert_eq!(attribute(e, "event_type"), "replicator.delete");
+            let text = description(e);
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("• "))
+                .unwrap_or_default()
+                .to_string();
+            format!("{} {line}", attribute(e, "outcome"))
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            r"delete-kept • eu-west-1/team/app: kept: it is the image's last tag there (replicate\_deletes: images would delete the image with it)".to_string(),
+            format!("delete-kept • eu-west-1/team/app: kept: the tag there names another image (the tag names {d} there)"),
+            "delete-replicated • eu-west-1/team/app: removed tag(s) 1.0.0".to_string(),
+            "delete-replicated • eu-west-1/team/app: removed tag(s) 2.0.0, and the image with its last tag".to_string(),
+        ]
+    );
+    assert!(
+        bed.stack
+            .receive_notifications(&bed.queue, 0, Duration::from_secs(1))
+            .await
+            .is_empty(),
+        "nothing more"
+    );
+}
+
+/// An image deleted at the source by digest (a DELETE with no `image-tag`): at the
+/// destination the image loses the tags the rule replicates and the source lost, by tag; a tag
+/// the rule does not replicate keeps it there; an untagged replica goes by digest, and only
+/// with `images`. Each delivery changes nothing else at the destination.
+#[tokio::test]
+async fn an_image_deleted_by_digest_takes_only_its_replicated_tags_from_the_replicas() {
+    let bed = Deletes::start().await;
+    // G under 5.0.0 and 5.0.1 at both ends, and under 5.0.0-rc.1 at the destination; H
+    // untagged at both ends; K under 6.0.0 at both ends, untouched throughout.
+    let mut g = String::new();
+    for tag in ["5.0.0", "5.0.1"] {
+        g = bed.push(SOURCE, REPOSITORY, "g", tag);
+        assert_eq!(bed.push(DESTINATION, REPOSITORY, "g", tag), g);
+    }
+    assert_eq!(bed.push(DESTINATION, REPOSITORY, "g", "5.0.0-rc.1"), g);
+    let untagged = |region: &str| {
+        bed.stack
+            .push_image(&PushSpec::new(region, REPOSITORY).seed("h"))
+            .digest
+    };
+    let h = untagged(SOURCE);
+    assert_eq!(untagged(DESTINATION), h);
+    let k = bed.push(SOURCE, REPOSITORY, "k", "6.0.0");
+    assert_eq!(bed.push(DESTINATION, REPOSITORY, "k", "6.0.0"), k);
+    let tags = deleting_releases("tags");
+    let images = deleting_releases("images");
+
+    bed.delete_image_at_source(&g).await;
+    let (answer, writes) = bed
+        .deliver_removing(&images, delete_image_event(&g), &["5.0.0", "5.0.1"])
+        .await;
+    assert_eq!(answer["outcome"], "delete-replicated", "{answer:#}");
+    assert_eq!(
+        replica_delete(&answer),
+        (
+            DESTINATION.into(),
+            "tag-removed".into(),
+            serde_json::json!(["5.0.0", "5.0.1"]),
+            serde_json::json!(["5.0.0-rc.1"])
+        )
+    );
+    assert_eq!(writes, 2, "tag by tag");
+    // Again: the pre-release keeps the image; nothing is written.
+    let (answer, writes) = bed
+        .deliver_removing(&images, delete_image_event(&g), &[])
+        .await;
+    assert_eq!(answer["outcome"], "delete-kept", "{answer:#}");
+    assert_eq!(replica_delete(&answer).1, "kept-still-tagged");
+    assert_eq!(writes, 0);
+
+    // H, untagged: kept with `tags`, deleted by digest with `images`, then gone.
+    bed.delete_image_at_source(&h).await;
+    let (answer, writes) = bed
+        .deliver_removing(&tags, delete_image_event(&h), &[])
+        .await;
+    assert_eq!(replica_delete(&answer).1, "kept-image", "{answer:#}");
+    assert_eq!(writes, 0);
+    let (answer, writes) = bed
+        .deliver_removing(&images, delete_image_event(&h), &[&format!("@{h}")])
+        .await;
+    assert_eq!(answer["outcome"], "delete-replicated", "{answer:#}");
+    assert_eq!(replica_delete(&answer).1, "image-deleted");
+    assert_eq!(writes, 1);
+    let (answer, writes) = bed
+        .deliver_removing(&images, delete_image_event(&h), &[])
+        .await;
+    assert_eq!(answer["outcome"], "delete-already-replicated", "{answer:#}");
+    assert_eq!(writes, 0);
 }

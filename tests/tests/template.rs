@@ -37,6 +37,55 @@ fn every_sample_event_reaches_exactly_its_functions() {
         );
     }
     assert!(stdout.contains(" 0 failed"), "{stdout}");
+    // ECR's DELETE events reach the replicator only with ReplicateDeletes=true (delete
+    // replication); by default, no function.
+    assert_eq!(
+        reached(&stdout, "defaults", "image-delete.json"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        reached(&stdout, "ReplicateDeletes=true", "image-delete.json"),
+        ["ReplicatorFunction"]
+    );
+    assert_eq!(
+        reached(
+            &stdout,
+            "ReplicateDeletes=true, prefix team-b/",
+            "image-delete.json"
+        ),
+        Vec::<String>::new()
+    );
+}
+
+/// The functions `event` reached in `scenario`, from check_patterns.py's table (a `yes` in a
+/// function's column).
+fn reached(stdout: &str, scenario: &str, event: &str) -> Vec<String> {
+    let block = stdout
+        .split("\nscenario: ")
+        .skip(1)
+        .find(|block| {
+            let name = block.lines().next().unwrap_or_default();
+            name == scenario || name.starts_with(&format!("{scenario} {{"))
+        })
+        .unwrap_or_else(|| panic!("no scenario {scenario:?}:\n{stdout}"));
+    let mut lines = block.lines().skip(1);
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let row: Vec<&str> = lines
+        .find(|line| line.split_whitespace().next() == Some(event))
+        .unwrap_or_else(|| panic!("no row for {event} in {scenario:?}:\n{stdout}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(header.len(), row.len(), "{scenario:?}: {row:?}");
+    header
+        .iter()
+        .zip(&row)
+        .filter(|(_, cell)| **cell == "yes")
+        .map(|(function, _)| function.to_string())
+        .collect()
 }
 
 // ---------------------------------------------------------------- the roles, by parameters
@@ -146,6 +195,56 @@ fn retention_may_delete_only_with_apply() {
     }
 }
 
+/// Every function may put its verdicts on exactly `VerdictEventBus`, with source
+/// `ecr-steward`, and is told the bus; an empty parameter grants and sets nothing.
+#[test]
+fn every_function_may_announce_its_verdicts_on_exactly_the_verdict_bus() {
+    const ROLES: [&str; 4] = [
+        "PushGuardFunctionRole",
+        "ScanAlertFunctionRole",
+        "ReplicatorFunctionRole",
+        "RetentionFunctionRole",
+    ];
+    let by_default = deployed(&["RetentionMode=dry-run"]);
+    let none = deployed(&["RetentionMode=dry-run", "VerdictEventBus="]);
+    for role in ROLES {
+        let announce = statement(&by_default, role, "AnnounceVerdicts")
+            .unwrap_or_else(|| panic!("{role}: no AnnounceVerdicts"));
+        assert_eq!(actions(announce), ["events:PutEvents"], "{role}");
+        assert_eq!(
+            announce["Condition"]["StringEquals"]["events:source"], "ecr-steward",
+            "{role}: {announce}"
+        );
+        let arns = evaluated_arns(&by_default, announce, &["RetentionMode=dry-run"]);
+        assert_eq!(arns.len(), 1, "{role}: {arns:?}");
+        assert!(arns[0].ends_with(":event-bus/default"), "{role}: {arns:?}");
+        assert!(
+            statement(&none, role, "AnnounceVerdicts").is_none(),
+            "{role}: a statement with VerdictEventBus empty"
+        );
+    }
+    let variables = |template: &Value, function: &str| {
+        template["Resources"][function]["Properties"]["Environment"]["Variables"].clone()
+    };
+    for function in resources(&by_default)
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Lambda::Function")
+        .map(|(name, _)| name.clone())
+    {
+        assert_eq!(
+            variables(&by_default, &function)["STEWARD_VERDICT_EVENT_BUS"],
+            "default",
+            "{function}"
+        );
+        assert!(
+            variables(&none, &function)
+                .get("STEWARD_VERDICT_EVENT_BUS")
+                .is_none(),
+            "{function}"
+        );
+    }
+}
+
 #[test]
 fn replicator_may_create_repositories_only_when_allowed() {
     let key = "ReplicaKmsKeyArns=arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -180,6 +279,28 @@ fn replicator_may_create_repositories_only_when_allowed() {
         actions.iter().any(|a| a == "ecr:PutImage"),
         "the copies themselves stay: {actions:?}"
     );
+}
+
+#[test]
+fn replicator_may_remove_destination_tags_only_with_replicate_deletes() {
+    let off = deployed(&["DestinationRegions=eu-west-1"]);
+    let granted = allowed(&off, "ReplicatorFunctionRole");
+    assert!(
+        !granted.iter().any(|a| a == "ecr:BatchDeleteImage"),
+        "{granted:?}"
+    );
+    let on = deployed(&["DestinationRegions=eu-west-1", "ReplicateDeletes=true"]);
+    let deletes = statement(&on, "ReplicatorFunctionRole", "ReplicateDestinationDeletes")
+        .expect("ReplicateDestinationDeletes");
+    assert_eq!(
+        actions(deletes),
+        ["ecr:DescribeImages", "ecr:BatchDeleteImage"]
+    );
+    assert_eq!(
+        deletes["Condition"]["StringEquals"]["aws:RequestedRegion"],
+        serde_json::json!(["eu-west-1"])
+    );
+    assert!(statement(&on, "ReplicatorFunctionRole", "ReadSourceTags").is_some());
 }
 
 #[test]

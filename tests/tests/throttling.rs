@@ -61,6 +61,7 @@ impl Bed {
             images: Registries::new(&direct, self.stack.http(), overrides),
             tags: Ecr::new(if ecr_proxied { &proxied } else { &direct }),
             notifier: Sns::new(&proxied, &self.topic),
+            rechecks: None,
         }
     }
 

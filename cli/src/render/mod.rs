@@ -29,6 +29,9 @@ pub struct Report {
     pub image: Option<ImageSummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scan: Option<ScanSection>,
+    /// `gate` only, where the rule or `--require-provenance` asks for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<steward::provenance::ProvenanceVerdict>,
 }
 
 #[derive(Debug, Serialize)]
@@ -133,7 +136,19 @@ impl Report {
             results,
             image: None,
             scan: None,
+            provenance: None,
         }
+    }
+
+    pub fn with_provenance(
+        mut self,
+        verdict: Option<steward::provenance::ProvenanceVerdict>,
+    ) -> Self {
+        if let Some(verdict) = &verdict {
+            self.compliant &= verdict.state == steward::provenance::ProvenanceState::Satisfied;
+        }
+        self.provenance = verdict;
+        self
     }
 
     pub fn with_scan(mut self, image: ImageSummary, scan: ScanSection) -> Self {

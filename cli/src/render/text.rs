@@ -93,6 +93,28 @@ impl Report {
                 );
             }
         }
+        if let Some(provenance) = &self.provenance {
+            use steward::provenance::ProvenanceState;
+            let mark = match provenance.state {
+                ProvenanceState::Satisfied => paint("32", "ok  "),
+                ProvenanceState::Missing => paint("31;1", "FAIL"),
+                ProvenanceState::Pending => paint("33;1", "WAIT"),
+            };
+            let _ = writeln!(out, "{mark} provenance");
+            for image in &provenance.images {
+                for (requirement, by) in &image.satisfied {
+                    let _ = writeln!(
+                        out,
+                        "       {} {}: {by}",
+                        image.name(),
+                        requirement.as_str()
+                    );
+                }
+            }
+            for line in provenance.reasons() {
+                let _ = writeln!(out, "       {}", paint("31", &line));
+            }
+        }
         let total = self.results.len();
         let failures = self.failures();
         let mut summary = format!(
@@ -104,6 +126,13 @@ impl Report {
         if let Some(scan) = &self.scan {
             summary.push_str("; scan ");
             summary.push_str(scan.outcome());
+        }
+        if let Some(provenance) = &self.provenance {
+            summary.push_str(match provenance.state {
+                steward::provenance::ProvenanceState::Satisfied => "; provenance passed",
+                steward::provenance::ProvenanceState::Missing => "; provenance failed",
+                steward::provenance::ProvenanceState::Pending => "; provenance pending",
+            });
         }
         let _ = writeln!(
             out,

@@ -18,7 +18,7 @@ pub use model::{
     Consistency, EnforceRules, GitShaRule, LabelRules, LastTag, LiteralRules, Mode, Pattern,
     Policy, PrefixV, Rule, SemverRule, TagRules, UpstreamRule,
 };
-pub use replication::{Destination, ReplicaEncryption, ReplicationRule, Target};
+pub use replication::{Destination, ReplicaEncryption, ReplicateDeletes, ReplicationRule, Target};
 pub use repository::{
     public_grants, ArnPattern, EncryptionRule, EncryptionType, MutabilityRule, PublicGrant,
     RepositoryRules, RepositorySettings, ScanningRequirement, SettingFinding, TagMutability,

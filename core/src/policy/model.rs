@@ -38,6 +38,7 @@ impl Rule {
             enforce: EnforceRules::default(),
             repository: None,
             retention: None,
+            provenance: None,
             allowed: String::new(),
         };
         rule.allowed = rule.describe_allowed();
@@ -111,6 +112,9 @@ pub struct Rule {
     /// Which images `prune` and the retention function keep and expire; `None`: none expire.
     #[serde(default)]
     pub retention: Option<super::retention::Retention>,
+    /// The signatures, SBOMs and attestations release images must carry; none when absent.
+    #[serde(default)]
+    pub provenance: Option<crate::provenance::ProvenanceRules>,
     /// What the rule allows, in words, for violation messages.
     #[serde(skip)]
     pub allowed: String,

@@ -20,6 +20,9 @@ pub struct ReplicationRule {
     pub destinations: Vec<Destination>,
     /// Create a destination repository that does not exist yet; false by default.
     pub create_repository: bool,
+    /// Whether a tag removed at the source is removed at the destinations too; `none` by
+    /// default.
+    pub replicate_deletes: ReplicateDeletes,
     /// The `tags` section as a rule, so a tag replicates exactly when it would comply with it.
     tags: Rule,
 }
@@ -35,6 +38,35 @@ struct RawReplicationRule {
     destinations: Vec<Destination>,
     #[serde(default)]
     create_repository: bool,
+    #[serde(default)]
+    replicate_deletes: ReplicateDeletes,
+}
+
+/// How a replication rule follows deletions at the source (`replicate_deletes`). The variants
+/// are ordered from the most careful: where several rules replicate one tag to one place, the
+/// most careful one decides.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplicateDeletes {
+    /// Deletions at the source change nothing at the destinations (the default).
+    #[default]
+    None,
+    /// A tag removed at the source is removed at each destination where it still names the
+    /// same image; an image whose last tag it is keeps it (and is reported as kept).
+    Tags,
+    /// As `tags`, and a destination image whose last tag it is is deleted with it.
+    Images,
+}
+
+impl ReplicateDeletes {
+    /// The setting's name, as the policy spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Tags => "tags",
+            Self::Images => "images",
+        }
+    }
 }
 
 impl TryFrom<RawReplicationRule> for ReplicationRule {
@@ -90,6 +122,7 @@ impl TryFrom<RawReplicationRule> for ReplicationRule {
             repositories: raw.repositories,
             destinations: raw.destinations,
             create_repository: raw.create_repository,
+            replicate_deletes: raw.replicate_deletes,
         })
     }
 }
@@ -229,7 +262,64 @@ impl ReplicationRule {
     }
 }
 
+/// True when `a` and `b` are the same place: region, account and repository.
+fn same_place(a: &Target, b: &Target) -> bool {
+    a.region == b.region && a.account == b.account && a.repository == b.repository
+}
+
 impl super::Policy {
+    /// How a deletion of `tag` in `repository` is replicated to `place`: the most careful
+    /// `replicate_deletes` of the rules that replicate the tag there (a rule that copies it
+    /// there without `replicate_deletes` keeps it there); `none` when no rule replicates it
+    /// there.
+    pub fn deletes_of(&self, repository: &str, tag: &str, place: &Target) -> ReplicateDeletes {
+        self.replication
+            .iter()
+            .filter(|rule| rule.matches(repository, tag))
+            .filter(|rule| rule.targets(repository).any(|t| same_place(&t, place)))
+            .map(|rule| rule.replicate_deletes)
+            .min()
+            .unwrap_or_default()
+    }
+
+    /// How a deletion of an image that has no tags at `place` is replicated there: the most
+    /// careful `replicate_deletes` of every rule of `repository` that replicates there,
+    /// whatever its tags (an untagged image has none to match); `none` when no rule does.
+    pub fn untagged_deletes(&self, repository: &str, place: &Target) -> ReplicateDeletes {
+        self.replication
+            .iter()
+            .filter(|rule| {
+                rule.repositories
+                    .iter()
+                    .any(|glob| glob.matches(repository))
+            })
+            .filter(|rule| rule.targets(repository).any(|t| same_place(&t, place)))
+            .map(|rule| rule.replicate_deletes)
+            .min()
+            .unwrap_or_default()
+    }
+
+    /// Where deletions in `repository` may be replicated: each place a rule of the repository
+    /// with `replicate_deletes` replicates to, once. Whether a given tag's deletion is
+    /// replicated there is [`deletes_of`](Self::deletes_of)'s to say.
+    pub fn delete_targets(&self, repository: &str) -> Vec<Target> {
+        let mut targets: Vec<Target> = Vec::new();
+        for rule in self.replication.iter().filter(|rule| {
+            rule.replicate_deletes != ReplicateDeletes::None
+                && rule
+                    .repositories
+                    .iter()
+                    .any(|glob| glob.matches(repository))
+        }) {
+            for target in rule.targets(repository) {
+                if !targets.iter().any(|t| same_place(t, &target)) {
+                    targets.push(target);
+                }
+            }
+        }
+        targets
+    }
+
     /// Where a pushed tag is to be copied: the destinations of every matching replication rule,
     /// each place once.
     pub fn replication_targets(&self, repository: &str, tag: &str) -> Vec<Target> {

@@ -8,21 +8,26 @@ use std::time::Duration;
 use steward::error::StewardError;
 use steward::events::StewardEvent;
 use steward::harness::{Handled, Handler, Invocation};
+use steward::image::ImageRef;
 use steward::metrics::Function;
 use steward::policy::Mode;
 use steward::policy_source::LivePolicy;
-use steward::ports::{ImageReader, Notifier, TagStore};
+use steward::ports::{ImageReader, Notifier, ProvenanceReader, Rechecks, TagStore};
+use steward::provenance::{self, ProvenanceState, Scheme};
 use steward::push::{
-    judge, plan_enforcement, triage, EnforcementStep, GuardAction, GuardReport, Triage,
+    judge, plan_enforcement, recheck_delay, triage, EnforcementStep, GuardAction, GuardReport,
+    PushedTag, Recheck, ReferrerPush, Triage, MAX_RECHECKS,
 };
+use steward::timestamp::Timestamp;
 use tracing::info;
 
 /// Time kept for a tag change (a few ECR calls, retried when throttled) and its notification.
 pub const CHANGE_RESERVE: Duration = Duration::from_secs(10);
 
-/// push-guard on its ports: `R` reads images and their labels, `T` reads and changes tags in ECR,
-/// `N` publishes notifications.
-pub struct PushGuard<R, T, N> {
+/// push-guard on its ports: `R` reads images, their labels and what they carry for their
+/// provenance, `T` reads and changes tags in ECR, `N` publishes notifications, `Q` is the
+/// re-check queue of pushes whose provenance is awaited.
+pub struct PushGuard<R, T, N, Q = steward::aws::Sqs> {
     /// The policy pushes are judged by; read once an invocation.
     pub policy: LivePolicy,
     /// Overrides the policy's modes (the SAM parameter `Mode`).
@@ -33,9 +38,14 @@ pub struct PushGuard<R, T, N> {
     pub tags: T,
     /// Publishes the notifications.
     pub notifier: N,
+    /// Where a push whose provenance is awaited is sent to be judged again; without one, it is
+    /// judged again only when a signature or SBOM arrives.
+    pub rechecks: Option<Q>,
 }
 
-impl<R: ImageReader, T: TagStore, N: Notifier> Handler for PushGuard<R, T, N> {
+impl<R: ImageReader + ProvenanceReader, T: TagStore, N: Notifier, Q: Rechecks> Handler
+    for PushGuard<R, T, N, Q>
+{
     const FUNCTION: Function = Function::PushGuard;
     type Report = GuardReport;
 
@@ -46,13 +56,36 @@ impl<R: ImageReader, T: TagStore, N: Notifier> Handler for PushGuard<R, T, N> {
         event: StewardEvent,
         invocation: Invocation,
     ) -> Result<Handled<GuardReport>, StewardError> {
-        let StewardEvent::ImageAction(event) = event else {
-            return Ok(Handled::other_event(&event));
+        let event = match event {
+            StewardEvent::ImageAction(event) => event,
+            StewardEvent::SqsBatch(batch) => return self.rechecked(&batch, &invocation).await,
+            other => return Ok(Handled::other_event(&other)),
         };
-        let pushed = match triage(&event)? {
-            Triage::Check(pushed) => pushed,
-            Triage::Skip(reason) => return Ok(Handled::skipped(reason)),
-        };
+        match triage(&event)? {
+            Triage::Check(pushed) => {
+                let pushed_at = steward::events::sent_at(&event);
+                self.check(&pushed, pushed_at, None, 0, &invocation).await
+            }
+            Triage::Referrer(referrer) => self.referrer(referrer, &invocation).await,
+            Triage::Skip(reason) => Ok(Handled::skipped(reason)),
+        }
+    }
+}
+
+impl<R: ImageReader + ProvenanceReader, T: TagStore, N: Notifier, Q: Rechecks>
+    PushGuard<R, T, N, Q>
+{
+    /// Judges a tag of an image: the tag, its labels on every platform, and where the rule's
+    /// `provenance` covers the tag, what the image carries. `referrer`: the signature or SBOM
+    /// whose push asked for it.
+    async fn check(
+        &self,
+        pushed: &PushedTag,
+        pushed_at: Option<Timestamp>,
+        referrer: Option<String>,
+        attempt: u32,
+        invocation: &Invocation,
+    ) -> Result<Handled<GuardReport>, StewardError> {
         let image = &pushed.image;
         let policy = self.policy.current();
         let rule = policy.rule_for(Some(&image.repository));
@@ -71,9 +104,34 @@ impl<R: ImageReader, T: TagStore, N: Notifier> Handler for PushGuard<R, T, N> {
             }
             None => Vec::new(),
         };
+        let section = rule
+            .and_then(|rule| rule.provenance.as_ref())
+            .filter(|section| section.applies_to(&pushed.tag));
+        let provenance = match section {
+            Some(section) => {
+                let evidence = deadline
+                    .run(self.images.provenance(
+                        &image.region,
+                        &image.repository,
+                        &image.digest,
+                        section.schemes.contains(&Scheme::EcrManaged),
+                    ))
+                    .await?;
+                Some(provenance::judge(
+                    &evidence,
+                    section,
+                    pushed_at,
+                    Timestamp::now(),
+                ))
+            }
+            None => None,
+        };
+        let provenance_missing = provenance
+            .as_ref()
+            .is_some_and(|p| p.state == ProvenanceState::Missing);
         let verdict = judge(&policy, &image.repository, &pushed.tag, &platforms);
         let mode = policy.mode_in(&image.repository, self.mode_override);
-        let action = match (verdict.compliant, mode) {
+        let action = match (verdict.compliant && !provenance_missing, mode) {
             (true, _) => GuardAction::Compliant,
             (false, Mode::Audit) => GuardAction::Audited,
             (false, Mode::Enforce) => {
@@ -81,8 +139,12 @@ impl<R: ImageReader, T: TagStore, N: Notifier> Handler for PushGuard<R, T, N> {
                 let current = deadline
                     .run(self.tags.tagged_image(&image.repository, &pushed.tag))
                     .await?;
-                let stays =
-                    |other: &str| judge(&policy, &image.repository, other, &platforms).compliant;
+                // Another tag keeps the image only when it complies and, with provenance
+                // missing, is not one the provenance rule covers.
+                let stays = |other: &str| {
+                    judge(&policy, &image.repository, other, &platforms).compliant
+                        && !(provenance_missing && section.is_some_and(|s| s.applies_to(other)))
+                };
                 let step = plan_enforcement(
                     &image.digest,
                     &pushed.tag,
@@ -97,7 +159,30 @@ impl<R: ImageReader, T: TagStore, N: Notifier> Handler for PushGuard<R, T, N> {
                     .await?
             }
         };
-        let report = GuardReport::new(&pushed, mode, platforms.len(), verdict, action);
+        let recheck_in_seconds = match (&provenance, &self.rechecks) {
+            (Some(awaited), Some(queue))
+                if awaited.state == ProvenanceState::Pending && attempt < MAX_RECHECKS =>
+            {
+                let delay = recheck_delay(awaited, Timestamp::now());
+                let recheck = Recheck {
+                    region: image.region.clone(),
+                    account: image.account.clone(),
+                    repository: image.repository.clone(),
+                    digest: image.digest.clone(),
+                    tag: pushed.tag.clone(),
+                    pushed_at: pushed_at.map(|at| at.to_string()),
+                    attempt: attempt + 1,
+                };
+                queue.later(&recheck, delay).await?;
+                Some(delay)
+            }
+            _ => None,
+        };
+        let mut report = GuardReport::new(pushed, mode, platforms.len(), verdict, action)
+            .with_provenance(provenance);
+        report.referrer = referrer;
+        report.recheck = attempt;
+        report.recheck_in_seconds = recheck_in_seconds;
         if let Some(notification) = report.notification(image) {
             self.notifier.publish(&notification).await?;
         }
@@ -107,13 +192,124 @@ impl<R: ImageReader, T: TagStore, N: Notifier> Handler for PushGuard<R, T, N> {
             digest = %report.digest,
             outcome = report.action.outcome().map_or("compliant", |o| o.as_str()),
             violations = report.verdict.violations.len(),
+            provenance = report.provenance.as_ref().map_or("-", |p| match p.state {
+                ProvenanceState::Satisfied => "satisfied",
+                ProvenanceState::Pending => "pending",
+                ProvenanceState::Missing => "missing",
+            }),
             "push checked"
         );
         Ok(Handled::Done(report))
     }
+
+    /// Re-checks from the queue (a batch of one, as the template maps it): each push judged
+    /// again, if its tag still names the image. A message that is not a re-check is refused
+    /// (it goes to the queue's dead-letter queue).
+    async fn rechecked(
+        &self,
+        batch: &steward::events::SqsEvent,
+        invocation: &Invocation,
+    ) -> Result<Handled<GuardReport>, StewardError> {
+        let mut last = Handled::skipped("an empty batch");
+        for message in &batch.records {
+            let body = message.body.as_deref().unwrap_or_default();
+            let recheck = Recheck::from_message(body)?;
+            let current = invocation
+                .deadline
+                .run(self.tags.tagged_image(&recheck.repository, &recheck.tag))
+                .await?;
+            if current.is_none_or(|image| image.digest != recheck.digest) {
+                last = Handled::skipped("re-check: the tag no longer names the image");
+                continue;
+            }
+            let pushed_at = recheck
+                .pushed_at
+                .as_deref()
+                .and_then(Timestamp::parse_rfc3339);
+            last = self
+                .check(
+                    &recheck.pushed(),
+                    pushed_at,
+                    None,
+                    recheck.attempt,
+                    invocation,
+                )
+                .await?;
+        }
+        Ok(last)
+    }
+
+    /// A signature, SBOM or attestation arrived: the image it is about is judged again, for
+    /// each of its tags the rule's `provenance` covers (they were judged at their own push
+    /// too; this judgement is the newer one).
+    async fn referrer(
+        &self,
+        referrer: ReferrerPush,
+        invocation: &Invocation,
+    ) -> Result<Handled<GuardReport>, StewardError> {
+        let artifact = &referrer.image;
+        let policy = self.policy.current();
+        let Some(section) = policy
+            .rule_for(Some(&artifact.repository))
+            .and_then(|rule| rule.provenance.clone())
+        else {
+            return Ok(Handled::skipped(
+                "a referrer in a repository no provenance rule covers",
+            ));
+        };
+        let subject = match referrer.subject {
+            Some(subject) => Some(subject),
+            None => {
+                invocation
+                    .deadline
+                    .run(self.images.subject_of(
+                        &artifact.region,
+                        &artifact.repository,
+                        &artifact.digest,
+                    ))
+                    .await?
+            }
+        };
+        let Some(subject) = subject else {
+            return Ok(Handled::skipped("an artifact that names no image"));
+        };
+        let Some((image, pushed_at)) = invocation
+            .deadline
+            .run(self.tags.image_by_digest(&artifact.repository, &subject))
+            .await?
+        else {
+            return Ok(Handled::skipped("a referrer of an image that is gone"));
+        };
+        let covered: Vec<&String> = image
+            .tags
+            .iter()
+            .filter(|tag| section.applies_to(tag) && !steward::push::is_quarantine_tag(tag))
+            .collect();
+        let mut last =
+            Handled::skipped("a referrer of an image with no tag the provenance rule covers");
+        for tag in covered {
+            let pushed = PushedTag {
+                image: ImageRef {
+                    digest: subject.clone(),
+                    ..artifact.clone()
+                },
+                tag: tag.clone(),
+            };
+            last = self
+                .check(
+                    &pushed,
+                    pushed_at,
+                    Some(artifact.digest.clone()),
+                    0,
+                    invocation,
+                )
+                .await?;
+        }
+        Ok(last)
+    }
 }
 
-impl<R: ImageReader, T: TagStore, N: Notifier> PushGuard<R, T, N> {
+impl<R: ImageReader, T: TagStore, N: Notifier, Q> PushGuard<R, T, N, Q> {
     /// Carries out `step`, decided on what the tag named just before. ECR's refusals
     /// (immutable tags) are reported, not retried.
     async fn enforce(
@@ -215,6 +411,7 @@ mod tests {
             images: MemoryImages::default().with("1.4.2", DIGEST, good_labels()),
             tags,
             notifier: Inbox::default(),
+            rechecks: None,
         }
     }
 
@@ -473,6 +670,233 @@ mod tests {
         let error = guard.invoke(missing).await.expect_err("not found");
         assert!(!error.is_retryable());
         assert_eq!(error.error_type(), "NonRetryable.NotFound");
+    }
+
+    /// Provenance through the ports' fakes: ECR managed signing's status (moto has no
+    /// DescribeImageSigningStatus) and an attached SBOM.
+    mod provenance {
+        use steward::provenance::{
+            Artifact, Evidence, ImageEvidence, ManagedSigning, SigningState,
+        };
+        use steward::testing::MemoryRechecks;
+
+        use super::*;
+
+        const PROFILE: &str = "arn:aws:signer:us-east-1:123456789012:/signing-profiles/releases";
+
+        fn policy(mode: &str, grace: &str) -> Policy {
+            let text = format!(
+                "version: 1\nmode: {mode}\nrules:\n  - tags: {{ semver: {{}} }}\n    provenance:\n      tags: [semver]\n      require: [signature, sbom]\n      signing_profiles: [\"{PROFILE}\"]\n      grace: {grace}\n"
+            );
+            Policy::from_text(&text, "test", SourceFormat::Yaml).expect("policy")
+        }
+
+        fn evidence(signing: Option<SigningState>, sbom: bool) -> ImageEvidence {
+            ImageEvidence {
+                image: Evidence {
+                    digest: DIGEST.into(),
+                    artifacts: if sbom {
+                        vec![Artifact {
+                            digest: NEWER.into(),
+                            artifact_type: "application/spdx+json".into(),
+                            ..Artifact::default()
+                        }]
+                    } else {
+                        Vec::new()
+                    },
+                    managed: signing
+                        .map(|state| ManagedSigning {
+                            profile: format!("{PROFILE}/a1b2c3"),
+                            state,
+                            reason: None,
+                        })
+                        .into_iter()
+                        .collect(),
+                    platform: None,
+                },
+                platforms: Vec::new(),
+            }
+        }
+
+        fn guard(
+            policy: Policy,
+            evidence: ImageEvidence,
+        ) -> PushGuard<MemoryImages, MemoryTags, Inbox, MemoryRechecks> {
+            PushGuard {
+                policy: policy.into(),
+                mode_override: None,
+                images: MemoryImages::default()
+                    .with("1.4.2", DIGEST, good_labels())
+                    .with_evidence(evidence)
+                    .with_referrer(NEWER, DIGEST),
+                tags: MemoryTags::default().with_image(DIGEST, &["1.4.2"]),
+                notifier: Inbox::default(),
+                rechecks: Some(MemoryRechecks::default()),
+            }
+        }
+
+        /// The push event, sent `age` seconds ago.
+        fn push_sent(age: i64) -> Value {
+            let mut event = push("1.4.2");
+            event["time"] = Timestamp(Timestamp::now().0 - age).to_string().into();
+            event
+        }
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn a_signed_release_with_its_sbom_is_compliant() {
+            let guard = guard(
+                policy("enforce", "0s"),
+                evidence(Some(SigningState::Complete), true),
+            );
+            let response = guard.invoke(push_sent(5)).await.expect("handled");
+            assert_eq!(response["outcome"], "compliant", "{response}");
+            assert_eq!(response["provenance"]["state"], "satisfied", "{response}");
+            assert!(guard.notifier.received().is_empty());
+        }
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn an_unsigned_release_is_a_violation_once_the_grace_period_is_over() {
+            let audit = guard(policy("audit", "10m"), evidence(None, true));
+            let within = audit.invoke(push_sent(60)).await.expect("handled");
+            assert_eq!(within["outcome"], "compliant", "{within}");
+            assert_eq!(within["provenance"]["state"], "pending", "{within}");
+            assert!(
+                audit.notifier.received().is_empty(),
+                "awaited, not reported"
+            );
+
+            let late = audit.invoke(push_sent(601)).await.expect("handled");
+            assert_eq!(late["outcome"], "audited", "{late}");
+            let notified = audit.notifier.received();
+            assert_eq!(notified.len(), 1);
+            assert!(
+                notified[0].description.contains("has no valid signature"),
+                "{}",
+                notified[0].description
+            );
+
+            // Enforce: the release's only tag goes, the image stays as its quarantine tag.
+            let enforce = guard(policy("enforce", "0s"), evidence(None, true));
+            let response = enforce.invoke(push_sent(5)).await.expect("handled");
+            assert_eq!(response["outcome"], "quarantined", "{response}");
+            assert!(enforce
+                .tags
+                .tagged_image("team-a/api", "1.4.2")
+                .await
+                .expect("read")
+                .is_none());
+        }
+
+        fn sqs(body: &str) -> Value {
+            serde_json::json!({"Records": [{
+                "messageId": "m-1", "receiptHandle": "r", "body": body,
+                "attributes": {}, "messageAttributes": {}, "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:push-guard-rechecks",
+                "awsRegion": "us-east-1"
+            }]})
+        }
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn an_awaited_push_is_judged_again_when_the_grace_period_ends() {
+            let guard = guard(policy("audit", "10m"), evidence(None, true));
+            let response = guard.invoke(push_sent(60)).await.expect("handled");
+            assert_eq!(response["provenance"]["state"], "pending", "{response}");
+            let sent = guard.rechecks.as_ref().expect("a queue").sent();
+            assert_eq!(sent.len(), 1, "{sent:?}");
+            let (recheck, delay) = &sent[0];
+            assert!(
+                (535..=545).contains(delay),
+                "the grace period's end: {delay}"
+            );
+            assert_eq!(response["recheck_in_seconds"], *delay, "{response}");
+            assert_eq!((recheck.tag.as_str(), recheck.attempt), ("1.4.2", 1));
+
+            // Delivered when the grace period is over (as if 601 s after the push).
+            let mut late = recheck.clone();
+            late.pushed_at = Some(Timestamp(Timestamp::now().0 - 601).to_string());
+            let body = serde_json::to_string(&late).expect("json");
+            let response = guard.invoke(sqs(&body)).await.expect("handled");
+            assert_eq!(response["outcome"], "audited", "{response}");
+            assert_eq!(response["recheck"], 1, "{response}");
+            assert_eq!(guard.notifier.received().len(), 1);
+            assert_eq!(
+                guard.rechecks.as_ref().expect("a queue").sent().len(),
+                1,
+                "no more"
+            );
+
+            // The tag moved on meanwhile: nothing to judge.
+            let mut moved = late.clone();
+            moved.digest = NEWER.into();
+            let body = serde_json::to_string(&moved).expect("json");
+            let response = guard.invoke(sqs(&body)).await.expect("handled");
+            assert_eq!(response["outcome"], "skipped", "{response}");
+
+            // Not a re-check: refused, not retried.
+            let error = guard
+                .invoke(sqs("{\"hello\": 1}"))
+                .await
+                .expect_err("malformed");
+            assert!(!error.is_retryable());
+        }
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn managed_signing_in_progress_is_awaited_and_a_failed_one_is_not() {
+            let in_progress = guard(
+                policy("enforce", "0s"),
+                evidence(Some(SigningState::InProgress), true),
+            );
+            let response = in_progress.invoke(push_sent(5)).await.expect("handled");
+            assert_eq!(response["provenance"]["state"], "pending", "{response}");
+            assert_eq!(response["outcome"], "compliant");
+            let failed = guard(
+                policy("audit", "0s"),
+                evidence(Some(SigningState::Failed), true),
+            );
+            let response = failed.invoke(push_sent(5)).await.expect("handled");
+            assert_eq!(response["outcome"], "audited", "{response}");
+        }
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn a_signature_arriving_later_judges_the_image_again() {
+            // cosign's tag scheme: the tag names the image it signs.
+            let guard = guard(
+                policy("audit", "0s"),
+                evidence(Some(SigningState::Complete), true),
+            );
+            let mut sig = push("x");
+            sig["detail"]["image-tag"] = format!("{}.sig", DIGEST.replacen(':', "-", 1)).into();
+            sig["detail"]["image-digest"] = NEWER.into();
+            let response = guard.invoke(sig).await.expect("handled");
+            assert_eq!(response["outcome"], "compliant", "{response}");
+            assert_eq!(response["tag"], "1.4.2");
+            assert_eq!(response["referrer"], NEWER);
+
+            // An OCI referrer (Notation, an SBOM): untagged, its subject read from the registry.
+            let mut referrer = push("x");
+            let detail = referrer["detail"].as_object_mut().expect("object");
+            detail.remove("image-tag");
+            detail.insert("image-digest".into(), NEWER.into());
+            detail.insert(
+                "artifact-media-type".into(),
+                "application/vnd.cncf.notary.signature".into(),
+            );
+            let response = guard.invoke(referrer).await.expect("handled");
+            assert_eq!(response["provenance"]["state"], "satisfied", "{response}");
+            assert!(guard.notifier.received().is_empty());
+        }
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn cosign_tags_are_never_judged_as_tags() {
+            // Without a provenance rule, a `.sig` push is skipped, not reported as a bad tag.
+            let guard = super::guard(Some(Mode::Enforce), &["1.4.2"]);
+            let mut sig = push("x");
+            sig["detail"]["image-tag"] = format!("{}.att", DIGEST.replacen(':', "-", 1)).into();
+            let response = guard.invoke(sig).await.expect("handled");
+            assert_eq!(response["outcome"], "skipped", "{response}");
+            assert!(guard.notifier.received().is_empty());
+        }
     }
 
     mod metrics {

@@ -2,7 +2,7 @@
 //! [`push_guard::PushGuard`] and run.
 
 use push_guard::PushGuard;
-use steward::aws::{Ecr, Registries, Sns};
+use steward::aws::{Ecr, Registries, Sns, Sqs};
 use steward::lambda::Init;
 
 #[tokio::main(flavor = "current_thread")]
@@ -18,6 +18,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         images: Registries::new(&sdk, http, config.registry_overrides),
         tags: Ecr::new(&sdk),
         notifier: Sns::new(&sdk, &config.topic_arn),
+        rechecks: config.recheck_queue_url.map(|url| Sqs::new(&sdk, &url)),
         policy,
         mode_override: config.mode_override,
     };

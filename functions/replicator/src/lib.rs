@@ -11,13 +11,21 @@ use steward::copy_job::CopyJob;
 use steward::deadline::Deadline;
 use steward::error::{Service, StewardError};
 use steward::events::{sent_at, SqsEvent, SqsMessage, SqsMessageExt, StewardEvent};
+use steward::events::{ActionResult, ActionType, EventBridgeEvent, ImageAction};
 use steward::harness::{Handled, Handler, Invocation};
+use steward::image::ImageSelector;
 use steward::metrics::Function;
 use steward::notify::ImageRef;
 use steward::policy::{Mode, Target};
 use steward::policy_source::LivePolicy;
-use steward::ports::{DeadLetters, EventPublisher, ImageReader, Notifier, Replicator};
+use steward::ports::{
+    DeadLetters, EventPublisher, ImageReader, Notifier, ReplicaStore, Replicator,
+};
 use steward::push::{judge, triage, Triage};
+use steward::replica_deletes::{
+    delete_targets, plan_image_delete, plan_tag_delete, DeleteReport, ReplicaDelete,
+    ReplicaDeletePlan,
+};
 use steward::replication::{
     is_source, native_replication_notification, replication_targets, BatchReport, JobFailure,
     JobReport, NativeReport, RegionOutcome, ReplicationReport, ReplicatorReport,
@@ -55,8 +63,13 @@ pub struct ReplicatorFunction<I, R, N, D, E> {
     pub events: Option<E>,
 }
 
-impl<I: ImageReader, R: Replicator, N: Notifier, D: DeadLetters, E: EventPublisher> Handler
-    for ReplicatorFunction<I, R, N, D, E>
+impl<
+        I: ImageReader,
+        R: Replicator + ReplicaStore,
+        N: Notifier,
+        D: DeadLetters,
+        E: EventPublisher,
+    > Handler for ReplicatorFunction<I, R, N, D, E>
 {
     const FUNCTION: Function = Function::Replicator;
     type Report = ReplicatorReport;
@@ -78,6 +91,9 @@ impl<I: ImageReader, R: Replicator, N: Notifier, D: DeadLetters, E: EventPublish
                     outcome: notification.outcome,
                     native: true,
                     repository: event.detail.repository_name,
+                    digest: event.detail.image_digest,
+                    tag: event.detail.image_tag,
+                    source_region: event.detail.source_region,
                 })));
             }
             StewardEvent::SqsBatch(batch) => {
@@ -88,10 +104,17 @@ impl<I: ImageReader, R: Replicator, N: Notifier, D: DeadLetters, E: EventPublish
             }
             other => return Ok(Handled::other_event(&other)),
         };
-        let pushed = match triage(&event)? {
-            Triage::Check(pushed) => pushed,
-            Triage::Skip(reason) => return Ok(Handled::skipped(reason)),
-        };
+        if event.detail.action_type == ActionType::Delete {
+            return self.replicate_delete(&event, &invocation).await;
+        }
+        let pushed =
+            match triage(&event)? {
+                Triage::Check(pushed) => pushed,
+                Triage::Referrer(_) => return Ok(Handled::skipped(
+                    "a signature, SBOM or attestation: it is copied with the image it refers to",
+                )),
+                Triage::Skip(reason) => return Ok(Handled::skipped(reason)),
+            };
         let image = &pushed.image;
         let policy = self.policy.current();
         let targets = replication_targets(&policy, image, &pushed.tag);
@@ -168,9 +191,287 @@ impl<I: ImageReader, R: Replicator, N: Notifier, D: DeadLetters, E: EventPublish
     }
 }
 
-impl<I: ImageReader, R: Replicator, N: Notifier, D: DeadLetters, E: EventPublisher>
-    ReplicatorFunction<I, R, N, D, E>
+impl<
+        I: ImageReader,
+        R: Replicator + ReplicaStore,
+        N: Notifier,
+        D: DeadLetters,
+        E: EventPublisher,
+    > ReplicatorFunction<I, R, N, D, E>
 {
+    /// A deletion at the source (`ECR Image Action`, `DELETE`), followed to the destinations
+    /// of the rules that say `replicate_deletes` (see `steward::replica_deletes`). Each
+    /// destination is read first, then the source, just before anything is removed.
+    async fn replicate_delete(
+        &self,
+        event: &EventBridgeEvent<ImageAction>,
+        invocation: &Invocation,
+    ) -> Result<Handled<ReplicatorReport>, StewardError> {
+        let detail = &event.detail;
+        if detail.result != ActionResult::Success {
+            return Ok(Handled::skipped("the deletion failed"));
+        }
+        let digest: String = detail
+            .image_digest
+            .as_deref()
+            .and_then(|d| steward::image::Digest::parse(d).ok())
+            .ok_or_else(|| {
+                StewardError::MalformedEvent("a DELETE event without a valid image-digest".into())
+            })?
+            .into();
+        let region = event
+            .region
+            .clone()
+            .ok_or_else(|| StewardError::MalformedEvent("the event has no region".into()))?;
+        let tag = detail.image_tag.clone().filter(|t| !t.is_empty());
+        if tag.as_deref() == Some(steward::push::quarantine_tag(&digest).as_str()) {
+            return Ok(Handled::skipped("ecr-steward's own quarantine tag"));
+        }
+        let image = ImageRef {
+            account: event.account.clone(),
+            region,
+            repository: detail.repository_name.clone(),
+            digest,
+        };
+        let policy = self.policy.current();
+        let targets = delete_targets(&policy, &image, tag.as_deref());
+        if targets.is_empty() {
+            return Ok(Handled::skipped(
+                "no replication rule replicates deletions of this repository and tag",
+            ));
+        }
+        let until = invocation.deadline.earlier_by(PUBLISH_RESERVE);
+        let deletes = match &tag {
+            Some(tag) => self.delete_tag(&image, tag, &targets, until).await,
+            None => self.delete_image(&image, &policy, &targets, until).await,
+        };
+        let report = DeleteReport::new(&image, tag.as_deref(), deletes);
+        if report.should_notify(self.notify_already_replicated) {
+            self.notifier.publish(&report.notification(&image)).await?;
+        }
+        let failed = report.failed_regions();
+        info!(repository = %report.repository, tag = tag.as_deref().unwrap_or(""), outcome = report.outcome.as_str(), failed = failed.len(), "deletion replicated");
+        if report.worth_retrying() {
+            // A retry finds what is gone already and removes the rest.
+            let error = StewardError::Unavailable {
+                service: Service::Ecr,
+                message: format!("delete replication to {} failed", failed.join(", ")),
+            };
+            return Ok(Handled::Failed {
+                report: ReplicatorReport::Delete(report),
+                error,
+            });
+        }
+        Ok(Handled::Done(ReplicatorReport::Delete(report)))
+    }
+
+    /// `tag`, removed at the source from `image`: at each destination, read what the tag
+    /// names there; then the source, once: a tag that is there again is left everywhere.
+    async fn delete_tag(
+        &self,
+        image: &ImageRef,
+        tag: &str,
+        targets: &[(Target, steward::policy::ReplicateDeletes)],
+        until: Deadline,
+    ) -> Vec<ReplicaDelete> {
+        let selector = ImageSelector::Tag(tag.to_string());
+        let there = futures_util::future::join_all(targets.iter().map(|(target, _)| {
+            until.run(self.replicator.image_in(
+                &target.region,
+                target.account.as_deref(),
+                &target.repository,
+                &selector,
+            ))
+        }))
+        .await;
+        let at_source = until
+            .run(
+                self.replicator
+                    .image_in(&image.region, None, &image.repository, &selector),
+            )
+            .await;
+        match at_source {
+            Err(error) => {
+                return targets
+                    .iter()
+                    .map(|(target, _)| ReplicaDelete::failed(target, Vec::new(), &error))
+                    .collect()
+            }
+            Ok(Some(current)) => {
+                return targets
+                    .iter()
+                    .map(|(target, _)| {
+                        ReplicaDelete::re_pushed(
+                            target,
+                            format!("the tag names {} at the source again", current.digest),
+                        )
+                    })
+                    .collect()
+            }
+            Ok(None) => {}
+        }
+        futures_util::future::join_all(targets.iter().zip(there).map(
+            |((target, mode), there)| async move {
+                match there {
+                    Err(error) => ReplicaDelete::failed(target, Vec::new(), &error),
+                    Ok(there) => {
+                        let plan = plan_tag_delete(*mode, tag, &image.digest, there.as_ref());
+                        self.carry_out(target, plan, &image.digest, until).await
+                    }
+                }
+            },
+        ))
+        .await
+    }
+
+    /// The image deleted at the source by digest: at each destination, the image with that
+    /// digest and its tags; then the source: the digest (there again: left everywhere) and
+    /// each of those tags; then each destination's plan.
+    async fn delete_image(
+        &self,
+        image: &ImageRef,
+        policy: &steward::policy::Policy,
+        targets: &[(Target, steward::policy::ReplicateDeletes)],
+        until: Deadline,
+    ) -> Vec<ReplicaDelete> {
+        let selector = ImageSelector::Digest(image.digest.clone());
+        let there = futures_util::future::join_all(targets.iter().map(|(target, _)| {
+            until.run(self.replicator.image_in(
+                &target.region,
+                target.account.as_deref(),
+                &target.repository,
+                &selector,
+            ))
+        }))
+        .await;
+        let mut tags: Vec<String> = there
+            .iter()
+            .flat_map(|there| there.iter().flatten().flat_map(|i| i.tags.clone()))
+            .collect();
+        tags.sort();
+        tags.dedup();
+        let source_image =
+            until.run(
+                self.replicator
+                    .image_in(&image.region, None, &image.repository, &selector),
+            );
+        let tag_selectors: Vec<ImageSelector> =
+            tags.iter().map(|t| ImageSelector::Tag(t.clone())).collect();
+        let source_tags = futures_util::future::join_all(tag_selectors.iter().map(|selector| {
+            until.run(
+                self.replicator
+                    .image_in(&image.region, None, &image.repository, selector),
+            )
+        }));
+        let (source_image, source_tags) =
+            futures_util::future::join(source_image, source_tags).await;
+        let mut at_source = std::collections::BTreeMap::new();
+        let mut source_error = source_image.as_ref().err();
+        for (tag, named) in tags.into_iter().zip(&source_tags) {
+            match named {
+                Ok(named) => {
+                    at_source.insert(tag, named.as_ref().map(|i| i.digest.clone()));
+                }
+                Err(error) => source_error = source_error.or(Some(error)),
+            }
+        }
+        if let Some(error) = source_error {
+            return targets
+                .iter()
+                .map(|(target, _)| ReplicaDelete::failed(target, Vec::new(), error))
+                .collect();
+        }
+        if let Ok(Some(_)) = source_image {
+            return targets
+                .iter()
+                .map(|(target, _)| {
+                    ReplicaDelete::re_pushed(target, "the image is at the source again".into())
+                })
+                .collect();
+        }
+        let at_source = &at_source;
+        futures_util::future::join_all(targets.iter().zip(there).map(
+            |((target, _), there)| async move {
+                match there {
+                    Err(error) => ReplicaDelete::failed(target, Vec::new(), &error),
+                    Ok(there) => {
+                        let plan = plan_image_delete(
+                            policy,
+                            &image.repository,
+                            target,
+                            there.as_ref(),
+                            at_source,
+                        );
+                        self.carry_out(target, plan, &image.digest, until).await
+                    }
+                }
+            },
+        ))
+        .await
+    }
+
+    /// Removes the plan's tags one by one (each must still name `digest`), then the untagged
+    /// image; stops at the first failure, saying what was removed before it.
+    async fn carry_out(
+        &self,
+        target: &Target,
+        mut plan: ReplicaDeletePlan,
+        digest: &str,
+        until: Deadline,
+    ) -> ReplicaDelete {
+        if plan.is_nothing() {
+            return ReplicaDelete::done(target, plan, Vec::new());
+        }
+        let mut removed = Vec::new();
+        for tag in &plan.remove {
+            let result = until
+                .run(self.replicator.remove_tag_in(
+                    &target.region,
+                    target.account.as_deref(),
+                    &target.repository,
+                    tag,
+                ))
+                .await;
+            match result {
+                Ok(Some(from)) if from == digest => removed.push(tag.clone()),
+                // Removed meanwhile (a concurrent delivery).
+                Ok(None) => {}
+                Ok(Some(other)) => {
+                    // Moved there between the look and the removal: ECR has no conditional
+                    // delete. Said loudly; the tag's newer push can be copied again.
+                    let error = StewardError::Conflict {
+                        service: Service::Ecr,
+                        message: format!(
+                            "tag {tag} named {other} there when it was removed (moved there meanwhile); copy it again with ecr-steward replicate"
+                        ),
+                    };
+                    return ReplicaDelete::failed(target, removed, &error);
+                }
+                Err(error) => return ReplicaDelete::failed(target, removed, &error),
+            }
+        }
+        let mut deleted = false;
+        if plan.delete_untagged {
+            match until
+                .run(self.replicator.delete_image_in(
+                    &target.region,
+                    target.account.as_deref(),
+                    &target.repository,
+                    digest,
+                ))
+                .await
+            {
+                Ok(gone) => deleted = gone,
+                Err(error) => return ReplicaDelete::failed(target, removed, &error),
+            }
+        }
+        if removed.is_empty() && !deleted {
+            plan.status = steward::replica_deletes::ReplicaDeleteStatus::AlreadyGone;
+            plan.detail = None;
+        }
+        ReplicaDelete::done(target, plan, removed)
+    }
+
     /// Every destination is tried with its tags; one failing does not stop the others. A
     /// destination with no tags left (they moved on at the source) copies nothing.
     async fn copy_to_every_target(
@@ -357,7 +658,7 @@ mod tests {
     use steward::notify::ImageRef;
     use steward::policy::{Policy, SourceFormat, Target};
     use steward::replication::CopyStats;
-    use steward::testing::{EventLog, Graveyard, Inbox, MemoryImages};
+    use steward::testing::{EventLog, Graveyard, Inbox, MemoryImages, MemoryReplicas};
 
     use super::*;
     use steward::harness::{Invocation, Invoke};
@@ -374,6 +675,52 @@ mod tests {
         made: Mutex<Vec<(String, String)>>,
         /// Regions that refuse for good (access denied).
         denied: Vec<&'static str>,
+        /// ECR's API everywhere, for delete replication.
+        replicas: MemoryReplicas,
+    }
+
+    impl ReplicaStore for Copies {
+        async fn image_in(
+            &self,
+            region: &str,
+            account: Option<&str>,
+            repository: &str,
+            selector: &ImageSelector,
+        ) -> Result<Option<steward::image::TaggedImage>, StewardError> {
+            self.replicas
+                .image_in(region, account, repository, selector)
+                .await
+        }
+
+        async fn remove_tag_in(
+            &self,
+            region: &str,
+            account: Option<&str>,
+            repository: &str,
+            tag: &str,
+        ) -> Result<Option<String>, StewardError> {
+            if self.failing.contains(&region) {
+                return Err(StewardError::Unavailable {
+                    service: Service::Ecr,
+                    message: "connection refused".into(),
+                });
+            }
+            self.replicas
+                .remove_tag_in(region, account, repository, tag)
+                .await
+        }
+
+        async fn delete_image_in(
+            &self,
+            region: &str,
+            account: Option<&str>,
+            repository: &str,
+            digest: &str,
+        ) -> Result<bool, StewardError> {
+            self.replicas
+                .delete_image_in(region, account, repository, digest)
+                .await
+        }
     }
 
     impl Replicator for Copies {
@@ -779,6 +1126,38 @@ mod tests {
     /// Takes a minute per copy.
     struct Stuck;
 
+    impl ReplicaStore for Stuck {
+        async fn image_in(
+            &self,
+            _: &str,
+            _: Option<&str>,
+            _: &str,
+            _: &ImageSelector,
+        ) -> Result<Option<steward::image::TaggedImage>, StewardError> {
+            Ok(None)
+        }
+
+        async fn remove_tag_in(
+            &self,
+            _: &str,
+            _: Option<&str>,
+            _: &str,
+            _: &str,
+        ) -> Result<Option<String>, StewardError> {
+            Ok(None)
+        }
+
+        async fn delete_image_in(
+            &self,
+            _: &str,
+            _: Option<&str>,
+            _: &str,
+            _: &str,
+        ) -> Result<bool, StewardError> {
+            Ok(false)
+        }
+    }
+
     impl Replicator for Stuck {
         async fn replicate(
             &self,
@@ -854,6 +1233,264 @@ mod tests {
             .expect("handled");
         assert_eq!(native["outcome"], "replication-failed");
         assert_eq!(function.notifier.received().len(), 1);
+    }
+
+    mod deletes {
+        use super::*;
+
+        const REPO: &str = "team-a/api";
+
+        fn policy(mode: &str) -> String {
+            format!("{POLICY}    replicate_deletes: {mode}\n")
+        }
+
+        /// The source lost `1.4.2`; eu-west-1 has it with `latest` beside it, ap-south-1 as
+        /// the image's last tag, and a pre-release the rule does not replicate.
+        fn function_for(
+            mode: &str,
+        ) -> ReplicatorFunction<MemoryImages, Copies, Inbox, Graveyard, EventLog> {
+            let function = function_with(&policy(mode), Copies::default(), None);
+            let replicas = &function.replicator.replicas;
+            replicas.tag("us-east-1", REPO, "latest", DIGEST);
+            for tag in ["1.4.2", "latest", "1.4.2-rc.1"] {
+                replicas.tag("eu-west-1", REPO, tag, DIGEST);
+            }
+            replicas.tag("ap-south-1", REPO, "1.4.2", DIGEST);
+            replicas.tag("ap-south-1", REPO, "0.9.0", NEWER);
+            function
+        }
+
+        fn statuses(report: &serde_json::Value) -> Vec<String> {
+            report["deletes"]
+                .as_array()
+                .expect("deletes")
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{} {}",
+                        d["region"].as_str().unwrap_or(""),
+                        d["status"].as_str().unwrap_or("")
+                    )
+                })
+                .collect()
+        }
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn a_deleted_tag_goes_where_it_names_the_same_image_and_a_repeat_finds_it_gone() {
+            let function = function_for("tags");
+            let before_ap = function.replicator.replicas.listing("ap-south-1", REPO);
+            let report = function
+                .invoke(sample("image-delete.json"))
+                .await
+                .expect("handled");
+            assert_eq!(report["outcome"], "delete-replicated", "{report}");
+            assert_eq!(
+                statuses(&report),
+                ["eu-west-1 tag-removed", "ap-south-1 kept-last-tag"]
+            );
+            assert_eq!(
+                function
+                    .replicator
+                    .replicas
+                    .listing("eu-west-1", REPO)
+                    .keys()
+                    .collect::<Vec<_>>(),
+                ["1.4.2-rc.1", "latest"]
+            );
+            assert_eq!(
+                function.replicator.replicas.listing("ap-south-1", REPO),
+                before_ap
+            );
+            let inbox = function.notifier.received();
+            assert_eq!(inbox.len(), 1);
+            assert_eq!(inbox[0].outcome, "delete-replicated");
+            assert_eq!(inbox[0].event_type.as_str(), "replicator.delete");
+            assert!(inbox[0]
+                .description
+                .contains("kept: it is the image's last tag there"));
+
+            // Delivered again: gone in eu-west-1, still the last tag in ap-south-1.
+            let writes = function
+                .replicator
+                .replicas
+                .writes
+                .lock()
+                .expect("lock")
+                .len();
+            let repeat = function
+                .invoke(sample("image-delete.json"))
+                .await
+                .expect("handled");
+            assert_eq!(
+                statuses(&repeat),
+                ["eu-west-1 already-gone", "ap-south-1 kept-last-tag"]
+            );
+            assert_eq!(repeat["outcome"], "delete-kept");
+            assert_eq!(
+                function
+                    .replicator
+                    .replicas
+                    .writes
+                    .lock()
+                    .expect("lock")
+                    .len(),
+                writes,
+                "a repeat writes nothing"
+            );
+        }
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn images_deletes_the_image_with_its_last_tag_and_never_another_digest() {
+            let function = function_for("images");
+            function
+                .replicator
+                .replicas
+                .tag("eu-west-1", REPO, "1.4.2", NEWER);
+            let report = function
+                .invoke(sample("image-delete.json"))
+                .await
+                .expect("handled");
+            assert_eq!(
+                statuses(&report),
+                ["eu-west-1 kept-digest-differs", "ap-south-1 image-deleted"]
+            );
+            assert_eq!(
+                function.replicator.replicas.listing("ap-south-1", REPO),
+                std::collections::BTreeMap::from([("0.9.0".to_string(), NEWER.to_string())])
+            );
+            assert_eq!(
+                function.replicator.replicas.listing("eu-west-1", REPO)["1.4.2"],
+                NEWER
+            );
+            assert_eq!(
+                *function.replicator.replicas.writes.lock().expect("lock"),
+                ["remove ap-south-1//team-a/api 1.4.2"],
+                "by tag, never by digest"
+            );
+        }
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn a_tag_pushed_again_at_the_source_is_left_everywhere_and_quiet() {
+            let function = function_for("images");
+            function
+                .replicator
+                .replicas
+                .tag("us-east-1", REPO, "1.4.2", NEWER);
+            let report = function
+                .invoke(sample("image-delete.json"))
+                .await
+                .expect("handled");
+            assert_eq!(
+                statuses(&report),
+                ["eu-west-1 kept-re-pushed", "ap-south-1 kept-re-pushed"]
+            );
+            assert!(function
+                .replicator
+                .replicas
+                .writes
+                .lock()
+                .expect("lock")
+                .is_empty());
+            assert!(function.notifier.received().is_empty());
+        }
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn off_by_default_and_never_for_a_tag_the_rule_does_not_replicate() {
+            let off = function_with(POLICY, Copies::default(), None);
+            off.replicator
+                .replicas
+                .tag("eu-west-1", REPO, "1.4.2", DIGEST);
+            let report = off
+                .invoke(sample("image-delete.json"))
+                .await
+                .expect("handled");
+            assert!(report["outcome"] == "skipped", "{report}");
+            let function = function_for("images");
+            let mut pre = sample("image-delete.json");
+            pre["detail"]["image-tag"] = "1.4.2-rc.1".into();
+            let report = function.invoke(pre).await.expect("handled");
+            assert!(report["outcome"] == "skipped", "{report}");
+            assert!(function
+                .replicator
+                .replicas
+                .writes
+                .lock()
+                .expect("lock")
+                .is_empty());
+        }
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn a_failing_destination_is_retried_and_the_other_done() {
+            let copies = Copies {
+                failing: vec!["ap-south-1"],
+                ..Copies::default()
+            };
+            let function = function_with(&policy("images"), copies, None);
+            function
+                .replicator
+                .replicas
+                .tag("eu-west-1", REPO, "1.4.2", DIGEST);
+            function
+                .replicator
+                .replicas
+                .tag("ap-south-1", REPO, "1.4.2", DIGEST);
+            let error = function
+                .invoke(sample("image-delete.json"))
+                .await
+                .expect_err("ap-south-1 failed");
+            assert!(error.is_retryable());
+            assert!(function
+                .replicator
+                .replicas
+                .listing("eu-west-1", REPO)
+                .is_empty());
+            assert_eq!(
+                function.notifier.received()[0].outcome,
+                "delete-replication-failed"
+            );
+        }
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn an_image_deleted_by_digest_takes_the_tags_the_source_lost() {
+            let function = function_for("images");
+            let mut untagged = sample("image-delete.json");
+            if let Some(detail) = untagged["detail"].as_object_mut() {
+                detail.remove("image-tag");
+            }
+            // The image is gone at the source; `latest` names another image there, so
+            // eu-west-1's `latest` stays.
+            let replicas = &function.replicator.replicas;
+            replicas
+                .remove_tag_in("us-east-1", None, REPO, "latest")
+                .await
+                .expect("removed");
+            replicas.tag("us-east-1", REPO, "latest", NEWER);
+            let report = function.invoke(untagged.clone()).await.expect("handled");
+            assert_eq!(
+                statuses(&report),
+                ["eu-west-1 tag-removed", "ap-south-1 image-deleted"]
+            );
+            assert_eq!(
+                function
+                    .replicator
+                    .replicas
+                    .listing("eu-west-1", REPO)
+                    .keys()
+                    .collect::<Vec<_>>(),
+                ["1.4.2-rc.1", "latest"],
+                "a pre-release is not replicated; `latest` is at the source"
+            );
+            // The image is at the source again: nothing happens.
+            function
+                .replicator
+                .replicas
+                .untagged("us-east-1", REPO, DIGEST);
+            let report = function.invoke(untagged).await.expect("handled");
+            assert_eq!(
+                statuses(&report),
+                ["eu-west-1 kept-re-pushed", "ap-south-1 kept-re-pushed"]
+            );
+        }
     }
 
     mod metrics {

@@ -118,6 +118,33 @@ impl steward::metrics::Measured for RetentionReport {
     fn measure(&self, _into: &mut steward::metrics::Measurements) {}
 }
 
+/// One `Retention Verdict` per repository the run handled (also when nothing expires), and
+/// one `prune-failed` per repository it could not prune; all of a run share its time (`run`).
+impl steward::verdict::Announced for RetentionReport {
+    fn verdicts(&self, origin: &steward::verdict::Origin) -> Vec<steward::verdict::Verdict> {
+        let run = self.now.to_string();
+        let handled = |name: &str| self.repositories.iter().any(|r| r.repository == name);
+        self.repositories
+            .iter()
+            .map(|result| steward::verdict::retention_verdict(result, origin, &run))
+            .chain(
+                self.errors
+                    .iter()
+                    .filter(|error| !handled(&error.repository))
+                    .map(|error| {
+                        steward::verdict::retention_error_verdict(
+                            &error.repository,
+                            &error.error_type,
+                            &error.message,
+                            origin,
+                            &run,
+                        )
+                    }),
+            )
+            .collect()
+    }
+}
+
 /// `names` (sorted) from the first one at or after `start`, then the ones before it.
 pub fn from_cursor(names: Vec<String>, start: Option<&str>) -> Vec<String> {
     let at = start.map_or(0, |start| {

@@ -19,7 +19,7 @@ use crate::error::{AwsErrorCode, Service, StewardError};
 use crate::glob::Glob;
 use crate::image::TaggedImage;
 use crate::policy::Policy;
-use crate::ports::{ImageCatalog, ImageReader, RepositoryInspector, ScanReader};
+use crate::ports::{ImageCatalog, ImageReader, ProvenanceReader, RepositoryInspector, ScanReader};
 use crate::retry::RetryPolicy;
 use crate::scan::ScanState;
 
@@ -49,6 +49,8 @@ pub struct AuditRequest {
     pub retry: RetryPolicy,
     /// Today, for scan ignores that expire.
     pub today: Date,
+    /// The time signatures and certificates are judged at (`provenance`).
+    pub now: crate::timestamp::Timestamp,
 }
 
 /// How far the audit is, for a progress line.
@@ -151,7 +153,7 @@ pub async fn audit<C, R>(
 ) -> Result<AuditReport, AuditError>
 where
     C: ImageCatalog + RepositoryInspector + ScanReader,
-    R: ImageReader,
+    R: ImageReader + ProvenanceReader,
 {
     let concurrency = request.concurrency.max(1);
     let api_concurrency = concurrency.min(MAX_API_CONCURRENCY);
@@ -238,14 +240,31 @@ where
                     &[],
                 ))
             } else {
-                retry
+                let judged = retry
                     .run(|| {
                         registry.platform_labels(&audit.region, &audit.repository, &image.digest)
                     })
                     .await
                     .map(|platforms| {
                         judge_image(policy, &audit.region, &audit.repository, image, &platforms)
-                    })
+                    });
+                match judged {
+                    Ok(mut judged) => provenance_of(
+                        policy,
+                        registry,
+                        retry,
+                        &audit.region,
+                        &audit.repository,
+                        image,
+                        request.now,
+                    )
+                    .await
+                    .map(|finding| {
+                        judged.findings.extend(finding);
+                        judged
+                    }),
+                    Err(error) => Err(error),
+                }
             };
             progress(Progress::Images {
                 done: done.fetch_add(1, Ordering::Relaxed) + 1,
@@ -494,6 +513,43 @@ where
 }
 
 /// A repository's rule, settings findings and tagged images; a denied read is a finding.
+/// The image's provenance, where its rule's `provenance` covers one of its tags: the finding
+/// when something required is missing.
+async fn provenance_of<R: ProvenanceReader>(
+    policy: &Policy,
+    registry: &R,
+    retry: &RetryPolicy,
+    region: &str,
+    repository: &str,
+    image: &TaggedImage,
+    now: crate::timestamp::Timestamp,
+) -> Result<Option<crate::audit::AuditFinding>, StewardError> {
+    let Some(rule) = policy.rule_for(Some(repository)) else {
+        return Ok(None);
+    };
+    let Some(section) = rule.provenance.as_ref() else {
+        return Ok(None);
+    };
+    let Some(tag) = image.tags.iter().find(|tag| section.applies_to(tag)) else {
+        return Ok(None);
+    };
+    let managed = section
+        .schemes
+        .contains(&crate::provenance::Scheme::EcrManaged);
+    let evidence = retry
+        .run(|| registry.provenance(region, repository, &image.digest, managed))
+        .await?;
+    let verdict = crate::provenance::judge(&evidence, section, None, now);
+    Ok(crate::audit::provenance_finding(
+        region,
+        repository,
+        &rule.name,
+        tag,
+        &image.digest,
+        &verdict,
+    ))
+}
+
 async fn read_repository<C: ImageCatalog + RepositoryInspector>(
     policy: &Policy,
     ecr: &C,
@@ -595,6 +651,7 @@ mod tests {
                 cap: Duration::from_millis(1),
             },
             today: Date::parse("2026-12-01").expect("date"),
+            now: crate::timestamp::Timestamp::parse_rfc3339("2026-12-01T12:00:00Z").expect("time"),
         }
     }
 

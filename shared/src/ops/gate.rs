@@ -7,9 +7,11 @@ use crate::date::Date;
 use crate::error::StewardError;
 use crate::image::{ImageSelector, TaggedImage};
 use crate::policy::{Policy, ScanJudgement, TagVerdict};
-use crate::ports::{ImageCatalog, ImageReader, ScanReader};
+use crate::ports::{ImageCatalog, ImageReader, ProvenanceReader, ScanReader};
+use crate::provenance::{self, ProvenanceRules, ProvenanceState, ProvenanceVerdict};
 use crate::push::judge;
 use crate::scan::ScanState;
+use crate::timestamp::Timestamp;
 
 /// The longest pause between two looks at the scan status.
 const MAX_POLL_INTERVAL: Duration = Duration::from_secs(10);
@@ -27,6 +29,11 @@ pub struct GateRequest {
     pub wait: Option<Duration>,
     /// Today, for scan ignores that expire.
     pub today: Date,
+    /// Judge the image's provenance even where the rule's `provenance` does not ask for it
+    /// (a signature, by any scheme, where the rule has no `provenance`).
+    pub require_provenance: bool,
+    /// The time signatures and certificates are judged at.
+    pub now: Timestamp,
 }
 
 /// The gate's findings.
@@ -40,6 +47,8 @@ pub struct Gate {
     pub results: Vec<TagVerdict>,
     /// The scan half.
     pub scan: GateScan,
+    /// The provenance half, where the rule (or `require_provenance`) asks for it.
+    pub provenance: Option<ProvenanceVerdict>,
 }
 
 /// The scan half of a gate.
@@ -66,7 +75,11 @@ impl Gate {
             GateScan::Judged(ScanJudgement::Judged { verdict, .. }) => verdict.passed,
             GateScan::Incomplete(_) | GateScan::TimedOut { .. } | GateScan::Off => false,
         };
-        scan_passed && self.results.iter().all(|r| r.compliant)
+        let provenance_passed = self
+            .provenance
+            .as_ref()
+            .is_none_or(|p| p.state == ProvenanceState::Satisfied);
+        scan_passed && provenance_passed && self.results.iter().all(|r| r.compliant)
     }
 }
 
@@ -128,7 +141,7 @@ pub async fn gate<C, R>(
 ) -> Result<Gate, GateError>
 where
     C: ImageCatalog + ScanReader,
-    R: ImageReader,
+    R: ImageReader + ProvenanceReader,
 {
     let repository = &request.repository;
     let selector = resolve_short_digest(ecr, repository, &request.image).await?;
@@ -155,6 +168,34 @@ where
         .iter()
         .map(|tag| judge(policy, repository, tag, &platforms))
         .collect();
+    let section = policy
+        .rule_for(Some(repository.as_str()))
+        .and_then(|rule| rule.provenance.as_ref())
+        .filter(|section| tags.iter().any(|tag| section.applies_to(tag)));
+    let provenance_rules = match section {
+        Some(section) => Some(section.clone()),
+        None if request.require_provenance => Some(
+            policy
+                .rule_for(Some(repository.as_str()))
+                .and_then(|rule| rule.provenance.clone())
+                .unwrap_or_else(ProvenanceRules::any_signature),
+        ),
+        None => None,
+    };
+    let provenance = match provenance_rules {
+        Some(rules) => {
+            let evidence = registry
+                .provenance(
+                    &request.region,
+                    repository,
+                    &image.digest,
+                    rules.schemes.contains(&provenance::Scheme::EcrManaged),
+                )
+                .await?;
+            Some(provenance::judge(&evidence, &rules, None, request.now))
+        }
+        None => None,
+    };
     let scan = match wait_for_scan(ecr, repository, &image.digest, request.wait, progress).await? {
         Waited::Out => GateScan::TimedOut {
             waited: request.wait.unwrap_or_default(),
@@ -175,6 +216,7 @@ where
         image,
         results,
         scan,
+        provenance,
     })
 }
 
@@ -290,6 +332,8 @@ mod tests {
             image,
             wait: None,
             today: Date::parse("2026-12-01").expect("date"),
+            require_provenance: false,
+            now: crate::timestamp::Timestamp(1_800_000_000),
         }
     }
 

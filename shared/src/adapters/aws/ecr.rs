@@ -9,6 +9,7 @@ use super::classify::classify;
 use crate::error::{AwsErrorCode, Service, StewardError};
 use crate::image::{ImageSelector, TaggedImage};
 use crate::ports::{ImageCatalog, ScanFindings, ScanReader, TagStore};
+use crate::provenance::{ManagedSigning, SigningState};
 use crate::scan::{ScanState, VulnFinding, VulnSeverity};
 
 /// ECR, for one region.
@@ -97,6 +98,30 @@ const MANIFEST_MEDIA_TYPES: [&str; 5] = [
 ];
 
 impl TagStore for Ecr {
+    async fn image_by_digest(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Option<(TaggedImage, Option<crate::timestamp::Timestamp>)>, StewardError> {
+        let described = self
+            .client
+            .describe_images()
+            .repository_name(repository)
+            .image_ids(ImageIdentifier::builder().image_digest(digest).build())
+            .send()
+            .await;
+        match described.map_err(|e| classify(Service::Ecr, e)) {
+            Ok(output) => Ok(output.image_details().first().and_then(|detail| {
+                let pushed_at = detail
+                    .image_pushed_at()
+                    .map(|at| crate::timestamp::Timestamp(at.secs()));
+                tagged(detail).map(|image| (image, pushed_at))
+            })),
+            Err(StewardError::NotFound { .. }) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
     async fn tagged_image(
         &self,
         repository: &str,
@@ -222,6 +247,60 @@ impl TagStore for Ecr {
 
 /// Most pages of findings read for one image (1,000 findings a page).
 const MAX_FINDING_PAGES: usize = 10;
+
+impl crate::ports::SigningStatusReader for Ecr {
+    /// A registry where managed signing is not available (an older ECR API, or a stand-in
+    /// without it) answers like one that signs nothing: no statuses.
+    async fn signing_statuses(
+        &self,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Vec<ManagedSigning>, StewardError> {
+        let answer = self
+            .client
+            .describe_image_signing_status()
+            .repository_name(repository)
+            .image_id(ImageIdentifier::builder().image_digest(digest).build())
+            .send()
+            .await;
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(error) => {
+                let code = aws_sdk_ecr::error::ProvideErrorMetadata::code(&error)
+                    .unwrap_or_default()
+                    .to_string();
+                let status = error.raw_response().map(|r| r.status().as_u16());
+                if code == "UnsupportedOperation"
+                    || code == "UnknownOperationException"
+                    || code.contains("NotImplemented")
+                    || code == "SigningConfigurationNotFoundException"
+                    || status == Some(404)
+                    || status == Some(501)
+                {
+                    tracing::debug!(%code, "no managed signing status");
+                    return Ok(Vec::new());
+                }
+                return Err(classify(Service::Ecr, error));
+            }
+        };
+        Ok(answer
+            .signing_statuses()
+            .iter()
+            .map(|status| ManagedSigning {
+                profile: status.signing_profile_arn().unwrap_or_default().to_string(),
+                state: match status.status().map(|s| s.as_str()) {
+                    Some("COMPLETE") => SigningState::Complete,
+                    Some("FAILED") => SigningState::Failed,
+                    _ => SigningState::InProgress,
+                },
+                reason: status
+                    .failure_reason()
+                    .or(status.failure_code())
+                    .map(str::to_string),
+            })
+            .collect())
+    }
+}
 
 impl ScanReader for Ecr {
     async fn scan_findings(

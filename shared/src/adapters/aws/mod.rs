@@ -10,6 +10,7 @@ mod event_bus;
 mod inspect;
 mod policy_store;
 mod registries;
+mod replicas;
 mod retention;
 mod sdk;
 mod sns;

@@ -344,6 +344,42 @@ fn known_key(target: &Target) -> String {
     )
 }
 
+impl crate::ports::ProvenanceReader for Registries {
+    async fn subject_of(
+        &self,
+        region: &str,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Option<String>, StewardError> {
+        let manifest = self
+            .client(region)
+            .await?
+            .manifest(repository, digest)
+            .await?;
+        Ok(manifest.parse()?.subject.map(|subject| subject.digest))
+    }
+
+    async fn provenance(
+        &self,
+        region: &str,
+        repository: &str,
+        digest: &str,
+        managed: bool,
+    ) -> Result<crate::provenance::ImageEvidence, StewardError> {
+        use crate::ports::SigningStatusReader;
+        let registry = self.client(region).await?;
+        let mut evidence = registry.provenance_evidence(repository, digest).await?;
+        if managed {
+            let ecr = Ecr::in_region(&self.sdk, region);
+            evidence.image.managed = ecr.signing_statuses(repository, digest).await?;
+            for platform in &mut evidence.platforms {
+                platform.managed = ecr.signing_statuses(repository, &platform.digest).await?;
+            }
+        }
+        Ok(evidence)
+    }
+}
+
 impl ImageReader for Registries {
     async fn platform_labels(
         &self,

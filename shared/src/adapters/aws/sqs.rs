@@ -7,7 +7,7 @@ use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use super::classify::classify;
 use crate::copy_job::CopyJob;
 use crate::error::{Service, StewardError};
-use crate::ports::{DeadLetters, JobQueue, JobSent};
+use crate::ports::{DeadLetters, JobQueue, JobSent, Rechecks};
 
 /// Sends copy jobs to one queue.
 #[derive(Clone, Debug)]
@@ -98,5 +98,25 @@ impl DeadLetters for Sqs {
             .await
             .map_err(|e| classify(Service::Sqs, e))
             .map(drop)
+    }
+}
+
+impl Rechecks for Sqs {
+    async fn later(
+        &self,
+        recheck: &crate::push::Recheck,
+        delay_seconds: u32,
+    ) -> Result<(), StewardError> {
+        let body = serde_json::to_string(recheck)
+            .map_err(|e| StewardError::Internal(format!("the re-check message: {e}")))?;
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .delay_seconds(i32::try_from(delay_seconds.min(900)).unwrap_or(900))
+            .send()
+            .await
+            .map_err(|e| classify(Service::Sqs, e))?;
+        Ok(())
     }
 }

@@ -3,5 +3,6 @@
 //! domain's (`steward::manifest`).
 
 pub mod copy;
+pub mod provenance;
 pub mod registry;
 pub mod window;
