@@ -601,10 +601,10 @@ impl GuardReport {
             facts.insert("provenance".into(), state.into());
         }
         if let Some(seconds) = self.recheck_in_seconds {
-            facts.insert("recheck-in-seconds".into(), seconds.into());
+            facts.insert("recheck-in-seconds".into(), u64::from(seconds).into());
         }
         if self.recheck > 0 {
-            facts.insert("recheck".into(), self.recheck.into());
+            facts.insert("recheck".into(), u64::from(self.recheck).into());
         }
         if let Some(referrer) = &self.referrer {
             facts.insert("referrer".into(), referrer.as_str().into());

@@ -535,6 +535,10 @@ fn the_section_reads_as_documented_and_refuses_mistakes() {
         "never the private one",
     );
     refuse(
+        "require: [signature]\ncosign_keys: [\"awskms:///arn:aws:kms:us-east-1:123456789012:key/1234\"]",
+        "cosign public-key --key awskms:///",
+    );
+    refuse(
         "require: [signature]\ntrust_store: [\"x\"]",
         "BEGIN CERTIFICATE",
     );

@@ -80,6 +80,11 @@ impl PublicKey {
     /// X.509 SubjectPublicKeyInfo): ECDSA P-256 or P-384, or RSA.
     pub fn from_pem(text: &str) -> Result<Self, KeyError> {
         let text = text.trim();
+        if text.starts_with("awskms://") || text.starts_with("arn:aws") {
+            return Err(KeyError(format!(
+                "{text:?} is a KMS key reference; the policy takes the public key itself, as PEM: `cosign public-key --key awskms:///<key ARN>` prints it (so does `aws kms get-public-key`, as DER)"
+            )));
+        }
         if text.contains("PRIVATE KEY") {
             return Err(KeyError(
                 "this is a private key; hint: give the public key (cosign.pub), never the private one".into(),
