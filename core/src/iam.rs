@@ -26,11 +26,13 @@ pub const PUSH_ACTIONS: [&str; 6] = [
 ];
 
 /// What `gate` reads on the repositories: the image (describe, manifests, config blob), its
-/// scan findings, and whether the repository scans on push.
-pub const GATE_REPOSITORY_ACTIONS: [&str; 6] = [
+/// scan findings, whether the repository scans on push, and ECR managed signing's status (a
+/// rule's `provenance`).
+pub const GATE_REPOSITORY_ACTIONS: [&str; 7] = [
     "ecr:BatchGetImage",
     "ecr:BatchGetRepositoryScanningConfiguration",
     "ecr:DescribeImageScanFindings",
+    "ecr:DescribeImageSigningStatus",
     "ecr:DescribeImages",
     "ecr:DescribeRepositories",
     "ecr:GetDownloadUrlForLayer",

@@ -674,6 +674,13 @@ impl Measured for GuardReport {
         for violation in &self.verdict.violations {
             *by_check.entry(violation.check).or_default() += 1;
         }
+        if self
+            .provenance
+            .as_ref()
+            .is_some_and(|p| p.state == crate::provenance::ProvenanceState::Missing)
+        {
+            *by_check.entry("provenance.missing").or_default() += 1;
+        }
         for (check, count) in by_check {
             into.violations(check, count);
         }

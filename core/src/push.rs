@@ -77,8 +77,9 @@ pub struct Recheck {
     pub attempt: u32,
 }
 
-/// The most re-checks of one push: past them, an awaited signature is no longer awaited.
-pub const MAX_RECHECKS: u32 = 24;
+/// The most re-checks of one push: enough for a day's grace period at 15 minutes each; past
+/// them (ECR managed signing that never ends), an awaited signature is no longer awaited.
+pub const MAX_RECHECKS: u32 = 100;
 
 /// SQS delays a message 15 minutes at most; a longer grace period takes several re-checks.
 pub const MAX_RECHECK_DELAY: u32 = 900;
@@ -529,10 +530,13 @@ impl GuardReport {
         }
         description.push('\n');
         description.push_str(&self.what_was_done(&tag));
-        let mut next_steps = vec![
-            "Push the image again with a tag the policy allows (`ecr-steward check` shows which)."
-                .to_string(),
-        ];
+        let mut next_steps = Vec::new();
+        if !self.verdict.violations.is_empty() {
+            next_steps.push(
+                "Push the image again with a tag the policy allows (`ecr-steward check` shows which)."
+                    .to_string(),
+            );
+        }
         if self
             .verdict
             .violations

@@ -1082,6 +1082,25 @@ async fn a_release_passes_only_with_a_valid_signature_by_the_configured_key() {
             text.contains("does not verify with any key of the rule"),
             "{flavor:?}: {text}"
         );
+        // As the GitHub Action reports it (its default format): an annotation that says why.
+        let annotated = bed.gate(&[
+            "--repository",
+            REPOSITORY,
+            "--digest",
+            &image.digest,
+            "--policy",
+            &policy,
+            "--format",
+            "github",
+        ]);
+        annotated.expect_code(1);
+        assert!(
+            annotated
+                .stdout
+                .contains("::error title=ecr-steward%3A provenance::")
+                && annotated.stdout.contains("; provenance failed"),
+            "{annotated:#?}"
+        );
 
         sign(&bed, REPOSITORY, &image.digest, "cosign-sig", &[]);
         let signed = gate_json(&bed, &policy, &image);
@@ -1094,6 +1113,39 @@ async fn a_release_passes_only_with_a_valid_signature_by_the_configured_key() {
         assert!(
             by.starts_with("cosign signature (sha256-") && by.contains("verified: sha256:"),
             "{by}"
+        );
+
+        // An SBOM attestation (DSSE, in-toto, SPDX predicate) by the key: an attestation and
+        // an SBOM both; the stranger's does not count.
+        let attested = provenance_policy(
+            &bed,
+            "attested.yaml",
+            "      require: [attestation, sbom]\n",
+        );
+        sign(
+            &bed,
+            REPOSITORY,
+            &image.digest,
+            "cosign-att",
+            &["--key", &stranger, "--predicate-type", "spdx"],
+        );
+        gate_json(&bed, &attested, &image).expect_code(1);
+        sign(
+            &bed,
+            REPOSITORY,
+            &image.digest,
+            "cosign-att",
+            &["--predicate-type", "spdx"],
+        );
+        let run = gate_json(&bed, &attested, &image);
+        run.expect_code(0);
+        let report = run.json();
+        let by = report["provenance"]["images"][0]["satisfied"]["attestation"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            by.starts_with("cosign attestation (sha256-") && by.contains("spdx"),
+            "{report:#}"
         );
 
         let other = bed.push(REPOSITORY, "2.0.1", None).await;

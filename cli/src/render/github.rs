@@ -56,13 +56,28 @@ impl Report {
                 );
             }
         }
+        if let Some(provenance) = &self.provenance {
+            let (word, problems) = provenance_outcome(provenance);
+            let level = if word == "failed" { "error" } else { "warning" };
+            for line in problems {
+                let _ = writeln!(
+                    out,
+                    "::{level} title=ecr-steward%3A provenance::{}",
+                    escape_data(&line)
+                );
+            }
+        }
         let _ = writeln!(
             out,
-            "ecr-steward: {} of {} tags compliant{}",
+            "ecr-steward: {} of {} tags compliant{}{}",
             self.results.len() - self.failures(),
             self.results.len(),
             match &self.scan {
                 Some(scan) => format!("; scan {}", scan.outcome()),
+                None => String::new(),
+            },
+            match &self.provenance {
+                Some(provenance) => format!("; provenance {}", provenance_outcome(provenance).0),
                 None => String::new(),
             }
         );

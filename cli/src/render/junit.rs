@@ -6,9 +6,15 @@ use super::*;
 
 impl Report {
     pub(super) fn junit(&self) -> String {
-        let scan_cases = usize::from(self.scan.is_some());
+        let scan_cases = usize::from(self.scan.is_some()) + usize::from(self.provenance.is_some());
         let tests = self.results.len() + scan_cases;
-        let failures = self.failures() + usize::from(self.scan.as_ref().is_some_and(|s| !s.passed));
+        let failures = self.failures()
+            + usize::from(self.scan.as_ref().is_some_and(|s| !s.passed))
+            + usize::from(
+                self.provenance
+                    .as_ref()
+                    .is_some_and(|p| provenance_outcome(p).0 != "passed"),
+            );
         let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
         let _ = writeln!(
             out,
@@ -95,6 +101,28 @@ impl Report {
                     out,
                     "      <system-out>{}</system-out>",
                     xml(&warnings.join("\n"))
+                );
+            }
+            out.push_str("    </testcase>\n");
+        }
+        if let Some(provenance) = &self.provenance {
+            let class = self
+                .image
+                .as_ref()
+                .map_or("image", |image| image.repository.as_str());
+            let (word, problems) = provenance_outcome(provenance);
+            let _ = writeln!(
+                out,
+                "    <testcase classname=\"{}\" name=\"provenance\">",
+                xml(class)
+            );
+            if word != "passed" {
+                let first = problems.first().map_or(word, String::as_str);
+                let _ = writeln!(
+                    out,
+                    "      <failure type=\"provenance\" message=\"{}\">{}</failure>",
+                    xml(first),
+                    xml(&problems.join("\n"))
                 );
             }
             out.push_str("    </testcase>\n");

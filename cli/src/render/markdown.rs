@@ -25,9 +25,17 @@ impl Report {
             },
             total - failures,
             if total == 1 { "" } else { "s" },
-            match &self.scan {
-                Some(scan) => format!(", scan {}", scan.outcome()),
-                None => String::new(),
+            match (&self.scan, &self.provenance) {
+                (Some(scan), Some(provenance)) => format!(
+                    ", scan {}, provenance {}",
+                    scan.outcome(),
+                    provenance_outcome(provenance).0
+                ),
+                (Some(scan), None) => format!(", scan {}", scan.outcome()),
+                (None, Some(provenance)) => {
+                    format!(", provenance {}", provenance_outcome(provenance).0)
+                }
+                (None, None) => String::new(),
             }
         );
         let _ = writeln!(
@@ -70,6 +78,24 @@ impl Report {
         }
         if let Some(scan) = &self.scan {
             scan.markdown(&mut out);
+        }
+        if let Some(provenance) = &self.provenance {
+            let (word, problems) = provenance_outcome(provenance);
+            let _ = writeln!(out, "\n#### {} Provenance {word}\n", mark(word == "passed"));
+            for image in &provenance.images {
+                for (requirement, by) in &image.satisfied {
+                    let _ = writeln!(
+                        out,
+                        "- {} {}: {}",
+                        untrusted(&image.name()),
+                        requirement.as_str(),
+                        untrusted(by)
+                    );
+                }
+            }
+            for line in problems {
+                let _ = writeln!(out, "- **{}**", untrusted(&line));
+            }
         }
         out
     }

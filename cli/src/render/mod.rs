@@ -120,6 +120,19 @@ impl ScanSection {
     }
 }
 
+/// `gate`'s provenance in a word (`passed`, `failed`, `pending`), and its problems, one line an
+/// image that misses something.
+pub(crate) fn provenance_outcome(
+    verdict: &steward::provenance::ProvenanceVerdict,
+) -> (&'static str, Vec<String>) {
+    let word = match verdict.state {
+        steward::provenance::ProvenanceState::Satisfied => "passed",
+        steward::provenance::ProvenanceState::Missing => "failed",
+        steward::provenance::ProvenanceState::Pending => "pending",
+    };
+    (word, verdict.reasons())
+}
+
 pub(crate) const LABELS_NOT_CHECKED: &str = "labels were not checked (pass --labels to check them)";
 
 /// Colour only on a terminal, and never when NO_COLOR is set.

@@ -80,7 +80,7 @@ pub enum TagSelector {
 impl TagSelector {
     fn matches(&self, tag: &str) -> bool {
         match self {
-            Self::Semver => crate::semver::parse(tag).is_some(),
+            Self::Semver => crate::semver::parse(tag.strip_prefix('v').unwrap_or(tag)).is_some(),
             Self::Pattern(pattern) => crate::glob::matches_from(pattern.as_bytes(), tag.as_bytes()),
         }
     }
@@ -729,6 +729,17 @@ pub struct ProvenanceVerdict {
 }
 
 impl ProvenanceVerdict {
+    /// Stops waiting: a pending verdict becomes missing, `why` added to each image's
+    /// reasons (push-guard, after its last re-check).
+    pub fn stop_waiting(&mut self, why: &str) {
+        if self.state == ProvenanceState::Pending {
+            self.state = ProvenanceState::Missing;
+            for image in self.images.iter_mut().filter(|i| !i.missing.is_empty()) {
+                image.rejected.push(why.to_string());
+            }
+        }
+    }
+
     /// One line per image that misses something: what, and what was found that did not count.
     pub fn reasons(&self) -> Vec<String> {
         self.images

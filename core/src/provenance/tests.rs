@@ -506,7 +506,9 @@ fn attached_sboms_and_buildx_attestations_are_found() {
 #[test]
 fn the_section_reads_as_documented_and_refuses_mistakes() {
     let loaded = rules("tags: [semver, \"release-*\"]\nrequire: [signature]\nscope: index\nschemes: [cosign]\ngrace: 10m");
-    assert!(loaded.applies_to("1.2.3") && loaded.applies_to("release-7"));
+    assert!(
+        loaded.applies_to("1.2.3") && loaded.applies_to("v1.2.3") && loaded.applies_to("release-7")
+    );
     assert!(!loaded.applies_to("latest"));
     assert_eq!(loaded.grace_seconds, 600);
     let refuse = |yaml: &str, hint: &str| {
@@ -548,4 +550,127 @@ fn the_section_reads_as_documented_and_refuses_mistakes() {
     );
     refuse("require: [signature]\ntags: [\"v/1\"]", "no tag can match");
     refuse("require: [signed]", "signature");
+}
+
+/// Real signatures that cosign, Notation and sigstore made, kept as data
+/// (tests/fixtures/provenance/upstream, SOURCES.md says where each is from).
+mod upstream {
+    use super::*;
+
+    fn read(name: &str) -> Vec<u8> {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/provenance/upstream/"
+        );
+        std::fs::read(format!("{path}{name}")).expect("upstream vector")
+    }
+
+    fn at(time: &str) -> Timestamp {
+        Timestamp::parse_rfc3339(time).expect("time")
+    }
+
+    /// The x5c chain of a JWS envelope, as certificates.
+    fn x5c(envelope: &[u8]) -> Vec<verify::Certificate> {
+        let envelope: serde_json::Value = serde_json::from_slice(envelope).expect("JSON");
+        envelope["header"]["x5c"]
+            .as_array()
+            .expect("x5c")
+            .iter()
+            .map(|c| {
+                let der = STANDARD.decode(c.as_str().expect("text")).expect("base64");
+                verify::Certificate::from_der(&der).expect("certificate")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_cosign_simple_signing_signature_from_sigstore_rs_verifies() {
+        let payload = read("sigstore-rs-simplesigning.payload.json");
+        let signature = String::from_utf8(read("sigstore-rs-simplesigning.sig.b64")).expect("text");
+        let key =
+            PublicKey::from_pem(&String::from_utf8(read("sigstore-rs-cosign.pub")).expect("pem"))
+                .expect("key");
+        let subject = "sha256:f3cfc9d0dbf931d3db4685ec659b7ac68e2a578219da4aae65427886e649b06b";
+        let signed = verify::cosign_simple_signing(
+            &payload,
+            &signature,
+            subject,
+            std::slice::from_ref(&key),
+        )
+        .expect("valid");
+        assert_eq!(signed.verified_by, Some(key.fingerprint()));
+        let stranger = PublicKey::from_pem(&fixture("stranger.pub")).expect("key");
+        assert!(verify::cosign_simple_signing(&payload, &signature, subject, &[stranger]).is_err());
+        let mut tampered = payload.clone();
+        let at = tampered.len() - 3;
+        tampered[at] ^= 0x20;
+        assert!(verify::cosign_simple_signing(&tampered, &signature, subject, &[key]).is_err());
+    }
+
+    #[test]
+    fn notation_jws_envelopes_from_notation_go_verify() {
+        // Notation 1.0's own output: PS256, a self-signed certificate as its trust store.
+        let envelope = read("notation-go-jws_signature.sig");
+        let chain = x5c(&envelope);
+        let subject = "sha256:19dbd2e48e921426ee8ace4dc892edfb2ecdc1d1a72d5416c83670c30acecef0";
+        let signed =
+            verify::notation_jws(&envelope, subject, &chain[..1], at("2026-12-05T00:00:00Z"))
+                .expect("valid");
+        assert_eq!(signed.verified_by.as_deref(), Some("alpine"));
+        let stranger =
+            verify::Certificate::all_from_pem(&fixture("notation-root.crt")).expect("pem");
+        assert!(
+            verify::notation_jws(&envelope, subject, &stranger, at("2026-12-05T00:00:00Z"))
+                .is_err()
+        );
+
+        // notation-go's mocks: PS384 with a two-certificate chain; the same with the signature
+        // altered; the signing-authority scheme with its authentic signing time.
+        let subject = "sha256:60043cf45eaebc4c0867fea485a039b598f52fd09fd5b07b0b2d2f88fad9d74e";
+        let signed_at = at("2020-11-09T07:00:00Z");
+        for (name, valid) in [
+            ("notation-go-ca_valid_sig_env.json", true),
+            ("notation-go-ca_invalid_sig_env.json", false),
+            ("notation-go-sa_valid_sig_env.json", true),
+        ] {
+            let envelope = read(name);
+            let chain = x5c(&envelope);
+            let root = &chain[chain.len() - 1..];
+            let result = verify::notation_jws(&envelope, subject, root, signed_at);
+            assert_eq!(result.is_ok(), valid, "{name}: {result:?}");
+        }
+    }
+
+    #[test]
+    fn dsse_envelopes_of_real_sigstore_bundles_verify_with_their_certificates_key() {
+        for (name, subject) in [
+            (
+                "cosign-oci-attestation.sigstore.json",
+                "sha256:732112270d7e59418a8c080b134b24cabd67d250d0d0147a97ed95ba5c280aa4",
+            ),
+            (
+                "sigstore-rs-bundle_v03.json",
+                "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172",
+            ),
+        ] {
+            let bundle: serde_json::Value = serde_json::from_slice(&read(name)).expect("JSON");
+            let material = &bundle["verificationMaterial"];
+            let raw = material["certificate"]["rawBytes"]
+                .as_str()
+                .or_else(|| {
+                    material["x509CertificateChain"]["certificates"][0]["rawBytes"].as_str()
+                })
+                .expect("the signing certificate");
+            let certificate = verify::Certificate::from_der(&STANDARD.decode(raw).expect("base64"))
+                .expect("certificate");
+            let envelope = serde_json::to_vec(&bundle["dsseEnvelope"]).expect("JSON");
+            let key = certificate.key().clone();
+            let signed = verify::dsse_attestation(&envelope, subject, &[key]).expect(name);
+            assert!(signed.verified_by.is_some(), "{name}");
+            assert!(
+                verify::dsse_attestation(&envelope, OTHER, &[]).is_err(),
+                "{name}"
+            );
+        }
+    }
 }

@@ -572,7 +572,6 @@ pub fn notation_jws(
     let (hash, encoding) = match header["alg"].as_str().unwrap_or("") {
         "ES256" => (Hash::Sha256, Encoding::Fixed),
         "ES384" => (Hash::Sha384, Encoding::Fixed),
-        "ES512" => (Hash::Sha512, Encoding::Fixed),
         "PS256" => (Hash::Sha256, Encoding::Pss),
         "PS384" => (Hash::Sha384, Encoding::Pss),
         "PS512" => (Hash::Sha512, Encoding::Pss),

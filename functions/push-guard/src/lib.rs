@@ -64,7 +64,8 @@ impl<R: ImageReader + ProvenanceReader, T: TagStore, N: Notifier, Q: Rechecks> H
         match triage(&event)? {
             Triage::Check(pushed) => {
                 let pushed_at = steward::events::sent_at(&event);
-                self.check(&pushed, pushed_at, None, 0, &invocation).await
+                self.check(&pushed, pushed_at, None, Some(0), &invocation)
+                    .await
             }
             Triage::Referrer(referrer) => self.referrer(referrer, &invocation).await,
             Triage::Skip(reason) => Ok(Handled::skipped(reason)),
@@ -77,13 +78,15 @@ impl<R: ImageReader + ProvenanceReader, T: TagStore, N: Notifier, Q: Rechecks>
 {
     /// Judges a tag of an image: the tag, its labels on every platform, and where the rule's
     /// `provenance` covers the tag, what the image carries. `referrer`: the signature or SBOM
-    /// whose push asked for it.
+    /// whose push asked for it. `recheck`: which re-check this is (0: the tag's push), for a
+    /// judgement that may send the next one; `None` sends none (a referrer's push: the tag's
+    /// own re-checks are under way).
     async fn check(
         &self,
         pushed: &PushedTag,
         pushed_at: Option<Timestamp>,
         referrer: Option<String>,
-        attempt: u32,
+        recheck: Option<u32>,
         invocation: &Invocation,
     ) -> Result<Handled<GuardReport>, StewardError> {
         let image = &pushed.image;
@@ -117,12 +120,14 @@ impl<R: ImageReader + ProvenanceReader, T: TagStore, N: Notifier, Q: Rechecks>
                         section.schemes.contains(&Scheme::EcrManaged),
                     ))
                     .await?;
-                Some(provenance::judge(
-                    &evidence,
-                    section,
-                    pushed_at,
-                    Timestamp::now(),
-                ))
+                let mut verdict =
+                    provenance::judge(&evidence, section, pushed_at, Timestamp::now());
+                if recheck.is_some_and(|n| n >= MAX_RECHECKS) {
+                    verdict.stop_waiting(&format!(
+                        "still awaited after {MAX_RECHECKS} re-checks; no longer awaited"
+                    ));
+                }
+                Some(verdict)
             }
             None => None,
         };
@@ -159,9 +164,10 @@ impl<R: ImageReader + ProvenanceReader, T: TagStore, N: Notifier, Q: Rechecks>
                     .await?
             }
         };
-        let recheck_in_seconds = match (&provenance, &self.rechecks) {
-            (Some(awaited), Some(queue))
-                if awaited.state == ProvenanceState::Pending && attempt < MAX_RECHECKS =>
+        let attempt = recheck.unwrap_or_default();
+        let recheck_in_seconds = match (&provenance, &self.rechecks, recheck) {
+            (Some(awaited), Some(queue), Some(attempt))
+                if awaited.state == ProvenanceState::Pending =>
             {
                 let delay = recheck_delay(awaited, Timestamp::now());
                 let recheck = Recheck {
@@ -231,7 +237,7 @@ impl<R: ImageReader + ProvenanceReader, T: TagStore, N: Notifier, Q: Rechecks>
                     &recheck.pushed(),
                     pushed_at,
                     None,
-                    recheck.attempt,
+                    Some(recheck.attempt),
                     invocation,
                 )
                 .await?;
@@ -300,7 +306,7 @@ impl<R: ImageReader + ProvenanceReader, T: TagStore, N: Notifier, Q: Rechecks>
                     &pushed,
                     pushed_at,
                     Some(artifact.digest.clone()),
-                    0,
+                    None,
                     invocation,
                 )
                 .await?;
@@ -839,6 +845,42 @@ mod tests {
                 .await
                 .expect_err("malformed");
             assert!(!error.is_retryable());
+        }
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn signing_that_never_ends_is_no_longer_awaited_after_the_last_recheck() {
+            let guard = guard(
+                policy("audit", "0s"),
+                evidence(Some(SigningState::InProgress), true),
+            );
+            let response = guard.invoke(push_sent(5)).await.expect("handled");
+            assert_eq!(response["provenance"]["state"], "pending", "{response}");
+            assert_eq!(
+                response["recheck_in_seconds"], 60,
+                "a minute while ECR signs"
+            );
+            let (mut recheck, _) = guard.rechecks.as_ref().expect("a queue").sent()[0].clone();
+            recheck.attempt = MAX_RECHECKS;
+            let body = serde_json::to_string(&recheck).expect("json");
+            let response = guard.invoke(sqs(&body)).await.expect("handled");
+            assert_eq!(response["outcome"], "audited", "{response}");
+            assert_eq!(response["provenance"]["state"], "missing", "{response}");
+            assert_eq!(
+                guard.rechecks.as_ref().expect("a queue").sent().len(),
+                1,
+                "no more"
+            );
+        }
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn a_referrer_push_sends_no_recheck_of_its_own() {
+            let guard = guard(policy("audit", "10m"), evidence(None, true));
+            let mut sig = push("x");
+            sig["detail"]["image-tag"] = format!("{}.sig", DIGEST.replacen(':', "-", 1)).into();
+            sig["detail"]["image-digest"] = NEWER.into();
+            let response = guard.invoke(sig).await.expect("handled");
+            assert_eq!(response["referrer"], NEWER, "{response}");
+            assert!(guard.rechecks.as_ref().expect("a queue").sent().is_empty());
         }
 
         #[tokio::test(flavor = "current_thread")]

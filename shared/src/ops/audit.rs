@@ -249,7 +249,7 @@ where
                         judge_image(policy, &audit.region, &audit.repository, image, &platforms)
                     });
                 match judged {
-                    Ok(mut judged) => provenance_of(
+                    Ok(mut judged) => match provenance_of(
                         policy,
                         registry,
                         retry,
@@ -259,10 +259,24 @@ where
                         request.now,
                     )
                     .await
-                    .map(|finding| {
-                        judged.findings.extend(finding);
-                        judged
-                    }),
+                    {
+                        Ok(finding) => {
+                            judged.findings.extend(finding);
+                            Ok(judged)
+                        }
+                        // The image's tags and labels stay judged; what could not be read is
+                        // said as such.
+                        Err(error) if is_denied(&error) => {
+                            judged.findings.push(access_denied(
+                                &audit.region,
+                                &audit.repository,
+                                None,
+                                &format!("the provenance of {}: {error}", image.digest),
+                            ));
+                            Ok(judged)
+                        }
+                        Err(error) => Err(error),
+                    },
                     Err(error) => Err(error),
                 }
             };
@@ -291,7 +305,7 @@ where
                 let audit = &repositories[index].audit;
                 return Err(AuditError::Read {
                     what: format!(
-                        "the labels of {}/{}@{}",
+                        "the labels or provenance of {}/{}@{}",
                         audit.region, audit.repository, image.digest
                     ),
                     source,
