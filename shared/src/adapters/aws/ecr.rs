@@ -204,11 +204,33 @@ impl TagStore for Ecr {
         repository: &str,
         tag: &str,
     ) -> Result<Option<String>, StewardError> {
+        let id = ImageIdentifier::builder().image_tag(tag).build();
+        match self.batch_delete_one(None, repository, id).await? {
+            None => Ok(None),
+            Some(Some(digest)) => Ok(Some(digest)),
+            Some(None) => Err(StewardError::InvalidResponse {
+                service: Service::Ecr,
+                message: format!("BatchDeleteImage removed {tag} but named no digest"),
+            }),
+        }
+    }
+}
+
+impl Ecr {
+    /// One BatchDeleteImage of `id` in `account`'s registry (the caller's when `None`): `None`
+    /// when there was no such image or tag, else the digest ECR's answer names, if it names one.
+    pub(crate) async fn batch_delete_one(
+        &self,
+        account: Option<&str>,
+        repository: &str,
+        id: ImageIdentifier,
+    ) -> Result<Option<Option<String>>, StewardError> {
         let deleted = self
             .client
             .batch_delete_image()
             .repository_name(repository)
-            .image_ids(ImageIdentifier::builder().image_tag(tag).build())
+            .set_registry_id(account.map(str::to_string))
+            .image_ids(id)
             .send()
             .await;
         let output = match deleted.map_err(|e| classify(Service::Ecr, e)) {
@@ -233,15 +255,13 @@ impl TagStore for Ecr {
                 ),
             });
         }
-        output
-            .image_ids()
-            .first()
-            .and_then(|id| id.image_digest())
-            .map(|digest| Some(digest.to_string()))
-            .ok_or_else(|| StewardError::InvalidResponse {
-                service: Service::Ecr,
-                message: format!("BatchDeleteImage removed {tag} but named no digest"),
-            })
+        Ok(Some(
+            output
+                .image_ids()
+                .first()
+                .and_then(|id| id.image_digest())
+                .map(str::to_string),
+        ))
     }
 }
 

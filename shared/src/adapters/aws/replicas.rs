@@ -91,41 +91,7 @@ async fn batch_delete(
     repository: &str,
     id: ImageIdentifier,
 ) -> Result<Option<Option<String>>, StewardError> {
-    let deleted = Ecr::in_region(&replicator.sdk, region)
-        .client
-        .batch_delete_image()
-        .repository_name(repository)
-        .set_registry_id(account.map(str::to_string))
-        .image_ids(id)
-        .send()
-        .await;
-    let output = match deleted.map_err(|e| classify(Service::Ecr, e)) {
-        Ok(output) => output,
-        Err(StewardError::NotFound { .. }) => return Ok(None),
-        Err(other) => return Err(other),
-    };
-    if let Some(failure) = output.failures().first() {
-        let code = failure
-            .failure_code()
-            .map(|c| c.as_str().to_string())
-            .unwrap_or_default();
-        if code == "ImageNotFound" || code == "ImageTagDoesNotMatchDigest" {
-            return Ok(None);
-        }
-        return Err(StewardError::Rejected {
-            code: None,
-            service: Service::Ecr,
-            message: format!(
-                "BatchDeleteImage {code}: {}",
-                failure.failure_reason().unwrap_or_default()
-            ),
-        });
-    }
-    Ok(Some(
-        output
-            .image_ids()
-            .first()
-            .and_then(|id| id.image_digest())
-            .map(str::to_string),
-    ))
+    Ecr::in_region(&replicator.sdk, region)
+        .batch_delete_one(account, repository, id)
+        .await
 }
